@@ -1,0 +1,116 @@
+"""SM4-GCM authenticated encryption (GB/T 32907-2016 block cipher; GCM per RFC 8998 §3).
+
+The sealed form stored in content stores is::
+
+    "ANS4" | version (1 byte, 0x01) | nonce (12 bytes) | ciphertext | tag (16 bytes)
+
+Encryption and decryption stream in chunks, so a large material never sits whole
+in memory. Decryption releases plaintext before the tag is checked only through
+:func:`decrypt_stream`, whose caller must discard everything if it raises; the
+verified read path (``notary.envelope``) never hands such output to a user.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from notary.crypto.errors import DecryptionError
+
+KEY_SIZE = 16
+NONCE_SIZE = 12
+TAG_SIZE = 16
+MAGIC = b"ANS4\x01"
+HEADER_SIZE = len(MAGIC) + NONCE_SIZE
+OVERHEAD = HEADER_SIZE + TAG_SIZE
+
+
+def new_key() -> bytes:
+    """A fresh random 128-bit SM4 data key."""
+    return os.urandom(KEY_SIZE)
+
+
+def _check_key(key: bytes) -> None:
+    if len(key) != KEY_SIZE:
+        raise DecryptionError(f"SM4 key must be {KEY_SIZE} bytes, got {len(key)}")
+
+
+def encrypt_stream(
+    key: bytes, aad: bytes, chunks: Iterable[bytes], nonce: bytes | None = None
+) -> Iterator[bytes]:
+    """Seal ``chunks``; yields the header, ciphertext pieces, then the tag."""
+    _check_key(key)
+    nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
+    if len(nonce) != NONCE_SIZE:
+        raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
+    enc = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(aad)
+    yield MAGIC + nonce
+    for chunk in chunks:
+        out = enc.update(chunk)
+        if out:
+            yield out
+    tail = enc.finalize()
+    yield tail + enc.tag
+
+
+def encrypt(key: bytes, aad: bytes, plaintext: bytes, nonce: bytes | None = None) -> bytes:
+    """Seal ``plaintext`` in one piece."""
+    return b"".join(encrypt_stream(key, aad, (plaintext,), nonce))
+
+
+def decrypt_stream(key: bytes, aad: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Open a sealed stream. Yields unauthenticated plaintext; raises at the end
+    if the tag does not verify, so callers must buffer or discard on error."""
+    _check_key(key)
+    it = iter(chunks)
+    head = bytearray()
+    for chunk in it:
+        head += chunk
+        if len(head) >= OVERHEAD:
+            break
+    if len(head) < OVERHEAD:
+        raise DecryptionError("sealed data is shorter than its header and tag")
+    if bytes(head[: len(MAGIC)]) != MAGIC:
+        raise DecryptionError("sealed data does not start with the SM4-GCM v1 header")
+    nonce = bytes(head[len(MAGIC) : HEADER_SIZE])
+    dec = Cipher(algorithms.SM4(key), modes.GCM(nonce)).decryptor()
+    dec.authenticate_additional_data(aad)
+    # The last TAG_SIZE bytes are the tag: hold back that many until the stream ends.
+    pending = bytes(head[HEADER_SIZE:])
+    for chunk in itertools.chain((b"",), it):
+        pending += chunk
+        if len(pending) > TAG_SIZE:
+            out = dec.update(pending[:-TAG_SIZE])
+            pending = pending[-TAG_SIZE:]
+            if out:
+                yield out
+    try:
+        yield dec.finalize_with_tag(pending)
+    except InvalidTag:
+        raise DecryptionError(
+            "SM4-GCM tag does not verify (wrong key, AAD, or altered ciphertext)"
+        ) from None
+
+
+def decrypt(key: bytes, aad: bytes, sealed: bytes) -> bytes:
+    """Open ``sealed`` in one piece; nothing is returned unless the tag verifies."""
+    return b"".join(decrypt_stream(key, aad, (sealed,)))
+
+
+def gcm_raw(key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
+    """Unframed SM4-GCM (ciphertext, tag): used only to check the RFC 8998 vector."""
+    enc = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
+    enc.authenticate_additional_data(aad)
+    ct = enc.update(plaintext) + enc.finalize()
+    return ct, enc.tag
+
+
+def ecb_block(key: bytes, block: bytes) -> bytes:
+    """One raw SM4 block encryption: used only for the GB/T 32907 known-answer test."""
+    enc = Cipher(algorithms.SM4(key), modes.ECB()).encryptor()
+    return enc.update(block) + enc.finalize()

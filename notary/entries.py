@@ -1,0 +1,88 @@
+"""Log entries: canonical records of the events the notary proves.
+
+An entry is a JSON object with ``type`` and ``v`` (schema version); its log leaf is
+RFC 8785 canonical bytes. Personal identifiers never appear in clear: a cadre is
+represented by ``blind_id`` (HMAC-SM3 under the deployment's secret), so the public
+log and chain reveal nothing about whose archive a material belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from notary.canonical import canonical_json, parse_json
+from notary.crypto import hmac_sm3
+from notary.errors import FormatError
+
+MATERIAL_REGISTERED = "material.registered"
+CUSTODY_EVENT = "custody.event"
+MATERIAL_READ = "material.read"
+TRANSFER_RECEIPT = "transfer.receipt"
+ENTRY_TYPES = frozenset({MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT})
+
+# The ten categories of cadre personnel archives (干部人事档案材料分类).
+CATEGORIES = (
+    "1", "2", "3", "4-1", "4-2", "4-3", "4-4", "5", "6", "7", "8",
+    "9-1", "9-2", "9-3", "9-4", "10",
+)  # fmt: skip
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def blind_id(secret: bytes, identifier: str) -> str:
+    """The blinded stand-in for a personal identifier (HMAC-SM3, hex)."""
+    if len(secret) < 16:
+        raise ValueError("the blinding secret must be at least 16 bytes")
+    return hmac_sm3(secret, identifier.encode("utf-8")).hex()
+
+
+def material_registered(
+    *,
+    material_id: str,
+    sm3_hex: str,
+    cid: str,
+    size: int,
+    category: str,
+    volume: str,
+    unit: str,
+    version: int,
+    time_ms: int,
+    supersedes: str | None = None,
+) -> dict[str, Any]:
+    if category not in CATEGORIES:
+        raise FormatError(f"unknown material category {category!r}")
+    if not _HEX64.match(sm3_hex):
+        raise FormatError("sm3 must be 64 lowercase hex digits")
+    entry: dict[str, Any] = {
+        "type": MATERIAL_REGISTERED,
+        "v": 1,
+        "material_id": material_id,
+        "sm3": sm3_hex,
+        "cid": cid,
+        "size": size,
+        "category": category,
+        "volume": volume,
+        "unit": unit,
+        "version": version,
+        "time_ms": time_ms,
+    }
+    if supersedes is not None:
+        entry["supersedes"] = supersedes
+    return entry
+
+
+def encode_entry(entry: dict[str, Any]) -> bytes:
+    """The leaf bytes of an entry."""
+    if entry.get("type") not in ENTRY_TYPES or not isinstance(entry.get("v"), int):
+        raise FormatError("an entry needs a known 'type' and an integer 'v'")
+    return canonical_json(entry)
+
+
+def decode_entry(data: bytes) -> dict[str, Any]:
+    """Parse leaf bytes; they must be exactly the canonical encoding."""
+    obj = parse_json(data)
+    if not isinstance(obj, dict):
+        raise FormatError("an entry is a JSON object")
+    if encode_entry(obj) != data:
+        raise FormatError("entry bytes are not in canonical form")
+    return obj

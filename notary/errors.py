@@ -1,0 +1,62 @@
+"""Verification failures. Each is a distinct type whose message names the failed check,
+so an auditor (or an archive system calling the verify API) can tell *what* is wrong."""
+
+from __future__ import annotations
+
+
+class NotaryError(Exception):
+    """Base class of every error the notary library raises on purpose."""
+
+
+class VerificationError(NotaryError):
+    """Something presented as proof does not prove what it claims."""
+
+    check: str = "verification"
+
+
+class FormatError(VerificationError):
+    """A document (receipt, checkpoint, entry) is malformed or of an unknown version."""
+
+    check = "format"
+
+
+class EntryMismatch(VerificationError):
+    """The entry does not describe the presented material (SM3 or canonical bytes differ)."""
+
+    check = "entry"
+
+
+class InclusionError(VerificationError):
+    """The inclusion proof does not lead from the entry to the checkpoint's root."""
+
+    check = "inclusion"
+
+
+class ConsistencyError(VerificationError):
+    """Two checkpoints of the same log are not consistent (the log was rewritten)."""
+
+    check = "consistency"
+
+
+class CheckpointSignatureError(VerificationError):
+    """The checkpoint's SM2 signature does not verify for the log's key."""
+
+    check = "checkpoint-signature"
+
+
+class UntrustedKey(VerificationError):
+    """The checkpoint was signed by a key the verifier does not trust for this log."""
+
+    check = "log-key"
+
+
+class NotAnchored(VerificationError):
+    """No on-chain anchor exists (yet) for the checkpoint."""
+
+    check = "anchor"
+
+
+class AnchorMismatch(VerificationError):
+    """The chain holds a different root, transaction or anchoring member than claimed."""
+
+    check = "anchor"
