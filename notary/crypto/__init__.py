@@ -1,14 +1,14 @@
 """GM/T cryptography: SM3, SM4-GCM, SM2. The only package that touches crypto libraries."""
 
 from notary.crypto.errors import CryptoError, DecryptionError, KeyFormatError, SignatureError
-from notary.crypto.sm2 import Decrypter, SM2PrivateKey, SM2PublicKey, Signer
+from notary.crypto.sm2 import Decrypter, Signer, SM2PrivateKey, SM2PublicKey
 from notary.crypto.sm3 import SM3, hmac_sm3, sm3, sm3_file, sm3_stream
 
 __all__ = [
     "SM3",
     "CryptoError",
-    "DecryptionError",
     "Decrypter",
+    "DecryptionError",
     "KeyFormatError",
     "SM2PrivateKey",
     "SM2PublicKey",

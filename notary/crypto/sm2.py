@@ -241,7 +241,10 @@ class SM2PrivateKey:
                                 "prf": {"algorithm": "sha256"},
                             },
                         },
-                        "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": core.OctetString(iv)},
+                        "encryption_scheme": {
+                            "algorithm": "aes256_cbc",
+                            "parameters": core.OctetString(iv),
+                        },
                     },
                 },
                 "encrypted_data": ct,
@@ -304,9 +307,7 @@ def _derive_public(private: bytes) -> bytes:
     addend: tuple[int, int] | None = (int.from_bytes(_GX, "big"), int.from_bytes(_GY, "big"))
     k = int.from_bytes(private, "big")
 
-    def add(
-        p1: tuple[int, int] | None, p2: tuple[int, int] | None
-    ) -> tuple[int, int] | None:
+    def add(p1: tuple[int, int] | None, p2: tuple[int, int] | None) -> tuple[int, int] | None:
         if p1 is None:
             return p2
         if p2 is None:

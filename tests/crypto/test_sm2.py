@@ -11,7 +11,7 @@ import pytest
 from asn1crypto import algos
 
 from notary.crypto.errors import DecryptionError, KeyFormatError, SignatureError
-from notary.crypto.sm2 import SM2PrivateKey, SM2PublicKey, Signer, identity_hash
+from notary.crypto.sm2 import Signer, SM2PrivateKey, SM2PublicKey, identity_hash
 
 UID = b"1234567812345678"
 # GM/T 0003.5-2012 / GB/T 32918.5-2017 Appendix: recommended-curve signature example.

@@ -35,7 +35,9 @@ def test_round_trip_whole_and_streamed() -> None:
     assert sm4.decrypt(key, aad, sealed) == data
     pieces = [sealed[i : i + 777] for i in range(0, len(sealed), 777)]
     assert b"".join(sm4.decrypt_stream(key, aad, pieces)) == data
-    streamed = b"".join(sm4.encrypt_stream(key, aad, (data[i : i + 999] for i in range(0, len(data), 999))))
+    streamed = b"".join(
+        sm4.encrypt_stream(key, aad, (data[i : i + 999] for i in range(0, len(data), 999)))
+    )
     assert sm4.decrypt(key, aad, streamed) == data
 
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine: installs what the task needs, then runs it.
+#   scripts/dev.sh demo   install the project, start the embedded deployment with a seeded demo
+#   scripts/dev.sh test   install the project, its test tools and the node tools; run every check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+task="${1:-}"
+shift || true
+
+venv() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+  fi
+  .venv/bin/python -m pip install -q -e "$1"
+}
+
+node_tools() {
+  # solcjs (contract compilation), anvil (a real EVM node), js-ipfs (a real IPFS node),
+  # all pinned by package-lock.json.
+  if [ ! -x node_modules/.bin/anvil ] || [ ! -x node_modules/.bin/jsipfs ] \
+      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+postgres_up() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+}
+
+case "$task" in
+  demo)
+    venv .
+    exec .venv/bin/notary demo --home "${NOTARY_HOME:-./demo-home}" "$@"
+    ;;
+  test)
+    venv ".[test]"
+    node_tools
+    postgres_up
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    .venv/bin/mypy
+    .venv/bin/python contracts/build.py --check
+    exec .venv/bin/python -m pytest "$@"
+    ;;
+  *)
+    echo "usage: scripts/dev.sh demo|test [args...]" >&2
+    exit 2
+    ;;
+esac
