@@ -200,3 +200,24 @@ def verify_offline(
         key_fingerprint=receipt.log_public_key.fingerprint(),
         key_pinned=trusted_log_keys is not None,
     )
+
+
+def build_receipt(
+    entry: dict[str, Any],
+    leaf_index: int,
+    inclusion_proof: list[bytes],
+    checkpoint: SignedCheckpoint,
+    log_public_key: SM2PublicKey,
+    anchor: AnchorRef | None = None,
+) -> EvidenceReceipt:
+    """Assemble a receipt and check it before it leaves the notary."""
+    receipt = EvidenceReceipt(
+        entry=entry,
+        leaf_index=leaf_index,
+        inclusion_proof=tuple(inclusion_proof),
+        checkpoint=checkpoint,
+        log_public_key=log_public_key,
+        anchor=anchor,
+    )
+    verify_offline(receipt, trusted_log_keys=[log_public_key])
+    return receipt
