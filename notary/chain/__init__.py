@@ -1,0 +1,64 @@
+"""The permissioned chain: the ArchiveNotary contract and a client for it over web3.py.
+
+``ChainClient`` takes any ``Web3`` (an HTTP endpoint via :func:`connect`, an
+in-process eth-tester, the durable embedded chain), signs locally, and raises the
+typed errors of :mod:`notary.chain.errors`.
+"""
+
+from notary.chain.artifacts import ContractArtifact, load_artifact
+from notary.chain.client import ChainClient, account_address, deploy
+from notary.chain.errors import (
+    AnchorConflict,
+    ChainError,
+    ChainUnavailable,
+    ContractError,
+    ContractNotFound,
+    ContractPanic,
+    TransactionRejected,
+    TransactionReverted,
+    TransactionTimeout,
+)
+from notary.chain.models import (
+    Anchor,
+    AnchorRef,
+    Custody,
+    CustodyState,
+    Member,
+    MemberStatus,
+    Outcome,
+    Role,
+    StatusChange,
+    Transfer,
+    TxRef,
+)
+from notary.chain.rpc import connect, ensure_poa_compat
+
+__all__ = [
+    "Anchor",
+    "AnchorConflict",
+    "AnchorRef",
+    "ChainClient",
+    "ChainError",
+    "ChainUnavailable",
+    "ContractArtifact",
+    "ContractError",
+    "ContractNotFound",
+    "ContractPanic",
+    "Custody",
+    "CustodyState",
+    "Member",
+    "MemberStatus",
+    "Outcome",
+    "Role",
+    "StatusChange",
+    "TransactionRejected",
+    "TransactionReverted",
+    "TransactionTimeout",
+    "Transfer",
+    "TxRef",
+    "account_address",
+    "connect",
+    "deploy",
+    "ensure_poa_compat",
+    "load_artifact",
+]
