@@ -180,7 +180,9 @@ class Anchorer:
         self.checkpoint_if_due()
         return self.flush()
 
-    def run(self, stop: threading.Event, *, tick_s: float = 0.1, max_backoff_s: float = 5.0) -> None:
+    def run(
+        self, stop: threading.Event, *, tick_s: float = 0.1, max_backoff_s: float = 5.0
+    ) -> None:
         """Loop until ``stop`` is set; back off while the chain is unreachable."""
         backoff = tick_s
         while not stop.is_set():
@@ -195,8 +197,11 @@ class Anchorer:
 class AnchorReader(Protocol):
     """Read access to the contract (``ChainClient`` opened read-only fits)."""
 
-    chain_id: int
-    address: str
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def address(self) -> str: ...
 
     def get_anchor(self, log_id: bytes, tree_size: int) -> Any: ...
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -12,11 +13,13 @@ from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
 from notary.chain.artifacts import load_artifact
 from notary.chain.errors import (
     AnchorConflict,
+    ChainError,
     ContractNotFound,
     TransactionReverted,
     TreeSizeNotIncreasing,
@@ -113,6 +116,7 @@ class ChainClient:
         verify_code: bool = True,
     ) -> None:
         self._w3 = w3
+        self._read_only = False
         self.address: ChecksumAddress = _addr(address, "contract address")
         artifact = load_artifact()
         self._decoder = _decoder()
@@ -149,10 +153,25 @@ class ChainClient:
         )
         return cls(w3, address, private_key, **options)
 
+    @classmethod
+    def reader(cls, w3: Web3, address: str, **options: Any) -> ChainClient:
+        """A read-only client: for verifiers, which hold no key and must send nothing."""
+        client = cls(w3, address, secrets.token_bytes(32), **options)
+        client._read_only = True
+        return client
+
     @property
     def account(self) -> ChecksumAddress:
         """The signing account."""
         return self._tx.address
+
+    def transaction_receipt(self, tx_hash: str) -> TxReceipt | None:
+        """The receipt of a mined transaction, or None if the chain does not know it."""
+        with unavailable_on_transport_error("reading transaction receipt"):
+            try:
+                return self._w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None
 
     def _verify_code(self, expected: bytes) -> None:
         with unavailable_on_transport_error("reading contract code"):
@@ -169,6 +188,8 @@ class ChainClient:
     # ------------------------------------------------------------ plumbing
 
     def _send(self, fn: str, *args: Any) -> TxReceipt:
+        if self._read_only:
+            raise ChainError(f"{fn}: this client is read-only")
         data = self._contract.encode_abi(fn, args=list(args))
         return self._tx.transact(self.address, HexBytes(data), fn)
 
