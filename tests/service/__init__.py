@@ -1,0 +1,1 @@
+"""Service tests: database, migrations, HTTP API (on SQLite and PostgreSQL)."""

@@ -1,0 +1,133 @@
+"""The application factory.
+
+``create_app(settings)`` connects to the database (migrating it when
+``settings.migrate_on_start``), loads the blinding secret and returns the app with
+every route mounted. Everything the routes use lives in one :class:`AppState`
+(``app.state.notary``); the parts built elsewhere (Merkle log, content store, chain,
+anchoring worker) are plugged in through ``state`` fields, ``health_checks`` and
+``lifespan_hooks`` — context managers entered at startup and exited at shutdown.
+
+    uvicorn --factory transfer.api.app:app_from_env   # settings from NOTARY_* variables
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, inspect, select
+
+from transfer.api.errors import install_error_handlers
+from transfer.api.health import DatabaseCheck, HealthCheck
+from transfer.api.metrics import Metrics, MetricsMiddleware
+from transfer.api.routes import audit, health, materials, metrics, units, volumes
+from transfer.api.state import AppState
+from transfer.db.migrate import head_revision, upgrade
+from transfer.db.models import Volume
+from transfer.db.session import make_engine, read_sessionmaker, write_sessionmaker
+from transfer.security import blinding_secret
+from transfer.settings import Settings
+
+LifespanHook = Callable[[AppState], AbstractContextManager[object]]
+
+OPENAPI_TAGS = [
+    {"name": "units", "description": "Units (单位) and their API keys."},
+    {"name": "volumes", "description": "Volumes (卷): one cadre's archive, 正本 or 副本."},
+    {"name": "materials", "description": "Materials (材料): metadata and version history."},
+    {"name": "audit", "description": "Alerts and the read log (利用登记)."},
+    {"name": "ops", "description": "Health and metrics."},
+]
+
+
+def _version() -> str:
+    try:
+        return version("archive-notary")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def _has_volumes(engine: Engine) -> bool:
+    if not inspect(engine).has_table("volumes"):
+        return False
+    with engine.connect() as conn:
+        return conn.execute(select(Volume.id).limit(1)).first() is not None
+
+
+def _load_blinding_secret(settings: Settings, engine: Engine) -> bytes:
+    try:
+        return blinding_secret(settings)
+    except FileNotFoundError:
+        # A new secret for a database that already holds blinded ids would make
+        # every one of them unmatchable; only a deployment without volumes gets one.
+        if _has_volumes(engine):
+            raise RuntimeError(
+                f"盲化密钥 {settings.secrets_dir / 'blinding.key'} 缺失，但数据库中已有案卷："
+                "请从备份恢复该文件（不能重新生成）。"
+            ) from None
+        return blinding_secret(settings, create=True)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    health_checks: Sequence[HealthCheck] = (),
+    lifespan_hooks: Sequence[LifespanHook] = (),
+) -> FastAPI:
+    """Build the service. ``engine``: share one (tests, several apps); the app then
+    leaves disposing it to the caller."""
+    settings = settings if settings is not None else Settings()
+    owns_engine = engine is None
+    if engine is None:
+        if settings.is_sqlite and not settings.database_url:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(
+            settings.database_url_resolved,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
+    if settings.migrate_on_start:
+        upgrade(engine)
+
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=read_sessionmaker(engine),
+        write_sessions=write_sessionmaker(engine),
+        metrics=Metrics(),
+        blinding_secret=_load_blinding_secret(settings, engine),
+        health_checks=[DatabaseCheck(engine, head_revision()), *health_checks],
+        owns_engine=owns_engine,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            with ExitStack() as stack:
+                for hook in lifespan_hooks:
+                    stack.enter_context(hook(state))
+                yield
+        finally:
+            if state.owns_engine:
+                state.engine.dispose()
+
+    app = FastAPI(
+        title="Archive Notary",
+        summary="Provable custody of cadre personnel archives (干部人事档案).",
+        version=_version(),
+        openapi_tags=OPENAPI_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.notary = state
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+
+    for module in (health, units, volumes, materials, audit, metrics):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    return create_app(Settings())

@@ -1,0 +1,96 @@
+"""FastAPI dependencies: app state, database sessions, the calling principal, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from transfer.api.errors import Forbidden, Unauthorized
+from transfer.api.state import AppState
+from transfer.roles import Permission
+from transfer.security import Principal, authenticate
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.notary
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_db(state: StateDep) -> Iterator[Session]:
+    """A read session; nothing it does is committed."""
+    with state.sessions() as session:
+        yield session
+
+
+def get_write_db(state: StateDep) -> Iterator[Session]:
+    """A write session (SQLite: BEGIN IMMEDIATE). The route commits; anything
+    not committed when the request ends is rolled back."""
+    with state.write_sessions() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+WriteSession = Annotated[Session, Depends(get_write_db)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="`Authorization: Bearer <API key>`",
+)
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="apiKey",
+    description="`X-API-Key: <API key>` (alternative to the bearer header)",
+)
+
+_REALM = 'Bearer realm="archive-notary"'
+
+
+def get_principal(
+    db: DbSession,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    presented = bearer.credentials if bearer is not None else header_key
+    if not presented:
+        raise Unauthorized(
+            "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers={"WWW-Authenticate": _REALM},
+        )
+    principal = authenticate(db, presented.strip())
+    # The read transaction of authentication must not linger into the route.
+    db.rollback()
+    if principal is None:
+        raise Unauthorized(
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": _REALM + ', error="invalid_token"'},
+        )
+    if not principal.unit_active:
+        raise Forbidden(f"unit {principal.unit_code} is suspended", unit=principal.unit_code)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that admits only principals whose role grants ``permission``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(
+                f"role '{principal.role}' does not grant '{permission}'",
+                role=str(principal.role),
+                permission=str(permission),
+            )
+        return principal
+
+    return check

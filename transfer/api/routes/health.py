@@ -1,0 +1,54 @@
+"""Service health for load balancers and operators (no authentication)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from transfer.api.deps import StateDep
+from transfer.api.health import CheckResult, Status, worst
+from transfer.api.routes import API_V1
+
+router = APIRouter(prefix=API_V1, tags=["ops"])
+
+
+class CheckOut(BaseModel):
+    status: Status
+    duration_ms: float
+    detail: dict[str, Any]
+
+
+class HealthOut(BaseModel):
+    status: Status
+    checks: dict[str, CheckOut]
+
+
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    summary="Health of the database, content store, chain and anchoring",
+    description="200 when every check is ok or degraded, 503 when any is down.",
+    responses={503: {"model": HealthOut, "description": "A check is down."}},
+)
+def health(state: StateDep, response: Response) -> HealthOut:
+    checks: dict[str, CheckOut] = {}
+    for check in state.health_checks:
+        start = time.perf_counter()
+        try:
+            result = check.check()
+        except Exception as e:
+            # The exception type tells operators where to look; its message may carry
+            # connection strings, so it stays in the server log.
+            result = CheckResult("down", {"error": type(e).__name__})
+        checks[check.name] = CheckOut(
+            status=result.status,
+            duration_ms=round((time.perf_counter() - start) * 1000, 3),
+            detail=result.detail,
+        )
+    overall = worst([c.status for c in checks.values()])
+    if overall == "down":
+        response.status_code = 503
+    return HealthOut(status=overall, checks=checks)

@@ -1,0 +1,175 @@
+"""Units (单位) and their API keys. Administration is split (三员分立): the system
+administrator registers units and issues operator keys; the security administrator
+suspends, reinstates and revokes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.crypto import SM2PublicKey
+from transfer.api.deps import DbSession, WriteSession, require
+from transfer.api.errors import Conflict, Forbidden, NotFound, problem_responses
+from transfer.api.pagination import Paging, page_of
+from transfer.api.routes import API_V1
+from transfer.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Page, UnitCreate, UnitOut
+from transfer.db.models import ApiKey, Unit, UnitStatus
+from transfer.db.types import utcnow
+from transfer.roles import API_ISSUABLE_ROLES, Permission
+from transfer.security import Principal, issue_api_key
+
+router = APIRouter(
+    prefix=f"{API_V1}/units",
+    tags=["units"],
+    responses=problem_responses(401, 403, 422),
+)
+
+UnitsReader = Annotated[Principal, Depends(require(Permission.UNITS_READ))]
+UnitsWriter = Annotated[Principal, Depends(require(Permission.UNITS_WRITE))]
+KeyIssuer = Annotated[Principal, Depends(require(Permission.KEYS_ISSUE))]
+KeyReader = Annotated[Principal, Depends(require(Permission.KEYS_READ))]
+KeyRevoker = Annotated[Principal, Depends(require(Permission.KEYS_REVOKE))]
+Suspender = Annotated[Principal, Depends(require(Permission.UNITS_SUSPEND))]
+
+
+def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
+    unit = db.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id} does not exist")
+    return unit
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UnitOut,
+    responses=problem_responses(409),
+    summary="Register a unit",
+)
+def create_unit(body: UnitCreate, db: WriteSession, _: UnitsWriter) -> Unit:
+    if db.scalar(select(Unit.id).where(Unit.code == body.code)) is not None:
+        raise Conflict(f"a unit with code {body.code!r} already exists")
+    fingerprint = (
+        SM2PublicKey.from_hex(body.public_key).fingerprint().hex() if body.public_key else None
+    )
+    unit = Unit(
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        public_key_hex=body.public_key,
+        key_fingerprint=fingerprint,
+    )
+    db.add(unit)
+    db.commit()
+    return unit
+
+
+@router.get("", response_model=Page[UnitOut], summary="List units")
+def list_units(db: DbSession, _: UnitsReader, paging: Paging) -> Page[UnitOut]:
+    rows = db.scalars(
+        select(Unit).order_by(Unit.code).limit(paging.limit + 1).offset(paging.offset)
+    ).all()
+    return page_of([UnitOut.model_validate(u) for u in rows], paging)
+
+
+@router.get(
+    "/{unit_id}", response_model=UnitOut, responses=problem_responses(404), summary="Get a unit"
+)
+def get_unit(unit_id: uuid.UUID, db: DbSession, _: UnitsReader) -> Unit:
+    return _unit(db, unit_id)
+
+
+@router.post(
+    "/{unit_id}/keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyIssued,
+    responses=problem_responses(404),
+    summary="Issue an API key (shown once)",
+)
+def create_key(
+    unit_id: uuid.UUID,
+    body: ApiKeyCreate,
+    db: WriteSession,
+    _: KeyIssuer,
+    response: Response,
+) -> ApiKeyIssued:
+    if body.role not in API_ISSUABLE_ROLES:
+        # An administrator who could mint security or audit keys would hold all
+        # three powers; those keys come only from the server console (notary init).
+        raise Forbidden(
+            f"keys with role '{body.role}' are issued on the server console, not over the API",
+            role=str(body.role),
+        )
+    unit = _unit(db, unit_id)
+    key, text = issue_api_key(db, unit, body.role, body.label)
+    db.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return ApiKeyIssued.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": text})
+
+
+@router.get(
+    "/{unit_id}/keys",
+    response_model=list[ApiKeyOut],
+    responses=problem_responses(404),
+    summary="List a unit's API keys (never the keys themselves)",
+)
+def list_keys(unit_id: uuid.UUID, db: DbSession, _: KeyReader) -> list[ApiKey]:
+    _unit(db, unit_id)
+    return list(
+        db.scalars(select(ApiKey).where(ApiKey.unit_id == unit_id).order_by(ApiKey.created_at))
+    )
+
+
+@router.post(
+    "/{unit_id}/keys/{key_id}/revoke",
+    response_model=ApiKeyOut,
+    responses=problem_responses(404, 409),
+    summary="Revoke an API key",
+)
+def revoke_key(
+    unit_id: uuid.UUID, key_id: uuid.UUID, db: WriteSession, caller: KeyRevoker
+) -> ApiKey:
+    key = db.get(ApiKey, key_id)
+    if key is None or key.unit_id != unit_id:
+        raise NotFound(f"unit {unit_id} has no API key {key_id}")
+    if key.id == caller.key_id:
+        raise Conflict("a key cannot revoke itself")
+    if key.revoked_at is None:  # revoking twice keeps the first time
+        key.revoked_at = utcnow()
+        db.commit()
+    return key
+
+
+def _set_status(db: Session, unit_id: uuid.UUID, caller: Principal, new: UnitStatus) -> Unit:
+    unit = _unit(db, unit_id)
+    if unit.id == caller.unit_id and new is UnitStatus.SUSPENDED:
+        # Suspending one's own unit would lock the security administrator out.
+        raise Conflict("a unit cannot be suspended with one of its own keys")
+    if unit.status is not new:
+        unit.status = new
+        db.commit()
+    return unit
+
+
+@router.post(
+    "/{unit_id}/suspend",
+    response_model=UnitOut,
+    responses=problem_responses(404, 409),
+    summary="Suspend a unit (its keys stop working)",
+)
+def suspend_unit(unit_id: uuid.UUID, db: WriteSession, caller: Suspender) -> Unit:
+    return _set_status(db, unit_id, caller, UnitStatus.SUSPENDED)
+
+
+@router.post(
+    "/{unit_id}/reinstate",
+    response_model=UnitOut,
+    responses=problem_responses(404),
+    summary="Reinstate a suspended unit",
+)
+def reinstate_unit(unit_id: uuid.UUID, db: WriteSession, caller: Suspender) -> Unit:
+    return _set_status(db, unit_id, caller, UnitStatus.ACTIVE)

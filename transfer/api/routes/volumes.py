@@ -1,0 +1,136 @@
+"""Volumes (卷): one cadre's archive, 正本 or 副本, held by a custodian unit.
+
+A unit sees only the volumes it holds; anyone else's volume is "not found", so
+that the API does not reveal which units hold whose archive.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from transfer.api.deps import DbSession, StateDep, WriteSession, require
+from transfer.api.errors import Conflict, NotFound, problem_responses
+from transfer.api.materials_view import list_volume_materials
+from transfer.api.pagination import Paging, page_of
+from transfer.api.routes import API_V1
+from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
+from transfer.db.models import CustodyEvent, CustodyEventKind, Volume, VolumeKind
+from transfer.roles import Permission
+from transfer.security import Principal, blind_cadre_id
+
+router = APIRouter(
+    prefix=f"{API_V1}/volumes", tags=["volumes"], responses=problem_responses(401, 403, 422)
+)
+
+VolumeReader = Annotated[Principal, Depends(require(Permission.VOLUMES_READ))]
+VolumeWriter = Annotated[Principal, Depends(require(Permission.VOLUMES_WRITE))]
+MaterialReader = Annotated[Principal, Depends(require(Permission.MATERIALS_READ))]
+
+
+def held_volume(db: Session, volume_id: uuid.UUID, caller: Principal) -> Volume:
+    """The volume if the caller's unit holds it; 404 otherwise (existence is not revealed)."""
+    volume = db.get(Volume, volume_id)
+    if volume is None or volume.custodian_unit_id != caller.unit_id:
+        raise NotFound(f"volume {volume_id} does not exist or is not held by your unit")
+    return volume
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VolumeOut,
+    responses=problem_responses(409),
+    summary="Register a volume held by the caller's unit",
+)
+def create_volume(
+    body: VolumeCreate, db: WriteSession, state: StateDep, caller: VolumeWriter
+) -> Volume:
+    blinded = blind_cadre_id(state.blinding_secret, body.cadre_identifier.get_secret_value())
+    if body.kind is VolumeKind.MAIN and db.scalar(
+        select(Volume.id).where(Volume.cadre_blind_id == blinded, Volume.kind == VolumeKind.MAIN)
+    ):
+        raise Conflict("this cadre already has a main volume (正本)")
+    volume = Volume(cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id)
+    db.add(volume)
+    db.flush()
+    # The first custody fact of the volume; its log entry and on-chain registration
+    # (leaf_index, tx_hash) are filled in by the anchoring side.
+    db.add(
+        CustodyEvent(
+            volume_id=volume.id,
+            kind=CustodyEventKind.REGISTERED,
+            to_unit_id=caller.unit_id,
+            detail={"kind": str(body.kind)},
+        )
+    )
+    db.commit()
+    return volume
+
+
+@router.get("", response_model=Page[VolumeOut], summary="List the volumes the caller's unit holds")
+def list_volumes(
+    db: DbSession,
+    caller: VolumeReader,
+    paging: Paging,
+    kind: Annotated[VolumeKind | None, Query(description="Only 正本 or only 副本.")] = None,
+) -> Page[VolumeOut]:
+    query = select(Volume).where(Volume.custodian_unit_id == caller.unit_id)
+    if kind is not None:
+        query = query.where(Volume.kind == kind)
+    rows = db.scalars(
+        query.order_by(Volume.created_at, Volume.id).limit(paging.limit + 1).offset(paging.offset)
+    ).all()
+    return page_of([VolumeOut.model_validate(v) for v in rows], paging)
+
+
+@router.post(
+    "/lookup",
+    response_model=list[VolumeOut],
+    summary="Find the caller's volumes of one cadre",
+    description="A POST so that the cadre identifier travels in the body, never in a URL "
+    "(URLs end up in access logs).",
+)
+def lookup_volumes(
+    body: VolumeLookup, db: DbSession, state: StateDep, caller: VolumeReader
+) -> list[Volume]:
+    blinded = blind_cadre_id(state.blinding_secret, body.cadre_identifier.get_secret_value())
+    return list(
+        db.scalars(
+            select(Volume)
+            .where(Volume.cadre_blind_id == blinded, Volume.custodian_unit_id == caller.unit_id)
+            .order_by(Volume.kind, Volume.created_at)
+        )
+    )
+
+
+@router.get(
+    "/{volume_id}",
+    response_model=VolumeOut,
+    responses=problem_responses(404),
+    summary="Get a volume",
+)
+def get_volume(volume_id: uuid.UUID, db: DbSession, caller: VolumeReader) -> Volume:
+    return held_volume(db, volume_id, caller)
+
+
+@router.get(
+    "/{volume_id}/materials",
+    response_model=list[MaterialOut],
+    responses=problem_responses(404),
+    summary="A volume's materials in archive order",
+    description="Ordered by category (1 … 10), formation date, then 顺序号. Only current "
+    "versions unless `all_versions=true`.",
+)
+def volume_materials(
+    volume_id: uuid.UUID,
+    db: DbSession,
+    caller: MaterialReader,
+    all_versions: bool = False,
+) -> list[MaterialOut]:
+    volume = held_volume(db, volume_id, caller)
+    return list_volume_materials(db, volume.id, all_versions=all_versions)

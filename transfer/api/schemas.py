@@ -1,0 +1,174 @@
+"""Request and response bodies of the API (pydantic models)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+
+from notary.crypto import KeyFormatError, SM2PublicKey
+from transfer.db.models import UnitKind, UnitStatus, VolumeKind, VolumeStatus
+from transfer.roles import Role
+
+T = TypeVar("T")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+# --- units and keys -------------------------------------------------------------------
+
+
+class UnitCreate(BaseModel):
+    code: Annotated[Text, StringConstraints(max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$")] = Field(
+        description="Organisation code (e.g. 统一社会信用代码), unique in the deployment."
+    )
+    name: Annotated[Text, StringConstraints(max_length=200)]
+    kind: UnitKind
+    public_key: str | None = Field(
+        default=None,
+        description="The unit's SM2 public key: 128 hex digits (x‖y) or SubjectPublicKeyInfo PEM.",
+    )
+
+    @field_validator("public_key")
+    @classmethod
+    def _sm2_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        try:
+            if value.startswith("-----BEGIN"):
+                key = SM2PublicKey.from_pem(value.encode("ascii"))
+            else:
+                key = SM2PublicKey.from_hex(
+                    value.removeprefix("04") if len(value) == 130 else value
+                )
+        except (KeyFormatError, UnicodeEncodeError) as e:
+            raise ValueError(f"not an SM2 public key: {e}") from None
+        return key.raw.hex()
+
+
+class UnitOut(_Out):
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: UnitKind
+    status: UnitStatus
+    public_key_hex: str | None
+    key_fingerprint: str | None
+    created_at: datetime
+
+
+class ApiKeyCreate(BaseModel):
+    role: Role = Role.OPERATOR
+    label: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+
+class ApiKeyOut(_Out):
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    role: Role
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyIssued(ApiKeyOut):
+    key: str = Field(description="The API key. Shown only in this response; store it now.")
+
+
+# --- volumes and materials ------------------------------------------------------------
+
+
+class VolumeCreate(BaseModel):
+    cadre_identifier: SecretStr = Field(
+        min_length=1,
+        max_length=64,
+        description="The cadre's identifier (e.g. 身份证号). Only its HMAC-SM3 blinded form is "
+        "stored or returned.",
+    )
+    kind: VolumeKind
+
+
+class VolumeLookup(BaseModel):
+    cadre_identifier: SecretStr = Field(min_length=1, max_length=64)
+
+
+class VolumeOut(_Out):
+    id: uuid.UUID
+    cadre_blind_id: str = Field(description="HMAC-SM3 of the cadre identifier (hex).")
+    kind: VolumeKind
+    custodian_unit_id: uuid.UUID
+    status: VolumeStatus
+    created_at: datetime
+
+
+class MaterialVersionOut(_Out):
+    id: uuid.UUID
+    version: int
+    supersedes_id: uuid.UUID | None
+    sm3: str
+    leaf_index: int | None
+    created_at: datetime
+
+
+class MaterialOut(_Out):
+    id: uuid.UUID
+    volume_id: uuid.UUID
+    lineage_id: uuid.UUID
+    version: int
+    supersedes_id: uuid.UUID | None
+    current: bool = Field(description="No later version supersedes this one.")
+    category: str = Field(description="类号: one of the ten categories (1 … 10, 4-1 … 9-4).")
+    seq_no: int = Field(description="顺序号 within the category.")
+    pages: int = Field(description="页码 (page count).")
+    designation: str = Field(description="类号-顺序号-页码, e.g. 4-1-3-12.")
+    title: str
+    formation_date: date
+    sm3: str
+    size: int
+    media_type: str
+    cid: str
+    sealed_size: int
+    registered_by_unit_id: uuid.UUID
+    leaf_index: int | None
+    created_at: datetime
+
+
+class MaterialDetail(MaterialOut):
+    versions: list[MaterialVersionOut] = Field(description="Every version, oldest first.")
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+class AlertOut(_Out):
+    id: uuid.UUID
+    kind: str
+    detail: dict[str, object]
+    material_id: uuid.UUID | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+class ReadLogOut(_Out):
+    id: uuid.UUID
+    unit_id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    material_id: uuid.UUID
+    purpose: str
+    leaf_index: int | None
+    created_at: datetime

@@ -1,0 +1,42 @@
+"""What the running app holds, in one typed object (``app.state.notary``).
+
+Routes reach it through :func:`transfer.api.deps.get_state`, never through module
+globals, so that a test (or a second deployment in one process) builds its own.
+The log, content store and chain are filled in by their builders; they stay
+``None`` until those parts are wired (routes that need them answer 503).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from transfer.api.health import HealthCheck
+from transfer.api.metrics import Metrics
+from transfer.settings import Settings
+
+if TYPE_CHECKING:
+    from notary.store.base import ContentStore
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    # Deferred transactions for reads; BEGIN IMMEDIATE for writes on SQLite.
+    sessions: sessionmaker[Session]
+    write_sessions: sessionmaker[Session]
+    metrics: Metrics
+    blinding_secret: bytes
+    health_checks: list[HealthCheck] = field(default_factory=list)
+    # Filled in by the ingest/anchoring wiring: the Merkle log over transfer.db.treestore,
+    # the content store and the chain client.
+    log: Any = None
+    store: ContentStore | None = None
+    chain: Any = None
+    # Resources the app created and must close at shutdown (an engine passed in by
+    # the caller is the caller's to dispose).
+    owns_engine: bool = True

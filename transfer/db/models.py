@@ -1,0 +1,299 @@
+"""The service's tables (SQLAlchemy 2 declarative).
+
+Every change here needs an Alembic revision in ``transfer/db/migrations/versions``;
+``tests/service/test_migrations.py`` fails when models and migrations disagree.
+
+Types are chosen to mean the same on SQLite and PostgreSQL: ``Uuid`` (CHAR(32) /
+UUID), ``LargeBinary`` (BLOB / BYTEA), ``JSON``, :class:`UTCDateTime`, and enums as
+VARCHAR + CHECK. Nothing here is ever deleted or updated in place where history
+matters: a corrected material is a new row (``supersedes_id``), a revoked key keeps
+its row (``revoked_at``).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from notary.entries import CATEGORIES
+from transfer.db.types import UTCDateTime, str_enum, utcnow
+from transfer.roles import Role
+
+# Deterministic constraint names, so later migrations can address them on both
+# databases (SQLite batch mode needs names to drop or alter a constraint).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UnitKind(enum.StrEnum):
+    ARCHIVE_CENTRE = "archive_centre"  # 档案中心
+    UNIT = "unit"  # 单位 (sends and receives)
+    AUDITOR = "auditor"  # 审核/纪检
+    ADMIN = "admin"  # 组织部 / the deployment's own administration
+
+
+class UnitStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class VolumeKind(enum.StrEnum):
+    MAIN = "main"  # 正本
+    COPY = "copy"  # 副本
+
+
+class VolumeStatus(enum.StrEnum):
+    HELD = "held"  # with its custodian
+    IN_TRANSFER = "in_transfer"  # dispatched, no receipt yet
+    TRANSFERRED_OUT = "transferred_out"  # custody moved to another deployment
+
+
+class CheckpointStatus(enum.StrEnum):
+    PENDING = "pending"
+    ANCHORED = "anchored"
+
+
+class CustodyEventKind(enum.StrEnum):
+    REGISTERED = "registered"
+    DISPATCHED = "dispatched"
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+
+
+def _new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+_category_list = ", ".join(f"'{c}'" for c in CATEGORIES)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    # Organisation code (e.g. 统一社会信用代码); what people and other deployments use.
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[UnitKind] = mapped_column(str_enum(UnitKind, "unit_kind"))
+    # The unit's SM2 key for signing legal acts (dispatch, receipt, rejection) and
+    # for receiving wrapped data keys; administrative units may have none.
+    public_key_hex: Mapped[str | None] = mapped_column(String(128))
+    key_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[UnitStatus] = mapped_column(
+        str_enum(UnitStatus, "unit_status"), default=UnitStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    # SM3 of the key text. Keys are 256-bit random, so a fast hash is as good as a
+    # slow one here, and lets every request authenticate with one indexed lookup.
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The first characters of the key, so staff can tell keys apart in lists.
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Volume(Base):
+    __tablename__ = "volumes"
+    __table_args__ = (
+        # One 正本 per cadre; 副本 may be held by several units.
+        Index(
+            "uq_volumes_main_per_cadre",
+            "cadre_blind_id",
+            unique=True,
+            sqlite_where=text("kind = 'main'"),
+            postgresql_where=text("kind = 'main'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    # HMAC-SM3 of the cadre identifier under the deployment secret; the identifier
+    # itself is never stored.
+    cadre_blind_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[VolumeKind] = mapped_column(str_enum(VolumeKind, "volume_kind"))
+    custodian_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    status: Mapped[VolumeStatus] = mapped_column(
+        str_enum(VolumeStatus, "volume_status"), default=VolumeStatus.HELD
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Material(Base):
+    """One version of one material. A correction is a new row superseding the old one."""
+
+    __tablename__ = "materials"
+    __table_args__ = (
+        CheckConstraint(f"category IN ({_category_list})", name="category"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        UniqueConstraint("lineage_id", "version"),
+        Index("ix_materials_volume_order", "volume_id", "category", "seq_no"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    volume_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volumes.id"))
+    # The id of version 1; all versions of a material share it.
+    lineage_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Unique: history is a line, never a tree (one correction per version).
+    supersedes_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("materials.id"), unique=True)
+    # 类号-顺序号-页码: the category is the 类号 (one of the ten categories).
+    category: Mapped[str] = mapped_column(String(8))
+    seq_no: Mapped[int] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500))
+    formation_date: Mapped[date] = mapped_column(Date)
+    sm3: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    cid: Mapped[str] = mapped_column(String(128))
+    sealed_size: Mapped[int] = mapped_column(BigInteger)
+    registered_by_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
+    # Set when the registration entry is appended to the log.
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MaterialKey(Base):
+    """A material's SM4 data key, SM2-wrapped for one unit (digital envelope)."""
+
+    __tablename__ = "material_keys"
+    __table_args__ = (UniqueConstraint("material_id", "unit_id", "key_fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
+    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    # A transfer re-wraps for the receiver and deactivates the sender's wrapping.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogLeaf(Base):
+    """An entry of the Merkle log: canonical entry bytes and SM3(0x00 ‖ entry)."""
+
+    __tablename__ = "log_leaves"
+
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LogNode(Base):
+    """A complete subtree hash: level 0 are leaf hashes, level k covers 2**k leaves."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    """A signed checkpoint and its anchoring state (the anchoring outbox)."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    # The signed checkpoint document exactly as issued (notary.checkpoint JSON form).
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[CheckpointStatus] = mapped_column(
+        str_enum(CheckpointStatus, "checkpoint_status"),
+        default=CheckpointStatus.PENDING,
+        index=True,
+    )
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)
+    contract: Mapped[str | None] = mapped_column(String(42))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    anchored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustodyEvent(Base):
+    __tablename__ = "custody_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    volume_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("volumes.id"), index=True)
+    kind: Mapped[CustodyEventKind] = mapped_column(str_enum(CustodyEventKind, "custody_kind"))
+    from_unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    to_unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    tx_hash: Mapped[str | None] = mapped_column(String(66))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReadLogEntry(Base):
+    """利用登记: one content read (who, when, which material, why)."""
+
+    __tablename__ = "read_log"
+    __table_args__ = (Index("ix_read_log_unit_time", "unit_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """Something the security administrator must look at (integrity failure, overdue...)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    material_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("materials.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

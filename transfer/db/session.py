@@ -1,0 +1,74 @@
+"""Engine and session factories for SQLite (embedded) and PostgreSQL (production).
+
+SQLite notes. pysqlite's own transaction handling is switched off
+(``isolation_level=None``) and we emit BEGIN ourselves, because pysqlite would
+otherwise begin lazily and make SAVEPOINT and the isolation level unreliable.
+A transaction that reads and then writes must start as ``BEGIN IMMEDIATE``: a
+deferred one that tries to upgrade to a write lock after another writer committed
+fails at once with SQLITE_BUSY, without waiting for ``busy_timeout``. Writers
+therefore use :func:`write_sessionmaker`; readers stay deferred so that, in WAL
+mode, they never wait for a writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+IMMEDIATE = "notary_sqlite_immediate"
+
+
+def make_engine(
+    url: str,
+    *,
+    sqlite_synchronous: str = "FULL",
+    sqlite_busy_timeout_ms: int = 30_000,
+    **kwargs: Any,
+) -> Engine:
+    """An engine for ``url`` with the per-connection setup each database needs."""
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
+            raise ValueError("an in-memory SQLite database cannot be shared; use a file")
+        kwargs.setdefault("connect_args", {})
+        # Sync routes run in a thread pool; connections move between threads.
+        kwargs["connect_args"].setdefault("check_same_thread", False)
+        engine = create_engine(url, **kwargs)
+        _setup_sqlite(engine, sqlite_synchronous, sqlite_busy_timeout_ms)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _setup_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> None:
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("sqlite synchronous must be NORMAL or FULL")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        try:
+            # WAL: readers never block the writer nor each other.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def write_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that take SQLite's write lock at BEGIN (no effect on PostgreSQL)."""
+    return sessionmaker(engine.execution_options(**{IMMEDIATE: True}), expire_on_commit=False)

@@ -1,0 +1,148 @@
+"""API keys and the deployment's blinding secret.
+
+An API key is ``an_`` followed by 32 random bytes (base64url). It is shown once,
+when issued; the database keeps only its SM3. Keys carry 256 bits of entropy, so
+a plain hash cannot be brute-forced and a slow password hash would only slow every
+request down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.crypto import sm3
+from notary.entries import blind_id
+from transfer.db.models import ApiKey, Unit, UnitStatus
+from transfer.roles import Permission, Role, allows
+from transfer.settings import Settings
+
+KEY_PREFIX = "an_"
+_KEY_BYTES = 32
+_SHOWN_PREFIX_LEN = 10  # "an_" + 7 characters: enough to tell keys apart, useless to attack
+_BLINDING_SECRET_BYTES = 32
+
+
+def generate_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
+
+
+def hash_api_key(key: str) -> bytes:
+    return sm3(key.encode("utf-8"))
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: one API key of one unit, with that key's role."""
+
+    key_id: uuid.UUID
+    unit_id: uuid.UUID
+    unit_code: str
+    role: Role
+    unit_active: bool
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+
+def authenticate(session: Session, presented: str) -> Principal | None:
+    """The principal for a presented key, or None if the key is unknown or revoked."""
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 128:
+        return None
+    digest = hash_api_key(presented)
+    row = session.execute(
+        select(ApiKey, Unit).join(Unit, ApiKey.unit_id == Unit.id).where(ApiKey.key_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    key, unit = row
+    # The index lookup already matched; compare again in constant time so that no
+    # code path branches on a partial match of secret-derived bytes.
+    if not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
+        return None
+    return Principal(
+        key_id=key.id,
+        unit_id=unit.id,
+        unit_code=unit.code,
+        role=key.role,
+        unit_active=unit.status is UnitStatus.ACTIVE,
+    )
+
+
+def issue_api_key(
+    session: Session, unit: Unit, role: Role, label: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for ``unit`` (flushed, not committed); return it and its text."""
+    text = generate_api_key()
+    key = ApiKey(
+        unit_id=unit.id,
+        key_hash=hash_api_key(text),
+        prefix=text[:_SHOWN_PREFIX_LEN],
+        role=role,
+        label=label,
+    )
+    session.add(key)
+    session.flush()
+    return key, text
+
+
+def blind_cadre_id(secret: bytes, identifier: str) -> str:
+    """The blinded id of a cadre identifier, after normalising how people type it.
+
+    NFKC folds full-width input (１２３Ｘ, common with Chinese input methods) to
+    ASCII, whitespace is dropped and letters upper-cased (a 身份证号 may end in x or
+    X), so the same person always gets the same blinded id.
+    """
+    normalised = "".join(unicodedata.normalize("NFKC", identifier).split()).upper()
+    if not normalised:
+        raise ValueError("the cadre identifier is empty")
+    return blind_id(secret, normalised)
+
+
+def blinding_secret(settings: Settings, *, create: bool = False) -> bytes:
+    """The deployment's HMAC-SM3 key for blinding cadre identifiers.
+
+    From ``settings.blinding_secret`` if set, else the file home/secrets/blinding.key
+    (created, mode 0600, only when ``create`` — ``notary init`` does that). Losing or
+    changing it makes every existing blinded id unmatchable, so it is never
+    regenerated silently.
+    """
+    if settings.blinding_secret is not None:
+        secret = settings.blinding_secret.get_secret_value().encode("utf-8")
+    else:
+        path = settings.secrets_dir / "blinding.key"
+        if not path.exists():
+            if not create:
+                raise FileNotFoundError(f"blinding secret {path} is missing (run notary init)")
+            _create_secret_file(path)
+        secret = bytes.fromhex(path.read_text("ascii").strip())
+    if len(secret) < 16:
+        raise ValueError("the blinding secret must be at least 16 bytes")
+    return secret
+
+
+def _create_secret_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Written whole to a temporary name, then linked into place: link() fails if the
+    # file exists, so two processes initialising at once agree on one secret and
+    # neither ever reads a half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(_BLINDING_SECRET_BYTES) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

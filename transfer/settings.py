@@ -1,0 +1,114 @@
+"""All configuration of a deployment, in one place.
+
+Values come from (highest first) constructor arguments, ``NOTARY_*`` environment
+variables, then the defaults below. Every path default lives under ``home`` (the
+deployment directory that ``notary init --home DIR`` prepares), so one directory is
+a whole embedded deployment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1 << 20
+
+# What an upload may be (checked by content, not by extension). OFD is the Chinese
+# fixed-layout format (GB/T 33190) most government documents are now issued in.
+DEFAULT_MEDIA_TYPES = (
+    "application/pdf",
+    "image/tiff",
+    "image/jpeg",
+    "image/png",
+    "application/ofd",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NOTARY_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    home: Path = Path("./notary-home")
+    # Empty means "SQLite at home/notary.db"; see ``database_url_resolved``.
+    database_url: str = ""
+    # FULL makes a commit survive power loss, not only a process crash (WAL + NORMAL
+    # already survives kill -9). An acknowledged upload must never be lost, so FULL.
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "FULL"
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # Embedded deployments migrate on start; several instances sharing a PostgreSQL
+    # may prefer one explicit ``notary migrate`` step (migrations take a lock anyway).
+    migrate_on_start: bool = True
+
+    # The log's origin string; log_id = SM3(origin) is what the contract indexes by.
+    origin: str = "archive-notary.local/log"
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    checkpoint_max_entries: int = Field(default=1000, ge=1)
+
+    # "embedded" (durable in-process py-evm under home/chain) or a JSON-RPC URL.
+    chain: str = "embedded"
+    # "local" (blockstore under home/blocks) or a Kubo RPC API URL.
+    store: str = "local"
+
+    # Key of HMAC-SM3 blinding of cadre identifiers. When unset it is read from (or
+    # created in) home/secrets/blinding.key, see transfer.security.blinding_secret.
+    blinding_secret: SecretStr | None = None
+
+    upload_max_bytes: int = Field(default=512 * MiB, ge=1)
+    accepted_media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
+
+    # 干部档案转递 rules: the sender completes within two months, the receiver audits
+    # within two months, the sender chases after one month without a receipt.
+    transfer_sender_deadline_days: int = Field(default=60, ge=1)
+    transfer_receiver_audit_days: int = Field(default=60, ge=1)
+    transfer_overdue_days: int = Field(default=30, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg3(cls, value: str) -> str:
+        # psycopg 3 is the only PostgreSQL driver installed; a plain postgresql:// URL
+        # would make SQLAlchemy look for psycopg2.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("chain")
+    @classmethod
+    def _chain_backend(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("http://", "https://")):
+            raise ValueError("chain must be 'embedded' or an http(s) JSON-RPC URL")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _store_backend(cls, value: str) -> str:
+        if value != "local" and not value.startswith(("http://", "https://")):
+            raise ValueError("store must be 'local' or an http(s) Kubo RPC API URL")
+        return value
+
+    @model_validator(mode="after")
+    def _deadlines(self) -> Settings:
+        if self.transfer_overdue_days > self.transfer_sender_deadline_days:
+            raise ValueError("transfer_overdue_days must not exceed the sender deadline")
+        return self
+
+    @property
+    def database_url_resolved(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'notary.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url_resolved.startswith("sqlite")
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
