@@ -25,9 +25,9 @@ import gmssl_pyx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_seconds, header, write  # noqa: E402
+from _common import best_seconds, header, write
 
-from notary.crypto import SM2PrivateKey, sm4  # noqa: E402
+from notary.crypto import SM2PrivateKey, sm4
 
 
 def main() -> None:
@@ -51,7 +51,6 @@ def main() -> None:
             subprocess.run([str(notary), "hash", str(f)], check=True, capture_output=True)
 
         t_cli = best_seconds(cli)
-        del data
     rows.append(
         (
             f"`notary hash` {args.mb} MB file (process start included)",

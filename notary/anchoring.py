@@ -150,13 +150,10 @@ class Anchorer:
             return None
         now = self.clock()
         if not force and (
-            now - self._last_checkpoint_at < self.interval_s
-            and size - last_size < self.max_entries
+            now - self._last_checkpoint_at < self.interval_s and size - last_size < self.max_entries
         ):
             return None
-        cp = sign_checkpoint(
-            self.signer, self.origin, size, self.log.root(size), int(now * 1000)
-        )
+        cp = sign_checkpoint(self.signer, self.origin, size, self.log.root(size), int(now * 1000))
         self.outbox.add(cp)
         self._last_checkpoint_at = now
         return cp
