@@ -1,0 +1,113 @@
+"""CID helpers: parse with ``multiformats`` at the edges, binary CIDs on the hot paths.
+
+Only sha2-256 is accepted: it is what Kubo and js-ipfs use by default, and a
+store that cannot recompute a hash cannot verify the block behind it.
+
+Inside the stores a CID travels as its binary form (``bytes``). The reason is
+measured, not taste: multiformats validates through typing-validation, whose
+internally caught exceptions cost ~60-180 us per ``CID.decode``/``raw_digest``
+and leave reference cycles that keep the calling frames (with their 256 KiB
+blocks) alive until the cyclic GC runs. The binary forms this project handles
+are fixed-shape (CIDv1 raw/dag-pb + sha2-256 = 36 bytes, CIDv0 = 34 bytes), so
+they are checked by hand; anything else goes through multiformats and its errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from multiformats import CID
+
+from notary.store.base import ContentIntegrityError, InvalidCIDError
+
+RAW = 0x55
+DAG_PB = 0x70
+SHA2_256 = 0x12
+SUPPORTED_CODECS = frozenset({RAW, DAG_PB})
+_SHA256_PREFIX = b"\x12\x20"  # multihash: sha2-256, 32-byte digest
+
+
+def parse_cid(value: str | bytes | CID) -> CID:
+    """Parse a CID (text v0/v1 in any multibase, binary, or object) and check it is verifiable."""
+    if isinstance(value, CID):
+        cid = value
+    else:
+        try:
+            cid = CID.decode(value)
+        except Exception as exc:  # multiformats raises several unrelated types
+            raise InvalidCIDError(f"not a CID: {value!r} ({exc})") from exc
+    if cid.hashfun.code != SHA2_256:
+        raise InvalidCIDError(f"{cid}: hash {cid.hashfun.name} is not supported (only sha2-256)")
+    if cid.codec.code not in SUPPORTED_CODECS:
+        raise InvalidCIDError(f"{cid}: codec {cid.codec.name} is not supported (raw, dag-pb)")
+    return cid
+
+
+def _is_fast_form(b: bytes) -> bool:
+    if len(b) == 36:
+        return b[0] == 1 and b[1] in SUPPORTED_CODECS and b[2:4] == _SHA256_PREFIX
+    return len(b) == 34 and b[:2] == _SHA256_PREFIX
+
+
+def to_binary(value: str | bytes | CID) -> bytes:
+    """The binary CID of ``value``, checked to be one this store can verify."""
+    if isinstance(value, bytes) and _is_fast_form(value):
+        return value
+    binary = bytes(parse_cid(value))
+    if not _is_fast_form(binary):  # e.g. a truncated sha2-256 digest
+        raise InvalidCIDError(f"{value!r}: only full 32-byte sha2-256 digests are supported")
+    return binary
+
+
+def to_v1(cid: bytes) -> bytes:
+    """The CIDv1 of a checked binary CID (a CIDv0 is dag-pb over the same multihash)."""
+    return bytes((1, DAG_PB)) + cid if len(cid) == 34 else cid
+
+
+def codec_of(cid: bytes) -> int:
+    return DAG_PB if len(cid) == 34 else cid[1]  # CIDv0 is always dag-pb
+
+
+def digest_of(cid: bytes) -> bytes:
+    """The 32-byte sha2-256 digest a (checked) binary CID names."""
+    return cid[-32:]
+
+
+def cid_str(cid: bytes | CID) -> str:
+    """Canonical text: base32 (``b...``) for CIDv1, base58btc for CIDv0 (its only form)."""
+    if isinstance(cid, bytes) and len(cid) == 36:
+        return "b" + base64.b32encode(cid).decode("ascii").rstrip("=").lower()
+    parsed = CID.decode(cid) if isinstance(cid, bytes) else cid
+    return str(parsed.set(base="base32")) if parsed.version == 1 else str(parsed)
+
+
+def binary_cid(codec: int, block: bytes) -> bytes:
+    """The binary CIDv1 of ``block`` under ``codec`` (raw or dag-pb), hashed with sha2-256."""
+    return bytes((1, codec)) + _SHA256_PREFIX + hashlib.sha256(block).digest()
+
+
+def make_cid(codec: int, block: bytes) -> CID:
+    """Like binary_cid, as a multiformats CID object (for callers outside hot paths)."""
+    return CID.decode(binary_cid(codec, block)).set(base="base32")
+
+
+def verify_block(cid: bytes, block: bytes) -> None:
+    """Raise ContentIntegrityError unless sha2-256(block) is the digest ``cid`` names."""
+    actual = hashlib.sha256(block).digest()
+    expected = digest_of(cid)
+    if actual != expected:
+        raise ContentIntegrityError(
+            cid_str(cid),
+            f"sha2-256 of its {len(block)} bytes is {actual.hex()}, the CID says {expected.hex()}",
+        )
+
+
+def multihash_key(cid: bytes) -> str:
+    """Block key independent of codec and CID version: base32 (lower, unpadded) multihash.
+
+    Keying by multihash like Kubo's blockstore means a raw block and a dag-pb block
+    with the same bytes are stored once.
+    """
+    multihash = _SHA256_PREFIX + digest_of(cid)
+    return base64.b32encode(multihash).decode("ascii").rstrip("=").lower()
