@@ -14,6 +14,7 @@ its SM3, and sealing fails at the end if the bytes do not match the declaration.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -75,16 +76,32 @@ def _chunks(source: BinaryIO) -> Iterator[bytes]:
 
 
 class _HashingReader:
-    """Feeds chunks to SM3 as they pass, for streams sealed under a declared SM3."""
+    """Feeds chunks to SM3 as they pass, for streams sealed under a declared SM3.
+
+    Hashing runs on a worker thread (hashlib releases the GIL on large buffers), so
+    on two cores it overlaps with the encryption of the same chunk instead of
+    adding to it. A single worker keeps the chunks in order.
+    """
 
     def __init__(self, source: BinaryIO) -> None:
         self.source, self.hasher, self.size = source, SM3(), 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sm3")
+        self._last: Future[object] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in _chunks(self.source):
-            self.hasher.update(chunk)
-            self.size += len(chunk)
-            yield chunk
+        try:
+            for chunk in _chunks(self.source):
+                self.size += len(chunk)
+                self._last = self._pool.submit(self.hasher.update, chunk)
+                yield chunk
+        finally:
+            self._pool.shutdown(wait=True)
+
+    def digest(self) -> bytes:
+        if self._last is not None:
+            self._last.result()
+        self._pool.shutdown(wait=True)
+        return self.hasher.digest()
 
 
 @dataclass(slots=True)
@@ -103,7 +120,7 @@ class Sealing:
 
     def check(self) -> None:
         """After the ciphertext was consumed: the bytes hashed to the declared SM3."""
-        got = self._reader.hasher.digest()
+        got = self._reader.digest()
         if got != self.sm3:
             raise DigestMismatch(
                 f"material {self.material_id}: content SM3 {got.hex()} differs from the "
