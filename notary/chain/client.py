@@ -165,6 +165,11 @@ class ChainClient:
         """The signing account."""
         return self._tx.address
 
+    def block_number(self) -> int:
+        """The chain's current head."""
+        with unavailable_on_transport_error("reading the block number"):
+            return int(self._w3.eth.block_number)
+
     def transaction_receipt(self, tx_hash: str) -> TxReceipt | None:
         """The receipt of a mined transaction, or None if the chain does not know it."""
         with unavailable_on_transport_error("reading transaction receipt"):
