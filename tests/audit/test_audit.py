@@ -1,0 +1,190 @@
+"""The audit re-verifies holdings and puts each finding in the right 四性 column."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from notary.audit import (
+    AUTHENTICITY,
+    COMPLETENESS,
+    SECURITY,
+    USABILITY,
+    AuditItem,
+    audit_checkpoints,
+    audit_materials,
+    new_report,
+    write_report,
+)
+from notary.checkpoint import sign_checkpoint
+from notary.crypto import SM2PrivateKey
+from notary.entries import decode_entry, encode_entry, material_registered
+from notary.envelope import seal, wrap_key
+from notary.log import MerkleLog
+from notary.reader import MaterialRecord
+from notary.receipts import build_receipt
+from notary.store import LocalStore
+
+
+def png(width: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(width))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, width, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+class Holdings:
+    def __init__(self, root: Path) -> None:
+        self.store = LocalStore(root)
+        self.unit, self.log_key = SM2PrivateKey.generate(), SM2PrivateKey.generate()
+        self.log = MerkleLog()
+        self.items: list[tuple[MaterialRecord, str, dict[str, object]]] = []
+
+    def add(self, material_id: str, data: bytes, media_type: str) -> MaterialRecord:
+        s = seal(io.BytesIO(data), material_id)
+        cid = self.store.put(b"".join(s.sealed))
+        record = MaterialRecord(material_id, s.sm3, cid, wrap_key(s.data_key, self.unit.public_key))
+        entry = material_registered(
+            material_id=material_id, sm3_hex=s.sm3.hex(), cid=cid, size=len(data),
+            category="1", volume="v", unit="U", version=1, time_ms=1,
+        )  # fmt: skip
+        self.log.append(encode_entry(entry))
+        self.items.append((record, media_type, entry))
+        return record
+
+    def audit_items(self) -> list[AuditItem]:
+        cp = sign_checkpoint(self.log_key, "o", self.log.size, self.log.root(), 1)
+        return [
+            AuditItem(
+                record,
+                media_type,
+                build_receipt(
+                    decode_entry(encode_entry(entry)),
+                    i,
+                    self.log.inclusion_proof(i),
+                    cp,
+                    self.log_key.public_key,
+                ),
+            )
+            for i, (record, media_type, entry) in enumerate(self.items)
+        ]
+
+    def run(self, items: list[AuditItem] | None = None) -> dict[str, list[str]]:
+        report = new_report("test volume")
+        audit_materials(
+            items or self.audit_items(),
+            store=self.store,
+            holder=lambda _r: self.unit,
+            log_keys=[self.log_key.public_key],
+            chain=None,
+            report=report,
+        )
+        self.report = report
+        return {p: [x.subject for x in v] for p, v in report.by_property().items()}
+
+
+@pytest.fixture
+def holdings(tmp_path: Path) -> Holdings:
+    h = Holdings(tmp_path / "blocks")
+    h.add("pdf", PDF, "application/pdf")
+    h.add("png", png(), "image/png")
+    h.add("photo", png(3), "image/png")
+    return h
+
+
+def _block_of(h: Holdings, record: MaterialRecord) -> Path:
+    return h.store.block_path(record.cid)
+
+
+def test_clean_holdings_pass_all_four(holdings: Holdings) -> None:
+    assert holdings.run() == {AUTHENTICITY: [], COMPLETENESS: [], USABILITY: [], SECURITY: []}
+    assert holdings.report.passed == dict.fromkeys(
+        (AUTHENTICITY, COMPLETENESS, USABILITY, SECURITY), 3
+    )
+
+
+def test_flipped_byte_removed_material_and_stale_proof_land_in_their_columns(
+    holdings: Holdings,
+) -> None:
+    pdf, png_rec, _photo = (r for r, _, _ in holdings.items)
+    block = _block_of(holdings, pdf)
+    raw = bytearray(block.read_bytes())
+    raw[30] ^= 0x40
+    block.write_bytes(bytes(raw))
+    _block_of(holdings, png_rec).unlink()
+    items = holdings.audit_items()
+    stale = items[2].receipt
+    assert stale is not None
+    items[2] = replace(items[2], receipt=replace(stale, leaf_index=0))
+    found = holdings.run(items)
+    assert found[AUTHENTICITY] == ["pdf", "photo"]
+    assert found[COMPLETENESS] == ["png"]
+    checks = {p.subject: p.check for p in holdings.report.problems}
+    assert checks == {"pdf": "content", "png": "content", "photo": "inclusion"}
+
+
+def test_unusable_file_and_unopenable_envelope(holdings: Holdings) -> None:
+    broken = holdings.add("scan", b"\x89PNG\r\n\x1a\n truncated", "image/png")
+    holdings.add("memo", PDF, "application/pdf")
+    items = holdings.audit_items()
+    other = SM2PrivateKey.generate().public_key
+    items[4] = replace(
+        items[4], record=replace(items[4].record, wrapped_key=wrap_key(b"k" * 16, other))
+    )
+    found = holdings.run(items)
+    assert found[USABILITY] == [broken.material_id]
+    assert found[SECURITY] == ["memo"]
+
+
+def test_log_monitor_detects_a_rewritten_log(holdings: Holdings) -> None:
+    log, key = holdings.log, holdings.log_key
+    cps = [sign_checkpoint(key, "o", n, log.root(n), n) for n in (1, 2, 3)]
+    report = audit_checkpoints(
+        cps,
+        log.consistency_proof,
+        log_key=key.public_key,
+        chain_root=None,
+        report=new_report("log"),
+    )
+    assert report.ok and report.checkpoints_checked == 3
+    # A forked history: a validly signed checkpoint over a different tree at size 3.
+    forked = MerkleLog()
+    forked.append_many([b"x", b"y", b"z"])
+    cps[2] = sign_checkpoint(key, "o", 3, forked.root(), 3)
+    report = audit_checkpoints(
+        cps,
+        log.consistency_proof,
+        log_key=key.public_key,
+        chain_root=None,
+        report=new_report("log"),
+    )
+    assert [p.check for p in report.problems] == ["consistency"]
+    assert report.problems[0].property == AUTHENTICITY
+
+
+def test_report_is_written_as_json_and_chinese_html(holdings: Holdings, tmp_path: Path) -> None:
+    _block_of(holdings, holdings.items[0][0]).unlink()
+    holdings.run()
+    write_report(holdings.report, tmp_path / "r.json", tmp_path / "r.html")
+    doc = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert doc["summary"]["result"] == "未通过"
+    assert doc["summary"]["by_property"][COMPLETENESS]["problems"] == 1
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "档案四性检测报告" in page and "完整性" in page
