@@ -28,6 +28,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
         ["--txs", "50", "--blocks", "200", "--out", str(RESULTS / "embedded_chain.md")],
     ),
     "anchoring": (["--seconds", "10"], ["--seconds", "2", "--txs", "20"]),
+    "audit": ([], ["--entries", "20000", "--materials", "4"]),
 }
 
 
