@@ -21,7 +21,9 @@ node_tools() {
   # all pinned by package-lock.json.
   if [ ! -x node_modules/.bin/anvil ] || [ ! -x node_modules/.bin/jsipfs ] \
       || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
+    # Optional dependencies of js-ipfs (wrtc, electron-webrtc) fetch binaries from
+    # outside the registry: they are never installed.
+    npm ci --omit=optional --no-audit --no-fund --loglevel=error
   fi
 }
 
