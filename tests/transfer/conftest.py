@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from notary.crypto import SM2PrivateKey
+from tests.transfer._support import Parties
+
+
+@pytest.fixture(scope="session")
+def parties() -> Parties:
+    return Parties(
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+        SM2PrivateKey.generate(),
+    )

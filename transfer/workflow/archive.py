@@ -1,0 +1,201 @@
+"""One-file form of a transfer package for offline delivery (机要交换): a POSIX tar.
+
+Export is deterministic (the same bag always gives the same bytes): members sorted by
+path under one top-level directory (RFC 8493 §4: a serialized bag unpacks to a single
+base directory), ustar format, mtime 0, uid/gid 0, no user/group names, modes 0644 /
+0755. The payload is ciphertext, so the tar is not compressed.
+
+Import trusts nothing in the file. Before a byte is written it refuses: members other
+than regular files and directories (symlinks, hard links, devices, FIFOs, sparse
+files), unsafe names (absolute, ``..``, ``~``, backslashes, control characters, a
+second top-level directory), duplicate names (a later member would overwrite an
+earlier one), more than ``max_members`` members, a member or a total over the size
+limits, and — for a compressed tar — an expansion ratio over ``max_ratio``. Sizes are
+counted as bytes are actually copied, not as headers declare them. Extraction writes
+files itself (``open(..., "xb")`` under the destination), never through
+``TarFile.extract``.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import tarfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from transfer.workflow.bagfiles import safe_relpath
+from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
+from transfer.workflow.package import CHUNK, DEFAULT_LIMITS, Bag, Limits, open_bag
+
+_TOP_DIR_MAX = 100
+
+
+def export_tar(bag_dir: Path, out: BinaryIO, *, top_dir: str | None = None) -> None:
+    """Write ``bag_dir`` as a deterministic tar to ``out``."""
+    bag_dir = Path(bag_dir)
+    top = top_dir or bag_dir.name
+    safe_relpath(top, where="top directory")
+    if "/" in top or len(top) > _TOP_DIR_MAX:
+        raise PackageError(f"top directory {top!r} must be one short path segment")
+    entries: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(bag_dir, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, bag_dir)
+        for name in dirnames + filenames:
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            entries.append((rel.replace(os.sep, "/"), Path(dirpath) / name))
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(_info(top, directory=True, size=0))
+        for rel, path in sorted(entries):
+            st = path.lstat()
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                raise UnsafePath("not a regular file or directory", rel)
+            if path.is_dir():
+                tar.addfile(_info(f"{top}/{rel}", directory=True, size=0))
+            else:
+                with path.open("rb") as fh:
+                    tar.addfile(_info(f"{top}/{rel}", directory=False, size=st.st_size), fh)
+
+
+def _info(name: str, *, directory: bool, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
+    info.mode = 0o755 if directory else 0o644
+    info.size = size
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class _CountingReader:
+    """Counts compressed bytes read, for the expansion-ratio check."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.count = raw, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.count += len(data)
+        return data
+
+
+def _is_compressed(fh: BinaryIO) -> bool:
+    head = fh.read(6)
+    fh.seek(-len(head), os.SEEK_CUR)
+    return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head == b"\xfd7zXZ\x00"
+
+
+def extract_tar(source: BinaryIO, dest: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Safely unpack a package tar into ``dest`` (created, must not exist).
+
+    Returns the bag's base directory (``dest/<top>``). Plain and gzip/bzip2/xz tars are
+    read as a stream; every refusal is a :class:`PackageError` subclass naming the member.
+    """
+    dest = Path(dest)
+    compressed = _is_compressed(source)
+    counter = _CountingReader(source)
+    dest.mkdir(parents=True, exist_ok=False)
+    state = _Extraction(dest, limits, compressed, counter)
+    try:
+        with tarfile.open(fileobj=counter, mode="r|*") as tar:  # type: ignore[call-overload]
+            state.run(tar)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as e:
+        raise UnsafePath("collides with another member's path", str(e.filename)) from None
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, UnicodeError,
+            ValueError, OSError) as e:  # fmt: skip
+        # OSError here is what the gzip/bz2 readers raise on corrupt streams.
+        raise PackageError(f"corrupt tar archive: {e}") from None
+    top = state.top
+    if top is None:
+        raise PackageError("the tar archive is empty")
+    base = dest / top
+    if not base.is_dir():
+        raise PackageError("the tar's top-level entry is not a directory", top)
+    return base
+
+
+class _Extraction:
+    """The member-by-member checks and copies of :func:`extract_tar`."""
+
+    def __init__(self, dest: Path, limits: Limits, compressed: bool, counter: _CountingReader):
+        self.dest, self.limits, self.compressed, self.counter = dest, limits, compressed, counter
+        self.top: str | None = None
+        self.seen: set[str] = set()
+        self.seen_folded: set[str] = set()
+        self.members = self.total = 0
+
+    def run(self, tar: tarfile.TarFile) -> None:
+        while (member := tar.next()) is not None:
+            self.member(tar, member)
+
+    def member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        limits = self.limits
+        self.members += 1
+        if self.members > limits.max_members:
+            raise LimitExceeded(f"more than {limits.max_members} members in the tar")
+        name = member.name
+        safe_relpath(name, where="tar member")
+        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
+            kind = {
+                tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link",
+                tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device",
+                tarfile.FIFOTYPE: "FIFO", tarfile.GNUTYPE_SPARSE: "sparse file",
+            }.get(member.type, f"member of type {member.type!r}")  # fmt: skip
+            raise UnsafePath(f"a {kind} is not accepted in a package", name)
+        head = name.split("/", 1)[0]
+        if self.top is None:
+            self.top = head
+        elif head != self.top:
+            raise UnsafePath(f"a second top-level directory (the first was {self.top!r})", name)
+        # Case-folded duplicates would collide on case-insensitive file systems.
+        if name in self.seen or name.casefold() in self.seen_folded:
+            raise UnsafePath("the tar holds this name twice", name)
+        self.seen.add(name)
+        self.seen_folded.add(name.casefold())
+        target = self.dest / name
+        if member.isdir():
+            target.mkdir(parents=True, exist_ok=True)
+            return
+        if member.size > limits.max_file_bytes:
+            raise LimitExceeded(
+                f"declares {member.size} bytes, over the per-file limit {limits.max_file_bytes}",
+                name,
+            )
+        if self.total + member.size > limits.max_total_bytes:
+            raise LimitExceeded(f"the package would exceed {limits.max_total_bytes} bytes", name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fh = tar.extractfile(member)
+        if fh is None:  # pragma: no cover - regular files always have a reader
+            raise PackageError("unreadable member", name)
+        written = 0
+        with target.open("xb") as out:
+            while chunk := fh.read(CHUNK):
+                written += len(chunk)
+                self.total += len(chunk)
+                if written > member.size or self.total > limits.max_total_bytes:
+                    raise LimitExceeded("more bytes than declared or allowed", name)
+                if (
+                    self.compressed
+                    and self.total > limits.ratio_floor_bytes
+                    and self.total > limits.max_ratio * max(self.counter.count, 1)
+                ):
+                    raise LimitExceeded(
+                        f"expands more than {limits.max_ratio}:1 (compression bomb)", name
+                    )
+                out.write(chunk)
+        if written != member.size:
+            raise PackageError(f"truncated: {written} of {member.size} bytes", name)
+
+
+def import_tar(
+    source: BinaryIO,
+    dest: Path,
+    *,
+    expected_root: bytes | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Bag:
+    """Extract safely, then open the bag (tag files, notice, envelope verified)."""
+    return open_bag(extract_tar(source, dest, limits=limits), expected_root=expected_root,
+                    limits=limits)  # fmt: skip

@@ -1,0 +1,64 @@
+"""Times and calendar periods of the transfer workflow.
+
+Every time in a workflow document is an RFC 3339 UTC timestamp with second
+precision and a ``Z`` suffix (``2025-03-01T08:00:00Z``): one spelling per instant,
+so canonical JSON (RFC 8785) of a document is unique. Deadline periods are
+calendar months (转递时限 "两个月内"), clamped to the end of a shorter month.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+_RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+class TimeFormatError(ValueError):
+    """A timestamp is not RFC 3339 UTC with second precision."""
+
+
+def format_utc(moment: datetime) -> str:
+    """RFC 3339 UTC, seconds precision; naive datetimes are refused (ambiguous)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: a workflow time must carry its time zone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc(text: str) -> datetime:
+    if not isinstance(text, str) or not _RFC3339_UTC.match(text):
+        raise TimeFormatError(f"{text!r} is not an RFC 3339 UTC time like 2025-03-01T08:00:00Z")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise TimeFormatError(f"{text!r} is not a valid calendar time") from None
+
+
+def truncate(moment: datetime) -> datetime:
+    """``moment`` in UTC without sub-second part: what a document can carry."""
+    return parse_utc(format_utc(moment))
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A calendar period: whole months, then days."""
+
+    months: int = 0
+    days: int = 0
+
+    def __post_init__(self) -> None:
+        if self.months < 0 or self.days < 0 or (self.months == 0 and self.days == 0):
+            raise ValueError("a period is a positive number of months and/or days")
+
+    def after(self, start: datetime) -> datetime:
+        return add_months(start, self.months) + timedelta(days=self.days)
+
+
+def add_months(start: datetime, months: int) -> datetime:
+    """Same day-of-month ``months`` later; the 31st becomes the last day of a shorter month."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
