@@ -273,7 +273,7 @@ def test_car_truncated_section(store: LocalStore) -> None:
 
 
 def test_large_puts_and_reads_keep_memory_flat(store: LocalStore) -> None:
-    """Blocks stream to and from disk: 120 chunks cost no more memory than 10."""
+    """Blocks stream to and from disk: 120 chunks cost about as much memory as 10."""
     import tracemalloc
 
     def peak(action: Callable[[], object]) -> int:
@@ -290,7 +290,9 @@ def test_large_puts_and_reads_keep_memory_flat(store: LocalStore) -> None:
         cids[count] = store.put(CountingStream(count))  # type: ignore[arg-type]
 
     put_peaks = [peak(lambda: put(10)), peak(lambda: put(120))]
-    assert put_peaks[1] < put_peaks[0] + 256 * 1024
+    # A put keeps at most a few blocks queued for its writer threads (see LocalStore.put):
+    # the peak may differ by those, never by the 27 MiB between the two sizes.
+    assert put_peaks[1] < put_peaks[0] + 8 * CHUNK_SIZE
 
     def read(count: int) -> None:
         assert sum(len(c) for c in store.iter_content(cids[count])) == count * CHUNK_SIZE
