@@ -119,6 +119,153 @@ def verify(
     typer.echo(f"    anchor: {report['anchor']}")
 
 
+# --- the service: init, serve, demo, unit -------------------------------------------
+
+
+def _print_keys(keys: list[tuple[str, str, str]]) -> None:
+    typer.echo("API 密钥（仅显示这一次，请立即妥善保存；库中只存其 SM3 摘要）：")
+    for unit, role, key in keys:
+        typer.echo(f"  {unit:<14} {role:<9} {key}")
+
+
+@app.command("init")
+def init(
+    home: Annotated[Path, typer.Option("--home", help="Deployment directory to create.")],
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="Log origin (default: from the centre code).")
+    ] = None,
+    centre_code: Annotated[str, typer.Option("--centre-code")] = "CENTRE",
+    centre_name: Annotated[str, typer.Option("--centre-name")] = "档案中心",
+    chain: Annotated[
+        str, typer.Option("--chain", help="'embedded' or a chain JSON-RPC URL.")
+    ] = "embedded",
+    store: Annotated[str, typer.Option("--store", help="'local' or a Kubo RPC API URL.")] = "local",
+    database_url: Annotated[
+        str, typer.Option("--database-url", help="Default: SQLite in the home.")
+    ] = "",
+) -> None:
+    """Prepare a deployment home: keys, chain, store, database; print the admin keys once."""
+    from transfer.services.setup import init_home, is_initialised
+
+    if is_initialised(home):
+        raise UserError(f"{home} 已是部署目录")
+    keys = init_home(
+        home,
+        origin=origin or f"{centre_code.lower()}.archive-notary/log",
+        centre_code=centre_code,
+        centre_name=centre_name,
+        chain=chain,
+        store=store,
+        database_url=database_url,
+    )
+    typer.echo(f"部署已创建：{home.resolve()}")
+    _print_keys([(k.unit, str(k.role), k.key) for k in keys])
+    typer.echo(f"启动服务：notary serve --home {home}")
+
+
+@app.command("serve")
+def serve(
+    home: Annotated[Path, typer.Option("--home", help="Deployment directory.")],
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+) -> None:
+    """Run the service (uvicorn) on the deployment at --home."""
+    import uvicorn
+
+    from transfer.api import create_app
+    from transfer.services.setup import is_initialised, settings_for
+
+    if not is_initialised(home):
+        raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
+    app_ = create_app(settings_for(home, host=host, port=port))
+    typer.echo(f"API 文档：http://{host}:{port}/docs")
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+unit_app = typer.Typer(help="Units hosted by this deployment.", no_args_is_help=True)
+app.add_typer(unit_app, name="unit")
+
+
+@unit_app.command("add")
+def unit_add(
+    home: Annotated[Path, typer.Option("--home")],
+    code: Annotated[str, typer.Argument(help="Unit code (e.g. 统一社会信用代码).")],
+    name: Annotated[str, typer.Argument(help="Unit name.")],
+    kind: Annotated[str, typer.Option("--kind", help="unit, archive_centre or auditor.")] = "unit",
+) -> None:
+    """Register a hosted unit (with its SM2 envelope key) and print an operator key."""
+    from notary.chain.embedded import ChainLockedError
+    from notary.deployment import open_deployment
+    from transfer.db.models import UnitKind
+    from transfer.db.session import make_engine, write_sessionmaker
+    from transfer.roles import Role
+    from transfer.security import issue_api_key
+    from transfer.services.setup import add_unit, is_initialised, settings_for
+
+    if not is_initialised(home):
+        raise UserError(f"{home} 不是部署目录")
+    try:
+        unit_kind = UnitKind(kind)
+    except ValueError:
+        raise UserError(f"--kind 须为 unit、archive_centre 或 auditor，而不是 {kind}") from None
+    settings = settings_for(home)
+    try:
+        dep = open_deployment(home, store=settings.store)
+    except ChainLockedError:
+        raise UserError("服务正在运行（链已被占用）：请改用 API POST /v1/units 添加单位") from None
+    with dep:
+        try:
+            public_key = dep.create_unit_key(code).raw.hex()
+        except NotaryError:
+            public_key = dep.unit_key(code).public_key.raw.hex()
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        with write_sessionmaker(engine)() as s:
+            try:
+                unit = add_unit(s, code, name, unit_kind, public_key)
+            except ValueError as e:
+                raise UserError(str(e)) from None
+            _, key = issue_api_key(s, unit, Role.OPERATOR, "notary unit add")
+            s.commit()
+    finally:
+        engine.dispose()
+    typer.echo(f"单位已登记：{code} {name}（SM2 信封密钥已生成）")
+    _print_keys([(code, "operator", key)])
+
+
+@unit_app.command("list")
+def unit_list(home: Annotated[Path, typer.Option("--home")]) -> None:
+    """List the units of the deployment."""
+    from transfer.db.session import make_engine
+    from transfer.services.setup import list_units, settings_for
+
+    engine = make_engine(settings_for(home).database_url_resolved)
+    try:
+        units = list_units(engine)
+    finally:
+        engine.dispose()
+    for u in units:
+        hosted = "托管密钥" if u.public_key_hex else "无密钥"
+        typer.echo(f"{u.code:<16} {u.kind!s:<15} {u.status!s:<10} {hosted}  {u.name}")
+
+
+@app.command("demo")
+def demo(
+    home: Annotated[Path, typer.Option("--home")] = Path("./demo-home"),
+    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 8000,
+    exit_after_seed: Annotated[
+        bool, typer.Option("--exit-after-seed", help="Stop once seeded and anchored.")
+    ] = False,
+) -> None:
+    """Init (if needed), seed two units and a volume of sample materials, wait for one
+    anchoring, print the API docs URL and demo keys, then serve until Ctrl-C."""
+    from clients.demo_run import run_demo
+
+    code = run_demo(home, port=port, exit_after_seed=exit_after_seed, echo=typer.echo)
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:
     try:
         app()

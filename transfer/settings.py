@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     origin: str = "archive-notary.local/log"
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
     checkpoint_max_entries: int = Field(default=1000, ge=1)
+    # Run the anchoring worker in this process (several instances sharing a
+    # PostgreSQL may all run it: an advisory lock lets exactly one anchor at a time).
+    anchoring_enabled: bool = True
+    # Refuse to return content whose registration is not yet anchored on chain. Off by
+    # default: a material is readable (verified against its signed checkpoint) in the
+    # second between its upload and its anchoring.
+    read_requires_anchor: bool = False
 
     # "embedded" (durable in-process py-evm under home/chain) or a JSON-RPC URL.
     chain: str = "embedded"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
+from notary.deployment import Deployment, init_deployment
 from transfer.db.migrate import upgrade
 from transfer.db.models import Base, Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
@@ -171,3 +173,53 @@ def cast(db: Session) -> Cast:
         Role.OPERATOR: result.operator,
     }
     return result
+
+
+# --- the notary (deployment-backed) part of the API -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One embedded deployment (chain, blockstore, keys) for the whole session: the
+    embedded chain admits one opener per home, and creating one costs a contract
+    deployment. Each test gets its own log on it (a fresh origin), so the chain's
+    strictly growing tree sizes never collide across tests that empty the database."""
+    home = tmp_path_factory.mktemp("deployment")
+    dep = init_deployment(home, origin="tests.archive-notary.local/log", centre_code="CENTRE")
+    yield dep
+    dep.close()
+
+
+@pytest.fixture
+def notary_settings(tmp_path: Path, backend_url: str) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=backend_url,
+        migrate_on_start=False,
+        blinding_secret=SecretStr(TEST_SECRET),
+        origin=f"tests/{secrets.token_hex(8)}",
+        checkpoint_interval_s=0.2,
+    )
+
+
+@pytest.fixture
+def nclient(
+    notary_settings: Settings, clean_engine: Engine, deployment: Deployment
+) -> Iterator[TestClient]:
+    app = create_app(notary_settings, engine=clean_engine, deployment=deployment)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def ncast(cast: Cast, db: Session, nclient: TestClient) -> Cast:
+    """The cast, with U1 and U2 hosted here (envelope keys in the deployment)."""
+    ctx = nclient.app.state.notary.notary  # type: ignore[attr-defined]
+    for actor in (cast.operator, cast.other):
+        unit = db.get(Unit, uuid.UUID(actor.unit_id))
+        assert unit is not None
+        key = ctx.ensure_unit_key(unit.code)
+        unit.public_key_hex = key.raw.hex()
+        unit.key_fingerprint = key.fingerprint().hex()
+    db.commit()
+    return cast

@@ -12,9 +12,11 @@ anchoring worker) are plugged in through ``state`` fields, ``health_checks`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractContextManager, ExitStack, asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, contextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy import Engine, inspect, select
@@ -22,13 +24,29 @@ from sqlalchemy import Engine, inspect, select
 from transfer.api.errors import install_error_handlers
 from transfer.api.health import DatabaseCheck, HealthCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
-from transfer.api.routes import audit, health, materials, metrics, units, volumes
+from transfer.api.routes import (
+    audit,
+    health,
+    ingest,
+    log,
+    materials,
+    metrics,
+    units,
+    verify,
+    volumes,
+)
 from transfer.api.state import AppState
 from transfer.db.migrate import head_revision, upgrade
 from transfer.db.models import Volume
 from transfer.db.session import make_engine, read_sessionmaker, write_sessionmaker
 from transfer.security import blinding_secret
+from transfer.services.context import NotaryContext
 from transfer.settings import Settings
+
+if TYPE_CHECKING:
+    from notary.deployment import Deployment
+
+logger = logging.getLogger(__name__)
 
 LifespanHook = Callable[[AppState], AbstractContextManager[object]]
 
@@ -36,6 +54,11 @@ OPENAPI_TAGS = [
     {"name": "units", "description": "Units (单位) and their API keys."},
     {"name": "volumes", "description": "Volumes (卷): one cadre's archive, 正本 or 副本."},
     {"name": "materials", "description": "Materials (材料): metadata and version history."},
+    {"name": "verify", "description": "Verification for archive systems: by file, SM3 or receipt."},
+    {
+        "name": "log",
+        "description": "The Merkle log: checkpoints, inclusion and consistency proofs.",
+    },
     {"name": "audit", "description": "Alerts and the read log (利用登记)."},
     {"name": "ops", "description": "Health and metrics."},
 ]
@@ -75,9 +98,11 @@ def create_app(
     engine: Engine | None = None,
     health_checks: Sequence[HealthCheck] = (),
     lifespan_hooks: Sequence[LifespanHook] = (),
+    deployment: Deployment | None = None,
 ) -> FastAPI:
     """Build the service. ``engine``: share one (tests, several apps); the app then
-    leaves disposing it to the caller."""
+    leaves disposing it to the caller. ``deployment``: an opened deployment to use
+    (and leave open); by default the one at ``settings.home`` is opened, if any."""
     settings = settings if settings is not None else Settings()
     owns_engine = engine is None
     if engine is None:
@@ -102,11 +127,17 @@ def create_app(
         owns_engine=owns_engine,
     )
 
+    hooks = list(lifespan_hooks)
+    ctx = _open_notary(settings, deployment)
+    if ctx is not None:
+        _wire_notary(state, ctx)
+        hooks.insert(0, _notary_hook)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             with ExitStack() as stack:
-                for hook in lifespan_hooks:
+                for hook in hooks:
                     stack.enter_context(hook(state))
                 yield
         finally:
@@ -124,9 +155,73 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
-    for module in (health, units, volumes, materials, audit, metrics):
+    for module in (health, units, volumes, ingest, materials, verify, log, audit, metrics):
         app.include_router(module.router)
     return app
+
+
+def _open_notary(settings: Settings, deployment: Deployment | None) -> NotaryContext | None:
+    from notary.deployment import DESCRIPTOR, open_deployment
+
+    owns = deployment is None
+    if deployment is None:
+        if not (settings.home / DESCRIPTOR).exists():
+            logger.warning(
+                "%s 不是部署目录（请先运行 notary init）：仅提供管理接口，上传与锚定不可用",
+                settings.home,
+            )
+            return None
+        deployment = open_deployment(settings.home, store=settings.store)
+    # The deployment's own log, unless the settings name one explicitly.
+    origin = settings.origin if "origin" in settings.model_fields_set else deployment.origin
+    return NotaryContext(deployment, origin=origin, owns_deployment=owns)
+
+
+def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
+    from transfer.services.anchoring import (
+        AnchoringCheck,
+        AnchoringCollector,
+        AnchoringWorker,
+        ChainCheck,
+        StoreCheck,
+    )
+
+    settings = state.settings
+    state.notary = ctx
+    state.log = ctx
+    state.store = ctx.store
+    state.chain = ctx.deployment.chain
+    if settings.anchoring_enabled:
+        state.anchoring = AnchoringWorker(
+            state.engine,
+            state.sessions,
+            state.write_sessions,
+            signer=ctx.deployment.log_key,
+            origin=ctx.origin,
+            chain=ctx.deployment.chain,
+            interval_s=settings.checkpoint_interval_s,
+            max_entries=settings.checkpoint_max_entries,
+        )
+    state.health_checks += [
+        StoreCheck(ctx.store),
+        ChainCheck(ctx.deployment.chain, ctx.log_id),
+        AnchoringCheck(state.sessions, state.anchoring, settings.checkpoint_interval_s),
+    ]
+    state.metrics.registry.register(AnchoringCollector(state.sessions))
+
+
+@contextmanager
+def _notary_hook(state: AppState) -> Iterator[None]:
+    """Runs the anchoring worker while the app serves; closes an owned deployment after."""
+    try:
+        if state.anchoring is not None:
+            with state.anchoring:
+                yield
+        else:
+            yield
+    finally:
+        if state.notary is not None and state.notary.owns_deployment:
+            state.notary.close()
 
 
 def app_from_env() -> FastAPI:

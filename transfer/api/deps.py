@@ -9,10 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from transfer.api.errors import Forbidden, Unauthorized
+from transfer.api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from transfer.api.state import AppState
 from transfer.roles import Permission
 from transfer.security import Principal, authenticate
+from transfer.services.context import NotaryContext
 
 
 def get_state(request: Request) -> AppState:
@@ -94,3 +95,15 @@ def require(permission: Permission) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+def get_notary(state: StateDep) -> NotaryContext:
+    """The opened deployment; 503 while the home is not one (run notary init)."""
+    if state.notary is None:
+        raise ServiceUnavailable(
+            "this service has no deployment (run 'notary init --home DIR' first)"
+        )
+    return state.notary
+
+
+Notary = Annotated[NotaryContext, Depends(get_notary)]

@@ -30,6 +30,23 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self.uploads = Counter(
+            "notary_uploads", "Materials registered (acknowledged uploads).", registry=self.registry
+        )
+        self.upload_bytes = Counter(
+            "notary_upload_bytes",
+            "Plaintext bytes of registered materials.",
+            registry=self.registry,
+        )
+        self.content_reads = Counter(
+            "notary_content_reads", "Verified content reads (利用登记).", registry=self.registry
+        )
+        self.verify_failures = Counter(
+            "notary_verify_failures",
+            "Failed verifications by where they happened and the failed check.",
+            ("during", "check"),
+            registry=self.registry,
+        )
 
 
 class MetricsMiddleware:

@@ -39,7 +39,8 @@ class UnitCreate(BaseModel):
     kind: UnitKind
     public_key: str | None = Field(
         default=None,
-        description="The unit's SM2 public key: 128 hex digits (x‖y) or SubjectPublicKeyInfo PEM.",
+        description="The unit's SM2 public key: 128 hex digits (x‖y) or SubjectPublicKeyInfo "
+        "PEM. Omit it for a unit hosted here: its envelope key is then generated.",
     )
 
     @field_validator("public_key")
@@ -171,4 +172,21 @@ class ReadLogOut(_Out):
     material_id: uuid.UUID
     purpose: str
     leaf_index: int | None
+    created_at: datetime
+
+
+class MaterialUploaded(_Out):
+    id: uuid.UUID
+    volume_id: uuid.UUID
+    lineage_id: uuid.UUID
+    version: int
+    supersedes_id: uuid.UUID | None
+    category: str
+    sm3: str = Field(description="SM3 of the material as uploaded (hex).")
+    size: int
+    media_type: str = Field(description="The type judged from the content.")
+    cid: str = Field(description="IPFS CIDv1 of the SM4-GCM ciphertext.")
+    leaf_index: int = Field(description="The registration entry's position in the log.")
+    receipt_url: str = Field(description="The evidence receipt: 202 until anchored, then 200.")
+    content_url: str
     created_at: datetime

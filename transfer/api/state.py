@@ -20,6 +20,8 @@ from transfer.settings import Settings
 
 if TYPE_CHECKING:
     from notary.store.base import ContentStore
+    from transfer.services.anchoring import AnchoringWorker
+    from transfer.services.context import NotaryContext
 
 
 @dataclass
@@ -37,6 +39,10 @@ class AppState:
     log: Any = None
     store: ContentStore | None = None
     chain: Any = None
+    # The opened deployment (keys, chain, store, the log's origin); None when the home
+    # is not a deployment yet (only the administrative API works then).
+    notary: NotaryContext | None = None
+    anchoring: AnchoringWorker | None = None
     # Resources the app created and must close at shutdown (an engine passed in by
     # the caller is the caller's to dispose).
     owns_engine: bool = True

@@ -3,13 +3,15 @@ new version that supersedes the old one, and every version stays readable."""
 
 from __future__ import annotations
 
+import math
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 
-from transfer.api.deps import DbSession, require
-from transfer.api.errors import NotFound, problem_responses
+from transfer.api.deps import DbSession, Notary, StateDep, require
+from transfer.api.errors import Conflict, NotFound, problem_responses
 from transfer.api.materials_view import material_detail
 from transfer.api.routes import API_V1
 from transfer.api.routes.volumes import held_volume
@@ -17,12 +19,16 @@ from transfer.api.schemas import MaterialDetail
 from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.provenance import material_timeline
+from transfer.services.reads import held_material, read_content
+from transfer.services.receipts import receipt_state
 
 router = APIRouter(
     prefix=f"{API_V1}/materials", tags=["materials"], responses=problem_responses(401, 403, 422)
 )
 
 MaterialReader = Annotated[Principal, Depends(require(Permission.MATERIALS_READ))]
+ContentReader = Annotated[Principal, Depends(require(Permission.CONTENT_READ))]
 
 
 @router.get(
@@ -42,3 +48,90 @@ def get_material(material_id: uuid.UUID, db: DbSession, caller: MaterialReader) 
             f"material {material_id} does not exist or is not held by your unit"
         ) from None
     return material_detail(db, material)
+
+
+@router.get(
+    "/{material_id}/receipt",
+    responses={
+        200: {"description": "The complete evidence receipt (docs/receipt-format.md)."},
+        202: {
+            "description": "Anchoring pending: `{status: pending, leaf_index, receipt}` where "
+            "`receipt` has `anchor: null` (or is null before the first checkpoint)."
+        },
+        **problem_responses(404, 409),
+    },
+    summary="The material's evidence receipt (pending until anchored)",
+)
+def get_receipt(
+    material_id: uuid.UUID, state: StateDep, notary: Notary, caller: MaterialReader
+) -> JSONResponse:
+    material = held_material(state, material_id, caller)
+    if material.leaf_index is None:
+        raise Conflict(f"material {material_id} has no log entry")
+    with state.sessions() as s:
+        rs = receipt_state(s, material.leaf_index, notary.log_public_key)
+    if rs.receipt is not None and rs.receipt.anchor is not None:
+        return JSONResponse(rs.receipt.to_json())
+    retry = max(1, math.ceil(state.settings.checkpoint_interval_s))
+    return JSONResponse(
+        {
+            "status": "pending",
+            "leaf_index": material.leaf_index,
+            "receipt": None if rs.receipt is None else rs.receipt.to_json(),
+        },
+        status_code=202,
+        headers={"Retry-After": str(retry)},
+    )
+
+
+@router.get(
+    "/{material_id}/content",
+    response_class=Response,
+    responses={
+        200: {"description": "The verified material.", "content": {"application/pdf": {}}},
+        **problem_responses(404, 409, 503),
+    },
+    summary="Read a material (verified, and recorded in the read log)",
+    description="Every check runs before a byte is returned: CID of every block, the "
+    "data-key envelope and SM4-GCM tag, SM3, the log entry and inclusion in a signed "
+    "checkpoint, and the chain anchor once there is one. A failure is a 409 problem whose "
+    "`type` ends in the failed check (`verification-content`, `verification-envelope`, "
+    "…) and an alert. A successful read is a `material.read` log entry (利用登记).",
+)
+def get_content(
+    material_id: uuid.UUID,
+    state: StateDep,
+    notary: Notary,
+    caller: ContentReader,
+    purpose: Annotated[
+        str,
+        Query(min_length=1, max_length=200, description="Why the material is read (利用目的)."),
+    ],
+) -> Response:
+    read = read_content(state, notary, caller, material_id, purpose.strip())
+    m = read.material
+    return Response(
+        read.result.content,
+        media_type=m.media_type,
+        headers={
+            "X-Content-SM3": m.sm3,
+            "X-Notary-Checks": ",".join(read.result.checks),
+            "X-Notary-Anchored": "true" if read.result.anchored else "false",
+            "X-Notary-Read-Leaf": str(read.read_leaf_index),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get(
+    "/{material_id}/provenance",
+    responses=problem_responses(404),
+    summary="The material's timeline: versions, custody events and reads, with proofs",
+)
+def material_provenance(
+    material_id: uuid.UUID, state: StateDep, caller: MaterialReader
+) -> dict[str, Any]:
+    material = held_material(state, material_id, caller)
+    with state.sessions() as s:
+        items = material_timeline(s, material)
+    return {"material_id": str(material_id), "lineage_id": str(material.lineage_id), "items": items}

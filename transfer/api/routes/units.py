@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
-from transfer.api.deps import DbSession, WriteSession, require
+from transfer.api.deps import DbSession, StateDep, WriteSession, require
 from transfer.api.errors import Conflict, Forbidden, NotFound, problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Page, UnitCreate, UnitOut
-from transfer.db.models import ApiKey, Unit, UnitStatus
+from transfer.db.models import ApiKey, Unit, UnitKind, UnitStatus
 from transfer.db.types import utcnow
 from transfer.roles import API_ISSUABLE_ROLES, Permission
 from transfer.security import Principal, issue_api_key
@@ -50,17 +50,20 @@ def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
     responses=problem_responses(409),
     summary="Register a unit",
 )
-def create_unit(body: UnitCreate, db: WriteSession, _: UnitsWriter) -> Unit:
+def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, _: UnitsWriter) -> Unit:
     if db.scalar(select(Unit.id).where(Unit.code == body.code)) is not None:
         raise Conflict(f"a unit with code {body.code!r} already exists")
-    fingerprint = (
-        SM2PublicKey.from_hex(body.public_key).fingerprint().hex() if body.public_key else None
-    )
+    public_key = body.public_key
+    if public_key is None and state.notary is not None and body.kind is not UnitKind.ADMIN:
+        # No key given: the unit is hosted here, and its envelope key (which data keys
+        # are wrapped for) is generated into the deployment's key store.
+        public_key = state.notary.ensure_unit_key(body.code).raw.hex()
+    fingerprint = SM2PublicKey.from_hex(public_key).fingerprint().hex() if public_key else None
     unit = Unit(
         code=body.code,
         name=body.name,
         kind=body.kind,
-        public_key_hex=body.public_key,
+        public_key_hex=public_key,
         key_fingerprint=fingerprint,
     )
     db.add(unit)

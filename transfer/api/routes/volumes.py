@@ -7,12 +7,13 @@ that the API does not reveal which units hold whose archive.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.entries import CUSTODY_EVENT
 from transfer.api.deps import DbSession, StateDep, WriteSession, require
 from transfer.api.errors import Conflict, NotFound, problem_responses
 from transfer.api.materials_view import list_volume_materials
@@ -20,8 +21,12 @@ from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
 from transfer.db.models import CustodyEvent, CustodyEventKind, Volume, VolumeKind
+from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal, blind_cadre_id
+from transfer.services.ingest import volume_ref
+from transfer.services.logwriter import append_entries
+from transfer.services.provenance import volume_timeline
 
 router = APIRouter(
     prefix=f"{API_V1}/volumes", tags=["volumes"], responses=problem_responses(401, 403, 422)
@@ -58,14 +63,26 @@ def create_volume(
     volume = Volume(cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id)
     db.add(volume)
     db.flush()
-    # The first custody fact of the volume; its log entry and on-chain registration
-    # (leaf_index, tx_hash) are filled in by the anchoring side.
+    # The first custody fact of the volume, committed with its log entry. Its on-chain
+    # registration (tx_hash) belongs to the transfer workflow.
+    now = utcnow()
+    entry = {
+        "type": CUSTODY_EVENT,
+        "v": 1,
+        "event": str(CustodyEventKind.REGISTERED),
+        "volume": volume_ref(state.blinding_secret, volume.id),
+        "to": caller.unit_code,
+        "time_ms": int(now.timestamp() * 1000),
+    }
+    leaf = append_entries(db, [entry]).start
     db.add(
         CustodyEvent(
             volume_id=volume.id,
             kind=CustodyEventKind.REGISTERED,
             to_unit_id=caller.unit_id,
             detail={"kind": str(body.kind)},
+            leaf_index=leaf,
+            created_at=now,
         )
     )
     db.commit()
@@ -134,3 +151,15 @@ def volume_materials(
 ) -> list[MaterialOut]:
     volume = held_volume(db, volume_id, caller)
     return list_volume_materials(db, volume.id, all_versions=all_versions)
+
+
+@router.get(
+    "/{volume_id}/provenance",
+    responses=problem_responses(404),
+    summary="The volume's timeline: custody events, material versions and reads, with proofs",
+)
+def volume_provenance(
+    volume_id: uuid.UUID, db: DbSession, caller: MaterialReader
+) -> dict[str, Any]:
+    volume = held_volume(db, volume_id, caller)
+    return {"volume_id": str(volume.id), "items": volume_timeline(db, volume.id)}

@@ -1,0 +1,141 @@
+"""The verify API for archive systems: by uploaded file, by SM3, or by evidence receipt."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+import anyio.from_thread
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from notary.crypto import SM3
+from transfer.api.deps import Notary, StateDep, require
+from transfer.api.errors import BadRequest, PayloadTooLarge, Unprocessable, problem_responses
+from transfer.api.routes import API_V1
+from transfer.roles import Permission
+from transfer.security import Principal
+from transfer.services.ingest import FORM_OVERHEAD
+from transfer.services.multipart import FilePart, FormError, PartInfo, StreamingForm
+from transfer.services.verify import verify_receipt_doc, verify_sm3
+
+router = APIRouter(
+    prefix=f"{API_V1}/verify", tags=["verify"], responses=problem_responses(401, 403, 422)
+)
+
+Verifier = Annotated[Principal, Depends(require(Permission.VERIFY))]
+_SM3 = r"^[0-9a-fA-F]{64}$"
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sm3: str | None = Field(default=None, pattern=_SM3, description="SM3 of the material (hex).")
+    receipt: dict[str, Any] | None = Field(
+        default=None, description="An evidence receipt (docs/receipt-format.md)."
+    )
+
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/VerifyRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+        },
+    }
+}
+
+
+def _hash_upload(content_type: str | None, pull: Any, limit: int) -> bytes:
+    form = StreamingForm(content_type, pull)
+    digest: bytes | None = None
+    size = 0
+
+    def count(chunk: bytes) -> None:
+        nonlocal size
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
+
+    while True:
+        kind, payload = form.next_event()
+        if kind == "eof":
+            break
+        if kind != "begin" or not isinstance(payload, PartInfo):
+            raise FormError("unexpected multipart structure")
+        if payload.filename is None or payload.name != "file" or digest is not None:
+            FilePart(form, lambda _: None).read()  # other parts are ignored
+            continue
+        h = SM3()
+        part = FilePart(form, count)
+        while chunk := part.read(1 << 20):
+            h.update(chunk)
+        digest = h.digest()
+    if digest is None:
+        raise Unprocessable("the form has no file part named 'file'")
+    return digest
+
+
+@router.post(
+    "",
+    summary="Verify a material by file, SM3 or evidence receipt",
+    description='JSON `{"sm3": hex}` or `{"receipt": {...}}` (optionally with `sm3` to '
+    "bind the receipt to a material), or multipart with a `file` (hashed as it streams, "
+    "never stored). By SM3 or file: `found`, and for each registration when, by which "
+    "unit, which version, the checkpoint, the chain anchor and the receipt; an unknown "
+    "SM3 is `found: false`. By receipt: the stand-alone verifier's checks against this "
+    "deployment's chain; a failure is a 422 problem whose `type` ends in the failed "
+    "check (`verification-inclusion`, `verification-anchor`, …).",
+    responses=problem_responses(400, 413, 503),
+    openapi_extra=_BODY,
+)
+async def verify(request: Request, state: StateDep, notary: Notary, _: Verifier) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        limit = state.settings.upload_max_bytes
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit + FORM_OVERHEAD:
+            raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
+        stream: AsyncIterator[bytes] = request.stream().__aiter__()
+
+        async def next_chunk() -> bytes:
+            async for chunk in stream:
+                if chunk:
+                    return chunk
+            return b""
+
+        def work() -> dict[str, Any]:
+            try:
+                digest = _hash_upload(
+                    content_type, lambda: anyio.from_thread.run(next_chunk), limit
+                )
+            except FormError as e:
+                raise BadRequest(str(e)) from None
+            return verify_sm3(state, notary, digest)
+
+        return await anyio.to_thread.run_sync(work)
+    try:
+        body = VerifyRequest.model_validate_json(await request.body())
+    except ValidationError as e:
+        errors = [
+            {"loc": ["body", *x["loc"]], "msg": x["msg"], "type": x["type"]} for x in e.errors()
+        ]
+        raise Unprocessable(f"{len(errors)} field(s) are invalid", errors=errors) from None
+    digest = None if body.sm3 is None else bytes.fromhex(body.sm3.lower())
+    if body.receipt is not None:
+        receipt = body.receipt
+        return await anyio.to_thread.run_sync(
+            lambda: verify_receipt_doc(state, notary, receipt, digest)
+        )
+    if digest is None:
+        raise Unprocessable("give 'sm3', 'receipt', or upload a 'file'")
+    found = digest
+    return await anyio.to_thread.run_sync(lambda: verify_sm3(state, notary, found))

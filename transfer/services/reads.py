@@ -1,0 +1,151 @@
+"""Content reads (利用登记): verify everything, log the read, then hand out the bytes.
+
+Every read goes through :func:`notary.reader.read_verified` (CID, envelope, SM3, log
+inclusion, chain anchor). A failure is refused with the failed check named, and
+leaves an alert for the security administrator. A successful read is a
+``material.read`` log entry and a read-log row, committed together *before* the
+content is returned: a read that cannot be recorded does not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from notary.chain import ChainError
+from notary.deployment import DeploymentError
+from notary.entries import MATERIAL_READ
+from notary.envelope import WrappedKey
+from notary.errors import VerificationError
+from notary.reader import MaterialRecord, ReadResult, read_verified
+from notary.store import StoreUnavailable
+from transfer.api.errors import Conflict, NotFound, ServiceUnavailable
+from transfer.api.state import AppState
+from transfer.db.models import Alert, Material, MaterialKey, ReadLogEntry, Volume
+from transfer.db.types import utcnow
+from transfer.security import Principal
+from transfer.services.context import NotaryContext
+from transfer.services.logwriter import append_entries
+from transfer.services.problems import VerificationProblem
+from transfer.services.receipts import receipt_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRead:
+    material: Material
+    result: ReadResult
+    read_leaf_index: int
+
+
+def held_material(state: AppState, material_id: uuid.UUID, caller: Principal) -> Material:
+    with state.sessions() as s:
+        material = s.get(Material, material_id)
+        volume = None if material is None else s.get(Volume, material.volume_id)
+        if material is None or volume is None or volume.custodian_unit_id != caller.unit_id:
+            raise NotFound(f"material {material_id} does not exist or is not held by your unit")
+        return material
+
+
+def record_alert(
+    state: AppState, kind: str, material_id: uuid.UUID | None, detail: dict[str, Any]
+) -> None:
+    try:
+        with state.write_sessions() as s:
+            s.add(Alert(kind=kind, material_id=material_id, detail=detail))
+            s.commit()
+    except Exception:  # the refusal stands even if the alert cannot be written
+        log.exception("无法记录告警 %s（材料 %s）", kind, material_id)
+
+
+def read_content(
+    state: AppState, ctx: NotaryContext, caller: Principal, material_id: uuid.UUID, purpose: str
+) -> ContentRead:
+    material = held_material(state, material_id, caller)
+    with state.sessions() as s:
+        key_row = s.scalars(
+            select(MaterialKey).where(
+                MaterialKey.material_id == material.id,
+                MaterialKey.unit_id == caller.unit_id,
+                MaterialKey.active.is_(True),
+            )
+        ).first()
+        if key_row is None:
+            raise Conflict(f"material {material_id} has no data key wrapped for your unit")
+        if material.leaf_index is None:
+            raise Conflict(f"material {material_id} has no log entry")
+        receipt = receipt_state(s, material.leaf_index, ctx.log_public_key).receipt
+    try:
+        holder = ctx.unit_key(caller.unit_code)
+    except DeploymentError:
+        raise Conflict(f"unit {caller.unit_code}'s envelope key is not hosted here") from None
+    record = MaterialRecord(
+        material_id=str(material.id),
+        sm3=bytes.fromhex(material.sm3),
+        cid=material.cid,
+        wrapped_key=WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped),
+    )
+
+    def on_failure(error: VerificationError) -> None:
+        state.metrics.verify_failures.labels("read", error.check).inc()
+        record_alert(
+            state,
+            "integrity",
+            material.id,
+            {
+                "check": error.check,
+                "message": str(error)[:1000],
+                "unit": caller.unit_code,
+                "during": "content read",
+            },
+        )
+
+    try:
+        result = read_verified(
+            ctx.store,
+            record,
+            holder,
+            receipt=receipt,
+            log_keys=[ctx.log_public_key],
+            chain=ctx.deployment.chain,
+            require_anchor=state.settings.read_requires_anchor,
+            on_failure=on_failure,
+        )
+    except VerificationError as e:
+        raise VerificationProblem(
+            e.check, f"material {material_id} failed the '{e.check}' check: {e}", status=409
+        ) from None
+    except (StoreUnavailable, ChainError) as e:
+        raise ServiceUnavailable(
+            f"cannot verify now: {type(e).__name__}", headers={"Retry-After": "5"}
+        ) from None
+
+    now = utcnow()
+    entry = {
+        "type": MATERIAL_READ,
+        "v": 1,
+        "material_id": str(material.id),
+        "unit": caller.unit_code,
+        "purpose": purpose,
+        "time_ms": int(now.timestamp() * 1000),
+    }
+    with state.write_sessions() as s:
+        leaf = append_entries(s, [entry]).start
+        s.add(
+            ReadLogEntry(
+                unit_id=caller.unit_id,
+                api_key_id=caller.key_id,
+                material_id=material.id,
+                purpose=purpose,
+                leaf_index=leaf,
+                created_at=now,
+            )
+        )
+        s.commit()
+    state.metrics.content_reads.inc()
+    return ContentRead(material, result, leaf)

@@ -1,0 +1,114 @@
+"""Preparing a deployment home for the service (``notary init``) and console-side
+administration (``notary unit add/list``, the demo's seeding).
+
+The three administrator keys (admin, security, audit) exist only here: the API issues
+operator keys alone (docs/service.md, 三员分立).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from notary.crypto import SM2PublicKey
+from notary.deployment import DESCRIPTOR, init_deployment
+from transfer.db.migrate import upgrade
+from transfer.db.models import Unit, UnitKind
+from transfer.db.session import make_engine, write_sessionmaker
+from transfer.roles import Role
+from transfer.security import blinding_secret, issue_api_key
+from transfer.settings import Settings
+
+SERVICE_FILE = "service.json"
+# What `notary init` records for `notary serve` (environment variables still win).
+_PERSISTED = ("database_url", "store")
+
+
+def settings_for(home: Path, **overrides: Any) -> Settings:
+    """Settings of the deployment at ``home``: NOTARY_* variables, then what init
+    recorded in home/service.json, then the defaults."""
+    stored: dict[str, Any] = {}
+    path = home / SERVICE_FILE
+    if path.exists():
+        stored = json.loads(path.read_text("utf-8"))
+    values = {
+        k: v
+        for k, v in stored.items()
+        if k in _PERSISTED and f"NOTARY_{k.upper()}" not in os.environ
+    }
+    return Settings(home=home, **{**values, **overrides})
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    unit: str
+    role: Role
+    key: str
+
+
+def is_initialised(home: Path) -> bool:
+    return (home / DESCRIPTOR).exists()
+
+
+def init_home(
+    home: Path,
+    *,
+    origin: str,
+    centre_code: str,
+    centre_name: str,
+    chain: str = "embedded",
+    store: str = "local",
+    database_url: str = "",
+) -> list[IssuedKey]:
+    """Create deployment, blinding secret and database; return the administrator keys
+    (shown once: only their hashes are stored)."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / SERVICE_FILE).write_text(
+        json.dumps({"store": store, "database_url": database_url}, indent=2), "utf-8"
+    )
+    settings = settings_for(home)
+    with init_deployment(
+        home, origin=origin, centre_code=centre_code, chain=chain, store=settings.store
+    ) as dep:
+        centre_key = dep.create_unit_key(centre_code).raw.hex()
+    blinding_secret(settings, create=True)
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        upgrade(engine)
+        with write_sessionmaker(engine)() as s:
+            unit = add_unit(s, centre_code, centre_name, UnitKind.ARCHIVE_CENTRE, centre_key)
+            keys = [
+                IssuedKey(unit.code, role, issue_api_key(s, unit, role, "notary init")[1])
+                for role in (Role.ADMIN, Role.SECURITY, Role.AUDIT)
+            ]
+            s.commit()
+    finally:
+        engine.dispose()
+    return keys
+
+
+def add_unit(
+    session: Session, code: str, name: str, kind: UnitKind, public_key_hex: str | None
+) -> Unit:
+    if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise ValueError(f"单位 {code} 已存在")
+    fingerprint = (
+        SM2PublicKey.from_hex(public_key_hex).fingerprint().hex() if public_key_hex else None
+    )
+    unit = Unit(
+        code=code, name=name, kind=kind, public_key_hex=public_key_hex, key_fingerprint=fingerprint
+    )
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def list_units(engine: Engine) -> list[Unit]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Unit).order_by(Unit.code)))
