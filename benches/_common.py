@@ -21,16 +21,18 @@ def best_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
     return best
 
 
-def header(title: str) -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
     try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        model = cpu
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def header(title: str) -> str:
+    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"# {title}\n\n"

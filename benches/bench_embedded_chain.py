@@ -26,6 +26,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -41,6 +42,9 @@ from eth_typing import ChecksumAddress
 from eth_utils import to_canonical_address
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_model
 
 from notary.chain.embedded import EmbeddedChain, SyncMode
 
@@ -172,16 +176,6 @@ def bench_reopen(account: LocalAccount, blocks: int, directory: Path) -> dict[st
     }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def render(results: dict[str, Any], args: argparse.Namespace) -> str:
     memory = results["in_memory"]
     reopen = results["reopen"]
@@ -192,7 +186,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> str:
         "`benches/bench_embedded_chain.py "
         f"--txs {args.txs} --blocks {args.blocks}`.",
         "",
-        f"Machine: {_cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} "
+        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} "
         f"{platform.release()}; Python {platform.python_version()}, py-evm "
         f"{version('py-evm')}, eth-tester {version('eth-tester')}, web3 {version('web3')}, "
         f"SQLite {sqlite3.sqlite_version}.",

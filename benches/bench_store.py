@@ -20,6 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import cpu_model
+
 from notary.store import KuboStore, LocalStore, compute_cid
 from notary.store.jsipfs import JsIpfsNode
 
@@ -38,16 +41,6 @@ def _best(rounds: int, fn: Callable[[], object]) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def bench_cid(size: int) -> list[tuple[str, float]]:
@@ -129,7 +122,8 @@ def main() -> int:
         "# Content store benchmark",
         "",
         f"- date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {_cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        f"- machine: {cpu_model()}, {os.cpu_count()} cores, "
+        f"{platform.system()} {platform.release()}",
         f"- python: {sys.version.split()[0]}; command: `python benches/bench_store.py`",
         "",
     ]

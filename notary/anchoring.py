@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from notary.checkpoint import SignedCheckpoint, sign_checkpoint
@@ -219,14 +219,7 @@ class AnchorCheck:
     anchored_by: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "chain_id": self.chain_id,
-            "contract": self.contract,
-            "tx_hash": self.tx_hash,
-            "block_number": self.block_number,
-            "block_timestamp": self.block_timestamp,
-            "anchored_by": self.anchored_by,
-        }
+        return asdict(self)
 
 
 def verify_anchor(receipt: EvidenceReceipt, chain: AnchorReader) -> AnchorCheck:

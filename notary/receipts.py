@@ -15,7 +15,7 @@ this module is its reference implementation:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
@@ -40,12 +40,7 @@ class AnchorRef:
     block_number: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "chain_id": self.chain_id,
-            "contract": self.contract,
-            "tx_hash": self.tx_hash,
-            "block_number": self.block_number,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
