@@ -29,6 +29,8 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "anchoring": (["--seconds", "10"], ["--seconds", "2", "--txs", "20"]),
     "audit": ([], ["--entries", "20000", "--materials", "4"]),
+    "load": (["--seconds", "60"], ["--seconds", "5", "--materials", "4"]),
+    "transfer": (["--count", "150"], ["--count", "10"]),
 }
 
 

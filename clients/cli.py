@@ -8,12 +8,28 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.exceptions import TyperException
 
+from clients.chain_cmd import chain_app
+from clients.commands._common import DEFAULT_URL, KeyOpt, RpcOpt, UrlOpt
+from clients.commands.audit import audit
+from clients.commands.ingest import ingest
+from clients.commands.log import log_app
+from clients.commands.provenance import provenance
+from clients.commands.transfer import transfer_app
+from clients.errors import UserError
+from clients.sdk.errors import (
+    ClientVerificationError,
+    NotaryAPIError,
+    NotaryClientError,
+    TransportError,
+)
 from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
+from notary.crypto.errors import CryptoError
 from notary.errors import NotaryError
 
 app = typer.Typer(
@@ -25,8 +41,7 @@ app = typer.Typer(
 )
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
+__all__ = ["UserError", "app", "main", "run"]
 
 
 @app.command("hash")
@@ -53,18 +68,82 @@ def hash_files(
 
 @app.command("verify")
 def verify(
-    receipt: Annotated[Path, typer.Option("--receipt", help="Evidence receipt JSON file.")],
+    target: Annotated[
+        Path | None, typer.Argument(help="The material file (hashed here, never uploaded).")
+    ] = None,
+    receipt: Annotated[
+        Path | None, typer.Option("--receipt", help="Evidence receipt JSON file (offline).")
+    ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="The material itself.")] = None,
     sm3_hex: Annotated[str | None, typer.Option("--sm3", help="The material's SM3 (hex).")] = None,
-    rpc: Annotated[
-        str | None, typer.Option("--rpc", help="Chain JSON-RPC URL for the on-chain check.")
-    ] = None,
+    rpc: RpcOpt = None,
     log_key: Annotated[
         Path | None, typer.Option("--log-key", help="Pin the log's SM2 public key (PEM).")
     ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = "",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Verify an evidence receipt without the service or its database."""
+    """Verify a material: `--receipt FILE` offline (no service, no database; the chain
+    through --rpc), or FILE / --sm3 against the service (its receipts re-verified here)."""
+    if target is not None and file is not None:
+        raise UserError("give the file once (FILE or --file)")
+    file = file or target
+    if file is not None and sm3_hex is not None:
+        raise UserError("give --file or --sm3, not both")
+    material: bytes | None = None
+    if file is not None:
+        try:
+            material = sm3_file(file)
+        except IsADirectoryError:
+            raise UserError(f"{file} is a directory") from None
+        except OSError as e:
+            raise UserError(f"cannot read {file}: {e.strerror or e}") from None
+    elif sm3_hex is not None:
+        material = _sm3_arg(sm3_hex)
+    if receipt is not None:
+        _verify_receipt_offline(receipt, material, rpc, log_key, as_json)
+    elif material is not None:
+        _verify_remote(material, url, key, rpc, as_json)
+    else:
+        raise UserError("give a FILE, --sm3 HEX or --receipt FILE")
+
+
+def _sm3_arg(value: str) -> bytes:
+    try:
+        digest = bytes.fromhex(value)
+    except ValueError:
+        raise UserError("--sm3 must be 64 hex digits") from None
+    if len(digest) != 32:
+        raise UserError("--sm3 must be 64 hex digits")
+    return digest
+
+
+def _verify_remote(digest: bytes, url: str, key: str, rpc: str | None, as_json: bool) -> None:
+    from clients.commands._common import client
+
+    with client(url, key, rpc=rpc) as c:
+        data = c.verify_sm3(digest.hex())
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif not data["found"]:
+        typer.echo(f"未登记：SM3 {digest.hex()} 不在本部署的日志中")
+    else:
+        typer.echo(f"已登记：SM3 {digest.hex()}")
+        for r in data["registrations"]:
+            state = "已锚定" if r["anchored"] else "待锚定"
+            checked = "，回执已在本地核验" if r.get("client_verified") else ""
+            typer.echo(
+                f"  材料 {r['material_id']} 第 {r['version']} 版，类号 {r['category']}，"
+                f"单位 {r['unit']}，日志序号 {r['leaf_index']}，{state}{checked}"
+            )
+    if not data["found"]:
+        raise typer.Exit(1)
+
+
+def _verify_receipt_offline(
+    receipt: Path, material: bytes | None, rpc: str | None, log_key: Path | None, as_json: bool
+) -> None:
     from notary.canonical import parse_json
     from notary.crypto import SM2PublicKey
     from notary.receipts import parse_receipt, verify_offline
@@ -74,21 +153,6 @@ def verify(
     except OSError as e:
         raise UserError(f"cannot read receipt {receipt}: {e.strerror or e}") from None
     parsed = parse_receipt(doc)
-    material: bytes | None = None
-    if file is not None and sm3_hex is not None:
-        raise UserError("give --file or --sm3, not both")
-    if file is not None:
-        try:
-            material = sm3_file(file)
-        except OSError as e:
-            raise UserError(f"cannot read {file}: {e.strerror or e}") from None
-    elif sm3_hex is not None:
-        try:
-            material = bytes.fromhex(sm3_hex)
-        except ValueError:
-            raise UserError("--sm3 must be 64 hex digits") from None
-        if len(material) != 32:
-            raise UserError("--sm3 must be 64 hex digits")
     pinned = [SM2PublicKey.from_pem(log_key.read_bytes())] if log_key else None
     result = verify_offline(parsed, material_sm3=material, trusted_log_keys=pinned)
     report: dict[str, object] = {
@@ -172,7 +236,7 @@ def serve(
     """Run the service (uvicorn) on the deployment at --home."""
     import uvicorn
 
-    from transfer.api import create_app
+    from clients.webapp import create_full_app as create_app
     from transfer.services.setup import is_initialised, settings_for
 
     if not is_initialised(home):
@@ -213,37 +277,70 @@ def unit_add(
         dep = open_deployment(home, store=settings.store)
     except ChainLockedError:
         raise UserError("服务正在运行（链已被占用）：请改用 API POST /v1/units 添加单位") from None
-    with dep:
-        try:
-            public_key = dep.create_unit_key(code).raw.hex()
-        except NotaryError:
-            public_key = dep.unit_key(code).public_key.raw.hex()
     engine = make_engine(settings.database_url_resolved)
+    account: str | None = None
     try:
-        with write_sessionmaker(engine)() as s:
+        with dep:
             try:
-                unit = add_unit(s, code, name, unit_kind, public_key)
-            except ValueError as e:
-                raise UserError(str(e)) from None
-            _, key = issue_api_key(s, unit, Role.OPERATOR, "notary unit add")
-            s.commit()
+                public_key = dep.create_unit_key(code).raw.hex()
+            except NotaryError:
+                public_key = dep.unit_key(code).public_key.raw.hex()
+            with write_sessionmaker(engine)() as s:
+                try:
+                    unit = add_unit(s, code, name, unit_kind, public_key)
+                except ValueError as e:
+                    raise UserError(str(e)) from None
+                _, key = issue_api_key(s, unit, Role.OPERATOR, "notary unit add")
+                account = _provision_chain_account(s, dep, unit)
+                s.commit()
     finally:
         engine.dispose()
     typer.echo(f"单位已登记：{code} {name}（SM2 信封密钥已生成）")
+    if account is not None:
+        typer.echo(f"链上账户：{account}（单位成员，转递时以此账户移交保管权）")
     _print_keys([(code, "operator", key)])
 
 
+def _provision_chain_account(s: Any, dep: Any, unit: Any) -> str | None:
+    """On the embedded chain (this home holds the network admin key), give the hosted
+    unit a chain account of its own: the contract refuses a dispatch to oneself, so two
+    units sharing the centre's account could not transfer to each other."""
+    import transfer.api  # noqa: F401  (first: transfer.services ↔ transfer.api import cycle)
+    from transfer.services.context import NotaryContext
+    from transfer.services.transfer_units import provision_hosted_account
+
+    admin = dep.home / "keys" / "admin.key"
+    if not admin.exists():
+        return None
+    ctx = NotaryContext(deployment=dep, origin=dep.origin, owns_deployment=False)
+    admin_key = bytes.fromhex(admin.read_text("ascii").strip())
+    return str(provision_hosted_account(s, ctx, unit, admin_key))
+
+
 @unit_app.command("list")
-def unit_list(home: Annotated[Path, typer.Option("--home")]) -> None:
+def unit_list(
+    home: Annotated[Path, typer.Option("--home")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List the units of the deployment."""
     from transfer.db.session import make_engine
-    from transfer.services.setup import list_units, settings_for
+    from transfer.services.setup import is_initialised, list_units, settings_for
 
+    if not is_initialised(home):
+        raise UserError(f"{home} 不是部署目录")
     engine = make_engine(settings_for(home).database_url_resolved)
     try:
         units = list_units(engine)
     finally:
         engine.dispose()
+    if as_json:
+        rows = [
+            {"code": u.code, "name": u.name, "kind": str(u.kind), "status": str(u.status),
+             "hosted_key": bool(u.public_key_hex), "key_fingerprint": u.key_fingerprint}
+            for u in units
+        ]  # fmt: skip
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
     for u in units:
         hosted = "托管密钥" if u.public_key_hex else "无密钥"
         typer.echo(f"{u.code:<16} {u.kind!s:<15} {u.status!s:<10} {hosted}  {u.name}")
@@ -266,15 +363,55 @@ def demo(
         raise typer.Exit(code)
 
 
-def main() -> None:
+# --- against a running service (SDK), and the auditor's report -----------------------
+
+app.command("ingest")(ingest)
+app.command("provenance")(provenance)
+app.add_typer(transfer_app, name="transfer")
+app.add_typer(log_app, name="log")
+app.command("audit")(audit)
+app.add_typer(chain_app, name="chain")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error the user can act on is one line on stderr."""
+
+    def fail(code: int, message: str) -> int:
+        typer.echo(f"notary: {message}", err=True)
+        return code
+
     try:
-        app()
+        code = app(args=argv, prog_name="notary", standalone_mode=False)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except TyperException as e:  # usage errors (typer's click): one line, not a box
+        status = int(getattr(e, "exit_code", 2))
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        if type(e).__name__ == "Abort":
+            return fail(130, "已中断")
+        return fail(status, message) if message.strip() else status
     except UserError as e:
-        typer.echo(f"notary: {e}", err=True)
-        sys.exit(2)
+        return fail(2, str(e))
+    except ClientVerificationError as e:
+        return fail(1, f"客户端验证失败 [{e.check}]：{e.detail}")
+    except NotaryAPIError as e:
+        where = {401: "API 密钥无效或已吊销", 403: "无权执行此操作", 404: "未找到"}.get(e.status)
+        detail = e.detail or e.title
+        return fail(1, f"服务返回 {e.status}{'（' + where + '）' if where else ''}：{detail}")
+    except TransportError as e:
+        return fail(1, f"无法连接服务：{e}")
+    except NotaryClientError as e:
+        return fail(1, str(e))
     except NotaryError as e:
-        typer.echo(f"notary: {type(e).__name__}: {e}", err=True)
-        sys.exit(1)
+        return fail(1, f"{type(e).__name__}: {e}")
     except CanonicalJSONError as e:
-        typer.echo(f"notary: malformed JSON: {e}", err=True)
-        sys.exit(1)
+        return fail(1, f"malformed JSON: {e}")
+    except CryptoError as e:
+        return fail(1, f"{type(e).__name__}: {e}")
+    except KeyboardInterrupt:
+        return fail(130, "已中断")
+    return code if isinstance(code, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

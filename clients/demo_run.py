@@ -108,7 +108,7 @@ def _wait_anchored(base: str, key: str, material_id: str, timeout: float = 60) -
 def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int:
     import uvicorn
 
-    from transfer.api import create_app
+    from clients.webapp import create_full_app as create_app
     from transfer.services.setup import init_home, is_initialised, settings_for
 
     admin_keys: list[tuple[str, str, str]] = []
@@ -145,6 +145,7 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
             )
             echo("")
             echo(f"API 文档：{base}/docs")
+            echo(f"网页控制台：{base}/console/（以单位密钥登录）")
             if admin_keys:
                 _print(echo, admin_keys)
             _print(echo, [(code, "operator", key) for code, key in unit_keys.items()])

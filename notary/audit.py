@@ -32,7 +32,7 @@ from notary.errors import ConsistencyError, VerificationError
 from notary.log.merkle import ProofError, verify_consistency
 from notary.reader import MaterialRecord, check_entry
 from notary.receipts import EvidenceReceipt, verify_offline
-from notary.store import ContentIntegrityError, ContentNotFound, ContentStore
+from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, InvalidCIDError
 
 AUTHENTICITY, COMPLETENESS, USABILITY, SECURITY = "真实性", "完整性", "可用性", "安全性"
 PROPERTIES = (AUTHENTICITY, COMPLETENESS, USABILITY, SECURITY)
@@ -187,7 +187,7 @@ def _audit_one(
     except ContentNotFound as e:
         problem(COMPLETENESS, "content", f"内容缺失 (content missing): {e}")
         return
-    except ContentIntegrityError as e:
+    except (ContentIntegrityError, InvalidCIDError) as e:
         problem(AUTHENTICITY, "content", f"存储内容与 CID 不符 (fixity): {e}")
         return
     report.bytes_rehashed += len(sealed)

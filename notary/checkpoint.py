@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from notary.canonical import canonical_json
+from notary.canonical import CanonicalJSONError, canonical_json
 from notary.crypto import SignatureError, Signer, SM2PublicKey, sm3
 from notary.errors import CheckpointSignatureError, FormatError, UntrustedKey
 
@@ -125,6 +125,10 @@ def parse_signed_checkpoint(doc: Any) -> SignedCheckpoint:
     if size < 0 or ts < 0:
         raise FormatError("tree_size and timestamp_ms must be non-negative")
     cp = Checkpoint(origin, size, _hex32(body, "root"), ts, _hex32(body, "key_id"))
+    try:
+        cp.signed_bytes()  # an origin that is not UTF-8, a size beyond I-JSON, ...
+    except (CanonicalJSONError, UnicodeEncodeError) as e:
+        raise FormatError(f"checkpoint cannot be canonically encoded: {e}") from None
     if _hex32(body, "log_id") != cp.log_id:
         raise FormatError("checkpoint log_id is not SM3 of its origin")
     sig_text = doc["signature"]
@@ -132,6 +136,6 @@ def parse_signed_checkpoint(doc: Any) -> SignedCheckpoint:
         raise FormatError("signature must be a base64 string")
     try:
         sig = base64.b64decode(sig_text, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
         raise FormatError("signature is not valid base64") from None
     return SignedCheckpoint(cp, sig)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from notary.canonical import canonical_json, parse_json
+from notary.canonical import CanonicalJSONError, canonical_json, parse_json
 from notary.crypto import hmac_sm3
 from notary.errors import FormatError
 
@@ -73,14 +73,21 @@ def material_registered(
 
 def encode_entry(entry: dict[str, Any]) -> bytes:
     """The leaf bytes of an entry."""
-    if entry.get("type") not in ENTRY_TYPES or not isinstance(entry.get("v"), int):
+    kind = entry.get("type")
+    if not isinstance(kind, str) or kind not in ENTRY_TYPES or not isinstance(entry.get("v"), int):
         raise FormatError("an entry needs a known 'type' and an integer 'v'")
-    return canonical_json(entry)
+    try:
+        return canonical_json(entry)
+    except CanonicalJSONError as e:  # a float, an integer beyond I-JSON, ...
+        raise FormatError(f"an entry must be canonical JSON: {e}") from None
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:
     """Parse leaf bytes; they must be exactly the canonical encoding."""
-    obj = parse_json(data)
+    try:
+        obj = parse_json(data)
+    except (CanonicalJSONError, UnicodeDecodeError) as e:
+        raise FormatError(f"entry bytes are not JSON: {e}") from None
     if not isinstance(obj, dict):
         raise FormatError("an entry is a JSON object")
     if encode_entry(obj) != data:

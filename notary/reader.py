@@ -24,7 +24,13 @@ from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, NotAnchored, VerificationError
 from notary.receipts import EvidenceReceipt, verify_offline
-from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, StoreUnavailable
+from notary.store import (
+    ContentIntegrityError,
+    ContentNotFound,
+    ContentStore,
+    InvalidCIDError,
+    StoreUnavailable,
+)
 
 
 class ContentCheckError(VerificationError):
@@ -107,6 +113,8 @@ def _read(
         raise ContentCheckError(
             f"material {record.material_id}: stored content does not match its CID: {e}"
         ) from None
+    except InvalidCIDError as e:
+        raise ContentCheckError(f"material {record.material_id}: {e}") from None
     except StoreUnavailable:
         raise  # an outage, not a verdict about the material: the caller answers 503
     checks.append("content")

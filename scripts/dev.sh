@@ -27,6 +27,16 @@ node_tools() {
   fi
 }
 
+browser() {
+  # Headless Chromium and its driver for the console tests (tests/console), and a CJK
+  # font so that their screenshots are legible; Debian packages, skipped when present.
+  # No recommends: they would bring desktop daemons (avahi, cups) a test machine must not run.
+  if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-wqy-microhei
+  fi
+}
+
 postgres_up() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
@@ -42,6 +52,7 @@ case "$task" in
   test)
     venv ".[test]"
     node_tools
+    browser
     postgres_up
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .

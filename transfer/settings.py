@@ -59,12 +59,19 @@ class Settings(BaseSettings):
     chain: str = "embedded"
     # "local" (blockstore under home/blocks) or a Kubo RPC API URL.
     store: str = "local"
+    # Serve the embedded chain's read-only JSON-RPC on 127.0.0.1:<port> while the app
+    # runs, so that third parties can verify receipts against the chain alone (the
+    # embedded chain has no node of its own). 0 = off; ignored for a JSON-RPC chain.
+    chain_rpc_port: int = Field(default=0, ge=0, le=65535)
 
     # Key of HMAC-SM3 blinding of cadre identifiers. When unset it is read from (or
     # created in) home/secrets/blinding.key, see transfer.security.blinding_secret.
     blinding_secret: SecretStr | None = None
 
     upload_max_bytes: int = Field(default=512 * MiB, ge=1)
+    # Every non-streamed body (JSON: receipts, volumes, units…) is read whole before a
+    # route sees it; a receipt is a few KiB, so 1 MiB leaves a wide margin.
+    body_max_bytes: int = Field(default=1 * MiB, ge=1)
     accepted_media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
 
     # 干部档案转递 rules: the sender completes within two months, the receiver audits

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from tests.service.conftest import Cast
 from transfer.api import create_app
 from transfer.api.health import CheckResult
+from transfer.db.migrate import head_revision
 from transfer.settings import Settings
 
 
@@ -28,7 +29,7 @@ def test_health_reports_the_database(client: TestClient) -> None:
     body = r.json()
     assert body["status"] == "ok"
     db = body["checks"]["database"]
-    assert db["status"] == "ok" and db["detail"]["revision"] == "0001"
+    assert db["status"] == "ok" and db["detail"]["revision"] == head_revision()
 
 
 def test_injected_checks_decide_the_overall_status(

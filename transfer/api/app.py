@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from sqlalchemy import Engine, inspect, select
 
+from transfer.api.bodylimit import BodyLimit
 from transfer.api.errors import install_error_handlers
 from transfer.api.health import DatabaseCheck, HealthCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
@@ -31,6 +32,7 @@ from transfer.api.routes import (
     log,
     materials,
     metrics,
+    transfers,
     units,
     verify,
     volumes,
@@ -153,9 +155,21 @@ def create_app(
     )
     app.state.notary = state
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.body_max_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
-    for module in (health, units, volumes, ingest, materials, verify, log, audit, metrics):
+    for module in (
+        health,
+        units,
+        volumes,
+        ingest,
+        materials,
+        transfers,
+        verify,
+        log,
+        audit,
+        metrics,
+    ):
         app.include_router(module.router)
     return app
 
@@ -212,16 +226,37 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
 
 @contextmanager
 def _notary_hook(state: AppState) -> Iterator[None]:
-    """Runs the anchoring worker while the app serves; closes an owned deployment after."""
+    """Runs the anchoring worker (and the embedded chain's read-only JSON-RPC, when
+    configured) while the app serves; closes an owned deployment after."""
     try:
-        if state.anchoring is not None:
-            with state.anchoring:
-                yield
-        else:
+        with ExitStack() as stack:
+            stack.enter_context(_chain_rpc(state))
+            if state.anchoring is not None:
+                stack.enter_context(state.anchoring)
             yield
     finally:
         if state.notary is not None and state.notary.owns_deployment:
             state.notary.close()
+
+
+@contextmanager
+def _chain_rpc(state: AppState) -> Iterator[None]:
+    """The embedded chain has no node of its own: without this endpoint a third party
+    could not check a receipt's anchor (docs/receipt-format.md §6)."""
+    embedded = None if state.notary is None else state.notary.deployment.embedded
+    port = state.settings.chain_rpc_port
+    if embedded is None or not port:
+        yield
+        return
+    from notary.chain.rpcserver import ReadOnlyRpcServer
+
+    with ReadOnlyRpcServer(embedded, port) as server:
+        state.chain_rpc_url = server.url
+        logger.info("链只读 JSON-RPC：%s", server.url)
+        try:
+            yield
+        finally:
+            state.chain_rpc_url = None
 
 
 def app_from_env() -> FastAPI:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from transfer.api.schemas import Page
 
 T = TypeVar("T", bound=BaseModel)
+MAX_OFFSET = 10**9
 
 
 class PageParams(BaseModel):
@@ -20,7 +21,8 @@ class PageParams(BaseModel):
 
 def _page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    # Bounded: an offset beyond a 64-bit integer reached the database as an OverflowError.
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -43,6 +43,8 @@ class AppState:
     # is not a deployment yet (only the administrative API works then).
     notary: NotaryContext | None = None
     anchoring: AnchoringWorker | None = None
+    # The embedded chain's read-only JSON-RPC while it is served (settings.chain_rpc_port).
+    chain_rpc_url: str | None = None
     # Resources the app created and must close at shutdown (an engine passed in by
     # the caller is the caller's to dispose).
     owns_engine: bool = True

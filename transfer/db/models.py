@@ -297,3 +297,142 @@ class Alert(Base):
     material_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("materials.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# ---------------------------------------------------------------- transfers (转递)
+
+
+class TransferDirection(enum.StrEnum):
+    OUTGOING = "outgoing"  # the sender is hosted here, the receiver in another deployment
+    INCOMING = "incoming"  # the receiver is hosted here, the sender elsewhere
+    INTERNAL = "internal"  # both units are hosted by this deployment
+
+
+class TransferState(enum.StrEnum):
+    # The same values as transfer.workflow.state.State (the state machine lives there).
+    CREATED = "created"
+    PACKAGED = "packaged"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    VERIFIED = "verified"
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    RETURNED = "returned"
+
+
+class TransferPeer(Base):
+    """How a unit appears on chain: its account, and for a unit of another deployment
+    the log key of that deployment (to check the evidence receipts it sends)."""
+
+    __tablename__ = "transfer_peers"
+
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    chain_account: Mapped[str] = mapped_column(String(42), unique=True)
+    # SM2 public key (hex x‖y) of the peer deployment's log; None for hosted units.
+    log_public_key_hex: Mapped[str | None] = mapped_column(String(128))
+    # A hosted unit with a chain account of its own (keys/units/<code>.chain): True.
+    hosted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Transfer(Base):
+    """One transfer (转递) as this deployment sees it. Updated under optimistic locking
+    (``row_version``); the history is in ``transfer_events``, which is append-only."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    # The notice's transfer_id: what acts and the chain refer to.
+    transfer_id: Mapped[str] = mapped_column(String(64), unique=True)
+    transfer_no: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[TransferDirection] = mapped_column(
+        str_enum(TransferDirection, "transfer_direction")
+    )
+    state: Mapped[TransferState] = mapped_column(
+        str_enum(TransferState, "transfer_state"), default=TransferState.CREATED, index=True
+    )
+    sender_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    receiver_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    notice: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    package_root: Mapped[str | None] = mapped_column(String(64))
+    package_cid: Mapped[str | None] = mapped_column(String(128))
+    dispatch_act: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dispatch_hash: Mapped[str | None] = mapped_column(String(64))
+    outcome_act: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # receipt or rejection
+    outcome_hash: Mapped[str | None] = mapped_column(String(64))
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Optimistic locking: every ORM update checks and bumps row_version, so that of two
+    # concurrent writers (two instances on one PostgreSQL) the second fails (409).
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - SQLAlchemy reads it once
+
+
+class TransferVolume(Base):
+    __tablename__ = "transfer_volumes"
+    __table_args__ = (UniqueConstraint("transfer_pk", "notice_volume_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transfer_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), index=True)
+    # The volume's id in the notice (the sender's volume id).
+    notice_volume_id: Mapped[str] = mapped_column(String(64))
+    # The local volume: the sender's here, or the one created on receipt.
+    volume_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("volumes.id"), index=True)
+    chain_volume_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The dispatch's number on chain (ArchiveNotary.getTransfer), its tx and the outcome tx.
+    chain_transfer_no: Mapped[int | None] = mapped_column(Integer)
+    dispatch_tx: Mapped[str | None] = mapped_column(String(66))
+    outcome_tx: Mapped[str | None] = mapped_column(String(66))
+
+
+class TransferEvent(Base):
+    """Append-only: one row per transition, with its log leaf (and chain tx)."""
+
+    __tablename__ = "transfer_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transfer_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("units.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    tx_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TransferResult(Base):
+    """The receiver's per-material 四性 judgement (the latest verification)."""
+
+    __tablename__ = "transfer_results"
+    __table_args__ = (UniqueConstraint("transfer_pk", "material_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transfer_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), index=True)
+    material_id: Mapped[str] = mapped_column(String(64))
+    authenticity: Mapped[str] = mapped_column(String(8))
+    completeness: Mapped[str] = mapped_column(String(8))
+    usability: Mapped[str] = mapped_column(String(8))
+    security: Mapped[str] = mapped_column(String(8))
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ActNonce(Base):
+    """Every accepted act's nonce, per signing unit: a nonce is never accepted twice."""
+
+    __tablename__ = "act_nonces"
+    __table_args__ = (UniqueConstraint("unit_code", "nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_code: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    transfer_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"))
+    act_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

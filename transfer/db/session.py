@@ -35,6 +35,11 @@ def make_engine(
         kwargs.setdefault("connect_args", {})
         # Sync routes run in a thread pool; connections move between threads.
         kwargs["connect_args"].setdefault("check_same_thread", False)
+        # One pooled connection per worker thread (anyio runs sync routes on up to 40):
+        # with the default 5 (+10 overflow) requests queued on the pool under load, and
+        # overflow connections were closed and reopened (PRAGMAs and all) per request.
+        kwargs.setdefault("pool_size", 40)
+        kwargs.setdefault("max_overflow", 20)
         engine = create_engine(url, **kwargs)
         _setup_sqlite(engine, sqlite_synchronous, sqlite_busy_timeout_ms)
         return engine

@@ -16,6 +16,7 @@ from notary.crypto import SM2PrivateKey, SM2PublicKey
 from notary.deployment import Deployment, DeploymentError
 from notary.receipts import AnchorRef
 from notary.store import ContentStore
+from transfer.services.receipts import AnchoredCache
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ class NotaryContext:
     # name another (a test suite gives each test its own log on one shared chain).
     origin: str
     owns_deployment: bool = True
+    # Anchored receipts by leaf index, for verify-by-SM3 (immutable; see AnchoredCache).
+    anchored: AnchoredCache = field(default_factory=AnchoredCache, repr=False)
     _unit_keys: dict[str, SM2PrivateKey] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -72,9 +72,10 @@ class StreamingForm:
         self._value += data[start:end]
 
     def _on_header_end(self) -> None:
-        self._headers[self._field.decode("latin-1").lower()] = self._value.decode(
-            "utf-8", errors="replace"
-        )
+        # Latin-1 keeps the raw bytes: parse_options_header re-encodes with it, and a
+        # UTF-8 filename (材料.pdf) is decoded below. Decoding as UTF-8 here made any
+        # non-Latin-1 header value a UnicodeEncodeError (a 500).
+        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("latin-1")
         self._field = self._value = b""
 
     def _on_headers_finished(self) -> None:

@@ -67,29 +67,6 @@ def read_content(
     state: AppState, ctx: NotaryContext, caller: Principal, material_id: uuid.UUID, purpose: str
 ) -> ContentRead:
     material = held_material(state, material_id, caller)
-    with state.sessions() as s:
-        key_row = s.scalars(
-            select(MaterialKey).where(
-                MaterialKey.material_id == material.id,
-                MaterialKey.unit_id == caller.unit_id,
-                MaterialKey.active.is_(True),
-            )
-        ).first()
-        if key_row is None:
-            raise Conflict(f"material {material_id} has no data key wrapped for your unit")
-        if material.leaf_index is None:
-            raise Conflict(f"material {material_id} has no log entry")
-        receipt = receipt_state(s, material.leaf_index, ctx.log_public_key).receipt
-    try:
-        holder = ctx.unit_key(caller.unit_code)
-    except DeploymentError:
-        raise Conflict(f"unit {caller.unit_code}'s envelope key is not hosted here") from None
-    record = MaterialRecord(
-        material_id=str(material.id),
-        sm3=bytes.fromhex(material.sm3),
-        cid=material.cid,
-        wrapped_key=WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped),
-    )
 
     def on_failure(error: VerificationError) -> None:
         state.metrics.verify_failures.labels("read", error.check).inc()
@@ -105,6 +82,41 @@ def read_content(
             },
         )
 
+    def refusal(error: VerificationError) -> VerificationProblem:
+        return VerificationProblem(
+            error.check, f"material {material_id} failed the '{error.check}' check: {error}",
+            status=409,
+        )  # fmt: skip
+
+    with state.sessions() as s:
+        key_row = s.scalars(
+            select(MaterialKey).where(
+                MaterialKey.material_id == material.id,
+                MaterialKey.unit_id == caller.unit_id,
+                MaterialKey.active.is_(True),
+            )
+        ).first()
+        if key_row is None:
+            raise Conflict(f"material {material_id} has no data key wrapped for your unit")
+        if material.leaf_index is None:
+            raise Conflict(f"material {material_id} has no log entry")
+        try:
+            # Building the receipt re-checks the stored entry, proof and checkpoint.
+            receipt = receipt_state(s, material.leaf_index, ctx.log_public_key).receipt
+        except VerificationError as e:
+            on_failure(e)
+            raise refusal(e) from None
+    try:
+        holder = ctx.unit_key(caller.unit_code)
+    except DeploymentError:
+        raise Conflict(f"unit {caller.unit_code}'s envelope key is not hosted here") from None
+    record = MaterialRecord(
+        material_id=str(material.id),
+        sm3=bytes.fromhex(material.sm3),
+        cid=material.cid,
+        wrapped_key=WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped),
+    )
+
     try:
         result = read_verified(
             ctx.store,
@@ -117,9 +129,7 @@ def read_content(
             on_failure=on_failure,
         )
     except VerificationError as e:
-        raise VerificationProblem(
-            e.check, f"material {material_id} failed the '{e.check}' check: {e}", status=409
-        ) from None
+        raise refusal(e) from None
     except (StoreUnavailable, ChainError) as e:
         raise ServiceUnavailable(
             f"cannot verify now: {type(e).__name__}", headers={"Retry-After": "5"}

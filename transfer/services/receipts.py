@@ -7,7 +7,10 @@ changes afterwards, so the same receipt is issued every time it is asked for.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -64,3 +67,32 @@ def receipt_state(
     if row is None:
         return ReceiptState(leaf_index, None, None)
     return ReceiptState(leaf_index, receipt_for_checkpoint(session, leaf_index, row, log_key), row)
+
+
+class AnchoredCache:
+    """A bounded LRU of per-leaf facts that can no longer change: a leaf's smallest
+    anchored covering checkpoint is fixed once it exists (tree sizes only grow on
+    chain), so its receipt is too. Only anchored receipts may be put here — a pending
+    one still changes when its checkpoint is anchored. Saves the proof computation
+    (several tree-node queries) on the hot verify-by-SM3 path; each entry was checked
+    by ``build_receipt`` when it was made. Tampering with the stored log afterwards is
+    the read path's, the audit's and the monitor's to find, not this answer's."""
+
+    def __init__(self, max_entries: int = 8192) -> None:
+        self._max = max_entries
+        self._items: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, leaf_index: int) -> dict[str, Any] | None:
+        with self._lock:
+            value = self._items.get(leaf_index)
+            if value is not None:
+                self._items.move_to_end(leaf_index)
+            return value
+
+    def put(self, leaf_index: int, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[leaf_index] = value
+            self._items.move_to_end(leaf_index)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)

@@ -56,22 +56,43 @@ def describe_registration(
     }
     if material.leaf_index is None:
         return out
-    state = receipt_state(session, material.leaf_index, ctx.log_public_key)
-    if state.receipt is None or state.checkpoint is None:
-        return out
-    cp = state.receipt.checkpoint.checkpoint
-    out["checkpoint"] = {
-        "tree_size": cp.tree_size,
-        "root": cp.root.hex(),
-        "timestamp_ms": cp.timestamp_ms,
-        "log_id": cp.log_id.hex(),
-    }
-    out["receipt"] = state.receipt.to_json()
-    if state.receipt.anchor is not None:
-        out["anchored"] = True
-        out["anchored_at"] = _iso(state.checkpoint.anchored_at)
-        out["chain"] = state.receipt.anchor.to_json()
+    out.update(_proof_part(session, ctx, material))
     return out
+
+
+def _proof_part(session: Session, ctx: NotaryContext, material: Material) -> dict[str, Any]:
+    """checkpoint, receipt, anchored, anchored_at, chain — from the cache once anchored."""
+    assert material.leaf_index is not None
+    cached = ctx.anchored.get(material.leaf_index)
+    if cached is not None:
+        return cached
+    try:
+        state = receipt_state(session, material.leaf_index, ctx.log_public_key)
+    except VerificationError as e:
+        # The notary's own stored evidence fails: say which check, never a bare 500.
+        raise VerificationProblem(
+            e.check,
+            f"the stored evidence of material {material.id} fails the '{e.check}' check: {e}",
+            status=409,
+        ) from None
+    if state.receipt is None or state.checkpoint is None:
+        return {}
+    cp = state.receipt.checkpoint.checkpoint
+    part: dict[str, Any] = {
+        "checkpoint": {
+            "tree_size": cp.tree_size,
+            "root": cp.root.hex(),
+            "timestamp_ms": cp.timestamp_ms,
+            "log_id": cp.log_id.hex(),
+        },
+        "receipt": state.receipt.to_json(),
+    }
+    if state.receipt.anchor is not None:
+        part["anchored"] = True
+        part["anchored_at"] = _iso(state.checkpoint.anchored_at)
+        part["chain"] = state.receipt.anchor.to_json()
+        ctx.anchored.put(material.leaf_index, part)
+    return part
 
 
 def verify_sm3(state: AppState, ctx: NotaryContext, digest: bytes) -> dict[str, Any]:
@@ -107,7 +128,9 @@ def verify_receipt_doc(
     entry = offline.entry
     registration = None
     material_id = entry.get("material_id")
-    if isinstance(material_id, str):
+    # Only a receipt of this log describes one of our registrations: a receipt under
+    # another key that names our material id and leaf index is not paired with it.
+    if isinstance(material_id, str) and offline.key_fingerprint == ctx.log_public_key.fingerprint():
         with state.sessions() as s:
             import uuid
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from transfer.api.deps import StateDep
+from transfer.api.errors import ServiceUnavailable
 from transfer.api.health import CheckResult, Status, worst
 from transfer.api.routes import API_V1
 
@@ -52,3 +53,31 @@ def health(state: StateDep, response: Response) -> HealthOut:
     if overall == "down":
         response.status_code = 503
     return HealthOut(status=overall, checks=checks)
+
+
+class ChainOut(BaseModel):
+    chain_id: int
+    contract: str
+    log_id: str
+    rpc_url: str | None
+
+
+@router.get(
+    "/chain",
+    response_model=ChainOut,
+    summary="Where this deployment anchors: chain id, contract, log id, read-only JSON-RPC",
+    description="What a third party needs to check an evidence receipt against the chain "
+    "alone (`notary verify --receipt FILE --rpc URL`). `rpc_url` is the embedded chain's "
+    "read-only JSON-RPC when `NOTARY_CHAIN_RPC_PORT` is set, else null (a JSON-RPC chain "
+    "is reached through its own nodes).",
+)
+def chain_info(state: StateDep) -> ChainOut:
+    if state.notary is None:
+        raise ServiceUnavailable("this home is not a deployment yet (run notary init)")
+    ctx = state.notary
+    return ChainOut(
+        chain_id=ctx.chain_id,
+        contract=ctx.contract,
+        log_id=ctx.log_id.hex(),
+        rpc_url=state.chain_rpc_url,
+    )

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
+from notary.errors import VerificationError
 from transfer.api.deps import DbSession, Notary, StateDep, require
 from transfer.api.errors import Conflict, NotFound, problem_responses
 from transfer.api.materials_view import material_detail
@@ -19,6 +20,7 @@ from transfer.api.schemas import MaterialDetail
 from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.problems import VerificationProblem
 from transfer.services.provenance import material_timeline
 from transfer.services.reads import held_material, read_content
 from transfer.services.receipts import receipt_state
@@ -69,7 +71,12 @@ def get_receipt(
     if material.leaf_index is None:
         raise Conflict(f"material {material_id} has no log entry")
     with state.sessions() as s:
-        rs = receipt_state(s, material.leaf_index, notary.log_public_key)
+        try:
+            rs = receipt_state(s, material.leaf_index, notary.log_public_key)
+        except VerificationError as e:  # the stored evidence fails: a named refusal
+            raise VerificationProblem(
+                e.check, f"material {material_id}'s stored evidence fails: {e}", status=409
+            ) from None
     if rs.receipt is not None and rs.receipt.anchor is not None:
         return JSONResponse(rs.receipt.to_json())
     retry = max(1, math.ceil(state.settings.checkpoint_interval_s))

@@ -10,12 +10,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.entries import CUSTODY_EVENT
 from transfer.api.deps import DbSession, StateDep, WriteSession, require
-from transfer.api.errors import Conflict, NotFound, problem_responses
+from transfer.api.errors import Conflict, NotFound, Unprocessable, problem_responses
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
@@ -37,6 +38,22 @@ VolumeWriter = Annotated[Principal, Depends(require(Permission.VOLUMES_WRITE))]
 MaterialReader = Annotated[Principal, Depends(require(Permission.MATERIALS_READ))]
 
 
+def _blinded(secret: bytes, identifier: SecretStr) -> str:
+    try:
+        return blind_cadre_id(secret, identifier.get_secret_value())
+    except ValueError:  # nothing left after normalising (only whitespace): a field error
+        raise Unprocessable(
+            "1 field(s) are invalid",
+            errors=[
+                {
+                    "loc": ["body", "cadre_identifier"],
+                    "msg": "the cadre identifier is empty once whitespace is removed",
+                    "type": "value_error",
+                }
+            ],
+        ) from None
+
+
 def held_volume(db: Session, volume_id: uuid.UUID, caller: Principal) -> Volume:
     """The volume if the caller's unit holds it; 404 otherwise (existence is not revealed)."""
     volume = db.get(Volume, volume_id)
@@ -55,7 +72,7 @@ def held_volume(db: Session, volume_id: uuid.UUID, caller: Principal) -> Volume:
 def create_volume(
     body: VolumeCreate, db: WriteSession, state: StateDep, caller: VolumeWriter
 ) -> Volume:
-    blinded = blind_cadre_id(state.blinding_secret, body.cadre_identifier.get_secret_value())
+    blinded = _blinded(state.blinding_secret, body.cadre_identifier)
     if body.kind is VolumeKind.MAIN and db.scalar(
         select(Volume.id).where(Volume.cadre_blind_id == blinded, Volume.kind == VolumeKind.MAIN)
     ):
@@ -115,7 +132,7 @@ def list_volumes(
 def lookup_volumes(
     body: VolumeLookup, db: DbSession, state: StateDep, caller: VolumeReader
 ) -> list[Volume]:
-    blinded = blind_cadre_id(state.blinding_secret, body.cadre_identifier.get_secret_value())
+    blinded = _blinded(state.blinding_secret, body.cadre_identifier)
     return list(
         db.scalars(
             select(Volume)

@@ -1,0 +1,227 @@
+"""Load on a real ``notary serve``: verify-by-SM3 and verify-on-read under 300 clients.
+
+Run: ``python benches/bench_load.py [--seconds 60] [--concurrency 300]``; writes
+``benches/results/load.md``.
+
+A fresh embedded deployment (SQLite, embedded chain, local store) is seeded through
+the API with ``--materials`` 2 MB PDFs and anchored; then a SECOND process
+(``benches/load_client.py``, asyncio + aiohttp keep-alive clients) drives it on
+127.0.0.1 for ``--seconds`` per run:
+
+- baseline: ``GET /v1/chain`` (no auth, no database): what this server and client
+  reach on this machine at all;
+- verify-by-SM3: ``POST /v1/verify {"sm3"}`` — goal (issue 5) p99 ≤ 50 ms, ≥ 1,500
+  requests/s, 0 errors;
+- verify-on-read: ``GET /v1/materials/{id}/content`` of 2 MB materials (CID, SM4-GCM,
+  SM3, inclusion and anchor checked, the read logged before the bytes go out) — goal
+  (issue 8) 0 errors, latencies recorded.
+
+Client and server share the machine's cores; the figures are for both together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, header, write
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+MB = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def material(i: int, size: int = 2 * MB) -> bytes:
+    """A 2 MB PDF (a valid header and trailer around incompressible scan-like bytes)."""
+    head = f"%PDF-1.4\n% load material {i} {secrets.token_hex(8)}\n".encode()
+    tail = b"\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    return head + os.urandom(size - len(head) - len(tail)) + tail
+
+
+def seed(base: str, admin: str, count: int) -> tuple[str, list[tuple[str, str]]]:
+    """A unit, an operator key, a volume and ``count`` anchored materials."""
+    with httpx.Client(base_url=base, timeout=120) as c:
+        h = {"Authorization": f"Bearer {admin}"}
+        unit = (
+            c.post(
+                "/v1/units",
+                json={"code": "LOAD", "name": "负载测试单位", "kind": "unit"},
+                headers=h,
+            )
+            .raise_for_status()
+            .json()["id"]
+        )
+        key = (
+            c.post(f"/v1/units/{unit}/keys", json={"role": "operator"}, headers=h)
+            .raise_for_status()
+            .json()["key"]
+        )
+        h = {"Authorization": f"Bearer {key}"}
+        vol = c.post(
+            "/v1/volumes", json={"cadre_identifier": "110101198001010011", "kind": "main"},
+            headers=h,
+        ).raise_for_status().json()["id"]  # fmt: skip
+        out: list[tuple[str, str]] = []
+        for i in range(count):
+            r = c.post(
+                f"/v1/volumes/{vol}/materials",
+                data={"category": "9-1", "seq_no": str(i + 1), "pages": "3",
+                      "title": "工资审批表", "formation_date": "2010-03-15"},
+                files={"file": (f"m{i}.pdf", material(i), "application/pdf")},
+                headers=h,
+            ).raise_for_status().json()  # fmt: skip
+            out.append((r["id"], r["sm3"]))
+        deadline = time.monotonic() + 120
+        for mid, _ in out:
+            while c.get(f"/v1/materials/{mid}/receipt", headers=h).status_code != 200:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("seeded materials were not anchored in 120 s")
+                time.sleep(0.2)
+        return key, out
+
+
+def drive(base: str, key: str, mode: str, extra: list[str], args: argparse.Namespace) -> Any:
+    cmd = [sys.executable, str(HERE / "load_client.py"), "--url", base, "--key", key,
+           "--mode", mode, "--concurrency", str(args.concurrency),
+           "--seconds", str(args.seconds), *extra]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--concurrency", type=int, default=300)
+    ap.add_argument("--materials", type=int, default=20)
+    ap.add_argument("--modes", nargs="*", default=["chain", "sm3", "read"])
+    ap.add_argument("--note", default="", help="a line for the result file (what changed)")
+    ap.add_argument("--out", default="load")
+    args = ap.parse_args()
+    # Taken now: the load average "at start" is the one before the server and clients.
+    title = header("Load: verify-by-SM3 and verify-on-read under concurrent clients")
+
+    from transfer.roles import Role
+    from transfer.services.setup import init_home
+
+    with tempfile.TemporaryDirectory(prefix="notary-load-") as tmp:
+        home = Path(tmp) / "home"
+        keys = init_home(home, origin="load.archive-notary/log", centre_code="LOADC",
+                         centre_name="负载测试中心")  # fmt: skip
+        admin = next(k.key for k in keys if k.role is Role.ADMIN)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = (Path(tmp) / "server.log").open("wb")
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "notary"), "serve", "--home", str(home),
+             "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/v1/chain", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("notary serve did not start")
+                time.sleep(0.1)
+            t0 = time.perf_counter()
+            key, mats = seed(base, admin, args.materials)
+            print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s", flush=True)
+            results: dict[str, Any] = {}
+            for mode in args.modes:
+                if mode == "sm3":
+                    extra = ["--sm3", *(d for _, d in mats)]
+                elif mode == "read":
+                    extra = ["--target", *(f"{m}={d}" for m, d in mats)]
+                else:
+                    extra = []
+                results[mode] = drive(base, key, mode, extra, args)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+            log.close()
+    report(title, results, args)
+
+
+HISTORY = "## History (earlier runs, kept across reruns)"
+
+GOALS = {
+    "chain": "baseline (framework + client ceiling)",
+    "sm3": "p99 ≤ 50 ms, ≥ 1,500 req/s, 0 errors",
+    "read": "0 errors, latencies recorded",
+}
+NAMES = {
+    "chain": "`GET /v1/chain` (baseline)",
+    "sm3": "verify-by-SM3 `POST /v1/verify`",
+    "read": "verify-on-read 2 MB `GET …/content`",
+}
+
+
+def report(title: str, results: dict[str, Any], args: argparse.Namespace) -> None:
+    lines = [
+        title,
+        f"- {args.concurrency} concurrent keep-alive clients in a second process "
+        f"(`benches/load_client.py`), {args.seconds:g} s per run, loopback; "
+        f"server `notary serve` (one uvicorn process), embedded deployment (SQLite, "
+        f"embedded chain, local store), {args.materials} anchored 2 MB materials",
+    ]
+    if args.note:
+        lines.append(f"- {args.note}")
+    lines += [
+        "",
+        "| run | requests/s | p50 ms | p95 ms | p99 ms | max ms | errors | MB/s | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    base_rps = results.get("chain", {}).get("rps")
+    for mode, r in results.items():
+        lines.append(
+            f"| {NAMES[mode]} | {r['rps']:,} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
+            f"| {r['max_ms']} | {r['errors']} | {r['mb_per_s']} | {GOALS[mode]} |"
+        )
+    if base_rps and "sm3" in results:
+        lines.append("")
+        lines.append(
+            f"verify-by-SM3 reaches {results['sm3']['rps'] / base_rps:.2f}× the baseline's "
+            "requests/s in the same run."
+        )
+    # Earlier runs worth keeping (before/after a fix) live below this marker and survive
+    # a rerun; the table above is always this run's.
+    previous = RESULTS / f"{args.out}.md"
+    history = ""
+    if previous.exists() and HISTORY in previous.read_text("utf-8"):
+        history = previous.read_text("utf-8").split(HISTORY, 1)[1]
+    text = "\n".join(lines) + "\n"
+    if history:
+        text += "\n" + HISTORY + history
+    path = write(args.out, text)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

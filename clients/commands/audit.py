@@ -1,0 +1,295 @@
+"""``notary audit``: the auditor's 四性 report over a deployment's holdings.
+
+Reads the service's database and the deployment home directly (it is the auditor's
+tool on the server, not an API client): every material version in scope is re-hashed
+from the store (fixity), its registration proof re-checked against the smallest
+anchored checkpoint and the chain, and every anchored checkpoint is checked for
+consistency with the next one (the log monitor). Findings go to ``notary.audit``'s
+四性 columns; the report is written as JSON and HTML.
+
+The embedded chain has a single writer: run the audit with the service stopped, or
+give ``--rpc URL`` (the service's read-only chain RPC, ``GET /v1/chain``) and the chain
+is read over JSON-RPC while the service runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from clients.commands._common import JsonOpt, err, out, print_json
+from clients.errors import UserError
+from notary.crypto import SM2PrivateKey, SM2PublicKey
+from notary.errors import NotaryError
+from notary.store import ContentStore
+
+
+@dataclass
+class Sources:
+    """What the audit reads: the log key, the hosted units' keys, the store, the chain."""
+
+    log_key: SM2PublicKey
+    unit_key: Callable[[str], SM2PrivateKey]
+    store: ContentStore
+    chain: Any  # notary.anchoring.AnchorReader (ChainClient), or None
+
+
+@contextmanager
+def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
+    from notary.chain.embedded import ChainLockedError
+    from notary.deployment import DeploymentError, open_deployment
+
+    if rpc is None:
+        try:
+            dep = open_deployment(home, store=store)
+        except ChainLockedError:
+            raise UserError(
+                "服务正在运行（嵌入式链只允许一个写入进程）：请停止服务，或给出 --rpc URL"
+            ) from None
+        except (DeploymentError, OSError) as e:
+            raise UserError(f"无法打开部署 {home}：{e}") from None
+        with dep:
+            yield Sources(dep.log_key.public_key, dep.unit_key, dep.store, dep.chain)
+        return
+    # Chain over JSON-RPC: keys and store from the home, without opening the chain.
+    from notary import deployment as d
+    from notary.chain.client import ChainClient
+    from notary.chain.rpc import connect
+
+    try:
+        descriptor = d.Descriptor.load(home)
+        passphrase = d._passphrase(home, create=False)
+        log_key = SM2PrivateKey.from_pem((home / "keys" / "log.pem").read_bytes(), passphrase)
+        chain = ChainClient.reader(connect(rpc), descriptor.contract)
+        content = d._open_store(home, store)
+    except (NotaryError, OSError) as e:
+        raise UserError(f"无法打开部署 {home}：{e}") from None
+
+    def unit_key(code: str) -> SM2PrivateKey:
+        path = home / "keys" / "units" / f"{code}.pem"
+        try:
+            return SM2PrivateKey.from_pem(path.read_bytes(), passphrase)
+        except FileNotFoundError:
+            raise d.DeploymentError(f"no envelope key for unit {code}") from None
+
+    try:
+        yield Sources(log_key.public_key, unit_key, content, chain)
+    finally:
+        content.close()
+
+
+def _scope_materials(s: Any, volume: str | None, unit: str | None) -> tuple[str, list[Any]]:
+    from sqlalchemy import select
+
+    from transfer.db.models import Material, Unit, Volume
+
+    query = select(Material, Volume, Unit).join(Volume, Material.volume_id == Volume.id)
+    query = query.join(Unit, Volume.custodian_unit_id == Unit.id)
+    if volume is not None:
+        try:
+            vid = uuid.UUID(volume)
+        except ValueError:
+            raise UserError(f"案卷 ID 格式不正确：{volume}") from None
+        if s.get(Volume, vid) is None:
+            raise UserError(f"案卷不存在：{volume}")
+        query, scope = query.where(Volume.id == vid), f"案卷 {volume}"
+    elif unit is not None:
+        if s.scalar(select(Unit.id).where(Unit.code == unit)) is None:
+            raise UserError(f"单位不存在：{unit}")
+        query, scope = query.where(Unit.code == unit), f"单位 {unit} 保管的全部案卷"
+    else:
+        scope = "本部署全部馆藏"
+    rows = s.execute(query.order_by(Volume.id, Material.category, Material.seq_no)).all()
+    return scope, list(rows)
+
+
+def _receipt(s: Any, leaf_index: int, src: Sources) -> Any:
+    """The entry's proof against the smallest anchored checkpoint, as stored — assembled
+    without checking it (``build_receipt`` would refuse a bad one): checking is the
+    audit's job, which then names the failure (entry, inclusion, signature, anchor)."""
+    from notary.checkpoint import parse_signed_checkpoint
+    from notary.crypto import sm3
+    from notary.log.merkle import inclusion_proof
+    from notary.receipts import EvidenceReceipt
+    from transfer.db.treestore import DbTreeStorage
+    from transfer.services.anchoring import anchor_ref_of, covering_checkpoint
+    from transfer.services.receipts import entry_of
+
+    row = covering_checkpoint(s, leaf_index, anchored_only=True)
+    if row is None:
+        return None
+    return EvidenceReceipt(
+        entry=entry_of(s, leaf_index),
+        leaf_index=leaf_index,
+        inclusion_proof=tuple(inclusion_proof(sm3, DbTreeStorage(s), leaf_index, row.tree_size)),
+        checkpoint=parse_signed_checkpoint(row.body),
+        log_public_key=src.log_key,
+        anchor=anchor_ref_of(row),
+    )
+
+
+def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
+    """AuditItems built lazily, so the progress bar moves with the work."""
+    from sqlalchemy import select
+
+    from notary.audit import AuditItem
+    from notary.envelope import WrappedKey
+    from notary.reader import MaterialRecord
+    from transfer.db.models import MaterialKey
+
+    for material, _volume, unit in rows:
+        key_row = s.scalars(
+            select(MaterialKey).where(
+                MaterialKey.material_id == material.id,
+                MaterialKey.unit_id == unit.id,
+                MaterialKey.active.is_(True),
+            )
+        ).first()
+        wrapped = (
+            WrappedKey(b"\0" * 32, b"")
+            if key_row is None
+            else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
+        )
+        receipt = None if material.leaf_index is None else _receipt(s, material.leaf_index, src)
+        mid = str(material.id)
+        record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
+        designation = f"{material.category}-{material.seq_no}-{material.pages}"
+        label = f"{mid}（{designation} {material.title}）"
+        yield AuditItem(record, material.media_type, receipt, label=label), unit.code
+
+
+def audit(
+    home: Annotated[Path, typer.Option("--home", help="部署目录。")],
+    out_dir: Annotated[Path, typer.Option("--out", help="报告输出目录（JSON + HTML）。")],
+    volume: Annotated[str | None, typer.Option("--volume", help="只检测此案卷。")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="只检测此单位保管的案卷。")] = None,
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="经链 JSON-RPC 读链（服务运行时使用）。")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """四性检测：重新计算内容哈希、核验证明与锚定、监测日志一致性，输出 JSON 与 HTML 报告。"""
+    from sqlalchemy import select
+
+    # transfer.services.anchoring imports transfer.api, which imports it back: importing
+    # the package first (as the service does) avoids the circular import.
+    import transfer.api  # noqa: F401
+    from notary.audit import audit_checkpoints, audit_materials, new_report, write_report
+    from notary.checkpoint import parse_signed_checkpoint
+    from notary.crypto import sm3
+    from notary.log.merkle import consistency_proof
+    from transfer.db.models import Checkpoint, CheckpointStatus
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.db.treestore import DbTreeStorage
+    from transfer.services.setup import is_initialised, settings_for
+
+    if volume is not None and unit is not None:
+        raise UserError("--volume 与 --unit 只能给出其一")
+    if not is_initialised(home):
+        raise UserError(f"{home} 不是部署目录")
+    settings = settings_for(home)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"无法创建输出目录 {out_dir}：{e.strerror or e}") from None
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        with open_sources(home, settings.store, rpc) as src, read_sessionmaker(engine)() as s:
+            scope, rows = _scope_materials(s, volume, unit)
+            report = new_report(scope)
+            cp_rows = s.scalars(
+                select(Checkpoint)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size)
+            ).all()
+            keys: dict[str, SM2PrivateKey | None] = {}
+
+            def holder_for(code: str) -> SM2PrivateKey | None:
+                if code not in keys:
+                    try:
+                        keys[code] = src.unit_key(code)
+                    except NotaryError:
+                        keys[code] = None
+                return keys[code]
+
+            progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+            )
+            with progress:
+                t1 = progress.add_task("材料四性检测", total=len(rows))
+                current: dict[str, str] = {}
+                pairs = _items(s, rows, src)
+
+                def items() -> Iterator[Any]:
+                    for item, code in pairs:
+                        current[item.record.material_id] = code
+                        yield item
+
+                audit_materials(
+                    items(),
+                    store=src.store,
+                    holder=lambda r: holder_for(current[r.material_id]),
+                    log_keys=[src.log_key],
+                    chain=src.chain,
+                    report=report,
+                    progress=lambda n: progress.update(t1, completed=n),
+                )
+                t2 = progress.add_task("日志一致性监测", total=1)
+                storage = DbTreeStorage(s)
+                chain = src.chain
+
+                def chain_root(cp: Any) -> bytes | None:
+                    a = chain.get_anchor(cp.checkpoint.log_id, cp.checkpoint.tree_size)
+                    return None if a is None else bytes(a.root)
+
+                audit_checkpoints(
+                    [parse_signed_checkpoint(r.body) for r in cp_rows],
+                    lambda a, b: consistency_proof(sm3, storage, a, b),
+                    log_key=src.log_key,
+                    chain_root=chain_root if chain is not None else None,
+                    report=report,
+                )
+                progress.update(t2, completed=1)
+    finally:
+        engine.dispose()
+    json_path, html_path = out_dir / "audit-report.json", out_dir / "audit-report.html"
+    write_report(report, json_path, html_path)
+    doc = report.to_json()
+    if as_json:
+        print_json({**doc, "files": {"json": str(json_path), "html": str(html_path)}})
+    else:
+        _print_summary(doc, json_path, html_path)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_summary(doc: dict[str, Any], json_path: Path, html_path: Path) -> None:
+    s = doc["summary"]
+    out.print(f"检测范围：{doc['scope']}")
+    out.print(
+        f"材料 {s['materials']} 件，重算哈希 {s['bytes_rehashed']:,} 字节，"
+        f"核验证明 {s['proofs_checked']} 个，检查点 {s['checkpoints_checked']} 个"
+    )
+    t = Table("性质", "通过", "问题", title="四性汇总")
+    for prop, v in s["by_property"].items():
+        t.add_row(prop, str(v["passed"]), str(v["problems"]))
+    out.print(t)
+    if doc["problems"]:
+        p = Table("性质", "检查项", "对象", "说明", title="问题明细")
+        for x in doc["problems"]:
+            p.add_row(x["property"], x["check"], x["subject"], x["detail"])
+        out.print(p)
+    out.print(f"结论：{s['result']}")
+    out.print(f"报告：{json_path}  {html_path}")

@@ -1,0 +1,29 @@
+"""The web console (控制台) for units and auditors: static pages with small vanilla
+scripts calling the /v1 API. No build step and nothing fetched from elsewhere: every
+file the console uses is listed in :data:`ASSETS` and served by :mod:`clients.webapp`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONSOLE_DIR = Path(__file__).resolve().parent
+
+# name → media type; nothing else in this directory is served.
+ASSETS: dict[str, str] = {
+    "index.html": "text/html; charset=utf-8",
+    "transfers.html": "text/html; charset=utf-8",
+    "transfer.html": "text/html; charset=utf-8",
+    "volumes.html": "text/html; charset=utf-8",
+    "provenance.html": "text/html; charset=utf-8",
+    "verify.html": "text/html; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "sm3.js": "text/javascript; charset=utf-8",
+    "signin.js": "text/javascript; charset=utf-8",
+    "transfers.js": "text/javascript; charset=utf-8",
+    "transfer.js": "text/javascript; charset=utf-8",
+    "volumes.js": "text/javascript; charset=utf-8",
+    "provenance.js": "text/javascript; charset=utf-8",
+    "verify.js": "text/javascript; charset=utf-8",
+}

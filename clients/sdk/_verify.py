@@ -1,0 +1,93 @@
+"""Client-side verification: evidence receipts and downloaded content.
+
+The service verifies on every read; the SDK verifies again on the client, so that a
+compromised or faulty service (or anything between) cannot hand out altered bytes or
+a forged receipt unnoticed.
+
+The log key is pinned by its fingerprint (``SM3`` of the raw SM2 key, the
+checkpoints' ``key_id``): given explicitly (``log_key=``, the strong form — read it
+off the deployment or the chain), or fetched once from the service's latest signed
+checkpoint (trust on first use). With an ``rpc_url`` every anchored receipt is also
+checked on chain, which binds the checkpoint key to an archive-centre member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clients.sdk.errors import ClientVerificationError
+from notary.anchoring import AnchorCheck, verify_anchor_rpc
+from notary.crypto import SM2PublicKey
+from notary.errors import NotaryError, VerificationError
+from notary.receipts import EvidenceReceipt, OfflineResult, parse_receipt, verify_offline
+
+
+def fingerprint_of(key: SM2PublicKey | str | bytes) -> bytes:
+    """A pinned key: an ``SM2PublicKey``, its 64 raw bytes / 128 hex, or a 32-byte fingerprint."""
+    if isinstance(key, SM2PublicKey):
+        return key.fingerprint()
+    raw = bytes.fromhex(key) if isinstance(key, str) else key
+    if len(raw) == 64:
+        return SM2PublicKey(raw).fingerprint()
+    if len(raw) == 32:
+        return raw
+    raise ValueError("a log key is 64 bytes (x‖y) or a 32-byte SM3 fingerprint")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedReceipt:
+    receipt: EvidenceReceipt
+    offline: OfflineResult
+    anchor: AnchorCheck | None
+
+
+@dataclass
+class Verifier:
+    enabled: bool = True
+    log_key_fingerprint: bytes | None = None
+    rpc_url: str | None = None
+    pinned_explicitly: bool = False
+    anchor_checks: int = field(default=0)
+
+    def check_receipt(
+        self,
+        doc: Any,
+        *,
+        material_id: str | None = None,
+        sm3: bytes | None = None,
+        cid: str | None = None,
+    ) -> VerifiedReceipt:
+        try:
+            receipt = parse_receipt(doc)
+        except NotaryError as e:
+            raise ClientVerificationError("format", str(e)) from None
+        if self.log_key_fingerprint is None:
+            raise ClientVerificationError("log-key", "no log key pinned")
+        if receipt.log_public_key.fingerprint() != self.log_key_fingerprint:
+            got = receipt.log_public_key.fingerprint().hex()[:16]
+            raise ClientVerificationError(
+                "log-key",
+                f"the receipt is signed by log key {got}…, "
+                f"pinned {self.log_key_fingerprint.hex()[:16]}…",
+            )
+        entry = receipt.entry
+        if material_id is not None and entry.get("material_id") != material_id:
+            raise ClientVerificationError(
+                "entry", f"the receipt's entry is for material {entry.get('material_id')}"
+            )
+        if cid is not None and entry.get("cid") != cid:
+            raise ClientVerificationError("entry", "the receipt's entry names another CID")
+        try:
+            offline = verify_offline(
+                receipt, material_sm3=sm3, trusted_log_keys=[receipt.log_public_key]
+            )
+            anchor = None
+            if self.rpc_url is not None and receipt.anchor is not None:
+                anchor = verify_anchor_rpc(receipt, self.rpc_url)
+                self.anchor_checks += 1
+        except VerificationError as e:
+            raise ClientVerificationError(e.check, str(e)) from None
+        except NotaryError as e:  # the chain could not be read
+            raise ClientVerificationError("anchor", f"{type(e).__name__}: {e}") from None
+        return VerifiedReceipt(receipt, offline, anchor)

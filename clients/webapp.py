@@ -1,0 +1,110 @@
+"""The whole web application: the service's /v1 API plus the web console at /console.
+
+The service (``transfer``) knows nothing of the console; this module builds the service
+app with :func:`transfer.api.app.create_app` and adds the console's pages to it (the
+dependency points clients → transfer)::
+
+    uvicorn --factory clients.webapp:full_app_from_env
+
+The console is static HTML, CSS and small ES-module scripts from
+``clients/console`` (an explicit allowlist, no directory listing), served with a strict
+Content-Security-Policy: scripts, styles and requests only from this origin, no inline
+code, no frames. One JSON route is console-specific: ``GET /console/api/session`` says
+who the presented API key belongs to (unit, role, permissions), so the console can
+check a key at sign-in and show only the pages that role may use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from clients.console import ASSETS, CONSOLE_DIR
+from transfer.api.app import create_app
+from transfer.api.deps import DbSession, get_principal
+from transfer.api.errors import NotFound
+from transfer.db.models import Unit
+from transfer.roles import ROLE_PERMISSIONS
+from transfer.security import Principal
+from transfer.settings import Settings
+
+CONSOLE_PATH = "/console"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    # Small files, changed with the code: always revalidate.
+    "Cache-Control": "no-cache",
+}
+
+
+def _asset(name: str) -> Response:
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise NotFound(f"the console has no file {name!r}")
+    return FileResponse(CONSOLE_DIR / name, media_type=media_type, headers=SECURITY_HEADERS)
+
+
+def console_router() -> APIRouter:
+    """The console's pages and its one session route (not part of the OpenAPI /v1)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{CONSOLE_PATH}/", status_code=307)
+
+    @router.get(CONSOLE_PATH)
+    def console_bare() -> RedirectResponse:
+        return RedirectResponse(f"{CONSOLE_PATH}/", status_code=307)
+
+    @router.get(f"{CONSOLE_PATH}/")
+    def console_index() -> Response:
+        return _asset("index.html")
+
+    @router.get(f"{CONSOLE_PATH}/api/session")
+    def session(
+        caller: Annotated[Principal, Depends(get_principal)], db: DbSession
+    ) -> dict[str, Any]:
+        unit = db.get(Unit, caller.unit_id)
+        return {
+            "unit_id": str(caller.unit_id),
+            "unit_code": caller.unit_code,
+            "unit_name": None if unit is None else unit.name,
+            "role": str(caller.role),
+            "permissions": sorted(str(p) for p in ROLE_PERMISSIONS[caller.role]),
+        }
+
+    @router.get(CONSOLE_PATH + "/{name}")
+    def console_asset(name: str) -> Response:
+        return _asset(name)
+
+    return router
+
+
+def create_full_app(settings: Settings | None = None, **kw: Any) -> FastAPI:
+    """The service app (``create_app(settings, **kw)``) with the console mounted at
+    ``/console`` and ``/`` redirecting to it."""
+    app = create_app(settings, **kw)
+    app.include_router(console_router())
+    return app
+
+
+def full_app_from_env() -> FastAPI:
+    return create_full_app(Settings())

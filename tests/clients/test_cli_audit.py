@@ -1,0 +1,147 @@
+"""``notary audit``: the 四性 report over the deployment's database and store, with the
+chain read over its JSON-RPC while the service runs. Tampering lands in its column."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from notary.entries import decode_entry, encode_entry
+from notary.store import LocalStore
+from tests.clients.conftest import Service, new_volume, running_service, write_materials
+from transfer.db.models import LogLeaf, Material
+from transfer.db.session import make_engine, write_sessionmaker
+from transfer.services.setup import settings_for
+
+
+def _ingest(service: Service, tmp_path: Path, n: int) -> tuple[str, list[dict[str, Any]]]:
+    vol = new_volume(service)
+    names = write_materials(tmp_path / "scans", n)
+    ups = []
+    with service.client() as c:
+        for i, name in enumerate(names, 1):
+            up = c.upload_material(
+                vol,
+                tmp_path / "scans" / name,
+                category="1",
+                seq_no=i,
+                pages=1,
+                title=f"材料{i}",
+                formation_date="2000-01-01",
+            )
+            ups.append(up.material)
+        for m in ups:
+            assert c.receipt(str(m["id"]), wait=30).anchored
+    return vol, ups
+
+
+def test_clean_volume_passes_all_four(service: Service, cli: Any, tmp_path: Path) -> None:
+    vol, _ = _ingest(service, tmp_path, 2)
+    out = tmp_path / "report"
+    r = cli(
+        "audit", "--home", service.home, "--volume", vol, "--out", out, "--rpc", service.rpc_url
+    )
+    assert r.code == 0, r.out + r.err
+    assert "材料四性检测" in r.err and "日志一致性监测" in r.err  # progress bars
+    assert "结论：通过" in r.out and "四性汇总" in r.out
+    doc = json.loads((out / "audit-report.json").read_text(encoding="utf-8"))
+    assert doc["summary"]["materials"] == 2 and doc["summary"]["proofs_checked"] == 2
+    assert doc["summary"]["checkpoints_checked"] >= 1
+    assert all(v["passed"] == 2 for v in doc["summary"]["by_property"].values())
+    assert "档案四性检测报告" in (out / "audit-report.html").read_text(encoding="utf-8")
+
+
+def test_flipped_byte_removed_material_and_stale_proof(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    vol, (flipped, removed, stale) = _ingest(service, tmp_path, 3)
+    store = LocalStore(service.home / "blocks")
+    block = store.block_path(flipped["cid"])
+    raw = bytearray(block.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    block.write_bytes(bytes(raw))
+    store.block_path(removed["cid"]).unlink()
+    # The log entry as stored no longer matches the tree: its proof fails.
+    engine = make_engine(settings_for(service.home).database_url_resolved)
+    try:
+        with write_sessionmaker(engine)() as s:
+            leaf_index = s.scalar(
+                select(Material.leaf_index).where(Material.id == uuid.UUID(stale["id"]))
+            )
+            leaf = s.get(LogLeaf, leaf_index)
+            assert leaf is not None
+            entry = decode_entry(leaf.entry)
+            entry["time_ms"] = int(entry["time_ms"]) + 1  # type: ignore[call-overload]
+            leaf.entry = encode_entry(entry)
+            s.commit()
+    finally:
+        engine.dispose()
+    out = tmp_path / "report"
+    r = cli(
+        "audit",
+        "--home",
+        service.home,
+        "--volume",
+        vol,
+        "--out",
+        out,
+        "--json",
+        "--rpc",
+        service.rpc_url,
+    )
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    assert doc["summary"]["result"] == "未通过"
+    found = {(p["property"], p["check"], p["subject"].split("（")[0]) for p in doc["problems"]}
+    assert found == {
+        ("真实性", "content", flipped["id"]),
+        ("完整性", "content", removed["id"]),
+        ("真实性", "inclusion", stale["id"]),
+    }
+    by = doc["summary"]["by_property"]
+    assert by["可用性"]["problems"] == 0 and by["安全性"]["problems"] == 0
+    html = (out / "audit-report.html").read_text(encoding="utf-8")
+    assert "未通过" in html and flipped["id"] in html
+
+
+def test_audit_needs_the_rpc_while_the_service_runs(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    r = cli("audit", "--home", service.home, "--out", tmp_path / "r")
+    assert r.code == 2 and r.err.count("\n") == 1 and "--rpc" in r.err
+    r = cli("audit", "--home", tmp_path / "nowhere", "--out", tmp_path / "r")
+    assert r.code == 2 and "不是部署目录" in r.err
+    r = cli(
+        "audit",
+        "--home",
+        service.home,
+        "--volume",
+        "not-a-uuid",
+        "--out",
+        tmp_path / "r",
+        "--rpc",
+        service.rpc_url,
+    )
+    assert r.code == 2 and r.err.count("\n") == 1
+
+
+def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path, cli: Any) -> None:
+    """The default mode: no --rpc, the audit opens the deployment's chain itself."""
+    with running_service(tmp_path / "home") as svc:
+        _, (good, flipped) = _ingest(svc, tmp_path, 2)
+    block = LocalStore(svc.home / "blocks").block_path(flipped["cid"])
+    raw = bytearray(block.read_bytes())
+    raw[-1] ^= 0x80
+    block.write_bytes(bytes(raw))
+    r = cli("audit", "--home", svc.home, "--unit", "UNIT-A", "--out", tmp_path / "r", "--json")
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    assert doc["summary"]["proofs_checked"] == 2 and doc["summary"]["checkpoints_checked"] >= 1
+    assert [(p["property"], p["subject"].split("（")[0]) for p in doc["problems"]] == [
+        ("真实性", flipped["id"])
+    ]
+    assert good["id"] not in r.out.split('"problems"')[1]

@@ -1,0 +1,510 @@
+"""The fault-injection harness: a real ``notary serve`` process, a stream of uploads
+against it, and the checks that must hold after every fault.
+
+Shared by the suite (``tests/faults/test_*.py``, bounded) and the long campaign
+(``python -m tests.faults.campaign``). Everything binds 127.0.0.1; every loop is
+bounded in count and time.
+
+The checks (:func:`check_invariants`) look only through the API and the chain's
+JSON-RPC — what an auditor could see — not into the database:
+
+- every acknowledged upload (a 201 received) is present with its leaf index;
+- every checkpoint is eventually anchored, and each anchored checkpoint's root is
+  the root on chain at its tree size, in the block the service recorded;
+- consecutive anchored checkpoints are consistent (RFC 9162 consistency proofs);
+- anchoring happened exactly once per checkpoint: the centre's chain account (which
+  sends nothing but anchors) has sent exactly as many transactions as there are
+  anchored checkpoints — a duplicate or a stray submission would show as extra nonce.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from notary.checkpoint import log_id_for, parse_signed_checkpoint
+from notary.crypto import sm3
+from notary.log import verify_consistency
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTARY = Path(sys.executable).parent / "notary"
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def pdf(text: str) -> bytes:
+    """A small, valid one-page PDF whose bytes (and so SM3) depend on ``text``."""
+    body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    return (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Contents 4 0 R>>endobj\n"
+        + f"4 0 obj<</Length {len(body)}>>stream\n".encode()
+        + body
+        + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+META = {
+    "category": "4-1",
+    "seq_no": "1",
+    "pages": "1",
+    "title": "学历学位证书",
+    "formation_date": "1998-06-30",
+}
+
+
+# --- the deployment home --------------------------------------------------------------
+
+
+@dataclass
+class Home:
+    path: Path
+    admin_key: str
+    database_url: str = ""
+
+    @property
+    def descriptor(self) -> dict[str, Any]:
+        return dict(json.loads((self.path / "deployment.json").read_text("utf-8")))
+
+    @property
+    def log_id(self) -> bytes:
+        return log_id_for(self.descriptor["origin"])
+
+
+def init_embedded_home(path: Path, *, database_url: str = "", store: str = "local") -> Home:
+    """``notary init`` in-process: embedded chain, SQLite (or ``database_url``)."""
+    from transfer.roles import Role
+    from transfer.services.setup import init_home
+
+    keys = init_home(
+        path,
+        origin=f"faults-{secrets.token_hex(4)}.archive-notary/log",
+        centre_code="FAULTS",
+        centre_name="故障注入测试中心",
+        store=store,
+        database_url=database_url,
+    )
+    admin = next(k.key for k in keys if k.role is Role.ADMIN)
+    return Home(path, admin, database_url)
+
+
+def init_rpc_home(
+    path: Path, chain_url: str, admin_chain_key: bytes, centre_chain_key: bytes
+) -> Home:
+    """A home anchoring on a JSON-RPC chain (anvil): ``notary init`` cannot deploy the
+    contract there (it needs the network admin's key), so this deploys it as the admin
+    and then prepares the service's part as ``init_home`` does. The centre's account
+    pays for its anchors: give a funded key (anvil's dev accounts are)."""
+    database_url = ""
+    from notary.deployment import init_deployment
+    from transfer.db.migrate import upgrade
+    from transfer.db.models import UnitKind
+    from transfer.db.session import make_engine, write_sessionmaker
+    from transfer.roles import Role
+    from transfer.security import blinding_secret, issue_api_key
+    from transfer.services.setup import SERVICE_FILE, add_unit, settings_for
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / SERVICE_FILE).write_text(
+        json.dumps({"store": "local", "database_url": database_url}), "utf-8"
+    )
+    with init_deployment(
+        path,
+        origin=f"faults-{secrets.token_hex(4)}.archive-notary/log",
+        centre_code="FAULTS",
+        chain=chain_url,
+        chain_key=centre_chain_key,
+        admin_key=admin_chain_key,
+    ) as dep:
+        centre_key = dep.create_unit_key("FAULTS").raw.hex()
+    settings = settings_for(path)
+    blinding_secret(settings, create=True)
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        upgrade(engine)
+        with write_sessionmaker(engine)() as s:
+            unit = add_unit(s, "FAULTS", "故障注入测试中心", UnitKind.ARCHIVE_CENTRE, centre_key)
+            _, admin = issue_api_key(s, unit, Role.ADMIN, "faults")
+            s.commit()
+    finally:
+        engine.dispose()
+    return Home(path, admin, database_url)
+
+
+# --- the server process ---------------------------------------------------------------
+
+
+class PortTaken(RuntimeError):
+    """The server could not bind its port (another process holds it now)."""
+
+
+@dataclass
+class Server:
+    """``notary serve`` as a child process (uvicorn, 127.0.0.1)."""
+
+    home: Home
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    chain_rpc_port: int = 0
+    checkpoint_interval_s: float = 0.2
+    extra_env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.chain_rpc_port}/"
+
+    def start(self, timeout: float = 60) -> float:
+        """Start and wait until the app answers; returns the start-up seconds.
+
+        Ports come from the ephemeral range, so while the server is down another
+        process's outgoing connection may take one (this machine runs other test
+        suites). That is the harness's problem, not the service's: pick new ports and
+        start again (at most twice), saying so in the log.
+        """
+        for attempt in range(3):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if attempt == 2:
+                    raise
+                with self.log_path.open("a", encoding="utf-8") as log:
+                    log.write(f"--- port {self.port}/{self.chain_rpc_port} taken: new ports ---\n")
+                self.port = free_port()
+                if self.chain_rpc_port:
+                    self.chain_rpc_port = free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> float:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "NOTARY_CHECKPOINT_INTERVAL_S": str(self.checkpoint_interval_s),
+            "NOTARY_CHAIN_RPC_PORT": str(self.chain_rpc_port),
+            **self.extra_env,
+        }
+        t0 = time.monotonic()
+        log = self.log_path.open("ab")
+        log.write(f"\n--- start {self.starts} ---\n".encode())
+        log.flush()
+        self.proc = subprocess.Popen(
+            [str(NOTARY), "serve", "--home", str(self.home.path), "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        log.close()
+        self.starts += 1
+        while True:
+            if self.proc.poll() is not None:
+                tail = self.log_path.read_text("utf-8", errors="replace")[-4000:]
+                if "address already in use" in tail.split("--- start")[-1].lower():
+                    raise PortTaken(tail)
+                raise RuntimeError(
+                    f"notary serve exited with {self.proc.returncode} ({self.log_path}):\n{tail}"
+                )
+            try:
+                # Not /v1/health: its checks wait on the dependencies (a js-ipfs
+                # node answers "absent" only when its timeout expires).
+                r = httpx.get(f"{self.base}/v1/chain", timeout=5)
+                if r.status_code == 200:
+                    return time.monotonic() - t0
+            except httpx.TransportError:
+                pass
+            if time.monotonic() - t0 > timeout:
+                self.kill9()
+                raise TimeoutError(f"notary serve did not answer within {timeout} s")
+            time.sleep(0.05)
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM: uvicorn runs the lifespan's shutdown)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --- the API as a client sees it ------------------------------------------------------
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def setup_operator(base: str, admin_key: str) -> tuple[str, str]:
+    """A hosted unit with an operator key and one volume: (operator key, volume id)."""
+    with httpx.Client(base_url=base, timeout=30) as c:
+        code = f"U{secrets.token_hex(3)}"
+        r = c.post(
+            "/v1/units",
+            json={"code": code, "name": "故障测试单位", "kind": "unit"},
+            headers=bearer(admin_key),
+        )
+        r.raise_for_status()
+        unit_id = r.json()["id"]
+        r = c.post(
+            f"/v1/units/{unit_id}/keys", json={"role": "operator"}, headers=bearer(admin_key)
+        )
+        r.raise_for_status()
+        key = str(r.json()["key"])
+        r = c.post(
+            "/v1/volumes",
+            json={
+                "cadre_identifier": f"11010119800101{secrets.randbelow(9999):04d}",
+                "kind": "main",
+            },
+            headers=bearer(key),
+        )
+        r.raise_for_status()
+        return key, str(r.json()["id"])
+
+
+@dataclass(frozen=True)
+class Ack:
+    material_id: str
+    leaf_index: int
+    sm3: str
+
+
+@dataclass
+class UploadStream:
+    """``workers`` threads uploading small PDFs until stopped (or until ``max_each``).
+
+    Records every acknowledgement (201) and classifies every other outcome: a
+    transport error (the server died or is down) is expected under faults; a 5xx with a
+    problem body is counted by status; a 500 is what must never happen.
+    """
+
+    base: str
+    key: str
+    volume_id: str
+    workers: int = 4
+    max_each: int = 10_000
+    acks: list[Ack] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    transport_errors: int = 0
+    bad_answers: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=30, headers=bearer(self.key)) as c:
+            for _ in range(self.max_each):
+                if self._stop.is_set():
+                    return
+                content = pdf(f"fault stream {uuid.uuid4()}")
+                try:
+                    r = c.post(
+                        f"/v1/volumes/{self.volume_id}/materials",
+                        data=META,
+                        files={"file": ("m.pdf", content, "application/pdf")},
+                    )
+                except httpx.TransportError:
+                    with self._lock:
+                        self.transport_errors += 1
+                    # The server is down (killed, restarting): do not spin.
+                    self._stop.wait(0.05)
+                    continue
+                with self._lock:
+                    self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
+                if r.status_code == 201:
+                    body = r.json()
+                    if body["sm3"] != sm3(content).hex():
+                        self.bad_answers.append(f"201 with a wrong SM3: {body}")
+                    with self._lock:
+                        self.acks.append(Ack(body["id"], int(body["leaf_index"]), body["sm3"]))
+                elif not r.headers.get("content-type", "").startswith("application/problem+json"):
+                    self.bad_answers.append(f"{r.status_code} without problem+json: {r.text[:200]}")
+                else:
+                    self._stop.wait(0.05)
+
+    def start(self) -> UploadStream:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"upload-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=60)
+        self._threads = []
+
+    def __enter__(self) -> UploadStream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_for(predicate: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(poll)
+
+
+def health(base: str) -> dict[str, Any]:
+    try:
+        return dict(httpx.get(f"{base}/v1/health", timeout=10).json())
+    except (httpx.TransportError, ValueError):
+        return {}
+
+
+def wait_all_anchored(base: str, log_size_at_least: int, timeout: float = 60) -> dict[str, Any]:
+    """Until no checkpoint is pending and the anchored tree covers ``log_size_at_least``."""
+
+    def done() -> dict[str, Any] | None:
+        h = health(base)
+        a = h.get("checks", {}).get("anchoring", {}).get("detail", {})
+        if (
+            a
+            and a["pending_checkpoints"] == 0
+            and a["anchored_tree_size"] >= log_size_at_least
+            and a["anchored_tree_size"] == a["log_size"]
+        ):
+            return a
+        return None
+
+    return dict(wait_for(done, timeout, f"every checkpoint anchored (>= {log_size_at_least})"))
+
+
+def anchored_checkpoints(c: httpx.Client) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = c.get("/v1/log/checkpoints", params={"limit": 200, "offset": offset}).json()
+        items.extend(page["items"])
+        offset = page["next_offset"]
+    return sorted(items, key=lambda x: int(x["tree_size"]))
+
+
+@dataclass
+class Findings:
+    acknowledged: int
+    log_size: int
+    anchored_checkpoints: int
+    anchor_txs: int
+
+
+def check_invariants(
+    base: str, key: str, acks: list[Ack], rpc_url: str, home: Home, *, timeout: float = 60
+) -> Findings:
+    """Assert the invariants of the module docstring; returns what was checked."""
+    from web3 import HTTPProvider, Web3
+
+    from notary.chain import ChainClient
+
+    expected_size = max((a.leaf_index + 1 for a in acks), default=0)
+    status = wait_all_anchored(base, expected_size, timeout)
+    with httpx.Client(base_url=base, timeout=30, headers=bearer(key)) as c:
+        # 1. Nothing acknowledged is lost, and nothing moved in the log.
+        leaves = [a.leaf_index for a in acks]
+        assert len(set(leaves)) == len(leaves), "two acknowledgements share a leaf index"
+        for a in acks:
+            r = c.get(f"/v1/materials/{a.material_id}")
+            assert r.status_code == 200, f"acknowledged material {a.material_id} lost: {r.text}"
+            body = r.json()
+            assert body["leaf_index"] == a.leaf_index, (a, body["leaf_index"])
+            assert body["sm3"] == a.sm3
+        # 2. Every checkpoint anchored, roots consistent along the log.
+        checkpoints = anchored_checkpoints(c)
+        assert checkpoints, "no checkpoint at all"
+        pending = [cp["tree_size"] for cp in checkpoints if cp["status"] != "anchored"]
+        assert not pending, f"checkpoints never anchored: {pending}"
+        sizes = [int(cp["tree_size"]) for cp in checkpoints]
+        assert sizes == sorted(set(sizes)), "a tree size was checkpointed twice"
+        signed = [parse_signed_checkpoint(cp["checkpoint"]) for cp in checkpoints]
+        for before, after in itertools.pairwise(signed):
+            a_, b_ = before.checkpoint, after.checkpoint
+            proof = c.get(
+                "/v1/log/consistency", params={"first": a_.tree_size, "second": b_.tree_size}
+            ).json()["proof"]
+            verify_consistency(
+                sm3, a_.tree_size, b_.tree_size, a_.root, b_.root, [bytes.fromhex(p) for p in proof]
+            )
+    # 3. The chain agrees, and each checkpoint was anchored by exactly one transaction.
+    desc = home.descriptor
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    reader = ChainClient.reader(w3, desc["contract"])
+    for cp, s in zip(checkpoints, signed, strict=True):
+        on_chain = reader.get_anchor(home.log_id, s.checkpoint.tree_size)
+        assert on_chain is not None, f"checkpoint {s.checkpoint.tree_size} not on chain"
+        assert on_chain.root == s.checkpoint.root, f"root differs at {s.checkpoint.tree_size}"
+        recorded = cp["anchor"]["block_number"]
+        assert on_chain.block_number == recorded, "the service recorded another block"
+    latest = reader.latest_anchor(home.log_id)
+    assert latest is not None and latest.tree_size == sizes[-1], "an anchor the service lost"
+    nonce = int(w3.eth.get_transaction_count(desc["chain_account"]))
+    assert nonce == len(checkpoints), (
+        f"{nonce} anchor transactions for {len(checkpoints)} checkpoints: "
+        "a checkpoint was anchored more than once (or a submission failed)"
+    )
+    return Findings(len(acks), int(status["log_size"]), len(checkpoints), nonce)
+
+
+@contextlib.contextmanager
+def embedded_rpc(chain_dir: Path, chain_id: int) -> Iterator[str]:
+    """An embedded chain's read-only JSON-RPC served from this process, from nothing but
+    the chain's directory: no service, no database, no keys."""
+    from notary.chain.embedded import EmbeddedChain
+    from notary.chain.rpcserver import ReadOnlyRpcServer
+
+    chain = EmbeddedChain.open(chain_dir, chain_id)
+    try:
+        with ReadOnlyRpcServer(chain) as server:
+            yield server.url
+    finally:
+        chain.close()

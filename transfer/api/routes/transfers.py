@@ -1,0 +1,447 @@
+"""Transfers (转递) between units, in one deployment or between two sharing a chain.
+
+The sending unit creates the notice, packages (data keys re-wrapped for the receiver;
+bag tarred into the content store) and dispatches (signed act; ``dispatchVolume`` per
+volume). The receiving unit — here, or in another deployment after
+``POST /v1/transfers/incoming`` — takes the package (online by CID, or as a file),
+verifies it (四性 per material), and signs a receipt (custody moves on chain) or a
+rejection. Acts of hosted units are signed by the service (docs/transfer-service.md).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
+from transfer.api.errors import Conflict, NotFound, PayloadTooLarge, problem_responses
+from transfer.api.routes import API_V1
+from transfer.api.state import AppState
+from transfer.db.models import Transfer, TransferState, Unit
+from transfer.db.types import utcnow
+from transfer.roles import Permission
+from transfer.security import Principal
+from transfer.services import transfer_receive as receive
+from transfer.services import transfer_send as send
+from transfer.services import transfer_units
+from transfer.services import transfers as svc
+from transfer.services.transfer_package import tar_path
+from transfer.workflow.acts import Reason
+from transfer.workflow.notice import Classification
+from transfer.workflow.package import DEFAULT_LIMITS
+from transfer.workflow.results import Property
+
+router = APIRouter(
+    prefix=f"{API_V1}/transfers",
+    tags=["transfers"],
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+
+Operator = Annotated[Principal, Depends(require(Permission.TRANSFERS))]
+Admin = Annotated[Principal, Depends(require(Permission.UNITS_WRITE))]
+
+
+def get_clock(request: Request) -> Callable[[], datetime]:
+    """The time source of deadlines and acts; tests set ``app.state.transfer_clock``."""
+    clock: Callable[[], datetime] = getattr(request.app.state, "transfer_clock", utcnow)
+    return clock
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
+
+
+class TransferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfer_no: str = Field(min_length=1, max_length=64, description="转递编号")
+    volume_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+    receiver: str = Field(min_length=1, max_length=64, description="接收单位代码")
+    reason: str = Field(min_length=1, max_length=200, description="转递原因")
+    classification: Classification = Classification.CONFIDENTIAL
+    transfer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class TransferOut(BaseModel):
+    transfer_id: str
+    transfer_no: str
+    direction: str
+    state: str
+    sender: str
+    receiver: str
+    deadline: datetime
+    created_at: datetime
+    dispatched_at: datetime | None
+    delivered_at: datetime | None
+    closed_at: datetime | None
+    package_root: str | None
+    package_cid: str | None
+    dispatch_hash: str | None
+    outcome_hash: str | None
+    row_version: int
+    chain_volumes: dict[str, str]
+    notice: dict[str, Any]
+    dispatch: dict[str, Any] | None
+    outcome: dict[str, Any] | None
+
+
+class IncomingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch: dict[str, Any] = Field(description="The sender's signed dispatch act.")
+    chain_volumes: dict[str, str] = Field(description="notice volume id → chain volume id")
+    package_cid: str | None = Field(default=None, max_length=128)
+
+
+class ReasonIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    detail: str = Field(max_length=500)
+    material_id: str | None = None
+    property: Property | None = None
+
+
+class ActIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    act: dict[str, Any] | None = Field(
+        default=None, description="A signed act; without it the service signs for the unit."
+    )
+    reasons: list[ReasonIn] | None = None
+
+
+class PeerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    public_key: str = Field(min_length=128, max_length=128, description="SM2 envelope key")
+    chain_account: str = Field(min_length=42, max_length=42)
+    log_public_key: str = Field(min_length=128, max_length=128)
+
+
+def _out(db: Session, t: Transfer) -> TransferOut:
+    sender, receiver = db.get(Unit, t.sender_unit_id), db.get(Unit, t.receiver_unit_id)
+    assert sender is not None and receiver is not None
+    return TransferOut(
+        transfer_id=t.transfer_id,
+        transfer_no=t.transfer_no,
+        direction=t.direction.value,
+        state=t.state.value,
+        sender=sender.code,
+        receiver=receiver.code,
+        deadline=t.deadline,
+        created_at=t.created_at,
+        dispatched_at=t.dispatched_at,
+        delivered_at=t.delivered_at,
+        closed_at=t.closed_at,
+        package_root=t.package_root,
+        package_cid=t.package_cid,
+        dispatch_hash=t.dispatch_hash,
+        outcome_hash=t.outcome_hash,
+        row_version=t.row_version,
+        chain_volumes={tv.notice_volume_id: tv.chain_volume_id for tv in svc.volumes_of(db, t)},
+        notice=t.notice,
+        dispatch=t.dispatch_act,
+        outcome=t.outcome_act,
+    )
+
+
+def _fresh(state: AppState, caller: Principal, transfer_id: str) -> TransferOut:
+    with state.sessions() as s:
+        return _out(s, svc.find(s, transfer_id, caller))
+
+
+# ---------------------------------------------------------------- collection
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransferOut,
+    summary="Create a transfer: the notice (转递通知单)",
+)
+def create(
+    body: TransferCreate, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
+) -> TransferOut:
+    new = send.NewTransfer(
+        body.transfer_no,
+        body.volume_ids,
+        body.receiver,
+        body.reason,
+        body.classification,
+        body.transfer_id,
+    )
+    t = send.create_transfer(state, ctx, caller, new, clock())
+    return _fresh(state, caller, t.transfer_id)
+
+
+@router.get("", response_model=list[TransferOut], summary="The caller's transfers")
+def list_all(
+    db: DbSession,
+    caller: Operator,
+    role: Annotated[Literal["incoming", "outgoing"] | None, Query()] = None,
+    state: Annotated[TransferState | None, Query()] = None,
+) -> list[TransferOut]:
+    return [_out(db, t) for t in svc.list_transfers(db, caller, svc.Listing(role, state))]
+
+
+@router.get(
+    "/pending",
+    response_model=list[TransferOut],
+    summary="Transfers waiting for the caller's unit to act",
+)
+def pending(db: DbSession, caller: Operator) -> list[TransferOut]:
+    return [_out(db, t) for t in svc.pending(db, caller)]
+
+
+@router.get("/overdue", summary="Transfers past a deadline (逾期), with what is late")
+def overdue(
+    db: DbSession, state: StateDep, caller: Operator, clock: ClockDep
+) -> list[dict[str, Any]]:
+    s = state.settings
+    policy = svc.policy_from(
+        s.transfer_sender_deadline_days, s.transfer_receiver_audit_days, s.transfer_overdue_days
+    )
+    return [
+        {"transfer": _out(db, t).model_dump(mode="json"), "overdue": late}
+        for t, late in svc.overdue_list(db, caller, clock(), policy)
+    ]
+
+
+@router.post(
+    "/peers",
+    status_code=status.HTTP_201_CREATED,
+    summary="Register a unit hosted by another deployment (envelope key, chain account)",
+)
+def register_peer(body: PeerIn, db: WriteSession, caller: Admin) -> dict[str, str]:
+    unit = transfer_units.register_peer(
+        db,
+        transfer_units.PeerIn(
+            body.code, body.name, body.public_key, body.chain_account, body.log_public_key
+        ),
+    )
+    db.commit()
+    return {"id": str(unit.id), "code": unit.code}
+
+
+@router.post(
+    "/incoming",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransferOut,
+    summary="Take in a dispatch from another deployment (checked against the chain)",
+)
+def incoming(
+    body: IncomingIn, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
+) -> TransferOut:
+    t = receive.register_incoming(
+        state, ctx, caller, body.dispatch, body.chain_volumes, body.package_cid, clock()
+    )
+    return _fresh(state, caller, t.transfer_id)
+
+
+# ---------------------------------------------------------------- one transfer
+
+
+@router.get("/{transfer_id}", response_model=TransferOut, summary="Get a transfer")
+def get(transfer_id: str, db: DbSession, caller: Operator) -> TransferOut:
+    return _out(db, svc.find(db, transfer_id, caller))
+
+
+@router.get("/{transfer_id}/timeline", summary="Events (with log leaves) and custody on chain")
+def timeline(transfer_id: str, db: DbSession, ctx: Notary, caller: Operator) -> dict[str, Any]:
+    t = svc.find(db, transfer_id, caller)
+    return {
+        "transfer_id": t.transfer_id,
+        "state": t.state.value,
+        "events": [
+            {
+                "event": e.event,
+                "from": e.from_state,
+                "to": e.to_state,
+                "at": e.created_at.isoformat(),
+                "leaf_index": e.leaf_index,
+                "tx": e.tx_hashes,
+                "detail": e.detail,
+            }
+            for e in svc.events_of(db, t)
+        ],
+        "chain": [svc.chain_view(ctx.deployment.chain, tv) for tv in svc.volumes_of(db, t)],
+    }
+
+
+@router.post(
+    "/{transfer_id}/package",
+    response_model=TransferOut,
+    summary="Build the package: re-wrap keys for the receiver, bag, tar into the store",
+)
+def package(
+    transfer_id: str, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
+) -> TransferOut:
+    send.package_transfer(state, ctx, caller, transfer_id, clock())
+    return _fresh(state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/dispatch",
+    response_model=TransferOut,
+    summary="Sign the dispatch act and dispatch every volume on chain",
+)
+def dispatch(
+    transfer_id: str, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
+) -> TransferOut:
+    send.dispatch_transfer(state, ctx, caller, transfer_id, clock())
+    return _fresh(state, caller, transfer_id)
+
+
+@router.get(
+    "/{transfer_id}/package.tar",
+    response_class=FileResponse,
+    summary="The package as one file, for offline delivery (机要)",
+)
+def package_tar(transfer_id: str, db: DbSession, state: StateDep, caller: Operator) -> FileResponse:
+    t = svc.find(db, transfer_id, caller)
+    svc.require_sender(t, caller, "导出转递包")
+    path = tar_path(state.settings.home, transfer_id)
+    if t.package_root is None or not path.exists():
+        raise NotFound("该转递尚未打包")
+    return FileResponse(path, media_type="application/x-tar", filename=f"{transfer_id}.tar")
+
+
+@router.post(
+    "/{transfer_id}/deliver",
+    response_model=TransferOut,
+    summary="Online delivery: fetch the package by CID from the shared store",
+)
+def deliver(
+    transfer_id: str, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
+) -> TransferOut:
+    receive.deliver(state, ctx, caller, transfer_id, clock())
+    return _fresh(state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/import",
+    response_model=TransferOut,
+    summary="Offline delivery: the package file as the request body (application/x-tar)",
+)
+async def import_package(
+    transfer_id: str,
+    request: Request,
+    state: StateDep,
+    ctx: Notary,
+    caller: Operator,
+    clock: ClockDep,
+) -> TransferOut:
+    limit = DEFAULT_LIMITS.max_total_bytes + (64 << 20)  # the bag limits, plus tar overhead
+    with tempfile.TemporaryFile() as fh:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the package exceeds {limit} bytes", limit=limit)
+            fh.write(chunk)
+        fh.seek(0)
+        await run_in_threadpool(receive.deliver, state, ctx, caller, transfer_id, clock(), fh)
+    return await run_in_threadpool(_fresh, state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/verify",
+    response_model=TransferOut,
+    summary="Verify every material (四性) and record the results",
+)
+def verify(transfer_id: str, state: StateDep, ctx: Notary, caller: Operator) -> TransferOut:
+    receive.verify(state, ctx, caller, transfer_id)
+    return _fresh(state, caller, transfer_id)
+
+
+@router.get("/{transfer_id}/report", summary="The verification report (四性 per material)")
+def report(transfer_id: str, db: DbSession, caller: Operator) -> dict[str, Any]:
+    t = svc.find(db, transfer_id, caller)
+    if t.report is None:
+        raise Conflict("该转递尚未核验")
+    rep = receive.report_of(t)
+    return {
+        "transfer_id": t.transfer_id,
+        "accepted": rep.accepted,
+        "summary": rep.summary_zh(),
+        "results": t.report,
+    }
+
+
+@router.post(
+    "/{transfer_id}/receipt",
+    response_model=TransferOut,
+    summary="Accept: the receipt (回执); custody moves to the receiver on chain",
+)
+def receipt(
+    transfer_id: str,
+    state: StateDep,
+    ctx: Notary,
+    caller: Operator,
+    clock: ClockDep,
+    body: ActIn | None = None,
+) -> JSONResponse:
+    _, created = receive.accept(
+        state, ctx, caller, transfer_id, None if body is None else body.act, clock()
+    )
+    out = _fresh(state, caller, transfer_id)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.post(
+    "/{transfer_id}/rejection",
+    response_model=TransferOut,
+    summary="Reject (退回) with reasons; custody stays with the sender",
+)
+def rejection(
+    transfer_id: str,
+    state: StateDep,
+    ctx: Notary,
+    caller: Operator,
+    clock: ClockDep,
+    body: ActIn | None = None,
+) -> TransferOut:
+    reasons = None
+    if body is not None and body.reasons:
+        reasons = [Reason(r.code, r.detail, r.material_id, r.property) for r in body.reasons]
+    receive.reject(
+        state, ctx, caller, transfer_id, None if body is None else body.act, reasons, clock()
+    )
+    return _fresh(state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/return", response_model=TransferOut, summary="Take back a rejected transfer"
+)
+def return_(transfer_id: str, state: StateDep, ctx: Notary, caller: Operator) -> TransferOut:
+    send.return_transfer(state, ctx, caller, transfer_id)
+    return _fresh(state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/recall",
+    response_model=TransferOut,
+    summary="Recall a dispatch left unanswered past its deadline",
+)
+def recall(transfer_id: str, state: StateDep, ctx: Notary, caller: Operator) -> TransferOut:
+    send.recall(state, ctx, caller, transfer_id)
+    return _fresh(state, caller, transfer_id)
+
+
+@router.post(
+    "/{transfer_id}/sync",
+    response_model=TransferOut,
+    summary="Sender: take the receiver's answer from the chain",
+)
+def sync(transfer_id: str, state: StateDep, ctx: Notary, caller: Operator) -> TransferOut:
+    send.sync(state, ctx, caller, transfer_id)
+    return _fresh(state, caller, transfer_id)

@@ -1,0 +1,537 @@
+"""The receiving unit's side of a transfer: take in a dispatch from another deployment,
+take the package (online by CID, offline as a file), verify it (四性), answer with a
+receipt (回执) or a rejection.
+
+A receipt or rejection is signed by the service for a hosted unit, or *presented*
+already signed and then checked like any act from outside: the unit's registered key,
+this transfer, package root and dispatch, the time window, a nonce never seen.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timedelta
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.store import StoreError
+from transfer.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
+from transfer.api.state import AppState
+from transfer.db.models import (
+    ActNonce,
+    Transfer,
+    TransferDirection,
+    TransferResult,
+    TransferState,
+    TransferVolume,
+    Unit,
+)
+from transfer.db.types import utcnow
+from transfer.security import Principal
+from transfer.services import transfer_units as units
+from transfer.services.anchor_cache import CachedAnchorReader
+from transfer.services.context import NotaryContext
+from transfer.services.transfer_custody import apply_receipt_here
+from transfer.services.transfer_package import (
+    bag_dir,
+    copy_to_file,
+    receive_tar,
+    transfer_dir,
+)
+from transfer.services.transfer_shared import nonce_seen as _nonce_seen
+from transfer.services.transfer_shared import unit_key_of as _unit_key
+from transfer.services.transfer_shared import unit_of as _unit
+from transfer.services.transfers import (
+    act_errors,
+    advance,
+    chain_errors,
+    check_version,
+    claim,
+    commit,
+    find,
+    record_event,
+    require_hosted,
+    require_receiver,
+    volumes_of,
+)
+from transfer.workflow.acts import (
+    ActKind,
+    Reason,
+    SignedAct,
+    act_hash,
+    parse_act,
+    reasons_from_report,
+    sign_receipt,
+    sign_rejection,
+    verify_act,
+)
+from transfer.workflow.errors import PackageError, TransferError
+from transfer.workflow.package import DEFAULT_LIMITS, open_bag
+from transfer.workflow.results import Property, VerificationReport, parse_report
+from transfer.workflow.state import Event
+from transfer.workflow.verify import verify_package
+
+# A presented act must be signed within this window around the request.
+_CLOCK_SKEW = timedelta(minutes=10)
+
+
+# ---------------------------------------------------------------- receiving side
+
+
+def register_incoming(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    dispatch_doc: dict[str, Any],
+    chain_volumes: dict[str, str],
+    package_cid: str | None,
+    now: datetime,
+) -> Transfer:
+    """Take in a dispatch from another deployment: the act must be the sender's
+    (registered key), addressed to the caller's unit, and match the chain."""
+    with act_errors():
+        act = parse_act(dispatch_doc)
+        notice = act.notice()
+    with state.sessions() as s:
+        receiver = _unit(s, caller.unit_id)
+        if notice.receiver.code != receiver.code:
+            raise Conflict(f"该转递发往 {notice.receiver.code}，不是本单位", rule="addressee-only")
+        sender = s.scalar(select(Unit).where(Unit.code == notice.sender.code))
+        if sender is None or not units.is_peer(s, sender.id):
+            raise NotFound(f"转出单位 {notice.sender.code} 未登记为外部单位")
+        with act_errors():
+            verify_act(
+                act,
+                kind=ActKind.DISPATCH,
+                signer_key=_unit_key(sender),
+                unit=sender.code,
+                transfer_id=notice.transfer_id,
+                package_root=act.package_root,
+                nonce_seen=_nonce_seen(s, sender.code),
+            )
+        expected = units.chain_account(s, ctx, receiver.id)
+        sender_account = units.chain_account(s, ctx, sender.id)
+    if set(chain_volumes) != {v.volume_id for v in notice.volumes}:
+        raise Conflict("链上案卷标识与通知单所列案卷不一致")
+    numbers: dict[str, int] = {}
+    with chain_errors():
+        for vol, vid_hex in chain_volumes.items():
+            try:
+                vid = bytes.fromhex(vid_hex)
+            except ValueError:
+                raise BadRequest(f"chain volume id {vid_hex!r} is not hex") from None
+            custody = ctx.deployment.chain.custody_state(vid)
+            open_ = None if custody is None else custody.in_transit
+            if (
+                open_ is None
+                or open_.addressee != expected
+                or open_.sender != sender_account
+                or open_.package_root != act.package_root
+            ):
+                raise Conflict(f"案卷 {vol} 在链上没有发往本单位、包根一致的在途转递")
+            numbers[vol] = open_.number
+    with state.write_sessions() as s:
+        if s.scalar(select(Transfer.id).where(Transfer.transfer_id == notice.transfer_id)):
+            raise Conflict(f"转递 {notice.transfer_id} 已登记")
+        t = Transfer(
+            transfer_id=notice.transfer_id,
+            transfer_no=notice.transfer_no,
+            direction=TransferDirection.INCOMING,
+            state=TransferState.DISPATCHED,
+            sender_unit_id=sender.id,
+            receiver_unit_id=receiver.id,
+            notice=notice.to_json(),
+            deadline=notice.deadline,
+            package_root=act.package_root.hex(),
+            package_cid=package_cid,
+            dispatch_act=act.to_json(),
+            dispatch_hash=act_hash(act).hex(),
+            created_at=notice.created_at,
+            dispatched_at=act.signed_at,
+        )
+        s.add(t)
+        s.flush()
+        s.add(
+            ActNonce(
+                unit_code=sender.code,
+                nonce=act.nonce,
+                kind=ActKind.DISPATCH.value,
+                transfer_pk=t.id,
+                act_hash=t.dispatch_hash,
+            )
+        )
+        for vol, vid_hex in chain_volumes.items():
+            s.add(
+                TransferVolume(
+                    transfer_pk=t.id,
+                    notice_volume_id=vol,
+                    chain_volume_id=vid_hex.lower(),
+                    chain_transfer_no=numbers[vol],
+                )
+            )
+        record_event(
+            s,
+            t,
+            "dispatch",
+            None,
+            caller.unit_id,
+            now=now,
+            detail={"dispatch_hash": t.dispatch_hash, "observed": True},
+        )
+        commit(s)
+        return t
+
+
+def _onchain_root(ctx: NotaryContext, tvs: list[TransferVolume]) -> bytes:
+    """The package root dispatched on chain (every volume of a transfer carries the same)."""
+    roots = set()
+    with chain_errors():
+        for tv in tvs:
+            assert tv.chain_transfer_no is not None
+            record = ctx.deployment.chain.get_transfer(
+                bytes.fromhex(tv.chain_volume_id), tv.chain_transfer_no
+            )
+            if record is None:
+                raise Conflict(f"链上找不到案卷 {tv.notice_volume_id} 的转递记录")
+            roots.add(record.package_root)
+    if len(roots) != 1:
+        raise Conflict("各案卷在链上的包根不一致")
+    return roots.pop()
+
+
+def deliver(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    transfer_id: str,
+    now: datetime,
+    upload: BinaryIO | None = None,
+) -> Transfer:
+    """Online (``upload`` None: the package by CID from the shared store) or offline
+    (the package file uploaded): unpacked and checked against the on-chain root."""
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        require_receiver(t, caller, "接收转递包")
+        require_hosted(t, "receiver")
+        version = t.row_version
+        advance(t, Event.DELIVER)
+        s.rollback()
+        root = _onchain_root(ctx, volumes_of(s, t))
+    home = state.settings.home
+    # A package is bounded by the bag limits (not by the per-material upload limit):
+    # payload total plus the tar's headers and tag files.
+    limit = DEFAULT_LIMITS.max_total_bytes + (64 << 20)
+    transfer_dir(home, transfer_id).mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=transfer_dir(home, transfer_id), prefix=".in-")
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            try:
+                if upload is None:
+                    if t.package_cid is None:
+                        raise Conflict("没有转递包 CID：请使用离线导入")
+                    copy_to_file(ctx.store.iter_content(t.package_cid), fh, limit=limit)
+                else:
+                    copy_to_file(iter(lambda: upload.read(1 << 20), b""), fh, limit=limit)
+            except OverflowError as e:
+                raise PayloadTooLarge(str(e), limit=limit) from None
+            except StoreError as e:
+                raise ServiceUnavailable(f"无法从内容网络取回转递包：{e}") from None
+            fh.seek(0)
+            try:
+                receive_tar(home, transfer_id, fh, expected_root=root)
+            except (PackageError, TransferError) as e:
+                raise Conflict(f"转递包无法接收：{e}", package_error=type(e).__name__) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    with state.write_sessions() as s:
+        t = find(s, transfer_id, caller)
+        check_version(t, version)
+        old, _ = claim(s, t, Event.DELIVER)
+        t.delivered_at = now
+        record_event(
+            s,
+            t,
+            "deliver",
+            old,
+            caller.unit_id,
+            detail={"mode": "online" if upload is None else "offline"},
+        )
+        commit(s)
+        return t
+
+
+def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        require_receiver(t, caller, "核验转递包")
+        require_hosted(t, "receiver")
+        version = t.row_version
+        advance(t, Event.VERIFY)
+        s.rollback()
+        sender = _unit(s, t.sender_unit_id)
+        receiver = _unit(s, t.receiver_unit_id)
+        log_key = units.peer_log_key(s, ctx, sender.id)
+    assert t.package_root is not None and t.dispatch_act is not None
+    try:
+        bag = open_bag(
+            bag_dir(state.settings.home, transfer_id), expected_root=bytes.fromhex(t.package_root)
+        )
+    except (PackageError, TransferError) as e:
+        raise Conflict(f"转递包无法打开：{e}") from None
+    report = verify_package(
+        bag,
+        holder=ctx.unit_key(receiver.code),
+        dispatch=parse_act(t.dispatch_act),
+        sender_key=_unit_key(sender),
+        trusted_log_keys=[log_key],
+        chain=CachedAnchorReader(ctx.deployment.chain),
+    )
+    with state.write_sessions() as s:
+        t = find(s, transfer_id, caller)
+        check_version(t, version)
+        old, _ = claim(s, t, Event.VERIFY)
+        t.report = report.to_json()
+        for row in s.scalars(select(TransferResult).where(TransferResult.transfer_pk == t.id)):
+            s.delete(row)
+        s.flush()
+        for m in report.materials:
+            s.add(
+                TransferResult(
+                    transfer_pk=t.id,
+                    material_id=m.material_id,
+                    authenticity=m.status(Property.AUTHENTICITY).value,
+                    completeness=m.status(Property.COMPLETENESS).value,
+                    usability=m.status(Property.USABILITY).value,
+                    security=m.status(Property.SECURITY).value,
+                    failures=[c.to_json() for c in m.failures()],
+                )
+            )
+        failed = sum(not m.passed for m in report.materials)
+        record_event(
+            s,
+            t,
+            "verify",
+            old,
+            caller.unit_id,
+            detail={"accepted": report.accepted, "failed_materials": failed},
+        )
+        commit(s)
+        return t
+
+
+def report_of(t: Transfer) -> VerificationReport:
+    assert t.report is not None and t.package_root is not None
+    return parse_report(
+        t.report,
+        t.transfer_id,
+        bytes.fromhex(t.package_root),
+        max_materials=len(t.notice["materials"]) + 16,
+    )
+
+
+# ---------------------------------------------------------------- receipt / rejection
+
+
+def _presented(
+    s: Session, t: Transfer, doc: dict[str, Any], kind: ActKind, receiver: Unit, now: datetime
+) -> SignedAct:
+    assert t.package_root is not None and t.dispatch_hash is not None
+    with act_errors():
+        act = parse_act(doc)
+        verify_act(
+            act,
+            kind=kind,
+            signer_key=_unit_key(receiver),
+            unit=receiver.code,
+            transfer_id=t.transfer_id,
+            package_root=bytes.fromhex(t.package_root),
+            dispatch_hash=bytes.fromhex(t.dispatch_hash),
+            not_before=(t.dispatched_at or t.created_at) - _CLOCK_SKEW,
+            not_after=now + _CLOCK_SKEW,
+            nonce_seen=_nonce_seen(s, receiver.code),
+        )
+    return act
+
+
+def accept(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    transfer_id: str,
+    presented: dict[str, Any] | None,
+    now: datetime,
+) -> tuple[Transfer, bool]:
+    """Sign (or take) the receipt, anchor it, move custody. Returns (transfer, created).
+
+    Idempotent: once received, the same receipt (or none) answers with the stored one;
+    a different receipt is 409. Of two concurrent accepts, one gets 409.
+    """
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        require_receiver(t, caller, "签收回执")
+        require_hosted(t, "receiver")
+        receiver = _unit(s, t.receiver_unit_id)
+        if t.state is TransferState.RECEIVED:
+            assert t.outcome_act is not None
+            if presented is not None:
+                with act_errors():
+                    same = act_hash(parse_act(presented)).hex() == t.outcome_hash
+                if not same:
+                    raise Conflict("该转递已签收，回执不同", rule="receipt-once")
+            s.rollback()
+            _finish_receipt(state, ctx, caller, transfer_id)
+            return find(s, transfer_id, caller), False
+        version = t.row_version
+        advance(t, Event.ACCEPT)
+        s.rollback()
+        if t.report is None:
+            raise Conflict("尚未核验")
+        if presented is not None:
+            act = _presented(s, t, presented, ActKind.RECEIPT, receiver, now)
+        else:
+            report = report_of(t)
+            if not report.accepted:
+                raise Conflict("核验未通过，不能签收：请退回（rejection）", rule="verified-only")
+            assert t.dispatch_act is not None
+            act = sign_receipt(
+                ctx.unit_key(receiver.code),
+                dispatch=parse_act(t.dispatch_act),
+                report=report,
+                now=now.replace(microsecond=0),
+            )
+        if not act.accepted:
+            raise Conflict("回执声明核验未通过：请改用退回", rule="verified-only")
+    with state.write_sessions() as s:
+        t = find(s, transfer_id, caller)
+        if t.state is TransferState.RECEIVED:
+            raise Conflict("该转递已被另一请求签收", rule="receipt-once")
+        check_version(t, version)
+        old, _ = claim(s, t, Event.ACCEPT)
+        t.outcome_act = act.to_json()
+        t.outcome_hash = act_hash(act).hex()
+        s.add(
+            ActNonce(
+                unit_code=receiver.code,
+                nonce=act.nonce,
+                kind=ActKind.RECEIPT.value,
+                transfer_pk=t.id,
+                act_hash=t.outcome_hash,
+            )
+        )
+        record_event(s, t, "accept", old, caller.unit_id, detail={"receipt_hash": t.outcome_hash})
+        commit(s)
+    _finish_receipt(state, ctx, caller, transfer_id)
+    with state.sessions() as s:
+        return find(s, transfer_id, caller), True
+
+
+def _finish_receipt(
+    state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str
+) -> None:
+    """The receipt's effects that may be retried: custody on chain, then here."""
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        if t.closed_at is not None:
+            return
+        assert t.outcome_hash is not None
+        client = units.chain_client(s, ctx, _unit(s, t.receiver_unit_id))
+        todo = [tv for tv in volumes_of(s, t) if tv.outcome_tx is None]
+    txs: dict[int, str] = {}
+    with chain_errors():
+        for tv in todo:
+            txs[tv.id] = client.receive(
+                bytes.fromhex(tv.chain_volume_id), bytes.fromhex(t.outcome_hash)
+            ).tx_hash
+    with state.write_sessions() as s:
+        t = find(s, transfer_id, caller)
+        for tv in volumes_of(s, t):
+            if tv.id in txs:
+                tv.outcome_tx = txs[tv.id]
+        apply_receipt_here(s, state, ctx, t)
+        t.closed_at = utcnow()
+        record_event(
+            s,
+            t,
+            "custody",
+            t.state.value,
+            caller.unit_id,
+            detail={"custodian": "receiver"},
+            tx_hashes=list(txs.values()),
+        )
+        commit(s)
+
+
+def reject(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    transfer_id: str,
+    presented: dict[str, Any] | None,
+    reasons: list[Reason] | None,
+    now: datetime,
+) -> Transfer:
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        require_receiver(t, caller, "退回转递")
+        require_hosted(t, "receiver")
+        receiver = _unit(s, t.receiver_unit_id)
+        version = t.row_version
+        advance(t, Event.REJECT)
+        s.rollback()
+        if presented is not None:
+            act = _presented(s, t, presented, ActKind.REJECTION, receiver, now)
+        else:
+            report = None if t.report is None else report_of(t)
+            reasons = reasons or ([] if report is None else reasons_from_report(report))
+            if not reasons:
+                raise Conflict("退回须说明理由", rule="reasons")
+            assert t.dispatch_act is not None
+            act = sign_rejection(
+                ctx.unit_key(receiver.code),
+                dispatch=parse_act(t.dispatch_act),
+                reasons=reasons,
+                report=report,
+                now=now.replace(microsecond=0),
+            )
+        client = units.chain_client(s, ctx, receiver)
+        tvs = volumes_of(s, t)
+    digest = act_hash(act)
+    txs: dict[int, str] = {}
+    with chain_errors():
+        for tv in tvs:
+            txs[tv.id] = client.reject(bytes.fromhex(tv.chain_volume_id), digest).tx_hash
+    with state.write_sessions() as s:
+        t = find(s, transfer_id, caller)
+        check_version(t, version)
+        old, _ = claim(s, t, Event.REJECT)
+        t.outcome_act = act.to_json()
+        t.outcome_hash = digest.hex()
+        s.add(
+            ActNonce(
+                unit_code=receiver.code,
+                nonce=act.nonce,
+                kind=ActKind.REJECTION.value,
+                transfer_pk=t.id,
+                act_hash=t.outcome_hash,
+            )
+        )
+        for tv in volumes_of(s, t):
+            tv.outcome_tx = txs.get(tv.id)
+        record_event(
+            s,
+            t,
+            "reject",
+            old,
+            caller.unit_id,
+            detail={
+                "reason_hash": t.outcome_hash,
+                "reasons": [r.to_json() for r in act.reasons()][:50],
+            },
+            tx_hashes=list(txs.values()),
+        )
+        commit(s)
+        return t
