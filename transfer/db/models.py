@@ -40,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from notary.entries import CATEGORIES
 from transfer.db.types import UTCDateTime, str_enum, utcnow
 from transfer.roles import Role
+from transfer.workflow.state import State as TransferState  # the state machine lives there
 
 # Deterministic constraint names, so later migrations can address them on both
 # databases (SQLite batch mode needs names to drop or alter a constraint).
@@ -306,18 +307,6 @@ class TransferDirection(enum.StrEnum):
     OUTGOING = "outgoing"  # the sender is hosted here, the receiver in another deployment
     INCOMING = "incoming"  # the receiver is hosted here, the sender elsewhere
     INTERNAL = "internal"  # both units are hosted by this deployment
-
-
-class TransferState(enum.StrEnum):
-    # The same values as transfer.workflow.state.State (the state machine lives there).
-    CREATED = "created"
-    PACKAGED = "packaged"
-    DISPATCHED = "dispatched"
-    DELIVERED = "delivered"
-    VERIFIED = "verified"
-    RECEIVED = "received"
-    REJECTED = "rejected"
-    RETURNED = "returned"
 
 
 class TransferPeer(Base):
