@@ -42,6 +42,15 @@ from notary.chain.rpc import unavailable_on_transport_error
 from notary.chain.tx import TransactionSender
 
 _ANCHORED_TOPIC = "0x" + keccak(text="CheckpointAnchored(bytes32,uint64,bytes32,address)").hex()
+# The custody events a caller may have to find again (see ChainClient.custody_tx).
+_CUSTODY_TOPICS = {
+    name: "0x" + keccak(text=f"{name}({args})").hex()
+    for name, args in (
+        ("VolumeDispatched", "bytes32,uint32,address,address,bytes32,uint64"),
+        ("VolumeReceived", "bytes32,uint32,address,address,bytes32"),
+        ("VolumeRejected", "bytes32,uint32,address,address,bytes32"),
+    )
+}
 _ZERO32 = bytes(32)
 UINT64_MAX = 2**64 - 1
 
@@ -442,6 +451,25 @@ class ChainClient:
                 else None
             ),
         )
+
+    def custody_tx(self, volume_id: bytes, event: str, block_number: int) -> str | None:
+        """The transaction that emitted custody ``event`` (``VolumeDispatched``,
+        ``VolumeReceived``, ``VolumeRejected``) for the volume in ``block_number``.
+
+        For a caller whose send did not come back (a crash) but whose effect is on
+        chain: the contract stores the block, so one single-block log query finds it.
+        """
+        topics: list[Any] = [_CUSTODY_TOPICS[event], "0x" + _b32(volume_id, "volume_id").hex()]
+        with unavailable_on_transport_error("reading custody event"):
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": self.address,
+                    "fromBlock": block_number,
+                    "toBlock": block_number,
+                    "topics": topics,
+                }
+            )
+        return None if len(logs) != 1 else "0x" + bytes(logs[0]["transactionHash"]).hex()
 
     def get_transfer(self, volume_id: bytes, number: int) -> Transfer | None:
         """Dispatch number `number` (1-based) of a volume, or None."""

@@ -226,13 +226,18 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
 
 @contextmanager
 def _notary_hook(state: AppState) -> Iterator[None]:
-    """Runs the anchoring worker (and the embedded chain's read-only JSON-RPC, when
-    configured) while the app serves; closes an owned deployment after."""
+    """Runs the anchoring worker, the transfer outbox (chain steps a crash left undone)
+    and the embedded chain's read-only JSON-RPC, when configured, while the app serves;
+    closes an owned deployment after."""
+    from transfer.services.transfer_outbox import TransferOutbox
+
     try:
         with ExitStack() as stack:
             stack.enter_context(_chain_rpc(state))
             if state.anchoring is not None:
                 stack.enter_context(state.anchoring)
+            if state.notary is not None:
+                stack.enter_context(TransferOutbox(state, state.notary))
             yield
     finally:
         if state.notary is not None and state.notary.owns_deployment:

@@ -351,6 +351,10 @@ class Transfer(Base):
     outcome_act: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # receipt or rejection
     outcome_hash: Mapped[str | None] = mapped_column(String(64))
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A dispatch or rejection signed and committed here before its chain transactions
+    # (transfer.services.transfer_outbox): a crash between the chain and the next commit
+    # is finished from it, with the same act, instead of leaving the two disagreeing.
+    chain_intent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.chain.models import Outcome
 from notary.store import StoreError
 from transfer.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
 from transfer.api.state import AppState
@@ -31,6 +33,7 @@ from transfer.db.models import (
 )
 from transfer.db.types import utcnow
 from transfer.security import Principal
+from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.anchor_cache import CachedAnchorReader
 from transfer.services.context import NotaryContext
@@ -383,7 +386,7 @@ def accept(
                 if not same:
                     raise Conflict("该转递已签收，回执不同", rule="receipt-once")
             s.rollback()
-            _finish_receipt(state, ctx, caller, transfer_id)
+            finish_receipt(state, ctx, transfer_id)
             return find(s, transfer_id, caller), False
         version = t.row_version
         advance(t, Event.ACCEPT)
@@ -424,30 +427,45 @@ def accept(
         )
         record_event(s, t, "accept", old, caller.unit_id, detail={"receipt_hash": t.outcome_hash})
         commit(s)
-    _finish_receipt(state, ctx, caller, transfer_id)
+    finish_receipt(state, ctx, transfer_id)
     with state.sessions() as s:
         return find(s, transfer_id, caller), True
 
 
-def _finish_receipt(
-    state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str
-) -> None:
-    """The receipt's effects that may be retried: custody on chain, then here."""
+def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> None:
+    """The receipt's effects that may be retried: custody on chain (each transaction
+    sent once: transfer_intents.ensure), then here."""
     with state.sessions() as s:
-        t = find(s, transfer_id, caller)
-        if t.closed_at is not None:
+        t = intents.by_transfer_id(s, transfer_id)
+        if t.state is not TransferState.RECEIVED or t.closed_at is not None:
             return
         assert t.outcome_hash is not None
+        digest = bytes.fromhex(t.outcome_hash)
         client = units.chain_client(s, ctx, _unit(s, t.receiver_unit_id))
         todo = [tv for tv in volumes_of(s, t) if tv.outcome_tx is None]
-    txs: dict[int, str] = {}
+    txs: dict[int, str | None] = {}
     with chain_errors():
         for tv in todo:
-            txs[tv.id] = client.receive(
-                bytes.fromhex(tv.chain_volume_id), bytes.fromhex(t.outcome_hash)
-            ).tx_hash
+            vid = bytes.fromhex(tv.chain_volume_id)
+            assert tv.chain_transfer_no is not None
+            txs[tv.id], _ = intents.ensure(
+                client,
+                vid,
+                "VolumeReceived",
+                partial(
+                    intents.closed_with,
+                    client,
+                    vid,
+                    tv.chain_transfer_no,
+                    Outcome.RECEIVED,
+                    digest,
+                ),
+                partial(client.receive, vid, digest),
+            )
     with state.write_sessions() as s:
-        t = find(s, transfer_id, caller)
+        t = intents.by_transfer_id(s, transfer_id)
+        if t.closed_at is not None:
+            return  # finished meanwhile by another run
         for tv in volumes_of(s, t):
             if tv.id in txs:
                 tv.outcome_tx = txs[tv.id]
@@ -458,9 +476,9 @@ def _finish_receipt(
             t,
             "custody",
             t.state.value,
-            caller.unit_id,
+            t.receiver_unit_id,
             detail={"custodian": "receiver"},
-            tx_hashes=list(txs.values()),
+            tx_hashes=[tx for tx in txs.values() if tx is not None],
         )
         commit(s)
 
@@ -482,6 +500,16 @@ def reject(
         version = t.row_version
         advance(t, Event.REJECT)
         s.rollback()
+        if t.chain_intent is not None:
+            # Signed before a crash: finish that rejection, never sign a second one.
+            if presented is not None:
+                with act_errors():
+                    same = act_hash(parse_act(presented)) == act_hash(
+                        parse_act(t.chain_intent["act"])
+                    )
+                if not same:
+                    raise Conflict("另一退回文书正在上链，请重试原文书", rule="act-pending")
+            return finish_reject(state, ctx, transfer_id)
         if presented is not None:
             act = _presented(s, t, presented, ActKind.REJECTION, receiver, now)
         else:
@@ -497,16 +525,48 @@ def reject(
                 report=report,
                 now=now.replace(microsecond=0),
             )
+    intents.begin(state, transfer_id, version, Event.REJECT, act)
+    return finish_reject(state, ctx, transfer_id)
+
+
+def finish_reject(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
+    """The committed rejection act's transactions (each sent once) and its transition."""
+    with state.sessions() as s:
+        t = intents.by_transfer_id(s, transfer_id)
+        intent = t.chain_intent
+        if intent is None or intent["event"] != Event.REJECT.value:
+            return t  # finished meanwhile by another run
+        version = t.row_version
+        receiver = _unit(s, t.receiver_unit_id)
         client = units.chain_client(s, ctx, receiver)
         tvs = volumes_of(s, t)
+    act = parse_act(intent["act"])
     digest = act_hash(act)
-    txs: dict[int, str] = {}
-    with chain_errors():
+    txs: dict[int, str | None] = {}
+    with intents.chain_step(state, transfer_id, Event.REJECT):
         for tv in tvs:
-            txs[tv.id] = client.reject(bytes.fromhex(tv.chain_volume_id), digest).tx_hash
+            vid = bytes.fromhex(tv.chain_volume_id)
+            assert tv.chain_transfer_no is not None
+            txs[tv.id], _ = intents.ensure(
+                client,
+                vid,
+                "VolumeRejected",
+                partial(
+                    intents.closed_with,
+                    client,
+                    vid,
+                    tv.chain_transfer_no,
+                    Outcome.REJECTED,
+                    digest,
+                ),
+                partial(client.reject, vid, digest),
+            )
     with state.write_sessions() as s:
-        t = find(s, transfer_id, caller)
+        t = intents.by_transfer_id(s, transfer_id)
+        if t.chain_intent != intent:
+            return t
         check_version(t, version)
+        t.chain_intent = None
         old, _ = claim(s, t, Event.REJECT)
         t.outcome_act = act.to_json()
         t.outcome_hash = digest.hex()
@@ -526,12 +586,12 @@ def reject(
             t,
             "reject",
             old,
-            caller.unit_id,
+            receiver.id,
             detail={
                 "reason_hash": t.outcome_hash,
                 "reasons": [r.to_json() for r in act.reasons()][:50],
             },
-            tx_hashes=list(txs.values()),
+            tx_hashes=[tx for tx in txs.values() if tx is not None],
         )
         commit(s)
         return t

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.chain.models import Outcome
+from notary.chain.models import Outcome, TxRef
 from notary.crypto import SM2PublicKey
 from notary.envelope import WrappedKey
 from transfer.api.errors import Conflict, NotFound, ServiceUnavailable
@@ -35,6 +36,7 @@ from transfer.db.models import (
 )
 from transfer.db.types import utcnow
 from transfer.security import Principal
+from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.context import NotaryContext
 from transfer.services.ingest import volume_ref
@@ -63,6 +65,7 @@ from transfer.services.transfers import (
 from transfer.workflow.acts import (
     ActKind,
     act_hash,
+    parse_act,
     sign_dispatch,
 )
 from transfer.workflow.envelope import EnvelopeEntry
@@ -337,12 +340,12 @@ def dispatch_transfer(
         version = t.row_version
         advance(t, Event.DISPATCH)
         s.rollback()
+        if t.chain_intent is not None:
+            # Signed before a crash: finish that dispatch, never sign a second one.
+            return finish_dispatch(state, ctx, transfer_id)
         assert t.package_root is not None
         sender = _unit(s, t.sender_unit_id)
         notice = _notice(t)
-        to = units.chain_account(s, ctx, t.receiver_unit_id)
-        client = units.chain_client(s, ctx, sender)
-        tvs = volumes_of(s, t)
     settings = state.settings
     answer_by = policy_from(
         settings.transfer_sender_deadline_days,
@@ -356,25 +359,52 @@ def dispatch_transfer(
         deadline=answer_by,
         now=now.replace(microsecond=0),
     )
-    txs: dict[int, tuple[str, int]] = {}
-    with chain_errors():
+    intents.begin(state, transfer_id, version, Event.DISPATCH, act)
+    return finish_dispatch(state, ctx, transfer_id)
+
+
+def finish_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
+    """The committed dispatch act's transactions (each sent once) and its transition."""
+    with state.sessions() as s:
+        t = intents.by_transfer_id(s, transfer_id)
+        intent = t.chain_intent
+        if intent is None or intent["event"] != Event.DISPATCH.value:
+            return t  # finished meanwhile by another run
+        version = t.row_version
+        sender = _unit(s, t.sender_unit_id)
+        to = units.chain_account(s, ctx, t.receiver_unit_id)
+        client = units.chain_client(s, ctx, sender)
+        tvs = volumes_of(s, t)
+    act = parse_act(intent["act"])
+    root, answer_by = act.package_root, act.deadline()
+
+    def send(vid: bytes) -> TxRef:
+        if client.custody_state(vid) is None:
+            client.register_volume(vid, client.account)
+        return client.dispatch(vid, to, root, int(answer_by.timestamp()))
+
+    txs: dict[int, tuple[str | None, int]] = {}
+    with intents.chain_step(state, transfer_id, Event.DISPATCH):
         for tv in tvs:
             vid = bytes.fromhex(tv.chain_volume_id)
-            if client.custody_state(vid) is None:
-                client.register_volume(vid, client.account)
-            ref = client.dispatch(
-                vid, to, bytes.fromhex(t.package_root), int(answer_by.timestamp())
+            tx, record = intents.ensure(
+                client,
+                vid,
+                "VolumeDispatched",
+                partial(intents.open_dispatch, client, vid, to, root),
+                partial(send, vid),
             )
-            custody = client.custody_state(vid)
-            assert custody is not None
-            txs[tv.id] = (ref.tx_hash, custody.transfers)
+            txs[tv.id] = (tx, record.number)
     with state.write_sessions() as s:
-        t = find(s, transfer_id, caller)
+        t = intents.by_transfer_id(s, transfer_id)
+        if t.chain_intent != intent:
+            return t
         check_version(t, version)
+        t.chain_intent = None
         old, _ = claim(s, t, Event.DISPATCH)
         t.dispatch_act = act.to_json()
         t.dispatch_hash = act_hash(act).hex()
-        t.dispatched_at = now
+        t.dispatched_at = act.signed_at
         s.add(
             ActNonce(
                 unit_code=sender.code,
@@ -405,9 +435,9 @@ def dispatch_transfer(
             t,
             "dispatch",
             old,
-            caller.unit_id,
+            sender.id,
             detail={"dispatch_hash": t.dispatch_hash, "answer_by": answer_by.isoformat()},
-            tx_hashes=[tx for tx, _ in txs.values()],
+            tx_hashes=[tx for tx, _ in txs.values() if tx is not None],
         )
         commit(s)
         return t

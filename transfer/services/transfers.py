@@ -123,7 +123,15 @@ def check_version(t: Transfer, expected: int) -> None:
 
 
 def advance(t: Transfer, event: Event) -> tuple[str, str]:
-    """Apply ``event`` to the row's state (409 if the state machine refuses it)."""
+    """Apply ``event`` to the row's state (409 if the state machine refuses it, or if
+    another step's chain transactions are still in flight: transfer_intents)."""
+    pending = None if t.chain_intent is None else t.chain_intent.get("event")
+    if pending is not None and pending != event.value:
+        raise Conflict(
+            f"转递 {t.transfer_id} 的 {pending} 尚未在链上完成：请先重试该操作",
+            rule="chain-step-pending",
+            pending=pending,
+        )
     try:
         new = next_state(State(t.state.value), event)
     except InvalidTransition:
