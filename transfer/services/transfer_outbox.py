@@ -70,7 +70,8 @@ class TransferOutbox:
                     finish_reject(self._state, self._ctx, transfer_id)
                 else:
                     finish_receipt(self._state, self._ctx, transfer_id)
-                log.info("转递 %s：崩溃前未完成的 %s 已在链上完成", transfer_id, what)
+                # A warning: it means the service went down in the middle of a step.
+                log.warning("转递 %s：中断前未完成的 %s 已补完", transfer_id, what)
             except ServiceUnavailable:
                 left += 1  # the chain is down: the next pass
             except ProblemError as e:
