@@ -236,6 +236,7 @@ def serve(
     """Run the service (uvicorn) on the deployment at --home."""
     import uvicorn
 
+    from clients.serving import server_stack
     from clients.webapp import create_full_app as create_app
     from transfer.services.setup import is_initialised, settings_for
 
@@ -243,7 +244,7 @@ def serve(
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
     app_ = create_app(settings_for(home, host=host, port=port))
     typer.echo(f"API 文档：http://{host}:{port}/docs")
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    uvicorn.run(app_, host=host, port=port, log_level="info", **server_stack())
 
 
 unit_app = typer.Typer(help="Units hosted by this deployment.", no_args_is_help=True)

@@ -108,6 +108,7 @@ def _wait_anchored(base: str, key: str, material_id: str, timeout: float = 60) -
 def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int:
     import uvicorn
 
+    from clients.serving import server_stack
     from clients.webapp import create_full_app as create_app
     from transfer.services.setup import init_home, is_initialised, settings_for
 
@@ -126,7 +127,9 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
     state = app.state.notary
     unit_keys = _seed_units(state)
     base = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_stack())
+    )
     failure: list[BaseException] = []
 
     def seed() -> None:

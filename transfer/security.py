@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from notary.crypto import sm3
@@ -54,28 +54,47 @@ class Principal:
         return allows(self.role, permission)
 
 
-def authenticate(session: Session, presented: str) -> Principal | None:
-    """The principal for a presented key, or None if the key is unknown or revoked."""
+def presented_digest(presented: str) -> bytes | None:
+    """The SM3 under which a presented key would be stored; None if it cannot be a key."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 128:
         return None
-    digest = hash_api_key(presented)
-    row = session.execute(
-        select(ApiKey, Unit).join(Unit, ApiKey.unit_id == Unit.id).where(ApiKey.key_hash == digest)
-    ).first()
+    return hash_api_key(presented)
+
+
+# Columns, not entities: executed on a Connection (SQLAlchemy Core), the lookup that
+# every API call makes skips the ORM's identity map and instance loading.
+_BY_KEY_HASH = (
+    select(
+        ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.role, Unit.id, Unit.code, Unit.status
+    )
+    .join_from(ApiKey, Unit, ApiKey.unit_id == Unit.id)
+    .where(ApiKey.key_hash == bindparam("digest"))
+)
+
+
+def principal_for_digest(conn: Connection, digest: bytes) -> Principal | None:
+    """The principal whose key's SM3 is ``digest``; None if unknown or revoked."""
+    row = conn.execute(_BY_KEY_HASH, {"digest": digest}).first()
     if row is None:
         return None
-    key, unit = row
+    key_id, key_hash, revoked_at, role, unit_id, unit_code, unit_status = row
     # The index lookup already matched; compare again in constant time so that no
     # code path branches on a partial match of secret-derived bytes.
-    if not hmac.compare_digest(key.key_hash, digest) or key.revoked_at is not None:
+    if not hmac.compare_digest(key_hash, digest) or revoked_at is not None:
         return None
     return Principal(
-        key_id=key.id,
-        unit_id=unit.id,
-        unit_code=unit.code,
-        role=key.role,
-        unit_active=unit.status is UnitStatus.ACTIVE,
+        key_id=key_id,
+        unit_id=unit_id,
+        unit_code=unit_code,
+        role=role,
+        unit_active=unit_status is UnitStatus.ACTIVE,
     )
+
+
+def authenticate(session: Session, presented: str) -> Principal | None:
+    """The principal for a presented key, or None if the key is unknown or revoked."""
+    digest = presented_digest(presented)
+    return None if digest is None else principal_for_digest(session.connection(), digest)
 
 
 def issue_api_key(

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     # created in) home/secrets/blinding.key, see transfer.security.blinding_secret.
     blinding_secret: SecretStr | None = None
 
+    # Seconds an authenticated API key is remembered in-process (transfer/api/principals.py).
+    # Revocation and suspension through this process's API take effect at once; made
+    # by another instance sharing the database (or by hand), within this many seconds.
+    # 0 = look every key up on every call.
+    principal_cache_ttl_s: float = Field(default=5.0, ge=0, le=300)
+
     upload_max_bytes: int = Field(default=512 * MiB, ge=1)
     # Every non-streamed body (JSON: receipts, volumes, units…) is read whole before a
     # route sees it; a receipt is a few KiB, so 1 MiB leaves a wide margin.

@@ -25,6 +25,7 @@ from transfer.api.bodylimit import BodyLimit
 from transfer.api.errors import install_error_handlers
 from transfer.api.health import DatabaseCheck, HealthCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
+from transfer.api.principals import PrincipalCache
 from transfer.api.routes import (
     audit,
     health,
@@ -125,6 +126,7 @@ def create_app(
         write_sessions=write_sessionmaker(engine),
         metrics=Metrics(),
         blinding_secret=_load_blinding_secret(settings, engine),
+        principals=PrincipalCache(settings.principal_cache_ttl_s),
         health_checks=[DatabaseCheck(engine, head_revision()), *health_checks],
         owns_engine=owns_engine,
     )

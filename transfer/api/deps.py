@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from transfer.api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from transfer.api.state import AppState
 from transfer.roles import Permission
-from transfer.security import Principal, authenticate
+from transfer.security import Principal, presented_digest, principal_for_digest
 from transfer.services.context import NotaryContext
 
 
@@ -71,14 +71,23 @@ async def get_principal(
             headers={"WWW-Authenticate": _REALM},
         )
 
-    def lookup() -> Principal | None:
-        # Its own short read session, in one thread hop: taking the request's DbSession
-        # (a generator dependency) cost two more hops per request, one to open it and
-        # one to close it, even on routes that never touch it.
-        with state.sessions() as session:
-            return authenticate(session, presented.strip())
+    digest = presented_digest(presented.strip())
+    principal = None if digest is None else state.principals.get(digest)
+    if digest is not None and principal is None:
+        generation = state.principals.generation
+        key_digest = digest
 
-    principal = await anyio.to_thread.run_sync(lookup)
+        def lookup() -> Principal | None:
+            # A Core query on a bare connection, in one thread hop: a Session (or the
+            # request's DbSession, a generator dependency costing two more hops) was a
+            # measurable share of a small call under load.
+            with state.engine.connect() as conn:
+                return principal_for_digest(conn, key_digest)
+
+        principal = await anyio.to_thread.run_sync(lookup)
+        if principal is not None:
+            # Suspended units' principals too: refused below, and cleared when reinstated.
+            state.principals.put(digest, principal, generation)
     if principal is None:
         raise Unauthorized(
             "the API key is unknown or revoked",

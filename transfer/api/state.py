@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from transfer.api.health import HealthCheck
 from transfer.api.metrics import Metrics
+from transfer.api.principals import PrincipalCache
 from transfer.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ class AppState:
     write_sessions: sessionmaker[Session]
     metrics: Metrics
     blinding_secret: bytes
+    # Authenticated keys, for settings.principal_cache_ttl_s; the routes that revoke a
+    # key or change a unit's status invalidate it.
+    principals: PrincipalCache
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Filled in by the ingest/anchoring wiring: the Merkle log over transfer.db.treestore,
     # the content store and the chain client.

@@ -12,10 +12,13 @@ a problem whose ``type`` names the failed check.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from notary.anchoring import verify_anchor
 from notary.chain import ChainError
@@ -33,46 +36,89 @@ def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What a verify answer says about one stored material, read in one query."""
+
+    material_id: uuid.UUID
+    version: int
+    supersedes_id: uuid.UUID | None
+    superseded_by: uuid.UUID | None
+    category: str
+    unit_code: str | None
+    created_at: datetime
+    leaf_index: int | None
+
+
+_successor = aliased(Material)
+# Columns, not entities, executed on a Connection (SQLAlchemy Core): verify-by-SM3 is
+# the API's hot read path, and the ORM's instance loading plus two follow-up queries
+# per match (unit, successor) were most of its database time under load.
+_REGISTRATIONS = select(
+    Material.id,
+    Material.version,
+    Material.supersedes_id,
+    select(_successor.id)
+    .where(_successor.supersedes_id == Material.id)
+    .correlate(Material)
+    .scalar_subquery(),
+    Material.category,
+    Unit.code,
+    Material.created_at,
+    Material.leaf_index,
+).join_from(Material, Unit, Material.registered_by_unit_id == Unit.id, isouter=True)
+_BY_SM3 = _REGISTRATIONS.where(Material.sm3 == bindparam("sm3")).order_by(Material.created_at)
+_BY_ID = _REGISTRATIONS.where(Material.id == bindparam("id"))
+
+
+def registrations_by_sm3(conn: Connection, digest: bytes) -> list[Registration]:
+    return [Registration(*row) for row in conn.execute(_BY_SM3, {"sm3": digest.hex()})]
+
+
+def registration_by_id(conn: Connection, material_id: uuid.UUID) -> Registration | None:
+    row = conn.execute(_BY_ID, {"id": material_id}).first()
+    return None if row is None else Registration(*row)
+
+
 def describe_registration(
-    session: Session, ctx: NotaryContext, material: Material
+    session: Session, ctx: NotaryContext, reg: Registration
 ) -> dict[str, Any]:
-    unit = session.get(Unit, material.registered_by_unit_id)
-    superseded_by = session.scalar(select(Material.id).where(Material.supersedes_id == material.id))
     out: dict[str, Any] = {
-        "material_id": str(material.id),
-        "version": material.version,
-        "supersedes": None if material.supersedes_id is None else str(material.supersedes_id),
-        "current": superseded_by is None,
-        "superseded_by": None if superseded_by is None else str(superseded_by),
-        "category": material.category,
-        "unit": None if unit is None else unit.code,
-        "registered_at": _iso(material.created_at),
-        "leaf_index": material.leaf_index,
+        "material_id": str(reg.material_id),
+        "version": reg.version,
+        "supersedes": None if reg.supersedes_id is None else str(reg.supersedes_id),
+        "current": reg.superseded_by is None,
+        "superseded_by": None if reg.superseded_by is None else str(reg.superseded_by),
+        "category": reg.category,
+        "unit": reg.unit_code,
+        "registered_at": _iso(reg.created_at),
+        "leaf_index": reg.leaf_index,
         "anchored": False,
         "anchored_at": None,
         "checkpoint": None,
         "chain": None,
         "receipt": None,
     }
-    if material.leaf_index is None:
+    if reg.leaf_index is None:
         return out
-    out.update(_proof_part(session, ctx, material))
+    out.update(_proof_part(session, ctx, reg.material_id, reg.leaf_index))
     return out
 
 
-def _proof_part(session: Session, ctx: NotaryContext, material: Material) -> dict[str, Any]:
+def _proof_part(
+    session: Session, ctx: NotaryContext, material_id: uuid.UUID, leaf_index: int
+) -> dict[str, Any]:
     """checkpoint, receipt, anchored, anchored_at, chain — from the cache once anchored."""
-    assert material.leaf_index is not None
-    cached = ctx.anchored.get(material.leaf_index)
+    cached = ctx.anchored.get(leaf_index)
     if cached is not None:
         return cached
     try:
-        state = receipt_state(session, material.leaf_index, ctx.log_public_key)
+        state = receipt_state(session, leaf_index, ctx.log_public_key)
     except VerificationError as e:
         # The notary's own stored evidence fails: say which check, never a bare 500.
         raise VerificationProblem(
             e.check,
-            f"the stored evidence of material {material.id} fails the '{e.check}' check: {e}",
+            f"the stored evidence of material {material_id} fails the '{e.check}' check: {e}",
             status=409,
         ) from None
     if state.receipt is None or state.checkpoint is None:
@@ -91,16 +137,16 @@ def _proof_part(session: Session, ctx: NotaryContext, material: Material) -> dic
         part["anchored"] = True
         part["anchored_at"] = _iso(state.checkpoint.anchored_at)
         part["chain"] = state.receipt.anchor.to_json()
-        ctx.anchored.put(material.leaf_index, part)
+        ctx.anchored.put(leaf_index, part)
     return part
 
 
 def verify_sm3(state: AppState, ctx: NotaryContext, digest: bytes) -> dict[str, Any]:
     with state.sessions() as s:
-        rows = s.scalars(
-            select(Material).where(Material.sm3 == digest.hex()).order_by(Material.created_at)
-        ).all()
-        matches = [describe_registration(s, ctx, m) for m in rows]
+        # The session's connection, so that a registration not yet in the anchored
+        # cache reads its proof in the same transaction (one snapshot).
+        regs = registrations_by_sm3(s.connection(), digest)
+        matches = [describe_registration(s, ctx, r) for r in regs]
     return {
         "found": bool(matches),
         "sm3": digest.hex(),
@@ -131,15 +177,15 @@ def verify_receipt_doc(
     # Only a receipt of this log describes one of our registrations: a receipt under
     # another key that names our material id and leaf index is not paired with it.
     if isinstance(material_id, str) and offline.key_fingerprint == ctx.log_public_key.fingerprint():
-        with state.sessions() as s:
-            import uuid
-
-            try:
-                material = s.get(Material, uuid.UUID(material_id))
-            except ValueError:
-                material = None
-            if material is not None and material.leaf_index == offline.leaf_index:
-                registration = describe_registration(s, ctx, material)
+        try:
+            wanted = uuid.UUID(material_id)
+        except ValueError:
+            wanted = None
+        if wanted is not None:
+            with state.sessions() as s:
+                reg = registration_by_id(s.connection(), wanted)
+                if reg is not None and reg.leaf_index == offline.leaf_index:
+                    registration = describe_registration(s, ctx, reg)
     return {
         "valid": True,
         "anchored": anchor is not None,

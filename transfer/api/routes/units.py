@@ -17,6 +17,7 @@ from transfer.api.errors import Conflict, Forbidden, NotFound, problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Page, UnitCreate, UnitOut
+from transfer.api.state import AppState
 from transfer.db.models import ApiKey, Unit, UnitKind, UnitStatus
 from transfer.db.types import utcnow
 from transfer.roles import API_ISSUABLE_ROLES, Permission
@@ -134,7 +135,7 @@ def list_keys(unit_id: uuid.UUID, db: DbSession, _: KeyReader) -> list[ApiKey]:
     summary="Revoke an API key",
 )
 def revoke_key(
-    unit_id: uuid.UUID, key_id: uuid.UUID, db: WriteSession, caller: KeyRevoker
+    unit_id: uuid.UUID, key_id: uuid.UUID, db: WriteSession, state: StateDep, caller: KeyRevoker
 ) -> ApiKey:
     key = db.get(ApiKey, key_id)
     if key is None or key.unit_id != unit_id:
@@ -144,10 +145,13 @@ def revoke_key(
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()
         db.commit()
+        state.principals.invalidate()  # after the commit: see PrincipalCache
     return key
 
 
-def _set_status(db: Session, unit_id: uuid.UUID, caller: Principal, new: UnitStatus) -> Unit:
+def _set_status(
+    db: Session, state: AppState, unit_id: uuid.UUID, caller: Principal, new: UnitStatus
+) -> Unit:
     unit = _unit(db, unit_id)
     if unit.id == caller.unit_id and new is UnitStatus.SUSPENDED:
         # Suspending one's own unit would lock the security administrator out.
@@ -155,6 +159,7 @@ def _set_status(db: Session, unit_id: uuid.UUID, caller: Principal, new: UnitSta
     if unit.status is not new:
         unit.status = new
         db.commit()
+        state.principals.invalidate()  # after the commit: see PrincipalCache
     return unit
 
 
@@ -164,8 +169,8 @@ def _set_status(db: Session, unit_id: uuid.UUID, caller: Principal, new: UnitSta
     responses=problem_responses(404, 409),
     summary="Suspend a unit (its keys stop working)",
 )
-def suspend_unit(unit_id: uuid.UUID, db: WriteSession, caller: Suspender) -> Unit:
-    return _set_status(db, unit_id, caller, UnitStatus.SUSPENDED)
+def suspend_unit(unit_id: uuid.UUID, db: WriteSession, state: StateDep, caller: Suspender) -> Unit:
+    return _set_status(db, state, unit_id, caller, UnitStatus.SUSPENDED)
 
 
 @router.post(
@@ -174,5 +179,7 @@ def suspend_unit(unit_id: uuid.UUID, db: WriteSession, caller: Suspender) -> Uni
     responses=problem_responses(404),
     summary="Reinstate a suspended unit",
 )
-def reinstate_unit(unit_id: uuid.UUID, db: WriteSession, caller: Suspender) -> Unit:
-    return _set_status(db, unit_id, caller, UnitStatus.ACTIVE)
+def reinstate_unit(
+    unit_id: uuid.UUID, db: WriteSession, state: StateDep, caller: Suspender
+) -> Unit:
+    return _set_status(db, state, unit_id, caller, UnitStatus.ACTIVE)
