@@ -10,6 +10,15 @@ Mapping of findings to 真实性、完整性、可用性、安全性 (after DA/T
 - 可用性 usability: the content decrypts but does not open as its declared type;
 - 安全性 security: the data key does not unwrap for the custodian or the GCM tag fails.
 
+Custody (``audit_custody``) under the same columns:
+
+- 真实性: a custody row no longer derives the entry that was logged for it, or that
+  entry's proof or anchor fails; the custodian the database names is not the one the
+  verified custody history leads to, or not the one the contract's custody state names;
+  a logged custody transaction is not a successful call of the contract;
+- 完整性: the log holds a custody entry of the volume that has no row (a deleted
+  record), or a volume has no custody record at all.
+
 The audit never stops at the first problem: every material is checked and every
 problem recorded with the check that found it.
 """
@@ -22,11 +31,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol
 
 from notary.anchoring import AnchorReader, verify_anchor
 from notary.checkpoint import SignedCheckpoint
 from notary.crypto import Decrypter, SM2PublicKey, sm3
+from notary.entries import differing_fields, encode_entry
 from notary.envelope import DigestMismatch, EnvelopeError, open_sealed, unwrap_key
 from notary.errors import ConsistencyError, VerificationError
 from notary.log.merkle import ProofError, verify_consistency
@@ -80,6 +90,8 @@ class Report:
     bytes_rehashed: int = 0
     proofs_checked: int = 0
     checkpoints_checked: int = 0
+    custody_events: int = 0
+    volumes: int = 0
     problems: list[Problem] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROPERTIES, 0))
 
@@ -105,6 +117,8 @@ class Report:
                 "bytes_rehashed": self.bytes_rehashed,
                 "proofs_checked": self.proofs_checked,
                 "checkpoints_checked": self.checkpoints_checked,
+                "volumes": self.volumes,
+                "custody_events": self.custody_events,
                 "problems": len(self.problems),
                 "result": "通过" if self.ok else "未通过",
                 "by_property": {
@@ -214,6 +228,149 @@ def _audit_one(
             report.passed[prop] += 1
 
 
+@dataclass(frozen=True, slots=True)
+class CustodyItem:
+    """One custody record as the database holds it: the entry it derives (the service's
+    own builder, applied to the row now) and the stored entry's receipt, unchecked."""
+
+    subject: str
+    kind: str  # registered, dispatched, received, returned, ...
+    to_unit: str | None
+    leaf_index: int | None
+    derived_entry: dict[str, Any]
+    receipt: EvidenceReceipt | None  # None: no anchored checkpoint covers the leaf yet
+    tx_hash: str | None = None
+    unreadable: VerificationError | None = None  # the stored entry or proof did not load
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeCustody:
+    """A volume's custody: what the database says, the custody entries the log holds for
+    it, and where the contract keeps its state (if the volume was ever put on chain)."""
+
+    subject: str
+    custodian: str  # the custodian unit's code
+    events: tuple[CustodyItem, ...]  # the volume's custody rows, in log order
+    logged: tuple[int, ...] = ()  # leaf indices of the volume's custody entries in the log
+    chain_volume_id: bytes | None = None  # the opaque id on chain; None: never on chain
+    custodian_account: str | None = None  # the account the custodian acts through
+
+
+class CustodyChain(AnchorReader, Protocol):
+    """The contract's custody state machine, read through view calls (``ChainClient``)."""
+
+    def custody_state(self, volume_id: bytes) -> Any: ...
+
+
+# Custody moves on a receipt, a return or the first registration; a dispatch or a
+# rejection leaves it with the sender (the contract: custody moves only on receipt).
+_HOLDER_CHANGES = frozenset({"registered", "received", "returned"})
+
+
+def _differing(expected: dict[str, Any], stored: dict[str, Any]) -> str:
+    keys = differing_fields(expected, stored)
+    return ", ".join(f"{k}: 记录 {expected.get(k)!r} ≠ 日志 {stored.get(k)!r}" for k in keys)
+
+
+def audit_custody(
+    volumes: Iterable[VolumeCustody],
+    *,
+    log_keys: list[SM2PublicKey],
+    chain: CustodyChain | None,
+    report: Report,
+) -> Report:
+    """Re-check every custody record against its logged entry, the entry's proof and
+    anchor, the volume's custodian against the history and the contract; record, never
+    raise."""
+    for v in volumes:
+        _audit_volume_custody(v, log_keys, chain, report)
+        report.volumes += 1
+    return report
+
+
+def _audit_volume_custody(
+    v: VolumeCustody, log_keys: list[SM2PublicKey], chain: CustodyChain | None, report: Report
+) -> None:
+    problems = report.problems
+    for e in v.events:
+        report.custody_events += 1
+        if e.unreadable is not None:
+            problems.append(Problem(AUTHENTICITY, e.unreadable.check, e.subject, str(e.unreadable)))
+        elif e.receipt is None:
+            problems.append(
+                Problem(AUTHENTICITY, "anchor", e.subject, "保管条目尚未纳入已锚定的检查点")
+            )
+        else:
+            stored = e.receipt.entry
+            if encode_entry(e.derived_entry) != encode_entry(stored):
+                detail = _differing(e.derived_entry, stored)
+                problems.append(
+                    Problem(AUTHENTICITY, "entry", e.subject, f"保管记录与日志条目不符：{detail}")
+                )
+            try:
+                verify_offline(e.receipt, trusted_log_keys=log_keys)
+                report.proofs_checked += 1
+                if chain is not None:
+                    verify_anchor(e.receipt, chain)
+            except VerificationError as err:
+                problems.append(Problem(AUTHENTICITY, err.check, e.subject, str(err)))
+        if chain is not None and e.tx_hash is not None:
+            tx = chain.transaction_receipt(e.tx_hash)
+            if (
+                tx is None
+                or tx.get("status") != 1
+                or str(tx.get("to")).lower() != (chain.address.lower())
+            ):
+                problems.append(
+                    Problem(
+                        AUTHENTICITY,
+                        "custody-chain",
+                        e.subject,
+                        f"保管交易 {e.tx_hash} 不是对本合约的成功调用",
+                    )
+                )
+    recorded = {e.leaf_index for e in v.events}
+    missing = [leaf for leaf in v.logged if leaf not in recorded]
+    for leaf in missing:
+        problems.append(
+            Problem(
+                COMPLETENESS,
+                "custody-record",
+                v.subject,
+                f"日志序号 {leaf} 的保管条目在数据库中没有对应记录（记录被删除？）",
+            )
+        )
+    holder = None
+    for e in v.events:
+        if e.kind in _HOLDER_CHANGES:
+            holder = e.to_unit
+    if holder is None:
+        if not missing:
+            problems.append(Problem(COMPLETENESS, "custody-record", v.subject, "案卷没有保管记录"))
+    elif holder != v.custodian:
+        problems.append(
+            Problem(
+                AUTHENTICITY,
+                "custody-history",
+                v.subject,
+                f"数据库记载的保管单位 {v.custodian} 与保管历史的结果 {holder} 不符",
+            )
+        )
+    if chain is not None and v.chain_volume_id is not None:
+        state = chain.custody_state(v.chain_volume_id)
+        on_chain = None if state is None else str(state.custodian)
+        if on_chain is None or on_chain.lower() != str(v.custodian_account).lower():
+            problems.append(
+                Problem(
+                    AUTHENTICITY,
+                    "custody-chain",
+                    v.subject,
+                    f"链上保管账户 {on_chain or '（无此案卷）'} 与数据库记载的保管单位 "
+                    f"{v.custodian}（账户 {v.custodian_account}）不符",
+                )
+            )
+
+
 def audit_checkpoints(
     checkpoints: list[SignedCheckpoint],
     consistency_proof: Callable[[int, int], list[bytes]],
@@ -298,8 +455,9 @@ th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:60
 <p>检测范围：{e(report.scope)}　开始时间：{e(started)}</p>
 <p class="result">结论：<span class="{"ok" if report.ok else "bad"}">{e(s["result"])}</span></p>
 <table><tr><th>材料数</th><th>重新计算哈希的字节数</th><th>已验证证明</th><th>已验证检查点</th>
-<th>问题数</th></tr><tr><td>{s["materials"]}</td><td>{s["bytes_rehashed"]:,}</td>
-<td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td><td>{s["problems"]}</td></tr></table>
+<th>案卷数</th><th>保管记录</th><th>问题数</th></tr><tr><td>{s["materials"]}</td>
+<td>{s["bytes_rehashed"]:,}</td><td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
+<td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["problems"]}</td></tr></table>
 <h2>四性汇总</h2>
 <table><tr><th>性质</th><th>通过</th><th>问题</th></tr>{rows}</table>
 <h2>问题明细</h2>

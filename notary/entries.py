@@ -71,6 +71,40 @@ def material_registered(
     return entry
 
 
+def custody_event(
+    *,
+    event: str,
+    volume: str,
+    time_ms: int,
+    from_unit: str | None = None,
+    to_unit: str | None = None,
+    transfer_id: str | None = None,
+    tx: str | None = None,
+) -> dict[str, Any]:
+    """A volume's custody fact (registered, dispatched, received, returned, ...).
+
+    ``volume`` is the blinded volume reference; units are named by code. Optional
+    fields are left out when absent, so an entry says only what happened: the service
+    writes it from a ``custody_events`` row, and the audit rebuilds it from the row to
+    find a row that no longer says what was logged.
+    """
+    entry: dict[str, Any] = {
+        "type": CUSTODY_EVENT,
+        "v": 1,
+        "event": event,
+        "volume": volume,
+        "time_ms": time_ms,
+    }
+    optional = {"from": from_unit, "to": to_unit, "transfer_id": transfer_id, "tx": tx}
+    entry.update({k: v for k, v in optional.items() if v is not None})
+    return entry
+
+
+def differing_fields(expected: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The keys whose values differ between two entries (sorted)."""
+    return sorted(k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k))
+
+
 def encode_entry(entry: dict[str, Any]) -> bytes:
     """The leaf bytes of an entry."""
     kind = entry.get("type")

@@ -4,8 +4,10 @@ Reads the service's database and the deployment home directly (it is the auditor
 tool on the server, not an API client): every material version in scope is re-hashed
 from the store (fixity), its registration proof re-checked against the smallest
 anchored checkpoint and the chain, and every anchored checkpoint is checked for
-consistency with the next one (the log monitor). Findings go to ``notary.audit``'s
-四性 columns; the report is written as JSON and HTML.
+consistency with the next one (the log monitor). Every volume in scope has its custody
+records checked against their logged entries, proofs and anchors, and its custodian
+against the custody history and, once dispatched, the contract's custody state.
+Findings go to ``notary.audit``'s 四性 columns; the report is written as JSON and HTML.
 
 The embedded chain has a single writer: run the audit with the service stopped, or
 give ``--rpc URL`` (the service's read-only chain RPC, ``GET /v1/chain``) and the chain
@@ -39,7 +41,8 @@ class Sources:
     log_key: SM2PublicKey
     unit_key: Callable[[str], SM2PrivateKey]
     store: ContentStore
-    chain: Any  # notary.anchoring.AnchorReader (ChainClient), or None
+    chain: Any  # notary.audit.CustodyChain (ChainClient), or None
+    centre_account: str  # the account hosted units hold custody through on chain
 
 
 @contextmanager
@@ -57,7 +60,13 @@ def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
         except (DeploymentError, OSError) as e:
             raise UserError(f"无法打开部署 {home}：{e}") from None
         with dep:
-            yield Sources(dep.log_key.public_key, dep.unit_key, dep.store, dep.chain)
+            yield Sources(
+                dep.log_key.public_key,
+                dep.unit_key,
+                dep.store,
+                dep.chain,
+                dep.descriptor.chain_account,
+            )
         return
     # Chain over JSON-RPC: keys and store from the home, without opening the chain.
     from notary import deployment as d
@@ -81,12 +90,15 @@ def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
             raise d.DeploymentError(f"no envelope key for unit {code}") from None
 
     try:
-        yield Sources(log_key.public_key, unit_key, content, chain)
+        yield Sources(log_key.public_key, unit_key, content, chain, descriptor.chain_account)
     finally:
         content.close()
 
 
-def _scope_materials(s: Any, volume: str | None, unit: str | None) -> tuple[str, list[Any]]:
+def _scope_materials(
+    s: Any, volume: str | None, unit: str | None
+) -> tuple[str, list[Any], list[uuid.UUID] | None]:
+    """The scope's title, its material rows and its volumes (None: every volume)."""
     from sqlalchemy import select
 
     from transfer.db.models import Material, Unit, Volume
@@ -101,39 +113,17 @@ def _scope_materials(s: Any, volume: str | None, unit: str | None) -> tuple[str,
         if s.get(Volume, vid) is None:
             raise UserError(f"案卷不存在：{volume}")
         query, scope = query.where(Volume.id == vid), f"案卷 {volume}"
+        volumes: list[uuid.UUID] | None = [vid]
     elif unit is not None:
-        if s.scalar(select(Unit.id).where(Unit.code == unit)) is None:
+        unit_id = s.scalar(select(Unit.id).where(Unit.code == unit))
+        if unit_id is None:
             raise UserError(f"单位不存在：{unit}")
         query, scope = query.where(Unit.code == unit), f"单位 {unit} 保管的全部案卷"
+        volumes = list(s.scalars(select(Volume.id).where(Volume.custodian_unit_id == unit_id)))
     else:
-        scope = "本部署全部馆藏"
+        scope, volumes = "本部署全部馆藏", None
     rows = s.execute(query.order_by(Volume.id, Material.category, Material.seq_no)).all()
-    return scope, list(rows)
-
-
-def _receipt(s: Any, leaf_index: int, src: Sources) -> Any:
-    """The entry's proof against the smallest anchored checkpoint, as stored — assembled
-    without checking it (``build_receipt`` would refuse a bad one): checking is the
-    audit's job, which then names the failure (entry, inclusion, signature, anchor)."""
-    from notary.checkpoint import parse_signed_checkpoint
-    from notary.crypto import sm3
-    from notary.log.merkle import inclusion_proof
-    from notary.receipts import EvidenceReceipt
-    from transfer.db.treestore import DbTreeStorage
-    from transfer.services.anchoring import anchor_ref_of, covering_checkpoint
-    from transfer.services.receipts import entry_of
-
-    row = covering_checkpoint(s, leaf_index, anchored_only=True)
-    if row is None:
-        return None
-    return EvidenceReceipt(
-        entry=entry_of(s, leaf_index),
-        leaf_index=leaf_index,
-        inclusion_proof=tuple(inclusion_proof(sm3, DbTreeStorage(s), leaf_index, row.tree_size)),
-        checkpoint=parse_signed_checkpoint(row.body),
-        log_public_key=src.log_key,
-        anchor=anchor_ref_of(row),
-    )
+    return scope, list(rows), volumes
 
 
 def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
@@ -144,6 +134,7 @@ def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
     from transfer.db.models import MaterialKey
+    from transfer.services.receipts import stored_receipt
 
     for material, _volume, unit in rows:
         key_row = s.scalars(
@@ -158,7 +149,11 @@ def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
             if key_row is None
             else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
         )
-        receipt = None if material.leaf_index is None else _receipt(s, material.leaf_index, src)
+        receipt = (
+            None
+            if material.leaf_index is None
+            else stored_receipt(s, material.leaf_index, src.log_key)
+        )
         mid = str(material.id)
         record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
         designation = f"{material.category}-{material.seq_no}-{material.pages}"
@@ -182,13 +177,21 @@ def audit(
     # transfer.services.anchoring imports transfer.api, which imports it back: importing
     # the package first (as the service does) avoids the circular import.
     import transfer.api  # noqa: F401
-    from notary.audit import audit_checkpoints, audit_materials, new_report, write_report
+    from notary.audit import (
+        audit_checkpoints,
+        audit_custody,
+        audit_materials,
+        new_report,
+        write_report,
+    )
     from notary.checkpoint import parse_signed_checkpoint
     from notary.crypto import sm3
     from notary.log.merkle import consistency_proof
     from transfer.db.models import Checkpoint, CheckpointStatus
     from transfer.db.session import make_engine, read_sessionmaker
     from transfer.db.treestore import DbTreeStorage
+    from transfer.security import blinding_secret
+    from transfer.services.custody_audit import volume_custody
     from transfer.services.setup import is_initialised, settings_for
 
     if volume is not None and unit is not None:
@@ -197,13 +200,17 @@ def audit(
         raise UserError(f"{home} 不是部署目录")
     settings = settings_for(home)
     try:
+        secret = blinding_secret(settings)
+    except (OSError, ValueError) as e:
+        raise UserError(f"无法读取盲化密钥：{e}") from None
+    try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"无法创建输出目录 {out_dir}：{e.strerror or e}") from None
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, rpc) as src, read_sessionmaker(engine)() as s:
-            scope, rows = _scope_materials(s, volume, unit)
+            scope, rows, volume_ids = _scope_materials(s, volume, unit)
             report = new_report(scope)
             cp_rows = s.scalars(
                 select(Checkpoint)
@@ -246,6 +253,20 @@ def audit(
                     report=report,
                     progress=lambda n: progress.update(t1, completed=n),
                 )
+                t_custody = progress.add_task("保管记录检测", total=None)
+                audit_custody(
+                    volume_custody(
+                        s,
+                        volume_ids,
+                        secret=secret,
+                        log_key=src.log_key,
+                        centre_account=src.centre_account,
+                    ),
+                    log_keys=[src.log_key],
+                    chain=src.chain,
+                    report=report,
+                )
+                progress.update(t_custody, total=report.volumes, completed=report.volumes)
                 t2 = progress.add_task("日志一致性监测", total=1)
                 storage = DbTreeStorage(s)
                 chain = src.chain
@@ -280,7 +301,8 @@ def _print_summary(doc: dict[str, Any], json_path: Path, html_path: Path) -> Non
     out.print(f"检测范围：{doc['scope']}")
     out.print(
         f"材料 {s['materials']} 件，重算哈希 {s['bytes_rehashed']:,} 字节，"
-        f"核验证明 {s['proofs_checked']} 个，检查点 {s['checkpoints_checked']} 个"
+        f"核验证明 {s['proofs_checked']} 个，检查点 {s['checkpoints_checked']} 个，"
+        f"案卷保管 {s['volumes']} 卷（保管记录 {s['custody_events']} 条）"
     )
     t = Table("性质", "通过", "问题", title="四性汇总")
     for prop, v in s["by_property"].items():

@@ -24,8 +24,12 @@ KINDS = {
 
 
 def _detail(item: dict[str, Any]) -> str:
-    skip = {"kind", "time", "leaf_index", "proof"}
-    return "，".join(f"{k}={v}" for k, v in item.items() if k not in skip and v is not None)
+    skip = {"kind", "time", "leaf_index", "proof", "entry", "receipt", "verification"}
+    text = "，".join(f"{k}={v}" for k, v in item.items() if k not in skip and v is not None)
+    check = item.get("verification") or {}
+    if check and not check.get("ok"):  # the row contradicts its logged entry or proof
+        text = f"[bold red]未通过核验（{check.get('check')}）：{check.get('detail')}[/]　" + text
+    return text
 
 
 def provenance(

@@ -63,6 +63,15 @@ function item(e) {
     e.purpose ? h("p", { class: "meta" }, `利用目的：${e.purpose}`) : null,
     e.sm3 ? h("p", { class: "meta" }, "SM3 ", hexEl(e.sm3, 24)) : null,
     e.tx_hash ? h("p", { class: "meta" }, "保管权交易 ", hexEl(e.tx_hash, 18)) : null,
+    // The service re-derives a custody row's log entry: a row changed behind its back is flagged.
+    e.verification && !e.verification.ok
+      ? h(
+          "p",
+          { class: "meta", role: "alert" },
+          badge(`✗ 未通过核验（${e.verification.check}）`, "bad"),
+          `　${e.verification.detail || ""}`,
+        )
+      : null,
     h(
       "p",
       { class: "meta" },

@@ -8,6 +8,7 @@ import struct
 import zlib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,14 +18,17 @@ from notary.audit import (
     SECURITY,
     USABILITY,
     AuditItem,
+    CustodyItem,
+    VolumeCustody,
     audit_checkpoints,
+    audit_custody,
     audit_materials,
     new_report,
     write_report,
 )
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
-from notary.entries import decode_entry, encode_entry, material_registered
+from notary.entries import custody_event, decode_entry, encode_entry, material_registered
 from notary.envelope import seal, wrap_key
 from notary.log import MerkleLog
 from notary.reader import MaterialRecord
@@ -188,3 +192,82 @@ def test_report_is_written_as_json_and_chinese_html(holdings: Holdings, tmp_path
     assert doc["summary"]["by_property"][COMPLETENESS]["problems"] == 1
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "档案四性检测报告" in page and "完整性" in page
+
+
+def _custody(h: Holdings, rows: list[dict[str, Any]]) -> tuple[list[CustodyItem], list[int]]:
+    """Log one custody entry per row (as the service would), and the items for the audit
+    with each row's entry re-derived: a row may then be changed before the audit."""
+    leaves = []
+    for row in rows:
+        leaves.append(h.log.size)
+        h.log.append(encode_entry(custody_event(**row)))
+    cp = sign_checkpoint(h.log_key, "o", h.log.size, h.log.root(), 1)
+    items = [
+        CustodyItem(
+            subject=f"v（{row['event']}）",
+            kind=str(row["event"]),
+            to_unit=row.get("to_unit"),
+            leaf_index=leaf,
+            derived_entry=custody_event(**row),
+            receipt=build_receipt(
+                decode_entry(encode_entry(custody_event(**row))),
+                leaf,
+                h.log.inclusion_proof(leaf),
+                cp,
+                h.log_key.public_key,
+            ),
+        )
+        for leaf, row in zip(leaves, rows, strict=True)
+    ]
+    return items, leaves
+
+
+REGISTERED: dict[str, Any] = {"event": "registered", "volume": "v", "to_unit": "U1", "time_ms": 1}
+RECEIVED: dict[str, Any] = {
+    "event": "received", "volume": "v", "from_unit": "U1", "to_unit": "U2", "time_ms": 2,
+    "transfer_id": "t1", "tx": "0x" + "ab" * 32,
+}  # fmt: skip
+DISPATCHED = {**RECEIVED, "event": "dispatched", "time_ms": 3}
+
+
+def _audit_custody(h: Holdings, volume: VolumeCustody) -> dict[str, list[str]]:
+    report = audit_custody(
+        [volume], log_keys=[h.log_key.public_key], chain=None, report=new_report("custody")
+    )
+    h.report = report
+    return {p: [f"{x.check}: {x.subject}" for x in v] for p, v in report.by_property().items()}
+
+
+def test_custody_history_that_matches_its_log_passes(holdings: Holdings) -> None:
+    items, leaves = _custody(holdings, [REGISTERED, RECEIVED, DISPATCHED])
+    # A dispatch leaves custody with the sender: U2 holds the volume.
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", tuple(items), tuple(leaves)))
+    assert found == {AUTHENTICITY: [], COMPLETENESS: [], USABILITY: [], SECURITY: []}
+    assert holdings.report.custody_events == 3 and holdings.report.proofs_checked == 3
+
+
+def test_a_custody_row_that_no_longer_derives_its_entry_is_an_authenticity_finding(
+    holdings: Holdings,
+) -> None:
+    items, leaves = _custody(holdings, [REGISTERED])
+    changed = replace(
+        items[0],
+        to_unit="U2",
+        derived_entry=custody_event(**{**REGISTERED, "to_unit": "U2"}),
+    )
+    found = _audit_custody(holdings, VolumeCustody("v", "U1", (changed,), tuple(leaves)))
+    assert found[AUTHENTICITY] == ["entry: v（registered）", "custody-history: v"]
+    assert "to: 记录 'U2' ≠ 日志 'U1'" in holdings.report.problems[0].detail
+
+
+def test_a_deleted_custody_row_and_a_custodian_off_its_history_are_found(
+    holdings: Holdings,
+) -> None:
+    items, leaves = _custody(holdings, [REGISTERED, RECEIVED])
+    # The receipt's row deleted: the log still holds its entry, the history ends at U1.
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", (items[0],), tuple(leaves)))
+    assert found[COMPLETENESS] == ["custody-record: v"]
+    assert found[AUTHENTICITY] == ["custody-history: v"]
+    # No record at all of a volume the log never mentioned either.
+    found = _audit_custody(holdings, VolumeCustody("w", "U1", ()))
+    assert found[COMPLETENESS] == ["custody-record: w"]

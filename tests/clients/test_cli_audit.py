@@ -8,12 +8,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from notary.entries import decode_entry, encode_entry
 from notary.store import LocalStore
 from tests.clients.conftest import Service, new_volume, running_service, write_materials
-from transfer.db.models import LogLeaf, Material
+from transfer.db.models import CustodyEvent, CustodyEventKind, LogLeaf, Material
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for
 
@@ -49,7 +49,9 @@ def test_clean_volume_passes_all_four(service: Service, cli: Any, tmp_path: Path
     assert "材料四性检测" in r.err and "日志一致性监测" in r.err  # progress bars
     assert "结论：通过" in r.out and "四性汇总" in r.out
     doc = json.loads((out / "audit-report.json").read_text(encoding="utf-8"))
-    assert doc["summary"]["materials"] == 2 and doc["summary"]["proofs_checked"] == 2
+    # Two registrations and the volume's custody registration.
+    assert doc["summary"]["materials"] == 2 and doc["summary"]["proofs_checked"] == 3
+    assert doc["summary"]["volumes"] == 1 and doc["summary"]["custody_events"] == 1
     assert doc["summary"]["checkpoints_checked"] >= 1
     assert all(v["passed"] == 2 for v in doc["summary"]["by_property"].values())
     assert "档案四性检测报告" in (out / "audit-report.html").read_text(encoding="utf-8")
@@ -77,6 +79,12 @@ def test_flipped_byte_removed_material_and_stale_proof(
             entry = decode_entry(leaf.entry)
             entry["time_ms"] = int(entry["time_ms"]) + 1  # type: ignore[call-overload]
             leaf.entry = encode_entry(entry)
+            # The volume's custody record no longer says what was logged for it.
+            s.execute(
+                update(CustodyEvent)
+                .where(CustodyEvent.volume_id == uuid.UUID(vol))
+                .values(kind=CustodyEventKind.RETURNED)
+            )
             s.commit()
     finally:
         engine.dispose()
@@ -101,6 +109,7 @@ def test_flipped_byte_removed_material_and_stale_proof(
         ("真实性", "content", flipped["id"]),
         ("完整性", "content", removed["id"]),
         ("真实性", "inclusion", stale["id"]),
+        ("真实性", "entry", vol),
     }
     by = doc["summary"]["by_property"]
     assert by["可用性"]["problems"] == 0 and by["安全性"]["problems"] == 0
@@ -140,7 +149,7 @@ def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path,
     r = cli("audit", "--home", svc.home, "--unit", "UNIT-A", "--out", tmp_path / "r", "--json")
     assert r.code == 1, r.err
     doc = json.loads(r.out)
-    assert doc["summary"]["proofs_checked"] == 2 and doc["summary"]["checkpoints_checked"] >= 1
+    assert doc["summary"]["proofs_checked"] == 3 and doc["summary"]["checkpoints_checked"] >= 1
     assert [(p["property"], p["subject"].split("（")[0]) for p in doc["problems"]] == [
         ("真实性", flipped["id"])
     ]

@@ -12,7 +12,12 @@ The detectors, each answering "which check fired" (``None``: nothing noticed):
   problem), then the receipt it returns (or the one the holder kept) checked again.
   Once it has served a material's anchored proof, it answers from that verified cache;
 - ``audit`` — :func:`notary.audit.audit_materials` over every material, with receipts
-  assembled from the database *without* the service's own checks (an auditor's tool);
+  assembled from the database *without* the service's own checks (an auditor's tool),
+  and :func:`notary.audit.audit_custody` over every volume's custody records (read by
+  ``transfer.services.custody_audit``, as ``notary audit`` reads them), the chain
+  included; findings about material A or the world's volume count;
+- ``provenance`` — ``GET /v1/volumes/{id}/provenance``: a custody item flagged as not
+  verifying (the check it names);
 - ``monitor`` — :func:`notary.audit.audit_checkpoints` over the anchored checkpoints,
   consistency proofs from the stored log and roots from the chain.
 
@@ -37,34 +42,34 @@ from notary.audit import (
     Problem,
     Report,
     audit_checkpoints,
+    audit_custody,
     audit_materials,
 )
 from notary.audit import new_report as new_audit_report
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.deployment import Deployment
-from notary.entries import decode_entry
 from notary.envelope import WrappedKey
 from notary.errors import VerificationError
-from notary.log.merkle import consistency_proof, inclusion_proof
+from notary.log.merkle import consistency_proof
 from notary.reader import MaterialRecord
-from notary.receipts import EvidenceReceipt
 from tests.service import _notary as n
 from tests.service.conftest import Cast
 from transfer.api.state import AppState
 from transfer.db.models import (
     Checkpoint,
     CheckpointStatus,
-    LogLeaf,
     Material,
     MaterialKey,
     Unit,
     Volume,
 )
 from transfer.db.treestore import DbTreeStorage
-from transfer.services.anchoring import AnchoringWorker, anchor_ref_of, covering_checkpoint
+from transfer.services.anchoring import AnchoringWorker
+from transfer.services.custody_audit import volume_custody
+from transfer.services.receipts import stored_receipt
 
-Detector = str  # "read" | "verify" | "audit" | "monitor" | "package-open" | "四性 verify"
+Detector = str  # "read" | "verify" | "audit" | "provenance" | "monitor" | "package-open" | …
 
 
 @dataclass
@@ -176,6 +181,12 @@ class World:
         report = new_audit_report("security battery")
         with self.state.sessions() as s:
             items, custodians = _audit_items(s, report, ctx.log_public_key)
+            custody = list(
+                volume_custody(
+                    s, None, secret=self.state.blinding_secret, log_key=ctx.log_public_key,
+                    centre_account=ctx.deployment.descriptor.chain_account,
+                )
+            )  # fmt: skip
         audit_materials(
             items,
             store=ctx.store,
@@ -184,9 +195,31 @@ class World:
             chain=ctx.deployment.chain,
             report=report,
         )
+        audit_custody(
+            custody, log_keys=[ctx.log_public_key], chain=ctx.deployment.chain, report=report
+        )
         wanted = subject or self.a["id"]
-        checks = [p.check for p in report.problems if p.subject == wanted]
+        checks = [
+            p.check
+            for p in report.problems
+            if p.subject == wanted or (subject is None and p.subject.startswith(self.volume))
+        ]
         return ",".join(dict.fromkeys(checks)) or None
+
+    def provenance(self) -> str | None:
+        r = self.client.get(
+            f"/v1/volumes/{self.volume}/provenance", headers=self.cast.operator.headers
+        )
+        if r.status_code >= 500:
+            return f"HTTP {r.status_code}"
+        if r.status_code != 200:
+            return None  # not held by the caller (any more): nothing shown, nothing to flag
+        flagged = [
+            i["verification"]["check"]
+            for i in r.json()["items"]
+            if "verification" in i and not i["verification"]["ok"]
+        ]
+        return ",".join(dict.fromkeys(flagged)) or None
 
     def monitor(self) -> str | None:
         ctx = self.state.notary
@@ -230,8 +263,8 @@ class World:
     def all_detectors(self) -> dict[Detector, str]:
         # Read-only detectors first: a successful read appends a leaf.
         return self.detect(
-            self.monitor, self.audit, self.verify, self.read,
-            names=("monitor", "audit", "verify", "read"),
+            self.monitor, self.audit, self.provenance, self.verify, self.read,
+            names=("monitor", "audit", "provenance", "verify", "read"),
         )  # fmt: skip
 
 
@@ -243,20 +276,6 @@ def _problem_check(r: Any) -> str | None:
     if t.startswith(prefix):
         return t.removeprefix(prefix)
     return None  # refused for another reason (404, no key): not a finding about integrity
-
-
-def _raw_receipt(s: Session, leaf: int, log_key: SM2PublicKey) -> EvidenceReceipt | None:
-    """A's receipt as stored — entry, proof, checkpoint, anchor — checked by nobody yet."""
-    row = covering_checkpoint(s, leaf, anchored_only=True)
-    if row is None:
-        return None
-    raw = s.scalar(select(LogLeaf.entry).where(LogLeaf.idx == leaf))
-    assert raw is not None
-    proof = inclusion_proof(sm3, DbTreeStorage(s), leaf, row.tree_size)
-    return EvidenceReceipt(
-        decode_entry(raw), leaf, tuple(proof), parse_signed_checkpoint(row.body), log_key,
-        anchor_ref_of(row),
-    )  # fmt: skip
 
 
 def _audit_items(
@@ -285,7 +304,7 @@ def _audit_items(
             WrappedKey(bytes.fromhex(key.key_fingerprint), key.wrapped),
         )
         try:
-            receipt = _raw_receipt(s, m.leaf_index, log_key)
+            receipt = stored_receipt(s, m.leaf_index, log_key)
         except VerificationError as e:
             # The stored entry or checkpoint does not even parse: the audit's loader says so.
             report.problems.append(Problem(AUTHENTICITY, e.check, str(m.id), str(e)))

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from notary.anchoring import verify_anchor
 from notary.checkpoint import sign_checkpoint
@@ -50,6 +50,7 @@ from transfer.db.models import (
     Alert,
     Checkpoint,
     CustodyEvent,
+    CustodyEventKind,
     LogLeaf,
     LogNode,
     Material,
@@ -164,13 +165,20 @@ def custodian_to_other_unit(w: World) -> None:
         s.commit()
 
 
-def custody_event_to_other_unit(w: World) -> None:
+def _custody_event(w: World, **values: Any) -> None:
+    """The volume's one custody row (registered to U1, leaf 0)."""
     with w.session() as s:
         s.execute(
             update(CustodyEvent)
             .where(CustodyEvent.volume_id == uuid.UUID(w.volume))
-            .values(to_unit_id=uuid.UUID(w.cast.other.unit_id))
+            .values(**values)
         )
+        s.commit()
+
+
+def delete_custody_event(w: World) -> None:
+    with w.session() as s:
+        s.execute(delete(CustodyEvent).where(CustodyEvent.volume_id == uuid.UUID(w.volume)))
         s.commit()
 
 
@@ -276,6 +284,7 @@ SERVICE_CASES = [
         {
             "monitor": "checkpoint-signature,anchor,consistency",
             "audit": "checkpoint-signature",
+            "provenance": "checkpoint-signature",  # the volume's custody entry, leaf 0
             "read": "checkpoint-signature",
         },
     ),
@@ -286,6 +295,7 @@ SERVICE_CASES = [
         {
             "monitor": "checkpoint-signature",
             "audit": "checkpoint-signature",
+            "provenance": "checkpoint-signature",  # the volume's custody entry, leaf 0
             "read": "checkpoint-signature",
         },
     ),
@@ -307,15 +317,32 @@ SERVICE_CASES = [
         "volumes.custodian_unit_id",
         "moved to unit U2",
         custodian_to_other_unit,
-        {"audit": "envelope"},
+        # The key is not wrapped for U2, and the logged custody history ends with U1.
+        {"audit": "envelope,custody-history"},
     ),
-    pytest.param(
-        Case("custody_events.to_unit_id", "changed to unit U2", custody_event_to_other_unit, {}),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="DEFECT (SECURITY.md §6): custody_events rows are never compared with their "
-            "custody.event log entries, and no API serves those entries or their receipts",
-        ),
+    Case(
+        "custody_events.to_unit_id",
+        "changed to unit U2",
+        lambda w: _custody_event(w, to_unit_id=uuid.UUID(w.cast.other.unit_id)),
+        {"audit": "entry,custody-history", "provenance": "entry"},
+    ),
+    Case(
+        "custody_events.kind",
+        "registered → received",
+        lambda w: _custody_event(w, kind=CustodyEventKind.RECEIVED),
+        {"audit": "entry", "provenance": "entry"},
+    ),
+    Case(
+        "custody_events.from_unit_id",
+        "set to unit U2",
+        lambda w: _custody_event(w, from_unit_id=uuid.UUID(w.cast.other.unit_id)),
+        {"audit": "entry", "provenance": "entry"},
+    ),
+    Case(
+        "custody_events (volume's registration)",
+        "row deleted",
+        delete_custody_event,
+        {"audit": "custody-record"},
     ),
 ]
 

@@ -273,6 +273,14 @@ def test_provenance_lists_registration_versions_and_reads_with_proofs(
     assert timeline[1]["proof"]["anchored"] is True
     assert timeline[1]["receipt_url"] == f"/v1/materials/{v1['id']}/receipt"
     assert timeline[3]["purpose"] == "复核" and timeline[3]["unit"] == "U1"
+    # The custody fact is served with its logged entry and an evidence receipt that
+    # verifies on its own, and the row was checked against that entry.
+    custody = timeline[0]
+    assert custody["verification"] == {"ok": True, "check": None, "detail": None}
+    assert custody["entry"]["event"] == "registered" and custody["entry"]["to"] == "U1"
+    receipt = parse_receipt(custody["receipt"])
+    assert receipt.entry == custody["entry"] and receipt.leaf_index == 0
+    verify_offline(receipt)
     vol_items = nclient.get(f"/v1/volumes/{vol}/provenance", headers=ncast.operator.headers).json()
     assert [i["kind"] for i in vol_items["items"]] == [i["kind"] for i in timeline]
     assert (

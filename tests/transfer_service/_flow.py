@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any
 
+from sqlalchemy import func, select
+
+from notary.audit import audit_custody, new_report
 from tests.service._notary import pdf as _pdf_body
 from tests.service._notary import png
 from tests.transfer_service.conftest import Centre, new_id
+from transfer.db.models import Checkpoint, CheckpointStatus
+from transfer.db.treestore import DbTreeStorage
+from transfer.services.custody_audit import volume_custody
 
 CATEGORIES = ["1", "2", "4-1", "4-2", "5", "7", "9-1", "10"]
 
@@ -106,3 +113,33 @@ def verified(b: Centre, out: dict[str, Any]) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "verified"
     return dict(r.json())
+
+
+def custody_audit(c: Centre, volume_id: str, timeout: float = 30) -> list[tuple[str, str]]:
+    """``notary audit``'s custody findings (check, 四性 column) for one volume of a
+    centre, the chain read through its client, once the log is anchored."""
+    state = c.client.app.state.notary  # type: ignore[attr-defined]
+    ctx = state.notary
+    deadline = time.monotonic() + timeout
+    while True:
+        with state.sessions() as s:
+            anchored = s.scalar(
+                select(func.max(Checkpoint.tree_size)).where(
+                    Checkpoint.status == CheckpointStatus.ANCHORED
+                )
+            )
+            if (anchored or 0) >= DbTreeStorage(s).size() or time.monotonic() > deadline:
+                break
+        time.sleep(0.1)
+    with state.sessions() as s:
+        volumes = list(
+            volume_custody(
+                s, [uuid.UUID(volume_id)], secret=state.blinding_secret,
+                log_key=ctx.log_public_key, centre_account=c.account,
+            )
+        )  # fmt: skip
+    report = audit_custody(
+        volumes, log_keys=[ctx.log_public_key], chain=c.chain, report=new_report(volume_id)
+    )
+    assert report.volumes == 1 and report.custody_events >= 2
+    return [(p.check, p.property) for p in report.problems]

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from notary.chain.anvil import dev_private_keys
-from tests.transfer_service._flow import package, volume_with_materials
+from tests.transfer_service._flow import custody_audit, package, volume_with_materials
 from tests.transfer_service.conftest import Centre
-from transfer.db.models import MaterialKey, TransferPeer, Unit
+from transfer.db.models import MaterialKey, Transfer, TransferPeer, Unit, Volume
 from transfer.db.session import write_sessionmaker
 from transfer.services.transfer_units import provision_hosted_account
 
@@ -59,3 +62,27 @@ def test_transfer_between_two_hosted_units(centres: tuple[Centre, Centre]) -> No
     assert r.status_code == 200, r.text
     r = a.get(f"/v1/materials/{ids[0]}/content", params={"purpose": "原单位"})
     assert r.status_code == 404
+    # The custody audit: every record derives its logged entry, the history ends with
+    # UA-X, and the contract names UA-X's account.
+    assert custody_audit(a, vid) == []
+    with write_sessionmaker(state.engine)() as s:
+        volume = s.get(Volume, uuid.UUID(vid))
+        assert volume is not None
+        receiver, volume.custodian_unit_id = volume.custodian_unit_id, sender_of(s, tid)
+        s.commit()
+    try:
+        # Moved back to the sender behind the service's back: neither the logged
+        # history nor the chain agree.
+        assert custody_audit(a, vid) == [
+            ("custody-history", "真实性"),
+            ("custody-chain", "真实性"),
+        ]
+    finally:
+        with write_sessionmaker(state.engine)() as s:
+            s.execute(update(Volume).where(Volume.id == uuid.UUID(vid)).values(
+                custodian_unit_id=receiver))  # fmt: skip
+            s.commit()
+
+
+def sender_of(s: Session, tid: str) -> uuid.UUID:
+    return s.scalars(select(Transfer.sender_unit_id).where(Transfer.transfer_id == tid)).one()

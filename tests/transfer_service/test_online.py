@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from notary.chain.models import CustodyState
 from notary.crypto import sm3
-from tests.transfer_service._flow import dispatched, verified
+from tests.transfer_service._flow import custody_audit, dispatched, verified
 from tests.transfer_service.conftest import Centre
 from transfer.db.models import CustodyEvent, Unit
 
@@ -80,9 +80,12 @@ def test_online_transfer_a_to_b(centres: tuple[Centre, Centre]) -> None:
     assert len(volumes) == 1
 
     # B's provenance of the volume shows the custody history with the chain's tx.
-    prov_b = b.get(f"/v1/volumes/{volumes.pop()}/provenance").json()
-    kinds = [i["kind"] for i in prov_b["items"] if i["kind"].startswith("custody.")]
+    volume_b = volumes.pop()
+    prov_b = b.get(f"/v1/volumes/{volume_b}/provenance").json()
+    custody_items = [i for i in prov_b["items"] if i["kind"].startswith("custody.")]
+    kinds = [i["kind"] for i in custody_items]
     assert "custody.dispatched" in kinds and "custody.received" in kinds
+    assert all(i["verification"]["ok"] for i in custody_items)
     # The same custody history on both sides, with the same receipt hash (the one
     # anchored on chain), each step an entry of that side's log.
     history = [_custody_history(c, tid) for c in (a, b)]
@@ -94,6 +97,10 @@ def test_online_transfer_a_to_b(centres: tuple[Centre, Centre]) -> None:
             ("received", "UA", "UB", received["outcome_hash"]),
         ]
     )
+    # Each side's custody audit: records ↔ logged entries ↔ anchors, custodian ↔ history
+    # ↔ the contract (B's account on both sides).
+    assert custody_audit(a, next(iter(out["chain_volumes"]))) == []
+    assert custody_audit(b, volume_b) == []
 
 
 def _custody_history(c: Centre, tid: str) -> list[tuple[str, str, str, str | None]]:

@@ -1,17 +1,29 @@
 """Provenance timelines: everything that happened to a volume or a material, in order,
-each item with its log position and, once anchored, its proof reference."""
+each item with its log position and, once anchored, its proof reference.
+
+A custody item also carries its log entry and evidence receipt, and ``verification``:
+whether the row still derives the entry that was logged (the service's own builder,
+:func:`transfer.services.custody.custody_entry`) and the entry's proof holds. A row
+changed behind the service's back is shown flagged, never as plain history.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary.crypto import SM2PublicKey
+from notary.entries import differing_fields, encode_entry
+from notary.errors import VerificationError
 from transfer.db.models import CustodyEvent, Material, ReadLogEntry, Unit
 from transfer.services.anchoring import anchor_ref_of, covering_checkpoint
+from transfer.services.custody import custody_entry
+from transfer.services.receipts import entry_of, receipt_state
 
 
 def proof_ref(session: Session, leaf_index: int | None) -> dict[str, Any] | None:
@@ -90,7 +102,43 @@ def _material_items(s: Session, units: _Units, materials: list[Material]) -> lis
     return items
 
 
-def _custody_items(s: Session, units: _Units, volume_id: uuid.UUID) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """What checking custody items needs: the blinding secret and the log's key."""
+
+    secret: bytes
+    log_key: SM2PublicKey
+
+
+def _verified(ok: bool, check: str | None = None, detail: str | None = None) -> dict[str, Any]:
+    return {"ok": ok, "check": check, "detail": detail}
+
+
+def _custody_evidence(s: Session, units: _Units, e: CustodyEvent, keys: Keys) -> dict[str, Any]:
+    """The row's entry and receipt, and whether the row still says what was logged."""
+    out: dict[str, Any] = {"entry": None, "receipt": None}
+    if e.leaf_index is None:
+        return out | {"verification": _verified(False, "entry", "保管记录没有日志条目")}
+    try:
+        rs = receipt_state(s, e.leaf_index, keys.log_key)
+        stored = entry_of(s, e.leaf_index) if rs.receipt is None else rs.receipt.entry
+    except VerificationError as err:  # the stored entry or its proof fails
+        return out | {"verification": _verified(False, err.check, str(err))}
+    except LookupError as err:
+        return out | {"verification": _verified(False, "entry", str(err))}
+    out |= {"entry": stored, "receipt": None if rs.receipt is None else rs.receipt.to_json()}
+    derived = custody_entry(e, keys.secret, lambda u: units.code(u) or str(u))
+    if encode_entry(derived) != encode_entry(stored):
+        fields = "、".join(differing_fields(derived, stored))
+        return out | {
+            "verification": _verified(False, "entry", f"保管记录与日志条目不符（{fields}）")
+        }
+    return out | {"verification": _verified(True)}
+
+
+def _custody_items(
+    s: Session, units: _Units, volume_id: uuid.UUID, keys: Keys
+) -> list[dict[str, Any]]:
     events = s.scalars(select(CustodyEvent).where(CustodyEvent.volume_id == volume_id)).all()
     return [
         _item(
@@ -101,6 +149,7 @@ def _custody_items(s: Session, units: _Units, volume_id: uuid.UUID) -> list[dict
             from_unit=units.code(e.from_unit_id),
             to_unit=units.code(e.to_unit_id),
             tx_hash=e.tx_hash,
+            **_custody_evidence(s, units, e, keys),
         )
         for e in events
     ]
@@ -111,15 +160,15 @@ def _sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["leaf_index"] is None, i["leaf_index"] or 0, i["time"]))
 
 
-def volume_timeline(s: Session, volume_id: uuid.UUID) -> list[dict[str, Any]]:
+def volume_timeline(s: Session, volume_id: uuid.UUID, keys: Keys) -> list[dict[str, Any]]:
     units = _Units(s)
     materials = list(s.scalars(select(Material).where(Material.volume_id == volume_id)))
-    return _sorted(_custody_items(s, units, volume_id) + _material_items(s, units, materials))
+    return _sorted(_custody_items(s, units, volume_id, keys) + _material_items(s, units, materials))
 
 
-def material_timeline(s: Session, material: Material) -> list[dict[str, Any]]:
+def material_timeline(s: Session, material: Material, keys: Keys) -> list[dict[str, Any]]:
     units = _Units(s)
     versions = list(s.scalars(select(Material).where(Material.lineage_id == material.lineage_id)))
     return _sorted(
-        _custody_items(s, units, material.volume_id) + _material_items(s, units, versions)
+        _custody_items(s, units, material.volume_id, keys) + _material_items(s, units, versions)
     )

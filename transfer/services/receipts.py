@@ -59,6 +59,28 @@ def receipt_for_checkpoint(
     )
 
 
+def stored_receipt(
+    session: Session, leaf_index: int, log_key: SM2PublicKey
+) -> EvidenceReceipt | None:
+    """The leaf's proof against its smallest anchored checkpoint, assembled as stored and
+    *not* checked (``build_receipt`` would refuse a bad one): the auditor checks it and
+    names the failure (entry, inclusion, signature, anchor). None before anchoring;
+    ``VerificationError`` when a stored entry or checkpoint does not even parse."""
+    row = covering_checkpoint(session, leaf_index, anchored_only=True)
+    if row is None:
+        return None
+    return EvidenceReceipt(
+        entry=entry_of(session, leaf_index),
+        leaf_index=leaf_index,
+        inclusion_proof=tuple(
+            inclusion_proof(sm3, DbTreeStorage(session), leaf_index, row.tree_size)
+        ),
+        checkpoint=parse_signed_checkpoint(row.body),
+        log_public_key=log_key,
+        anchor=anchor_ref_of(row),
+    )
+
+
 def receipt_state(
     session: Session, leaf_index: int, log_key: SM2PublicKey, *, anchored_only: bool = False
 ) -> ReceiptState:

@@ -81,8 +81,13 @@ def _chain_key_path(ctx: NotaryContext, code: str) -> str:
 
 
 def chain_account(s: Session, ctx: NotaryContext, unit_id: uuid.UUID) -> str:
+    return unit_account(s, unit_id, ctx.deployment.descriptor.chain_account)
+
+
+def unit_account(s: Session, unit_id: uuid.UUID, centre_account: str) -> str:
+    """The account a unit holds custody through: its own, else the centre's."""
     peer = s.get(TransferPeer, unit_id)
-    return peer.chain_account if peer is not None else ctx.deployment.descriptor.chain_account
+    return peer.chain_account if peer is not None else centre_account
 
 
 def is_peer(s: Session, unit_id: uuid.UUID) -> bool:

@@ -48,7 +48,7 @@ from transfer.db.models import (
 )
 from transfer.db.types import utcnow
 from transfer.security import Principal
-from transfer.services.ingest import volume_ref
+from transfer.services.custody import append_custody
 from transfer.services.logwriter import append_entries
 from transfer.workflow.errors import (
     ActError,
@@ -230,34 +230,17 @@ def record_custody(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """A custody fact of a local volume: log entry + custody_events row (not committed)."""
-    now = utcnow()
-    entry: dict[str, Any] = {
-        "type": CUSTODY_EVENT,
-        "v": 1,
-        "event": str(kind),
-        "volume": volume_ref(secret, volume_id),
-        "transfer_id": transfer_id,
-        "time_ms": int(now.timestamp() * 1000),
-    }
-    if from_unit is not None:
-        entry["from"] = from_unit.code
-    if to_unit is not None:
-        entry["to"] = to_unit.code
-    if tx_hash is not None:
-        entry["tx"] = tx_hash
-    leaf = append_entries(s, [entry]).start
-    s.add(
-        CustodyEvent(
-            volume_id=volume_id,
-            kind=kind,
-            from_unit_id=None if from_unit is None else from_unit.id,
-            to_unit_id=None if to_unit is None else to_unit.id,
-            detail={"transfer_id": transfer_id, **(detail or {})},
-            leaf_index=leaf,
-            tx_hash=tx_hash,
-            created_at=now,
-        )
+    row = CustodyEvent(
+        volume_id=volume_id,
+        kind=kind,
+        from_unit_id=None if from_unit is None else from_unit.id,
+        to_unit_id=None if to_unit is None else to_unit.id,
+        detail={"transfer_id": transfer_id, **(detail or {})},
+        tx_hash=tx_hash,
+        created_at=utcnow(),
     )
+    codes = {u.id: u.code for u in (from_unit, to_unit) if u is not None}
+    append_custody(s, secret, row, codes.__getitem__)
 
 
 # ---------------------------------------------------------------- errors

@@ -21,7 +21,7 @@ from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.problems import VerificationProblem
-from transfer.services.provenance import material_timeline
+from transfer.services.provenance import Keys, material_timeline
 from transfer.services.reads import held_material, read_content
 from transfer.services.receipts import receipt_state
 
@@ -136,9 +136,9 @@ def get_content(
     summary="The material's timeline: versions, custody events and reads, with proofs",
 )
 def material_provenance(
-    material_id: uuid.UUID, state: StateDep, caller: MaterialReader
+    material_id: uuid.UUID, state: StateDep, notary: Notary, caller: MaterialReader
 ) -> dict[str, Any]:
     material = held_material(state, material_id, caller)
     with state.sessions() as s:
-        items = material_timeline(s, material)
+        items = material_timeline(s, material, Keys(state.blinding_secret, notary.log_public_key))
     return {"material_id": str(material_id), "lineage_id": str(material.lineage_id), "items": items}

@@ -14,8 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.entries import CUSTODY_EVENT
-from transfer.api.deps import DbSession, StateDep, WriteSession, require
+from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
 from transfer.api.errors import Conflict, NotFound, Unprocessable, problem_responses
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
@@ -25,9 +24,8 @@ from transfer.db.models import CustodyEvent, CustodyEventKind, Volume, VolumeKin
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal, blind_cadre_id
-from transfer.services.ingest import volume_ref
-from transfer.services.logwriter import append_entries
-from transfer.services.provenance import volume_timeline
+from transfer.services.custody import append_custody
+from transfer.services.provenance import Keys, volume_timeline
 
 router = APIRouter(
     prefix=f"{API_V1}/volumes", tags=["volumes"], responses=problem_responses(401, 403, 422)
@@ -82,26 +80,14 @@ def create_volume(
     db.flush()
     # The first custody fact of the volume, committed with its log entry. Its on-chain
     # registration (tx_hash) belongs to the transfer workflow.
-    now = utcnow()
-    entry = {
-        "type": CUSTODY_EVENT,
-        "v": 1,
-        "event": str(CustodyEventKind.REGISTERED),
-        "volume": volume_ref(state.blinding_secret, volume.id),
-        "to": caller.unit_code,
-        "time_ms": int(now.timestamp() * 1000),
-    }
-    leaf = append_entries(db, [entry]).start
-    db.add(
-        CustodyEvent(
-            volume_id=volume.id,
-            kind=CustodyEventKind.REGISTERED,
-            to_unit_id=caller.unit_id,
-            detail={"kind": str(body.kind)},
-            leaf_index=leaf,
-            created_at=now,
-        )
+    row = CustodyEvent(
+        volume_id=volume.id,
+        kind=CustodyEventKind.REGISTERED,
+        to_unit_id=caller.unit_id,
+        detail={"kind": str(body.kind)},
+        created_at=utcnow(),
     )
+    append_custody(db, state.blinding_secret, row, {caller.unit_id: caller.unit_code}.__getitem__)
     db.commit()
     return volume
 
@@ -176,7 +162,8 @@ def volume_materials(
     summary="The volume's timeline: custody events, material versions and reads, with proofs",
 )
 def volume_provenance(
-    volume_id: uuid.UUID, db: DbSession, caller: MaterialReader
+    volume_id: uuid.UUID, db: DbSession, state: StateDep, notary: Notary, caller: MaterialReader
 ) -> dict[str, Any]:
     volume = held_volume(db, volume_id, caller)
-    return {"volume_id": str(volume.id), "items": volume_timeline(db, volume.id)}
+    keys = Keys(state.blinding_secret, notary.log_public_key)
+    return {"volume_id": str(volume.id), "items": volume_timeline(db, volume.id, keys)}

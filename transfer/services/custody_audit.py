@@ -1,0 +1,144 @@
+"""What the custody audit (:func:`notary.audit.audit_custody`) reads from a deployment.
+
+For each volume in scope: its custody rows, each with the entry the service's own
+builder derives from the row now (:func:`transfer.services.custody.custody_entry`)
+and the stored entry's receipt, assembled without checking it; the leaf indices of
+every custody entry the log holds for the volume (found by its blinded reference), so
+that a deleted row shows; and, for a volume that was ever dispatched, its id on chain
+and the account its custodian acts through.
+
+Used by ``notary audit`` and the tamper battery (``tests/security``): one reading of
+the database for both.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.audit import CustodyItem, VolumeCustody
+from notary.crypto import SM2PublicKey
+from notary.entries import CUSTODY_EVENT, decode_entry
+from notary.errors import EntryMismatch, VerificationError
+from notary.receipts import EvidenceReceipt
+from transfer.db.models import CustodyEvent, LogLeaf, TransferVolume, Unit, Volume
+from transfer.services.custody import custody_entry
+from transfer.services.ingest import volume_ref
+from transfer.services.receipts import stored_receipt
+from transfer.services.transfer_units import unit_account
+
+# A custody entry's canonical bytes contain this (keys are sorted, no spaces), so the
+# scan decodes only the few leaves that can be custody entries.
+_CUSTODY_MARK = f'"type":"{CUSTODY_EVENT}"'.encode()
+
+
+class _Codes:
+    def __init__(self, s: Session) -> None:
+        self._s = s
+        self._codes: dict[uuid.UUID, str] = {}
+
+    def __call__(self, unit_id: uuid.UUID) -> str:
+        if unit_id not in self._codes:
+            unit = self._s.get(Unit, unit_id)
+            self._codes[unit_id] = str(unit_id) if unit is None else unit.code
+        return self._codes[unit_id]
+
+
+def volume_subject(volume_id: uuid.UUID) -> str:
+    return f"{volume_id}（案卷保管）"
+
+
+def event_subject(row: CustodyEvent) -> str:
+    return f"{row.volume_id}（保管事件 {row.kind}，日志序号 {row.leaf_index}）"
+
+
+def logged_custody(s: Session, refs: dict[str, uuid.UUID]) -> dict[uuid.UUID, list[int]]:
+    """Leaf indices of the custody entries of the volumes whose blinded refs are given."""
+    found: dict[uuid.UUID, list[int]] = defaultdict(list)
+    leaves = s.execute(
+        select(LogLeaf.idx, LogLeaf.entry).order_by(LogLeaf.idx).execution_options(yield_per=2000)
+    )
+    for idx, raw in leaves:
+        if _CUSTODY_MARK not in raw:
+            continue
+        try:
+            entry = decode_entry(raw)
+        except VerificationError:
+            continue  # a leaf that does not parse fails its own row's or neighbours' proofs
+        volume = refs.get(str(entry.get("volume")))
+        if volume is not None and entry.get("type") == CUSTODY_EVENT:
+            found[volume].append(idx)
+    return found
+
+
+def _item(
+    s: Session, row: CustodyEvent, secret: bytes, log_key: SM2PublicKey, codes: _Codes
+) -> CustodyItem:
+    receipt: EvidenceReceipt | None = None
+    unreadable: VerificationError | None = None
+    if row.leaf_index is None:
+        unreadable = EntryMismatch("保管记录没有日志条目")
+    else:
+        try:
+            receipt = stored_receipt(s, row.leaf_index, log_key)
+        except VerificationError as e:
+            unreadable = e
+        except LookupError as e:
+            unreadable = EntryMismatch(str(e))
+    return CustodyItem(
+        subject=event_subject(row),
+        kind=str(row.kind),
+        to_unit=None if row.to_unit_id is None else codes(row.to_unit_id),
+        leaf_index=row.leaf_index,
+        derived_entry=custody_entry(row, secret, codes),
+        receipt=receipt,
+        tx_hash=row.tx_hash,
+        unreadable=unreadable,
+    )
+
+
+def _chain_volume_id(s: Session, volume_id: uuid.UUID) -> bytes | None:
+    """The volume's id on chain if it was ever dispatched (only then is it on chain)."""
+    vid = s.scalar(
+        select(TransferVolume.chain_volume_id)
+        .where(TransferVolume.volume_id == volume_id, TransferVolume.dispatch_tx.is_not(None))
+        .order_by(TransferVolume.id.desc())
+        .limit(1)
+    )
+    return None if vid is None else bytes.fromhex(vid)
+
+
+def volume_custody(
+    s: Session,
+    volume_ids: Sequence[uuid.UUID] | None,
+    *,
+    secret: bytes,
+    log_key: SM2PublicKey,
+    centre_account: str,
+) -> Iterator[VolumeCustody]:
+    """The custody of the given volumes (every volume if None), for ``audit_custody``."""
+    query = select(Volume).order_by(Volume.id)
+    if volume_ids is not None:
+        query = query.where(Volume.id.in_(volume_ids))
+    volumes = list(s.scalars(query))
+    refs = {volume_ref(secret, v.id): v.id for v in volumes}
+    logged = logged_custody(s, refs)
+    codes = _Codes(s)
+    for v in volumes:
+        rows = s.scalars(
+            select(CustodyEvent)
+            .where(CustodyEvent.volume_id == v.id)
+            .order_by(CustodyEvent.leaf_index, CustodyEvent.created_at)
+        ).all()
+        yield VolumeCustody(
+            subject=volume_subject(v.id),
+            custodian=codes(v.custodian_unit_id),
+            events=tuple(_item(s, r, secret, log_key, codes) for r in rows),
+            logged=tuple(logged.get(v.id, ())),
+            chain_volume_id=_chain_volume_id(s, v.id),
+            custodian_account=unit_account(s, v.custodian_unit_id, centre_account),
+        )
