@@ -1,10 +1,12 @@
 """The long fault campaign (issue 8): ``python -m tests.faults.campaign --trials 50``.
 
-Runs the kill -9 trials (seeds printed, each trial replayable by its seed), the chain
-node down for ``--chain-down`` seconds (60 by default), the IPFS node down and the
-database connections dropped — the same scenarios as ``tests/faults/test_faults.py``,
-at full size. Loopback only; every loop is bounded. Exits non-zero on the first broken
-invariant. ``--out FILE`` also appends the printed lines to a file.
+Runs the kill -9 trials (seeds printed, each trial replayable by its seed) during
+ingest and anchoring, then inside the steps of transfers between two hosted units
+(``--transfer-trials``), the chain node down for ``--chain-down`` seconds (60 by
+default), the IPFS node down and the database connections dropped — the same scenarios
+as ``tests/faults/test_faults.py``, at full size. Loopback only; every loop is bounded.
+Exits non-zero on the first broken invariant. ``--out FILE`` also appends the printed
+lines to a file.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ipfs-down", type=float, default=20.0, help="seconds js-ipfs stays down")
     ap.add_argument("--db-drops", type=int, default=20, help="rounds of pg_terminate_backend")
     ap.add_argument(
-        "--only", nargs="*", default=["kill9", "kill9-pg", "chain", "ipfs", "db"],
-        help="scenarios: kill9 (SQLite), kill9-pg (PostgreSQL), chain, ipfs, db",
+        "--only", nargs="*", default=["kill9", "kill9-pg", "transfer", "chain", "ipfs", "db"],
+        help="scenarios: kill9 (SQLite), kill9-pg (PostgreSQL), transfer, chain, ipfs, db",
     )  # fmt: skip
     ap.add_argument("--pg-trials", type=int, default=10, help="kill -9 trials on PostgreSQL")
+    ap.add_argument(
+        "--transfer-trials", type=int, default=15, help="kill -9 trials inside transfer steps"
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -58,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                 work / "kill9-pg", trials=args.pg_trials, seed=seed + 100_000,
                 database_url=url, echo=echo,
             )  # fmt: skip
+    if "transfer" in args.only:
+        (work / "transfer").mkdir()
+        scenarios.kill9_transfer(
+            work / "transfer", trials=args.transfer_trials, seed=seed + 200_000, echo=echo
+        )
     if "chain" in args.only:
         (work / "chain").mkdir()
         scenarios.chain_down(work / "chain", down_s=args.chain_down, echo=echo)

@@ -5,8 +5,11 @@ Shared by the suite (``tests/faults/test_*.py``, bounded) and the long campaign
 (``python -m tests.faults.campaign``). Everything binds 127.0.0.1; every loop is
 bounded in count and time.
 
-The checks (:func:`check_invariants`) look only through the API and the chain's
-JSON-RPC — what an auditor could see — not into the database:
+A transfer phase (:class:`TransferRun`) drives a transfer between two units hosted by
+the deployment over HTTP, step by step, so that a kill can land inside any step.
+
+The checks (:func:`check_invariants`, :func:`transfer_agrees`) look only through the
+API and the chain's JSON-RPC — what an auditor could see — not into the database:
 
 - every acknowledged upload (a 201 received) is present with its leaf index;
 - every checkpoint is eventually anchored, and each anchored checkpoint's root is
@@ -440,9 +443,17 @@ class Findings:
 
 
 def check_invariants(
-    base: str, key: str, acks: list[Ack], rpc_url: str, home: Home, *, timeout: float = 60
+    base: str,
+    key: str,
+    acks: list[Ack],
+    rpc_url: str,
+    home: Home,
+    *,
+    timeout: float = 60,
+    key_for: dict[str, str] | None = None,
 ) -> Findings:
-    """Assert the invariants of the module docstring; returns what was checked."""
+    """Assert the invariants of the module docstring; returns what was checked.
+    ``key_for``: the key that reads a material now (its volume was transferred)."""
     from web3 import HTTPProvider, Web3
 
     from notary.chain import ChainClient
@@ -454,7 +465,10 @@ def check_invariants(
         leaves = [a.leaf_index for a in acks]
         assert len(set(leaves)) == len(leaves), "two acknowledgements share a leaf index"
         for a in acks:
-            r = c.get(f"/v1/materials/{a.material_id}")
+            r = c.get(
+                f"/v1/materials/{a.material_id}",
+                headers=bearer((key_for or {}).get(a.material_id, key)),
+            )
             assert r.status_code == 200, f"acknowledged material {a.material_id} lost: {r.text}"
             body = r.json()
             assert body["leaf_index"] == a.leaf_index, (a, body["leaf_index"])
@@ -508,3 +522,232 @@ def embedded_rpc(chain_dir: Path, chain_id: int) -> Iterator[str]:
             yield server.url
     finally:
         chain.close()
+
+
+# --- a transfer between two hosted units --------------------------------------------------
+
+TRANSFER_STEPS = ("create", "package", "dispatch", "deliver", "verify", "answer")
+# How far a transfer got, by the state the API reports (answered: received or rejected).
+_PROGRESS = {
+    "created": 1,
+    "packaged": 2,
+    "dispatched": 3,
+    "delivered": 4,
+    "verified": 5,
+    "received": 6,
+    "rejected": 6,
+}
+
+
+@dataclass(frozen=True)
+class Parties:
+    """Two units hosted by the deployment, each with an operator key and a chain account
+    of its own (the contract refuses a dispatch to oneself)."""
+
+    sender_key: str
+    receiver_key: str
+    receiver_code: str
+    sender_account: str
+    receiver_account: str
+
+
+def init_transfer_parties(home: Home) -> Parties:
+    """Offline, before ``notary serve`` starts: the embedded chain has one writer, and a
+    unit's chain account is added by the network admin, whose key only the home holds."""
+    import transfer.api  # noqa: F401 - first: transfer.services.context imports it back
+    from notary.deployment import open_deployment
+    from transfer.db.models import UnitKind
+    from transfer.db.session import make_engine, write_sessionmaker
+    from transfer.roles import Role
+    from transfer.security import issue_api_key
+    from transfer.services.context import NotaryContext
+    from transfer.services.setup import add_unit, settings_for
+    from transfer.services.transfer_units import provision_hosted_account
+
+    settings = settings_for(home.path)
+    admin_key = bytes.fromhex((home.path / "keys" / "admin.key").read_text("ascii").strip())
+    deployment = open_deployment(home.path, store=settings.store)
+    ctx = NotaryContext(deployment, origin=deployment.origin)
+    engine = make_engine(settings.database_url_resolved)
+    made: list[tuple[str, str]] = []
+    try:
+        with write_sessionmaker(engine)() as s:
+            for code, name in (("TSEND", "故障测试转出单位"), ("TRECV", "故障测试接收单位")):
+                unit = add_unit(s, code, name, UnitKind.UNIT, ctx.ensure_unit_key(code).raw.hex())
+                account = provision_hosted_account(s, ctx, unit, admin_key)
+                made.append((issue_api_key(s, unit, Role.OPERATOR, "faults")[1], account))
+            s.commit()
+    finally:
+        engine.dispose()
+        ctx.close()
+    (sender_key, sender_account), (receiver_key, receiver_account) = made
+    return Parties(sender_key, receiver_key, "TRECV", sender_account, receiver_account)
+
+
+def pdf_that_opens(text: str) -> bytes:
+    """:func:`pdf` with a ``startxref``: the receiver's usability check (可用性) opens it."""
+    return pdf(text).removesuffix(b"%%EOF\n") + b"startxref\n0\n%%EOF\n"
+
+
+def problem(r: httpx.Response) -> bool:
+    return r.headers.get("content-type", "").startswith("application/problem+json")
+
+
+@dataclass
+class TransferRun:
+    """One transfer of a fresh volume from the sender to the receiver, step by step over
+    HTTP. ``answer`` is ``accept`` (回执) or ``reject`` (退回)."""
+
+    base: str
+    parties: Parties
+    answer: str
+    transfer_id: str = field(default_factory=lambda: f"tr-faults-{secrets.token_hex(8)}")
+    volume_id: str = ""
+    acks: list[Ack] = field(default_factory=list)
+
+    def _client(self, receiver: bool) -> httpx.Client:
+        key = self.parties.receiver_key if receiver else self.parties.sender_key
+        return httpx.Client(base_url=self.base, timeout=60, headers=bearer(key))
+
+    def upload(self, materials: int) -> None:
+        with self._client(False) as c:
+            r = c.post(
+                "/v1/volumes",
+                json={
+                    "cadre_identifier": f"11010519750101{secrets.randbelow(9999):04d}",
+                    "kind": "main",
+                },
+            )
+            r.raise_for_status()
+            self.volume_id = str(r.json()["id"])
+            for i in range(materials):
+                content = pdf_that_opens(f"transfer {self.transfer_id} {i}")
+                r = c.post(
+                    f"/v1/volumes/{self.volume_id}/materials",
+                    data={**META, "seq_no": str(i + 1)},
+                    files={"file": ("m.pdf", content, "application/pdf")},
+                )
+                assert r.status_code == 201, r.text
+                body = r.json()
+                self.acks.append(Ack(body["id"], int(body["leaf_index"]), body["sm3"]))
+
+    def request(self, step: str) -> httpx.Response:
+        """The step's one request (no retry)."""
+        receiver = step in ("deliver", "verify", "answer")
+        with self._client(receiver) as c:
+            if step == "create":
+                return c.post(
+                    "/v1/transfers",
+                    json={
+                        "transfer_no": f"故障〔2026〕{self.transfer_id[-6:]}号",
+                        "volume_ids": [self.volume_id],
+                        "receiver": self.parties.receiver_code,
+                        "reason": "故障注入测试",
+                        "transfer_id": self.transfer_id,
+                    },
+                )
+            if step == "answer" and self.answer == "reject":
+                return c.post(
+                    f"/v1/transfers/{self.transfer_id}/rejection",
+                    json={"reasons": [{"code": "faults", "detail": "故障注入测试退回"}]},
+                )
+            path = "receipt" if step == "answer" else step
+            return c.post(f"/v1/transfers/{self.transfer_id}/{path}")
+
+    def perform(self, step: str, timeout: float = 60) -> httpx.Response:
+        """The step until it is done: packaging answers 503 until every material's
+        checkpoint is anchored, and only then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.request(step)
+            if step == "package" and r.status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            assert r.status_code in (200, 201), f"{step}: {r.status_code} {r.text[:300]}"
+            return r
+
+    def view(self) -> dict[str, Any] | None:
+        """The transfer as the sender sees it (None before it exists)."""
+        with self._client(False) as c:
+            r = c.get(f"/v1/transfers/{self.transfer_id}")
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def timeline(self) -> dict[str, Any]:
+        with self._client(False) as c:
+            r = c.get(f"/v1/transfers/{self.transfer_id}/timeline")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    def progress(self) -> int:
+        """How many steps are done (0: not created)."""
+        v = self.view()
+        return 0 if v is None else _PROGRESS[v["state"]]
+
+    def finish(self) -> None:
+        """The remaining steps, from wherever the transfer stands."""
+        while (done := self.progress()) < len(TRANSFER_STEPS):
+            self.perform(TRANSFER_STEPS[done])
+
+    def key_for_materials(self) -> dict[str, str]:
+        """Who reads the transferred materials now: the receiver after a receipt."""
+        key = self.parties.receiver_key if self.answer == "accept" else self.parties.sender_key
+        return {a.material_id: key for a in self.acks}
+
+
+def chain_reader(rpc_url: str, home: Home) -> Any:
+    from web3 import HTTPProvider, Web3
+
+    from notary.chain.client import ChainClient
+
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    return ChainClient.reader(w3, home.descriptor["contract"])
+
+
+def transfer_agrees(run: TransferRun, reader: Any) -> str | None:
+    """None when the transfer's state (API) and the volume's custody (chain) agree, else
+    what differs. A receipt agrees only once closed (custody moved here too)."""
+    from notary.chain.models import CustodyState, Outcome
+
+    v = run.view()
+    if v is None:
+        return None  # not created: nothing on chain either (checked by the nonces)
+    (chain_hex,) = v["chain_volumes"].values()
+    vid = bytes.fromhex(chain_hex)
+    custody = reader.custody_state(vid)
+    state = v["state"]
+    p = run.parties
+    if state in ("created", "packaged"):
+        if custody is not None and custody.state is CustodyState.IN_TRANSIT:
+            return f"{state} here, in transit on chain"
+        return None
+    if custody is None:
+        return f"{state} here, volume unknown on chain"
+    if state in ("dispatched", "delivered", "verified"):
+        sent = custody.in_transit
+        if sent is None or sent.addressee != p.receiver_account:
+            return f"{state} here, {custody.state.name} on chain"
+        if sent.package_root.hex() != v["package_root"]:
+            return "another package root on chain"
+        return None
+    record = reader.get_transfer(vid, custody.transfers)
+    want = {
+        "received": (Outcome.RECEIVED, p.receiver_account),
+        "rejected": (Outcome.REJECTED, p.sender_account),
+    }[state]
+    if state == "received" and v["closed_at"] is None:
+        return "received here, custody move not closed"
+    if (record.outcome, custody.custodian) != want or custody.state is not CustodyState.HELD:
+        return f"{state} here, {record.outcome.name} held by {custody.custodian} on chain"
+    if record.outcome_hash.hex() != v["outcome_hash"]:
+        return "the act on chain is not the act here"
+    return None
+
+
+def account_nonce(rpc_url: str, account: str) -> int:
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+    return int(w3.eth.get_transaction_count(Web3.to_checksum_address(account)))

@@ -5,8 +5,10 @@ raises ``AssertionError`` when an invariant breaks."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,18 +21,27 @@ import psycopg
 
 from tests.faults.harness import (
     META,
+    TRANSFER_STEPS,
     Ack,
     Findings,
+    Home,
     Server,
+    TransferRun,
     UploadStream,
+    account_nonce,
     bearer,
+    chain_reader,
     check_invariants,
     free_port,
     health,
     init_embedded_home,
     init_rpc_home,
+    init_transfer_parties,
     pdf,
+    problem,
     setup_operator,
+    transfer_agrees,
+    wait_all_anchored,
     wait_for,
 )
 
@@ -145,6 +156,233 @@ def _pending(base: str) -> int | None:
     a = health(base).get("checks", {}).get("anchoring", {}).get("detail", {})
     # Entries not yet covered by an anchored checkpoint: the anchoring work in flight.
     return None if not a else int(a["log_size"]) - int(a["anchored_tree_size"])
+
+
+# --- kill -9 during a transfer -------------------------------------------------------------
+
+# The order trials go through the steps: every run of 7 trials kills inside each step
+# once, the answer both ways.
+_TRANSFER_ORDER = (
+    ("dispatch", None),
+    ("answer", "accept"),
+    ("answer", "reject"),
+    ("package", None),
+    ("deliver", None),
+    ("verify", None),
+    ("create", None),
+)
+
+
+@dataclass
+class TransferTrial:
+    number: int
+    seed: int
+    step: str  # the step whose request was in flight at the kill
+    answer: str  # accept | reject
+    # "chain": killed the moment the step's transaction showed on chain (between the
+    # chain and the database commit); "delay": after a random part of the step's time.
+    mode: str
+    delay_s: float
+    answered: int | None  # the interrupted request's status, if it came back first
+    state_at_restart: str | None
+    converged_s: float
+    # The service's outbox finished the step (it had been left between chain and commit).
+    outbox: bool
+    retry: int  # the status of the interrupted step retried after the restart
+    restart_s: float
+
+
+@dataclass
+class TransferKillReport:
+    seed: int
+    latency: dict[str, float] = field(default_factory=dict)
+    trials: list[TransferTrial] = field(default_factory=list)
+    final: Findings | None = None
+
+
+def _agreed(run: TransferRun, rpc_url: str, home: Home, timeout: float = 30) -> float:
+    """Seconds until the transfer's state and the chain agree (the outbox finishes what a
+    kill left between the chain and the database)."""
+    t0 = time.monotonic()
+    reader = chain_reader(rpc_url, home)
+    while (diff := transfer_agrees(run, reader)) is not None:
+        assert time.monotonic() - t0 < timeout, f"{run.transfer_id} never agreed: {diff}"
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+def _chain_moved(run: TransferRun, rpc_url: str, home: Home, step: str, timeout: float) -> float:
+    """Poll the chain until the step's transaction is there (or ``timeout``)."""
+    from notary.chain.models import CustodyState
+
+    reader = chain_reader(rpc_url, home)
+    view = run.view()
+    assert view is not None
+    (chain_hex,) = view["chain_volumes"].values()
+    vid = bytes.fromhex(chain_hex)
+    want = CustodyState.IN_TRANSIT if step == "dispatch" else CustodyState.HELD
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        custody = reader.custody_state(vid)
+        if custody is not None and custody.state is want:
+            break
+    return time.monotonic() - t0
+
+
+def _request(run: TransferRun, step: str, out: list[httpx.Response]) -> None:
+    """The step's request, whose answer (if it comes before the kill) lands in ``out``."""
+    with contextlib.suppress(httpx.TransportError):
+        out.append(run.request(step))
+
+
+def kill9_transfer(
+    workdir: Path,
+    *,
+    trials: int,
+    seed: int,
+    database_url: str = "",
+    echo: Echo = print,
+) -> TransferKillReport:
+    """SIGKILL a real ``notary serve`` inside a step of a transfer between two units it
+    hosts, ``trials`` times, each trial a fresh volume of two materials.
+
+    Trial ``i`` kills inside step ``_TRANSFER_ORDER[i % 7]``; in the first, third, …
+    round of seven, dispatch and answer trials are killed the moment their transaction
+    shows on chain (the window between the chain and the database commit); otherwise
+    after a delay drawn from ``random.Random(seed + i)`` over the step's measured time.
+    After each restart: an acknowledged step is still there; the transfer's state and
+    the chain's custody agree (within 30 s); the step retried completes or is refused
+    with a problem (409), never a 5xx; finished, the transfer has one dispatch and one
+    answer on chain and in its timeline (each hosted account sent exactly its
+    transactions); the log and every anchored checkpoint hold (``check_invariants``).
+    """
+    home = init_embedded_home(workdir / "home", database_url=database_url)
+    parties = init_transfer_parties(home)
+    server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
+    report = TransferKillReport(seed)
+    acks: list[Ack] = []
+    readers: dict[str, str] = {}
+    finished = 0
+    server.start()
+    try:
+        # One transfer unkilled first: how long each step takes here, to aim the kills.
+        warm = TransferRun(server.base, parties, "accept")
+        warm.upload(2)
+        for step in TRANSFER_STEPS:
+            t0 = time.monotonic()
+            warm.perform(step)
+            report.latency[step] = time.monotonic() - t0
+        _agreed(warm, server.rpc_url, home)
+        acks += warm.acks
+        readers |= warm.key_for_materials()
+        finished += 1
+        echo(
+            "kill -9 transfer: step times unkilled "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in report.latency.items())
+        )
+        for i in range(trials):
+            rng = random.Random(seed + i)
+            step, answer = _TRANSFER_ORDER[i % len(_TRANSFER_ORDER)]
+            answer = answer or rng.choice(["accept", "accept", "reject"])
+            on_chain = step in ("dispatch", "answer") and (i // len(_TRANSFER_ORDER)) % 2 == 0
+            mode = "chain" if on_chain else "delay"
+            run = TransferRun(server.base, parties, answer)
+            run.upload(2)
+            index = TRANSFER_STEPS.index(step)
+            for before in TRANSFER_STEPS[:index]:
+                run.perform(before)
+            if step == "package":  # else it answers 503 at once (not anchored yet)
+                wait_all_anchored(server.base, max(a.leaf_index for a in run.acks) + 1)
+            answered: list[httpx.Response] = []
+            thread = threading.Thread(target=_request, args=(run, step, answered), daemon=True)
+            thread.start()
+            if on_chain:
+                delay = _chain_moved(run, server.rpc_url, home, step, 30)
+            else:
+                delay = rng.uniform(0.0, 1.2 * report.latency[step])
+                time.sleep(delay)
+            server.kill9()
+            thread.join(timeout=60)
+            status = answered[0].status_code if answered else None
+            if answered and status not in (200, 201):
+                assert status != 500 and problem(answered[0]), answered[0].text
+            restart = server.start()
+            run.base = server.base
+            # 1. An acknowledged step is still there.
+            progress = run.progress()
+            assert progress >= index + (1 if status in (200, 201) else 0), (
+                f"step {step} acknowledged ({status}) but the transfer is at {progress}"
+            )
+            state_at_restart = (run.view() or {}).get("state")
+            # 2. The database and the chain agree, or converge.
+            converged = _agreed(run, server.rpc_url, home)
+            outbox = f"转递 {run.transfer_id}：中断前未完成的" in server.log_path.read_text(
+                "utf-8", errors="replace"
+            )
+            # 3. The interrupted step retried: done, or refused clearly.
+            while True:
+                retry = run.request(step)
+                if not (step == "package" and retry.status_code == 503):
+                    break
+                time.sleep(0.2)
+            assert retry.status_code in (200, 201) or (
+                retry.status_code == 409 and problem(retry)
+            ), f"retry of {step}: {retry.status_code} {retry.text[:300]}"
+            # 4. Finished: one dispatch, one answer; no second receipt.
+            run.finish()
+            _agreed(run, server.rpc_url, home)
+            again = run.request("answer")
+            if answer == "accept":
+                assert again.status_code == 200, f"a second receipt: {again.status_code}"
+            else:
+                assert again.status_code == 409 and problem(again), again.text
+            view = run.view()
+            assert view is not None
+            events = [e["event"] for e in run.timeline()["events"]]
+            counts = {e: events.count(e) for e in ("create", "dispatch", "deliver")}
+            assert counts == {"create": 1, "dispatch": 1, "deliver": 1}, events
+            want = {"accept": int(answer == "accept"), "custody": int(answer == "accept")}
+            want["reject"] = int(answer == "reject")
+            assert {e: events.count(e) for e in want} == want, events
+            reader = chain_reader(server.rpc_url, home)
+            (chain_hex,) = view["chain_volumes"].values()
+            custody = reader.custody_state(bytes.fromhex(chain_hex))
+            assert custody is not None and custody.transfers == 1, custody
+            finished += 1
+            # Each transfer: the sender registers and dispatches, the receiver answers.
+            sent = account_nonce(server.rpc_url, parties.sender_account)
+            answers = account_nonce(server.rpc_url, parties.receiver_account)
+            assert (sent, answers) == (2 * finished, finished), (
+                f"{sent} sender / {answers} receiver transactions for {finished} transfers"
+            )
+            acks += run.acks
+            readers |= run.key_for_materials()
+            findings = check_invariants(
+                server.base, parties.sender_key, acks, server.rpc_url, home, key_for=readers
+            )
+            report.trials.append(
+                TransferTrial(
+                    i, seed + i, step, answer, mode, delay, status, state_at_restart,
+                    converged, outbox, retry.status_code, restart,
+                )
+            )  # fmt: skip
+            echo(
+                f"kill -9 transfer trial {i:3d} seed {seed + i} {step:8s} ({answer}) "
+                f"{mode:5s} after {delay:.2f} s: answered {status or '-'}, "
+                f"{state_at_restart or 'absent'} at restart, chain agrees after "
+                f"{converged:.1f} s{' (outbox finished it)' if outbox else ''}, "
+                f"retry {retry.status_code}, {view['state']} with one "
+                f"dispatch and one answer; log {findings.log_size}, "
+                f"{findings.anchored_checkpoints} checkpoints anchored once each, "
+                f"restart {restart:.1f} s"
+            )
+        report.final = check_invariants(
+            server.base, parties.sender_key, acks, server.rpc_url, home, key_for=readers
+        )
+        echo(f"kill -9 transfer: {finished} transfers, all consistent; {report.final}")
+    finally:
+        server.stop()
+    return report
 
 
 # --- the chain node down -----------------------------------------------------------------
@@ -346,4 +584,11 @@ def db_drop(workdir: Path, *, rounds: int, echo: Echo = print) -> DbDropReport:
     return DbDropReport(rounds, terminated, dict(stream.statuses), findings)
 
 
-__all__: list[Any] = ["chain_down", "db_drop", "ipfs_down", "kill9", "pg_database"]
+__all__: list[Any] = [
+    "chain_down",
+    "db_drop",
+    "ipfs_down",
+    "kill9",
+    "kill9_transfer",
+    "pg_database",
+]
