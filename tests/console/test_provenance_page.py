@@ -67,3 +67,44 @@ def test_a_malformed_id_is_refused_and_another_units_volume_is_not_found(
     # The sender's volume: the receiver does not hold it, and is not told who does.
     field.send_keys(registered.volume_id, Keys.ENTER)
     wait_status(page, "未找到，或不由本单位保管")
+
+
+def test_a_custody_record_that_contradicts_its_log_entry_is_flagged(
+    page: Any, server: Server, registered: Registered
+) -> None:
+    """The registration row moved to the receiving unit behind the service's back: the
+    timeline still shows it, marked as failing its check against the logged entry."""
+    import uuid
+
+    from sqlalchemy import select, update
+
+    from transfer.db.models import CustodyEvent, Unit
+
+    state = server.app.state.notary
+    volume = uuid.UUID(registered.volume_id)
+    with state.write_sessions() as s:
+        receiver = s.scalars(select(Unit.id).where(Unit.code == server.receiver.unit_code)).one()
+        original = s.scalars(
+            select(CustodyEvent.to_unit_id).where(CustodyEvent.volume_id == volume)
+        ).one()
+        s.execute(
+            update(CustodyEvent).where(CustodyEvent.volume_id == volume).values(to_unit_id=receiver)
+        )
+        s.commit()
+    try:
+        sign_in(page, server, server.sender, next_page=f"provenance.html?volume={volume}")
+        wait_status(page, "项")
+        first = css_all(page, "#timeline > li")[0]
+        assert first.get_attribute("data-kind") == "custody.registered"
+        alert = css(first, '[role="alert"]')
+        assert "未通过核验（entry）" in alert.text and "to" in alert.text
+        # The material's own registration is not flagged.
+        assert not css_all(css_all(page, "#timeline > li")[1], '[role="alert"]')
+    finally:
+        with state.write_sessions() as s:
+            s.execute(
+                update(CustodyEvent)
+                .where(CustodyEvent.volume_id == volume)
+                .values(to_unit_id=original)
+            )
+            s.commit()
