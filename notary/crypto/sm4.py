@@ -81,14 +81,24 @@ def decrypt_stream(key: bytes, aad: bytes, chunks: Iterable[bytes]) -> Iterator[
     dec = Cipher(algorithms.SM4(key), modes.GCM(nonce)).decryptor()
     dec.authenticate_additional_data(aad)
     # The last TAG_SIZE bytes are the tag: hold back that many until the stream ends.
+    # A chunk that holds a whole tag's worth releases everything pending before it and
+    # is decrypted through a view, so large chunks are not copied on the way.
     pending = bytes(head[HEADER_SIZE:])
     for chunk in itertools.chain((b"",), it):
-        pending += chunk
-        if len(pending) > TAG_SIZE:
+        if len(chunk) >= TAG_SIZE:
+            if pending and (out := dec.update(pending)):
+                yield out
+            view = memoryview(chunk)
+            out = dec.update(view[:-TAG_SIZE])
+            pending = bytes(view[-TAG_SIZE:])
+        else:
+            pending += chunk
+            if len(pending) <= TAG_SIZE:
+                continue
             out = dec.update(pending[:-TAG_SIZE])
             pending = pending[-TAG_SIZE:]
-            if out:
-                yield out
+        if out:
+            yield out
     try:
         yield dec.finalize_with_tag(pending)
     except InvalidTag:

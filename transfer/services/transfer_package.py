@@ -8,21 +8,25 @@ a bag where a reader would take it for a whole one.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from notary.canonical import canonical_json
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, rewrap_key
-from notary.store import ContentStore
-from transfer.workflow.archive import export_tar, import_tar
+from notary.store import ContentStore, StoreError
+from transfer.workflow.archive import Readable, export_tar, import_tar
 from transfer.workflow.envelope import Envelope, EnvelopeEntry
 from transfer.workflow.notice import Notice
 from transfer.workflow.package import (
@@ -121,12 +125,74 @@ def build_package(
     written = WrittenBag(final, written.package_root, written.payload_octets, written.payload_files)
     tar = tar_path(home, notice.transfer_id)
     fd, tmp_tar = tempfile.mkstemp(dir=base, prefix=".tar-")
-    with os.fdopen(fd, "wb") as out:
-        export_tar(final, out, top_dir=notice.transfer_id)
+    try:
+        with os.fdopen(fd, "wb") as out, _StoreTee(store, out) as tee:
+            export_tar(final, tee, top_dir=notice.transfer_id)
+        cid = tee.cid
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_tar)
+        raise
     os.replace(tmp_tar, tar)
-    with tar.open("rb") as fh:
-        cid = store.put(fh)
     return BuiltPackage(written, cid, rewrapped)
+
+
+class _StoreTee:
+    """Writes the package tar to its file and, in the same pass, into the content store:
+    ``store.put`` reads it on another thread as it is written, so the tar is not read
+    back from disk. A failed write aborts the put, which then pins nothing."""
+
+    _FLUSH = 1 << 20  # tar writes are small (headers, 16 KiB copies): hand over 1 MiB at once
+
+    def __init__(self, store: ContentStore, out: BinaryIO) -> None:
+        self._out = out
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
+        self._buf = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="package-put")
+        # put() only ever calls read(n) on its source.
+        source = cast(BinaryIO, ChunkStream(self._drain(), limit=sys.maxsize))
+        self._put = self._pool.submit(store.put, source)
+        self.cid = ""
+
+    def _drain(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _hand_over(self, item: bytes | BaseException | None) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self._put.done():  # the store stopped reading: its error, if any
+                    self._put.result()
+                    raise RuntimeError("the content store stopped reading the package") from None
+
+    def write(self, data: bytes) -> int:
+        self._out.write(data)
+        self._buf += data
+        if len(self._buf) >= self._FLUSH:
+            self._hand_over(bytes(self._buf))
+            self._buf.clear()
+        return len(data)
+
+    def __enter__(self) -> _StoreTee:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                if self._buf:
+                    self._hand_over(bytes(self._buf))
+                self._hand_over(None)
+                self.cid = self._put.result()
+            else:
+                with contextlib.suppress(Exception):
+                    self._hand_over(RuntimeError("packaging failed"))
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _with_key(entry: EnvelopeEntry, wrapped: bytes) -> EnvelopeEntry:
@@ -146,7 +212,7 @@ def _lazy(store: ContentStore, cid: str) -> Iterator[bytes]:
 def receive_tar(
     home: Path,
     transfer_id: str,
-    source: BinaryIO,
+    source: Readable,
     *,
     expected_root: bytes,
     limits: Limits = DEFAULT_LIMITS,
@@ -165,11 +231,52 @@ def receive_tar(
     return open_bag(final, expected_root=expected_root)
 
 
-def copy_to_file(chunks: Iterator[bytes], out: BinaryIO, *, limit: int) -> int:
-    total = 0
-    for chunk in chunks:
-        total += len(chunk)
-        if total > limit:
-            raise OverflowError(f"the package exceeds {limit} bytes")
-        out.write(chunk)
-    return total
+class FetchFailed(Exception):
+    """The content store failed while the package was read from it."""
+
+    def __init__(self, cause: StoreError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class ChunkStream:
+    """A read-only stream over chunks (the store's verified blocks, an upload), so a
+    package is unpacked as it arrives instead of being copied to a file first.
+
+    More than ``limit`` bytes raise :class:`OverflowError`; a store failure raises
+    :class:`FetchFailed` (not a ``ValueError``/``OSError``, which the tar reader would
+    take for a corrupt archive).
+    """
+
+    def __init__(self, chunks: Iterator[bytes], *, limit: int) -> None:
+        self._chunks, self._limit = chunks, limit
+        self._buf, self._pos, self.total = b"", 0, 0
+
+    def _fill(self) -> bool:
+        try:
+            chunk = next(self._chunks, None)
+        except StoreError as e:
+            raise FetchFailed(e) from None
+        if chunk is None:
+            return False
+        self.total += len(chunk)
+        if self.total > self._limit:
+            raise OverflowError(f"the package exceeds {self._limit} bytes")
+        self._buf, self._pos = bytes(chunk), 0
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left if ``n`` < 0); short only at the end."""
+        parts: list[bytes] = []
+        want = n if n >= 0 else None
+        while want is None or want > 0:
+            if self._pos >= len(self._buf) and not self._fill():
+                break
+            end = len(self._buf) if want is None else min(len(self._buf), self._pos + want)
+            whole = self._pos == 0 and end == len(self._buf)
+            part = self._buf if whole else self._buf[self._pos : end]
+            parts.append(part)
+            self._pos = end
+            if want is not None:
+                want -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -9,8 +9,6 @@ this transfer, package root and dispatch, the time window, a nonce never seen.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, BinaryIO
@@ -19,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.chain.models import Outcome
-from notary.store import StoreError
 from transfer.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import (
@@ -39,10 +36,10 @@ from transfer.services.anchor_cache import CachedAnchorReader
 from transfer.services.context import NotaryContext
 from transfer.services.transfer_custody import apply_receipt_here
 from transfer.services.transfer_package import (
+    ChunkStream,
+    FetchFailed,
     bag_dir,
-    copy_to_file,
     receive_tar,
-    transfer_dir,
 )
 from transfer.services.transfer_shared import nonce_seen as _nonce_seen
 from transfer.services.transfer_shared import unit_key_of as _unit_key
@@ -227,29 +224,22 @@ def deliver(
     # A package is bounded by the bag limits (not by the per-material upload limit):
     # payload total plus the tar's headers and tag files.
     limit = DEFAULT_LIMITS.max_total_bytes + (64 << 20)
-    transfer_dir(home, transfer_id).mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=transfer_dir(home, transfer_id), prefix=".in-")
+    if upload is None:
+        if t.package_cid is None:
+            raise Conflict("没有转递包 CID：请使用离线导入")
+        chunks = ctx.store.iter_content(t.package_cid)
+    else:
+        chunks = iter(lambda: upload.read(1 << 20), b"")
+    # Unpacked as it is read: the store checks every block against the CID on the way,
+    # the bag is then checked against the on-chain root.
     try:
-        with os.fdopen(fd, "w+b") as fh:
-            try:
-                if upload is None:
-                    if t.package_cid is None:
-                        raise Conflict("没有转递包 CID：请使用离线导入")
-                    copy_to_file(ctx.store.iter_content(t.package_cid), fh, limit=limit)
-                else:
-                    copy_to_file(iter(lambda: upload.read(1 << 20), b""), fh, limit=limit)
-            except OverflowError as e:
-                raise PayloadTooLarge(str(e), limit=limit) from None
-            except StoreError as e:
-                raise ServiceUnavailable(f"无法从内容网络取回转递包：{e}") from None
-            fh.seek(0)
-            try:
-                receive_tar(home, transfer_id, fh, expected_root=root)
-            except (PackageError, TransferError) as e:
-                raise Conflict(f"转递包无法接收：{e}", package_error=type(e).__name__) from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        receive_tar(home, transfer_id, ChunkStream(chunks, limit=limit), expected_root=root)
+    except OverflowError as e:
+        raise PayloadTooLarge(str(e), limit=limit) from None
+    except FetchFailed as e:
+        raise ServiceUnavailable(f"无法从内容网络取回转递包：{e}") from None
+    except (PackageError, TransferError) as e:
+        raise Conflict(f"转递包无法接收：{e}", package_error=type(e).__name__) from None
     with state.write_sessions() as s:
         t = find(s, transfer_id, caller)
         check_version(t, version)

@@ -18,12 +18,13 @@ files itself (``open(..., "xb")`` under the destination), never through
 
 from __future__ import annotations
 
+import io
 import lzma
 import os
 import tarfile
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from transfer.workflow.bagfiles import safe_relpath
 from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
@@ -32,7 +33,19 @@ from transfer.workflow.package import CHUNK, DEFAULT_LIMITS, Bag, Limits, open_b
 _TOP_DIR_MAX = 100
 
 
-def export_tar(bag_dir: Path, out: BinaryIO, *, top_dir: str | None = None) -> None:
+class Readable(Protocol):
+    """What a package is read from: a file, an upload, the content store's blocks."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    """What a package is written to: a file, or a file and the content store at once."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+def export_tar(bag_dir: Path, out: Writable, *, top_dir: str | None = None) -> None:
     """Write ``bag_dir`` as a deterministic tar to ``out``."""
     bag_dir = Path(bag_dir)
     top = top_dir or bag_dir.name
@@ -45,7 +58,9 @@ def export_tar(bag_dir: Path, out: BinaryIO, *, top_dir: str | None = None) -> N
         for name in dirnames + filenames:
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
             entries.append((rel.replace(os.sep, "/"), Path(dirpath) / name))
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+    # Not the stream mode "w|": its record buffer re-slices every write; the same bytes
+    # come out of "w" over a writer that keeps the offset.
+    with tarfile.open(fileobj=_Offset(out), mode="w", format=tarfile.USTAR_FORMAT) as tar:
         tar.addfile(_info(top, directory=True, size=0))
         for rel, path in sorted(entries):
             st = path.lstat()
@@ -56,6 +71,31 @@ def export_tar(bag_dir: Path, out: BinaryIO, *, top_dir: str | None = None) -> N
             else:
                 with path.open("rb") as fh:
                     tar.addfile(_info(f"{top}/{rel}", directory=False, size=st.st_size), fh)
+
+
+class _Offset:
+    """Counts what is written, for a tar writer that asks where it is (``tell``) on an
+    output that may not know (a pipe, a socket)."""
+
+    def __init__(self, out: Writable) -> None:
+        self.out, self.offset = out, 0
+
+    def write(self, data: bytes) -> int:
+        self.out.write(data)
+        self.offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.offset
+
+    def read(self, size: int, /) -> bytes:
+        raise io.UnsupportedOperation("write-only")
+
+    def seek(self, pos: int, /) -> int:
+        raise io.UnsupportedOperation("not seekable")
+
+    def close(self) -> None:
+        """The caller's output stays open: the caller closes it."""
 
 
 def _info(name: str, *, directory: bool, size: int) -> tarfile.TarInfo:
@@ -70,32 +110,38 @@ def _info(name: str, *, directory: bool, size: int) -> tarfile.TarInfo:
 
 
 class _CountingReader:
-    """Counts compressed bytes read, for the expansion-ratio check."""
+    """Reads ``raw`` after the bytes already taken from it (``head``, for sniffing the
+    format, so a stream that cannot seek back works), counting what it reads for the
+    expansion-ratio check."""
 
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw, self.count = raw, 0
+    def __init__(self, raw: Readable, head: bytes) -> None:
+        self.raw, self.head, self.count = raw, head, len(head)
 
     def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.count += len(data)
-        return data
+        head, self.head = self.head, b""
+        if 0 <= n < len(head):
+            head, self.head = head[:n], head[n:]
+            return head
+        more = self.raw.read(-1 if n < 0 else n - len(head))
+        self.count += len(more)
+        return head + more
 
 
-def _is_compressed(fh: BinaryIO) -> bool:
-    head = fh.read(6)
-    fh.seek(-len(head), os.SEEK_CUR)
+def _is_compressed(head: bytes) -> bool:
     return head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head == b"\xfd7zXZ\x00"
 
 
-def extract_tar(source: BinaryIO, dest: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
+def extract_tar(source: Readable, dest: Path, *, limits: Limits = DEFAULT_LIMITS) -> Path:
     """Safely unpack a package tar into ``dest`` (created, must not exist).
 
     Returns the bag's base directory (``dest/<top>``). Plain and gzip/bzip2/xz tars are
-    read as a stream; every refusal is a :class:`PackageError` subclass naming the member.
+    read as a stream (``source`` need not seek); every refusal is a :class:`PackageError`
+    subclass naming the member.
     """
     dest = Path(dest)
-    compressed = _is_compressed(source)
-    counter = _CountingReader(source)
+    head = source.read(6)
+    compressed = _is_compressed(head)
+    counter = _CountingReader(source, head)
     dest.mkdir(parents=True, exist_ok=False)
     state = _Extraction(dest, limits, compressed, counter)
     try:
@@ -190,7 +236,7 @@ class _Extraction:
 
 
 def import_tar(
-    source: BinaryIO,
+    source: Readable,
     dest: Path,
     *,
     expected_root: bytes | None = None,

@@ -30,11 +30,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 from notary.crypto import SM3, sm3
 from transfer.workflow import bagfiles
@@ -86,17 +89,33 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def _hashers() -> dict[str, SM3 | hashlib._Hash]:
-    return {"sm3": SM3(), "sha256": hashlib.sha256()}
+class ManifestDigests:
+    """The digests every payload manifest lists (SM3, SHA-256) of bytes fed in order.
+
+    Callers that read a payload file for another reason feed the same chunks here, so
+    the manifests are checked without a second read.
+    """
+
+    __slots__ = ("_hashers", "size")
+
+    def __init__(self) -> None:
+        self._hashers: dict[str, SM3 | hashlib._Hash] = {"sm3": SM3(), "sha256": hashlib.sha256()}
+        self.size = 0
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        self.size += len(chunk)
+        for h in self._hashers.values():
+            h.update(chunk)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {a: h.digest().hex() for a, h in self._hashers.items()}
 
 
 def _digests(chunks: Iterable[bytes]) -> tuple[dict[str, str], int]:
-    hashers, size = _hashers(), 0
+    digests = ManifestDigests()
     for chunk in chunks:
-        size += len(chunk)
-        for h in hashers.values():
-            h.update(chunk)
-    return {a: h.digest().hex() for a, h in hashers.items()}, size
+        digests.update(chunk)
+    return digests.hexdigests(), digests.size
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -106,6 +125,72 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 # ---------------------------------------------------------------- writing
+
+# Worker lanes of the payload writer: SM3 is the costly part of packaging and
+# hashlib releases the GIL on large buffers, so two cores hash two files at once.
+_LANES = max(1, min(2, os.cpu_count() or 1))
+# Chunks handed to the lanes and not yet written: bounds memory for any material size.
+_IN_FLIGHT = 16
+
+
+class _PayloadWriter:
+    """Writes payload files and computes their manifest digests in the same pass.
+
+    The source chunks are pulled on the calling thread (a content store is read from
+    one thread only); each file is written and hashed on one single-thread lane, so its
+    chunks stay in order, while the next file goes to the next lane.
+    """
+
+    def __init__(self, dest: Path) -> None:
+        self._dest = dest
+        self._lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bag-lane") for _ in range(_LANES)
+        ]
+        self._pending: deque[Future[None]] = deque()
+        self._files: list[tuple[str, ManifestDigests, int | None]] = []
+        self._open: list[BinaryIO] = []
+
+    def __enter__(self) -> _PayloadWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for lane in self._lanes:
+            lane.shutdown(wait=True, cancel_futures=True)
+        for out in self._open:
+            out.close()
+
+    def _submit(self, lane: ThreadPoolExecutor, fn: Callable[[], None]) -> None:
+        while len(self._pending) >= _IN_FLIGHT:
+            self._pending.popleft().result()
+        self._pending.append(lane.submit(fn))
+
+    def put(self, rel: str, chunks: Iterable[bytes], expected_size: int | None = None) -> None:
+        lane = self._lanes[len(self._files) % len(self._lanes)]
+        out = (self._dest / rel).open("xb")
+        self._open.append(out)
+        digests = ManifestDigests()
+        self._files.append((rel, digests, expected_size))
+        for chunk in chunks:
+
+            def write(chunk: bytes = chunk) -> None:
+                out.write(chunk)
+                digests.update(chunk)
+
+            self._submit(lane, write)
+        self._submit(lane, out.close)
+
+    def finish(self) -> tuple[dict[str, dict[str, str]], int]:
+        """Wait for every file; their digests by path, and the payload octets."""
+        while self._pending:
+            self._pending.popleft().result()
+        payload: dict[str, dict[str, str]] = {}
+        for rel, digests, expected in self._files:
+            if expected is not None and digests.size != expected:
+                raise PackageError(
+                    f"sealed size is {digests.size}, the envelope says {expected}", rel
+                )
+            payload[rel] = digests.hexdigests()
+        return payload, sum(d.size for _, d, _ in self._files)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,29 +260,14 @@ def write_bag(
     (dest / "data" / "materials").mkdir(parents=True)
     if any(m.evidence is not None for m in materials):
         (dest / "data" / "evidence").mkdir()
-    payload: dict[str, dict[str, str]] = {}
-    octets = 0
-
-    def put(rel: str, chunks: Iterable[bytes], expected_size: int | None = None) -> None:
-        nonlocal octets
-        hashers, size = _hashers(), 0
-        with (dest / rel).open("xb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-                size += len(chunk)
-                for h in hashers.values():
-                    h.update(chunk)
-        if expected_size is not None and size != expected_size:
-            raise PackageError(f"sealed size is {size}, the envelope says {expected_size}", rel)
-        payload[rel] = {a: h.digest().hex() for a, h in hashers.items()}
-        octets += size
-
-    put(ENVELOPE_PATH, [envelope.to_bytes()])
-    for m in materials:
-        sealed = [m.sealed] if isinstance(m.sealed, bytes) else m.sealed
-        put(material_path(m.entry.material_id), sealed, m.entry.sealed_size)
-        if m.evidence is not None:
-            put(evidence_path(m.entry.material_id), [m.evidence])
+    with _PayloadWriter(dest) as writer:
+        writer.put(ENVELOPE_PATH, [envelope.to_bytes()])
+        for m in materials:
+            sealed = [m.sealed] if isinstance(m.sealed, bytes) else m.sealed
+            writer.put(material_path(m.entry.material_id), sealed, m.entry.sealed_size)
+            if m.evidence is not None:
+                writer.put(evidence_path(m.entry.material_id), [m.evidence])
+        payload, octets = writer.finish()
 
     tags: dict[str, bytes] = {
         BAGIT_TXT: bagfiles.BAGIT_TXT,
@@ -274,13 +344,63 @@ class Bag:
             raise MissingFile("not listed in the payload manifests", rel)
         return _read_bounded(self.path, rel, self.limits.max_file_bytes)
 
-    def payload_report(self) -> PayloadReport:
-        """Every payload file against both manifests, and Payload-Oxum (computed once)."""
+    def open_payload(self, rel: str) -> BinaryIO | None:
+        """A payload file opened for one streaming read; ``None`` if it is absent.
+
+        Refuses what is not a regular file (a symlink is never followed) and a file
+        over the per-file limit. Pass the bytes read to :class:`ManifestDigests` and
+        the result to :meth:`judge_payload`.
+        """
+        if not self.has_file(rel):
+            raise MissingFile("not listed in the payload manifests", rel)
+        try:
+            fd = os.open(self.path / rel, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as e:  # ELOOP: a symlink where a file should be
+            raise UnsafePath(f"not a regular file ({e.strerror})", rel) from None
+        fh = os.fdopen(fd, "rb")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            fh.close()
+            raise UnsafePath("not a regular file", rel)
+        if st.st_size > self.limits.max_file_bytes:
+            fh.close()
+            raise LimitExceeded(f"{st.st_size} bytes exceeds the limit", rel)
+        return fh
+
+    def judge_payload(self, rel: str, actual: dict[str, str], size: int) -> FileCheck:
+        """The manifests' verdict on a payload file whose digests were computed."""
+        wrong = [a for a in bagfiles.ALGORITHMS if self.manifests[a][rel] != actual[a]]
+        if wrong:
+            detail = "; ".join(
+                f"{a} is {actual[a]}, {bagfiles.manifest_name(a)} lists {self.manifests[a][rel]}"
+                for a in wrong
+            )
+            return FileCheck(rel, FileState.ALTERED, detail, size)
+        return FileCheck(rel, FileState.OK, "", size)
+
+    def check_payload(self, rel: str) -> FileCheck:
+        """One payload file against both manifests."""
+        fh = self.open_payload(rel)
+        if fh is None:
+            return FileCheck(rel, FileState.MISSING, "listed in the payload manifests but absent")
+        with fh:
+            actual, size = _digests(iter(lambda: fh.read(CHUNK), b""))
+        return self.judge_payload(rel, actual, size)
+
+    def payload_report(self, measured: Mapping[str, FileCheck] | None = None) -> PayloadReport:
+        """Every payload file against both manifests, and Payload-Oxum (computed once).
+
+        ``measured`` holds checks already made by a caller that read those files for
+        its own purpose (:meth:`judge_payload`); they are not read again.
+        """
         if self._report is None:
             files: dict[str, FileCheck] = {}
             octets = count = 0
             for rel in sorted(self.manifests["sm3"]):
-                files[rel] = _check_file(self.path, rel, self.manifests, self.limits)
+                known = None if measured is None else measured.get(rel)
+                files[rel] = known if known is not None else self.check_payload(rel)
                 if files[rel].state is not FileState.MISSING:
                     octets += files[rel].size
                     count += 1
@@ -313,29 +433,6 @@ def _read_bounded(root: Path, rel: str, limit: int) -> bytes:
     if st.st_size > limit:
         raise LimitExceeded(f"{st.st_size} bytes exceeds the limit of {limit}", rel)
     return path.read_bytes()
-
-
-def _check_file(
-    root: Path, rel: str, manifests: dict[str, dict[str, str]], limits: Limits
-) -> FileCheck:
-    path = root / rel
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return FileCheck(rel, FileState.MISSING, "listed in the payload manifests but absent")
-    if not stat.S_ISREG(st.st_mode):  # pragma: no cover - the tree walk refused it already
-        raise UnsafePath("not a regular file", rel)
-    if st.st_size > limits.max_file_bytes:
-        raise LimitExceeded(f"{st.st_size} bytes exceeds the limit", rel)
-    actual, size = _digests(_file_chunks(path))
-    wrong = [a for a in bagfiles.ALGORITHMS if manifests[a][rel] != actual[a]]
-    if wrong:
-        detail = "; ".join(
-            f"{a} is {actual[a]}, {bagfiles.manifest_name(a)} lists {manifests[a][rel]}"
-            for a in wrong
-        )
-        return FileCheck(rel, FileState.ALTERED, detail, size)
-    return FileCheck(rel, FileState.OK, "", size)
 
 
 def _raise_altered(root: Path, rel: str, manifests: dict[str, dict[str, str]]) -> None:

@@ -1,9 +1,12 @@
 """The receiving unit's verification of a transfer package, mapped to 四性.
 
 :func:`verify_package` reads the opened bag and judges every material of the
-notice; :func:`verify_material` is the pure per-material judgement over bytes. Neither
-raises because a material is bad: every failure is recorded as a :class:`Check` in
-the column of the property it violates (design §3 "Transfer"):
+notice. Each sealed file is read once (:func:`open_material`): the same chunks feed the
+payload manifests' digests, the CID and the SM4-GCM decryption with the plaintext's SM3,
+on a few worker threads; :func:`verify_material` is the pure per-material judgement of
+what that read established. Neither raises because a material is bad: every failure is
+recorded as a :class:`Check` in the column of the property it violates (design §3
+"Transfer"):
 
 ========== =================================================================
 真实性      payload manifests (SM3, SHA-256) match; CID of the sealed bytes; the
@@ -24,9 +27,13 @@ receipts fetched from the sender's deployment, a chain reader — are injected.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+import os
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import BinaryIO
 
 from notary.anchoring import AnchorReader, verify_anchor
 from notary.canonical import CanonicalJSONError, parse_json
@@ -34,12 +41,13 @@ from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, VerificationError
 from notary.receipts import EvidenceReceipt, parse_receipt, verify_offline
-from notary.store.unixfs import compute_cid
+from notary.store.cid import cid_str
+from notary.store.unixfs import FileDagBuilder, chunks
 from transfer.workflow.acts import ActKind, SignedAct, verify_act
 from transfer.workflow.envelope import EnvelopeEntry, evidence_path, material_path
 from transfer.workflow.errors import ActError, PackageError
 from transfer.workflow.notice import CatalogueEntry
-from transfer.workflow.package import Bag, FileCheck, FileState
+from transfer.workflow.package import Bag, FileCheck, FileState, ManifestDigests
 from transfer.workflow.results import Check, MaterialResult, Property, Status, VerificationReport
 from transfer.workflow.usability import check_usability
 
@@ -109,23 +117,93 @@ def _evidence_checks(
     return checks
 
 
+@dataclass(frozen=True, slots=True)
+class OpenedMaterial:
+    """What one read of a material's sealed file established (see :func:`open_material`).
+
+    The plaintext itself is not kept: its size and usability verdict are all the
+    judgement needs, so memory holds at most the materials being read.
+    """
+
+    file_check: FileCheck
+    cid: str | None = None  # None: the file is absent
+    key_error: VerificationError | None = None
+    envelope_error: VerificationError | None = None  # the key unwrapped, SM4-GCM did not open
+    plain_size: int | None = None  # set when the envelope opened
+    usability_problem: str | None = None
+
+
+def _read_once(
+    source: BinaryIO | bytes,
+    digests: ManifestDigests,
+    dag: FileDagBuilder,
+) -> Iterator[bytes]:
+    """The sealed bytes in Kubo's 256 KiB chunks, each fed to the manifest digests and
+    the CID builder as it passes on its way to the decryption."""
+    for chunk in chunks(source):
+        digests.update(chunk)
+        dag.add(chunk)
+        yield chunk
+
+
+def open_material(
+    entry: EnvelopeEntry,
+    source: BinaryIO | bytes | None,
+    judge: Callable[[dict[str, str], int], FileCheck],
+    key: bytes | VerificationError,
+) -> OpenedMaterial:
+    """Read a sealed file once: manifest digests (judged by ``judge``), CID, and — when
+    the data key unwrapped — SM4-GCM decryption with the plaintext's SM3, from the same
+    chunks. ``source`` None: the file is absent. Never raises for a bad material.
+
+    Runs on worker threads (hashlib and the cipher release the GIL on large buffers).
+    """
+    if source is None:
+        return OpenedMaterial(FileCheck(material_path(entry.material_id), FileState.MISSING))
+    digests, dag = ManifestDigests(), FileDagBuilder()
+    stream = _read_once(source, digests, dag)
+    key_error = key if isinstance(key, VerificationError) else None
+    envelope_error: VerificationError | None = None
+    plain: bytes | None = None
+    if not isinstance(key, VerificationError):
+        try:
+            # The AAD binds material id and declared SM3: a tag that verifies proves both.
+            plain = open_sealed(stream, key, entry.material_id, bytes.fromhex(entry.sm3))
+        except VerificationError as e:
+            envelope_error = e
+    for _ in stream:  # what the cipher did not read still counts for manifests and CID
+        pass
+    file_check = judge(digests.hexdigests(), digests.size)
+    cid = cid_str(dag.finish())
+    if plain is None:
+        return OpenedMaterial(file_check, cid, key_error, envelope_error)
+    problem = check_usability(plain, entry.media_type)
+    return OpenedMaterial(file_check, cid, None, None, len(plain), problem)
+
+
+def unwrap(wrapped: WrappedKey, holder: Decrypter) -> bytes | VerificationError:
+    """The data key, or why it does not unwrap."""
+    try:
+        return unwrap_key(wrapped, holder)
+    except VerificationError as e:
+        return e
+
+
 def verify_material(
     catalogue: CatalogueEntry,
     entry: EnvelopeEntry | None,
-    wrapped: WrappedKey | None,
-    sealed: bytes | None,
-    file_check: FileCheck | None,
+    opened: OpenedMaterial | None,
     *,
-    holder: Decrypter,
     evidence: EvidenceReceipt | None = None,
     evidence_problem: str | None = None,
     policy: VerifyPolicy = VerifyPolicy(),
     trusted_log_keys: Sequence[SM2PublicKey] | None = None,
     chain: AnchorReader | None = None,
 ) -> MaterialResult:
-    """Judge one material of the notice; never raises for a bad material."""
+    """Judge one material of the notice from what its read established; never raises
+    for a bad material. ``opened`` None: the envelope holds no entry or key for it."""
     mid = catalogue.material_id
-    if entry is None or wrapped is None:
+    if entry is None or opened is None:
         absent = "the material is not in the package"
         return MaterialResult(
             mid,
@@ -143,7 +221,8 @@ def verify_material(
         checks.append(
             _fail(A, "sm3", f"the envelope says SM3 {entry.sm3}, the notice {catalogue.sm3}")
         )
-    if sealed is None or file_check is None or file_check.state is FileState.MISSING:
+    file_check = opened.file_check
+    if opened.cid is None or file_check.state is FileState.MISSING:
         absent = "the sealed file is absent"
         checks += [
             _fail(C, "present", absent),
@@ -157,9 +236,10 @@ def verify_material(
         checks.append(_fail(A, "manifest", f"altered in transit: {file_check.detail}"))
     else:
         checks.append(_ok(A, "manifest"))
-    cid = compute_cid(sealed)
-    if cid != entry.cid:
-        checks.append(_fail(A, "cid", f"the sealed bytes have CID {cid}, the envelope {entry.cid}"))
+    if opened.cid != entry.cid:
+        checks.append(
+            _fail(A, "cid", f"the sealed bytes have CID {opened.cid}, the envelope {entry.cid}")
+        )
     else:
         checks.append(_ok(A, "cid"))
     checks += _evidence_checks(
@@ -167,47 +247,47 @@ def verify_material(
         policy=policy, trusted_log_keys=trusted_log_keys, chain=chain,
     )  # fmt: skip
 
-    try:
-        key = unwrap_key(wrapped, holder)
-        checks.append(_ok(S, "key-unwrap"))
-    except VerificationError as e:
+    if opened.key_error is not None:
         checks += [
-            _fail(S, "key-unwrap", str(e)),
+            _fail(S, "key-unwrap", str(opened.key_error)),
             _skip(A, "content-sm3", "content unavailable: the data key does not unwrap"),
             _skip(C, "size", "content unavailable"),
             _skip(U, "opens", "content unavailable"),
         ]
         return MaterialResult(mid, tuple(checks))
-    try:
-        # The AAD binds material id and declared SM3: a tag that verifies proves both.
-        plain = open_sealed([sealed], key, mid, bytes.fromhex(entry.sm3))
-        checks += [_ok(S, "gcm-tag"), _ok(A, "content-sm3")]
-    except VerificationError as e:
+    checks.append(_ok(S, "key-unwrap"))
+    if opened.envelope_error is not None or opened.plain_size is None:
         checks += [
-            _fail(S, "gcm-tag", str(e)),
+            _fail(S, "gcm-tag", str(opened.envelope_error)),
             _skip(A, "content-sm3", "content unavailable: SM4-GCM did not open"),
             _skip(C, "size", "content unavailable"),
             _skip(U, "opens", "content unavailable"),
         ]
         return MaterialResult(mid, tuple(checks))
-    if len(plain) != entry.size:
-        checks.append(_fail(C, "size", f"{len(plain)} bytes, the envelope says {entry.size}"))
+    checks += [_ok(S, "gcm-tag"), _ok(A, "content-sm3")]
+    if opened.plain_size != entry.size:
+        checks.append(
+            _fail(C, "size", f"{opened.plain_size} bytes, the envelope says {entry.size}")
+        )
     else:
         checks.append(_ok(C, "size"))
-    problem = check_usability(plain, entry.media_type)
-    if problem is None:
+    if opened.usability_problem is None:
         checks.append(_ok(U, "opens", entry.media_type))
     else:
-        checks.append(_fail(U, "opens", f"does not open as {entry.media_type}: {problem}"))
+        checks.append(
+            _fail(U, "opens", f"does not open as {entry.media_type}: {opened.usability_problem}")
+        )
     return MaterialResult(mid, tuple(checks))
 
 
-def _load_evidence(bag: Bag, entry: EnvelopeEntry) -> tuple[EvidenceReceipt | None, str | None]:
+def _load_evidence(
+    bag: Bag, entry: EnvelopeEntry, measured: dict[str, FileCheck]
+) -> tuple[EvidenceReceipt | None, str | None]:
     rel = evidence_path(entry.material_id)
     if not entry.evidence:
         return None, None
-    state = bag.payload_report().files.get(rel)
-    if state is None or state.state is FileState.MISSING:
+    state = measured[rel] = bag.check_payload(rel)
+    if state.state is FileState.MISSING:
         return None, f"{rel} is absent"
     if state.state is FileState.ALTERED:
         return None, f"{rel} was altered in transit: {state.detail}"
@@ -215,6 +295,21 @@ def _load_evidence(bag: Bag, entry: EnvelopeEntry) -> tuple[EvidenceReceipt | No
         return parse_receipt(parse_json(bag.read_file(rel))), None
     except (VerificationError, CanonicalJSONError, UnicodeDecodeError, PackageError) as e:
         return None, f"{rel} is not a valid evidence receipt: {e}"
+
+
+def _open_in_bag(bag: Bag, entry: EnvelopeEntry, key: bytes | VerificationError) -> OpenedMaterial:
+    rel = material_path(entry.material_id)
+    source = bag.open_payload(rel)
+    if source is None:
+        return open_material(entry, None, partial(bag.judge_payload, rel), key)
+    with source:
+        return open_material(entry, source, partial(bag.judge_payload, rel), key)
+
+
+# Materials read at once. Two cores: the main thread unwraps keys and checks log proofs
+# and anchors while the workers decrypt and hash; a few more wait queued, so memory
+# holds a handful of plaintexts whatever the size of the volume.
+WORKERS = max(1, min(2, os.cpu_count() or 1))
 
 
 def verify_package(
@@ -227,16 +322,59 @@ def verify_package(
     policy: VerifyPolicy = VerifyPolicy(),
     trusted_log_keys: Sequence[SM2PublicKey] | None = None,
     chain: AnchorReader | None = None,
+    workers: int = WORKERS,
 ) -> VerificationReport:
     """Judge every material of the bag's notice, and the package as a whole.
 
     ``evidence`` (by material id) overrides the receipts carried in the bag, e.g. newer
     ones fetched from the sender's deployment once their checkpoints are anchored.
+    Every payload file is read once. The holder's key and the chain reader are used
+    from the calling thread only.
     """
     if policy.require_anchor and policy.require_evidence and chain is None:
         raise ValueError("the policy requires on-chain anchors: pass a chain reader")
     notice, envelope = bag.notice, bag.envelope
-    report = bag.payload_report()
+    by_id = envelope.by_id()
+    measured: dict[str, FileCheck] = {}
+    materials: list[MaterialResult] = []
+
+    def judge(
+        c: CatalogueEntry, entry: EnvelopeEntry | None, opened: OpenedMaterial | None
+    ) -> None:
+        receipt: EvidenceReceipt | None = None
+        problem: str | None = None
+        if entry is not None and opened is not None:
+            measured[opened.file_check.path] = opened.file_check
+            if evidence is not None and c.material_id in evidence:
+                receipt = evidence[c.material_id]
+            else:
+                receipt, problem = _load_evidence(bag, entry, measured)
+        result = verify_material(
+            c, entry, opened, evidence=receipt, evidence_problem=problem, policy=policy,
+            trusted_log_keys=trusted_log_keys, chain=chain,
+        )  # fmt: skip
+        materials.append(result)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="verify")
+    try:
+        queue: deque[tuple[CatalogueEntry, EnvelopeEntry | None, Future[OpenedMaterial] | None]]
+        queue = deque()
+        for c in notice.materials:
+            entry = by_id.get(c.material_id)
+            future = None
+            if entry is not None:
+                key = unwrap(envelope.wrapped(entry), holder)
+                future = pool.submit(_open_in_bag, bag, entry, key)
+            queue.append((c, entry, future))
+            while len(queue) > 2 * workers:
+                c0, e0, f0 = queue.popleft()
+                judge(c0, e0, None if f0 is None else f0.result())
+        while queue:
+            c0, e0, f0 = queue.popleft()
+            judge(c0, e0, None if f0 is None else f0.result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    report = bag.payload_report(measured)
     transfer: list[Check] = []
 
     # 安全性 / 真实性 of the package as a whole: the dispatch act and what it binds.
@@ -276,39 +414,6 @@ def verify_package(
         transfer.append(_ok(C, "payload-oxum"))
     else:
         transfer.append(_fail(C, "payload-oxum", report.oxum_detail))
-
-    by_id = envelope.by_id()
-    materials: list[MaterialResult] = []
-    for c in notice.materials:
-        entry = by_id.get(c.material_id)
-        sealed: bytes | None = None
-        file_check: FileCheck | None = None
-        receipt: EvidenceReceipt | None = None
-        problem: str | None = None
-        if entry is not None:
-            rel = material_path(entry.material_id)
-            file_check = report.files.get(rel)
-            if file_check is not None and file_check.state is not FileState.MISSING:
-                sealed = bag.read_file(rel)
-            if evidence is not None and c.material_id in evidence:
-                receipt = evidence[c.material_id]
-            else:
-                receipt, problem = _load_evidence(bag, entry)
-        materials.append(
-            verify_material(
-                c,
-                entry,
-                None if entry is None else envelope.wrapped(entry),
-                sealed,
-                file_check,
-                holder=holder,
-                evidence=receipt,
-                evidence_problem=problem,
-                policy=policy,
-                trusted_log_keys=trusted_log_keys,
-                chain=chain,
-            )
-        )
     return VerificationReport(
         notice.transfer_id, bag.package_root, tuple(materials), tuple(transfer)
     )
