@@ -306,7 +306,6 @@ def _provision_chain_account(s: Any, dep: Any, unit: Any) -> str | None:
     """On the embedded chain (this home holds the network admin key), give the hosted
     unit a chain account of its own: the contract refuses a dispatch to oneself, so two
     units sharing the centre's account could not transfer to each other."""
-    import transfer.api  # noqa: F401  (first: transfer.services ↔ transfer.api import cycle)
     from transfer.services.context import NotaryContext
     from transfer.services.transfer_units import provision_hosted_account
 

@@ -174,9 +174,6 @@ def audit(
     """四性检测：重新计算内容哈希、核验证明与锚定、监测日志一致性，输出 JSON 与 HTML 报告。"""
     from sqlalchemy import select
 
-    # transfer.services.anchoring imports transfer.api, which imports it back: importing
-    # the package first (as the service does) avoids the circular import.
-    import transfer.api  # noqa: F401
     from notary.audit import (
         audit_checkpoints,
         audit_custody,

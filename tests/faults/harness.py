@@ -554,7 +554,6 @@ class Parties:
 def init_transfer_parties(home: Home) -> Parties:
     """Offline, before ``notary serve`` starts: the embedded chain has one writer, and a
     unit's chain account is added by the network admin, whose key only the home holds."""
-    import transfer.api  # noqa: F401 - first: transfer.services.context imports it back
     from notary.deployment import open_deployment
     from transfer.db.models import UnitKind
     from transfer.db.session import make_engine, write_sessionmaker
