@@ -79,3 +79,15 @@ def test_wrong_key_aad_or_truncation_is_rejected(sealed: tuple[bytes, bytes, byt
         sm4.decrypt(key, aad, blob[:10])
     with pytest.raises(DecryptionError, match="key must be"):
         sm4.decrypt(key[:8], aad, blob)
+
+
+@pytest.mark.parametrize("size", [1, 15, 16, 17, 4096])
+def test_any_chunking_around_the_tag_decrypts(size: int) -> None:
+    key, aad = sm4.new_key(), b"aad"
+    data = bytes(range(256)) * 40
+    sealed = sm4.encrypt(key, aad, data)
+    pieces = [sealed[i : i + size] for i in range(0, len(sealed), size)]
+    assert b"".join(sm4.decrypt_stream(key, aad, pieces)) == data
+    pieces[-1] = bytes([pieces[-1][0] ^ 1]) + pieces[-1][1:]  # inside the tag
+    with pytest.raises(DecryptionError):
+        b"".join(sm4.decrypt_stream(key, aad, pieces))

@@ -27,7 +27,7 @@ from tests.transfer._support import (
 from transfer.workflow import bagfiles
 from transfer.workflow.acts import sign_dispatch, sign_receipt
 from transfer.workflow.errors import PackageError
-from transfer.workflow.package import COVERED_TAG_FILES, open_bag
+from transfer.workflow.package import COVERED_TAG_FILES, Bag, open_bag
 from transfer.workflow.results import Property, Status, VerificationReport
 from transfer.workflow.usability import check_usability
 from transfer.workflow.verify import VerifyPolicy, verify_package
@@ -274,3 +274,37 @@ def test_ofd_container() -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("OFD.xml", "<ofd:OFD/>")
     assert check_usability(buf.getvalue(), "application/ofd") is None
+
+
+def test_a_destroyed_header_still_gets_manifest_and_cid_checks(
+    tmp_path: Path, parties: Parties
+) -> None:
+    # SM4-GCM gives up on the first chunk; the rest of the file is still read for the
+    # manifests and the CID, and one worker or two judge alike.
+    built = build(tmp_path, parties)
+    p = built.path / "data/materials/m001.sm4"
+    data = bytearray(p.read_bytes())
+    data[:4] = b"XXXX"
+    p.write_bytes(bytes(data))
+    report = _verify(built, parties)
+    failed = {c.name for c in report.material("m001").checks if c.status is FAIL}
+    assert failed == {"manifest", "cid", "gcm-tag"}
+    _others_pass(report, "m001")
+    assert _verify(built, parties, workers=1) == report
+
+
+def test_each_sealed_file_is_read_once(
+    tmp_path: Path, parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = build(tmp_path, parties)
+    opened: list[str] = []
+    original = Bag.open_payload
+
+    def counting(self: Bag, rel: str) -> Any:
+        opened.append(rel)
+        return original(self, rel)
+
+    monkeypatch.setattr(Bag, "open_payload", counting)
+    assert _verify(built, parties).accepted
+    sealed = [rel for rel in opened if rel.startswith("data/materials/")]
+    assert sorted(sealed) == sorted(set(sealed)) and len(sealed) == len(built.notice.materials)
