@@ -248,7 +248,10 @@ def init_deployment(
     return open_deployment(home, store=store)
 
 
-def open_deployment(home: Path, *, store: str = "local") -> Deployment:
+def open_deployment(home: Path, *, store: str = "local", rpc: str | None = None) -> Deployment:
+    """Open ``home``. With ``rpc``, the chain is read through that JSON-RPC endpoint by a
+    client that can send nothing — for an auditor beside a running service, which holds
+    the embedded chain's only writer lock."""
     home = Path(home)
     descriptor = Descriptor.load(home)
     passphrase = _passphrase(home, create=False)
@@ -257,14 +260,19 @@ def open_deployment(home: Path, *, store: str = "local") -> Deployment:
         raise DeploymentError("keys/log.pem does not match deployment.json")
     chain_key = bytes.fromhex((home / "keys" / "chain.key").read_text("ascii").strip())
     embedded: EmbeddedChain | None = None
-    if descriptor.chain_kind == EMBEDDED:
+    if rpc is not None:
+        w3 = connect(rpc)
+    elif descriptor.chain_kind == EMBEDDED:
         embedded = EmbeddedChain.open(home / "chain", descriptor.chain_id)
         w3 = embedded.w3
     else:
         assert descriptor.rpc_url is not None
         w3 = connect(descriptor.rpc_url)
     try:
-        client = ChainClient(w3, descriptor.contract, chain_key)
+        if rpc is not None:
+            client = ChainClient.reader(w3, descriptor.contract)
+        else:
+            client = ChainClient(w3, descriptor.contract, chain_key)
         if client.chain_id != descriptor.chain_id:
             raise DeploymentError(
                 f"the chain serves chain id {client.chain_id}, the deployment was made on "

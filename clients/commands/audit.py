@@ -48,51 +48,24 @@ class Sources:
 @contextmanager
 def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
     from notary.chain.embedded import ChainLockedError
-    from notary.deployment import DeploymentError, open_deployment
-
-    if rpc is None:
-        try:
-            dep = open_deployment(home, store=store)
-        except ChainLockedError:
-            raise UserError(
-                "服务正在运行（嵌入式链只允许一个写入进程）：请停止服务，或给出 --rpc URL"
-            ) from None
-        except (DeploymentError, OSError) as e:
-            raise UserError(f"无法打开部署 {home}：{e}") from None
-        with dep:
-            yield Sources(
-                dep.log_key.public_key,
-                dep.unit_key,
-                dep.store,
-                dep.chain,
-                dep.descriptor.chain_account,
-            )
-        return
-    # Chain over JSON-RPC: keys and store from the home, without opening the chain.
-    from notary import deployment as d
-    from notary.chain.client import ChainClient
-    from notary.chain.rpc import connect
+    from notary.deployment import open_deployment
 
     try:
-        descriptor = d.Descriptor.load(home)
-        passphrase = d._passphrase(home, create=False)
-        log_key = SM2PrivateKey.from_pem((home / "keys" / "log.pem").read_bytes(), passphrase)
-        chain = ChainClient.reader(connect(rpc), descriptor.contract)
-        content = d._open_store(home, store)
+        dep = open_deployment(home, store=store, rpc=rpc)
+    except ChainLockedError:
+        raise UserError(
+            "服务正在运行（嵌入式链只允许一个写入进程）：请停止服务，或给出 --rpc URL"
+        ) from None
     except (NotaryError, OSError) as e:
         raise UserError(f"无法打开部署 {home}：{e}") from None
-
-    def unit_key(code: str) -> SM2PrivateKey:
-        path = home / "keys" / "units" / f"{code}.pem"
-        try:
-            return SM2PrivateKey.from_pem(path.read_bytes(), passphrase)
-        except FileNotFoundError:
-            raise d.DeploymentError(f"no envelope key for unit {code}") from None
-
-    try:
-        yield Sources(log_key.public_key, unit_key, content, chain, descriptor.chain_account)
-    finally:
-        content.close()
+    with dep:
+        yield Sources(
+            dep.log_key.public_key,
+            dep.unit_key,
+            dep.store,
+            dep.chain,
+            dep.descriptor.chain_account,
+        )
 
 
 def _scope_materials(
