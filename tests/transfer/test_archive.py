@@ -6,16 +6,19 @@ import gzip
 import io
 import tarfile
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from notary.canonical import canonical_json
 from tests.transfer._support import Built, Parties, build
-from transfer.workflow.archive import export_tar, extract_tar, import_tar
+from transfer.workflow.archive import export_tar, extract_tar, import_tar, write_tar
 from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
-from transfer.workflow.package import Limits
+from transfer.workflow.package import Limits, PackageMaterial
 
 
 @pytest.fixture
@@ -223,3 +226,44 @@ def test_export_writes_what_a_tar_stream_writer_writes(built: Built) -> None:
         for member in src.getmembers():
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
     assert out.getvalue() == data
+
+
+def _package(built: Built) -> list[PackageMaterial]:
+    by_id = {m.material_id: m for m in built.materials}
+    return [
+        PackageMaterial(
+            e,
+            iter([by_id[e.material_id].sealed[:100], by_id[e.material_id].sealed[100:]]),
+            canonical_json(built.evidence[e.material_id].to_json()) if e.evidence else None,
+        )
+        for e in built.envelope.materials
+    ]
+
+
+def test_a_bag_written_straight_into_a_tar_is_the_exported_bag(built: Built) -> None:
+    out = io.BytesIO()
+    root, octets, files = write_tar(
+        out, "transfer-tr-0001", built.notice, built.envelope, _package(built),
+        bagging_date=date(2025, 3, 2),
+    )  # fmt: skip
+    assert out.getvalue() == _export(built)
+    assert (root, octets, files) == (
+        built.written.package_root, built.written.payload_octets, built.written.payload_files,
+    )  # fmt: skip
+
+
+def test_a_sealed_size_other_than_declared_is_refused(built: Built) -> None:
+    package = _package(built)
+    package[1] = replace(package[1], sealed=iter([b"short"]))
+    with pytest.raises(PackageError, match="envelope says"):
+        write_tar(
+            io.BytesIO(), "t", built.notice, built.envelope, package,
+            bagging_date=date(2025, 3, 2),
+        )  # fmt: skip
+    package = _package(built)
+    package[2] = replace(package[2], sealed=iter([built.materials[2].sealed, b"more"]))
+    with pytest.raises(PackageError, match="envelope says"):
+        write_tar(
+            io.BytesIO(), "t", built.notice, built.envelope, package,
+            bagging_date=date(2025, 3, 2),
+        )  # fmt: skip

@@ -1,9 +1,10 @@
 """The transfer package on disk and in the content store.
 
-Layout under the deployment home: ``transfers/<transfer_id>/bag`` (the BagIt bag) and
-``transfers/<transfer_id>/package.tar`` (its one-file form). A bag is written into a
-temporary directory beside its final place and renamed, so a crash never leaves half
-a bag where a reader would take it for a whole one.
+Layout under the deployment home: ``transfers/<transfer_id>/package.tar`` (the sender's
+package, written straight from the store into its one-file form) and
+``transfers/<transfer_id>/bag`` (the BagIt bag the receiver unpacked from it). Both are
+written beside their final place and renamed, so a crash never leaves half a package
+where a reader would take it for a whole one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from notary.canonical import canonical_json
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, rewrap_key
 from notary.store import ContentStore, StoreError
-from transfer.workflow.archive import Readable, export_tar, import_tar
+from transfer.workflow.archive import Readable, import_tar, write_tar
 from transfer.workflow.envelope import Envelope, EnvelopeEntry
 from transfer.workflow.notice import Notice
 from transfer.workflow.package import (
@@ -36,7 +37,6 @@ from transfer.workflow.package import (
     PackageMaterial,
     WrittenBag,
     open_bag,
-    write_bag,
 )
 
 CHUNK = 1 << 20
@@ -65,7 +65,7 @@ class SourceMaterial:
 
 @dataclass(frozen=True, slots=True)
 class BuiltPackage:
-    bag: WrittenBag
+    bag: WrittenBag  # its path is the package tar
     cid: str
     rewrapped: dict[str, WrappedKey]  # by material id: the receiver's wrapped data keys
 
@@ -114,27 +114,23 @@ def build_package(
     ]
     base = transfer_dir(home, notice.transfer_id)
     base.mkdir(parents=True, exist_ok=True)
-    tmp = base / f".bag-{uuid.uuid4().hex}"
-    try:
-        written = write_bag(tmp, notice, envelope, materials, bagging_date=bagging_date)
-        final = bag_dir(home, notice.transfer_id)
-        _replace_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    written = WrittenBag(final, written.package_root, written.payload_octets, written.payload_files)
+    # Straight from the store into the tar, the tar into its file and the store: each
+    # sealed byte is read once, hashed for the manifests on the way, and no bag
+    # directory is written on the sending side (the receiver unpacks the tar).
     tar = tar_path(home, notice.transfer_id)
     fd, tmp_tar = tempfile.mkstemp(dir=base, prefix=".tar-")
     try:
         with os.fdopen(fd, "wb") as out, _StoreTee(store, out) as tee:
-            export_tar(final, tee, top_dir=notice.transfer_id)
+            root, octets, files = write_tar(
+                tee, notice.transfer_id, notice, envelope, materials, bagging_date=bagging_date
+            )
         cid = tee.cid
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_tar)
         raise
     os.replace(tmp_tar, tar)
-    return BuiltPackage(written, cid, rewrapped)
+    return BuiltPackage(WrittenBag(tar, root, octets, files), cid, rewrapped)
 
 
 class _StoreTee:

@@ -23,12 +23,24 @@ import lzma
 import os
 import tarfile
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
 from transfer.workflow.bagfiles import safe_relpath
+from transfer.workflow.envelope import Envelope
 from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
-from transfer.workflow.package import CHUNK, DEFAULT_LIMITS, Bag, Limits, open_bag
+from transfer.workflow.notice import Notice
+from transfer.workflow.package import (
+    CHUNK,
+    DEFAULT_LIMITS,
+    Bag,
+    Limits,
+    PackageMaterial,
+    emit_bag,
+    open_bag,
+)
 
 _TOP_DIR_MAX = 100
 
@@ -71,6 +83,82 @@ def export_tar(bag_dir: Path, out: Writable, *, top_dir: str | None = None) -> N
             else:
                 with path.open("rb") as fh:
                     tar.addfile(_info(f"{top}/{rel}", directory=False, size=st.st_size), fh)
+
+
+def write_tar(
+    out: Writable,
+    top_dir: str,
+    notice: Notice,
+    envelope: Envelope,
+    materials: Sequence[PackageMaterial],
+    *,
+    bagging_date: date,
+) -> tuple[bytes, int, int]:
+    """Write a bag straight into a tar (no bag directory): the same bytes as
+    :func:`write_bag` then :func:`export_tar`, with every payload byte read once.
+    Returns the package root, payload octets and payload file count."""
+    safe_relpath(top_dir, where="top directory")
+    if "/" in top_dir or len(top_dir) > _TOP_DIR_MAX:
+        raise PackageError(f"top directory {top_dir!r} must be one short path segment")
+    with tarfile.open(fileobj=_Offset(out), mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        tar.addfile(_info(top_dir, directory=True, size=0))
+        return emit_bag(
+            _TarSink(tar, top_dir), notice, envelope, materials, bagging_date=bagging_date
+        )
+
+
+class _TarSink:
+    """Bag members as tar members under one top directory, in the order they come."""
+
+    def __init__(self, tar: tarfile.TarFile, top: str) -> None:
+        self.tar, self.top = tar, top
+
+    def directory(self, rel: str) -> None:
+        self.tar.addfile(_info(f"{self.top}/{rel}", directory=True, size=0))
+
+    def file(self, rel: str, size: int, chunks: Iterable[bytes]) -> None:
+        source = _Exact(iter(chunks), size, rel)
+        self.tar.addfile(_info(f"{self.top}/{rel}", directory=False, size=size), source)
+        source.check_drained()
+
+
+class _Exact:
+    """Reads a member's chunks for the tar writer, which copies exactly the declared
+    size: fewer or more bytes than declared are refused, naming the file."""
+
+    def __init__(self, chunks: Iterator[bytes], size: int, rel: str) -> None:
+        self.chunks, self.size, self.rel = chunks, size, rel
+        self.buf, self.pos, self.total = b"", 0, 0
+
+    def read(self, n: int = -1, /) -> bytes:
+        """Exactly ``n`` bytes (the tar writer takes a short read for the end); ``n`` < 0:
+        the rest of the declared size."""
+        if n < 0:
+            n = self.size - (self.total - (len(self.buf) - self.pos))
+        parts: list[bytes] = []
+        while n > 0:
+            if self.pos >= len(self.buf):
+                chunk = next(self.chunks, None)
+                if chunk is None:
+                    raise PackageError(
+                        f"sealed size is {self.total}, the envelope says {self.size}", self.rel
+                    )
+                self.total += len(chunk)
+                self.buf, self.pos = chunk, 0
+            end = min(len(self.buf), self.pos + n)
+            whole = self.pos == 0 and end == len(self.buf)
+            parts.append(self.buf if whole else self.buf[self.pos : end])
+            n -= end - self.pos
+            self.pos = end
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def check_drained(self) -> None:
+        for chunk in self.chunks:
+            self.total += len(chunk)
+        if self.total != self.size or self.pos != len(self.buf):
+            raise PackageError(
+                f"sealed size is {self.total}, the envelope says {self.size}", self.rel
+            )
 
 
 class _Offset:

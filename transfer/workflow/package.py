@@ -31,13 +31,13 @@ import hashlib
 import os
 import stat
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from notary.crypto import SM3, sm3
 from transfer.workflow import bagfiles
@@ -126,71 +126,63 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 # ---------------------------------------------------------------- writing
 
-# Worker lanes of the payload writer: SM3 is the costly part of packaging and
-# hashlib releases the GIL on large buffers, so two cores hash two files at once.
+# Hashing lanes of the bag writer: SM3 is the costly part of packaging and hashlib
+# releases the GIL on large buffers, so two cores hash two files at once.
 _LANES = max(1, min(2, os.cpu_count() or 1))
-# Chunks handed to the lanes and not yet written: bounds memory for any material size.
+# Chunks handed to the lanes and not yet hashed: bounds memory for any material size.
 _IN_FLIGHT = 16
 
 
-class _PayloadWriter:
-    """Writes payload files and computes their manifest digests in the same pass.
+class _Digesting:
+    """Manifest digests of the payload files, computed on worker lanes as the chunks
+    pass on their way to the sink. Each file stays on one single-thread lane (its
+    chunks in order); the next file goes to the next lane."""
 
-    The source chunks are pulled on the calling thread (a content store is read from
-    one thread only); each file is written and hashed on one single-thread lane, so its
-    chunks stay in order, while the next file goes to the next lane.
-    """
-
-    def __init__(self, dest: Path) -> None:
-        self._dest = dest
+    def __init__(self) -> None:
         self._lanes = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="bag-lane") for _ in range(_LANES)
         ]
         self._pending: deque[Future[None]] = deque()
-        self._files: list[tuple[str, ManifestDigests, int | None]] = []
-        self._open: list[BinaryIO] = []
+        self._files: list[tuple[str, ManifestDigests, int]] = []
 
-    def __enter__(self) -> _PayloadWriter:
+    def __enter__(self) -> _Digesting:
         return self
 
     def __exit__(self, *exc: object) -> None:
         for lane in self._lanes:
             lane.shutdown(wait=True, cancel_futures=True)
-        for out in self._open:
-            out.close()
 
-    def _submit(self, lane: ThreadPoolExecutor, fn: Callable[[], None]) -> None:
-        while len(self._pending) >= _IN_FLIGHT:
-            self._pending.popleft().result()
-        self._pending.append(lane.submit(fn))
-
-    def put(self, rel: str, chunks: Iterable[bytes], expected_size: int | None = None) -> None:
+    def tee(self, rel: str, chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+        """``chunks``, each also handed to this file's digests."""
         lane = self._lanes[len(self._files) % len(self._lanes)]
-        out = (self._dest / rel).open("xb")
-        self._open.append(out)
         digests = ManifestDigests()
-        self._files.append((rel, digests, expected_size))
+        self._files.append((rel, digests, size))
         for chunk in chunks:
+            while len(self._pending) >= _IN_FLIGHT:
+                self._pending.popleft().result()
+            self._pending.append(lane.submit(digests.update, chunk))
+            yield chunk
 
-            def write(chunk: bytes = chunk) -> None:
-                out.write(chunk)
-                digests.update(chunk)
-
-            self._submit(lane, write)
-        self._submit(lane, out.close)
-
-    def finish(self) -> tuple[dict[str, dict[str, str]], int]:
-        """Wait for every file; their digests by path, and the payload octets."""
+    def finish(self) -> dict[str, dict[str, str]]:
+        """Wait for every file; their digests by path (sizes checked)."""
         while self._pending:
             self._pending.popleft().result()
         payload: dict[str, dict[str, str]] = {}
         for rel, digests, expected in self._files:
-            if expected is not None and digests.size != expected:
+            if digests.size != expected:
                 raise PackageError(
                     f"sealed size is {digests.size}, the envelope says {expected}", rel
                 )
             payload[rel] = digests.hexdigests()
-        return payload, sum(d.size for _, d, _ in self._files)
+        return payload
+
+
+class BagSink(Protocol):
+    """Where a bag's members go, in path order: a directory, or a tar stream."""
+
+    def directory(self, rel: str) -> None: ...
+
+    def file(self, rel: str, size: int, chunks: Iterable[bytes]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,19 +221,9 @@ def bag_info_fields(
     ]
 
 
-def write_bag(
-    dest: Path,
-    notice: Notice,
-    envelope: Envelope,
-    materials: Sequence[PackageMaterial],
-    *,
-    bagging_date: date,
-) -> WrittenBag:
-    """Write the bag into ``dest`` (which must not exist) and return its package root.
-
-    The sender's own consistency is checked first: a package whose envelope does not
-    match the notice's catalogue is a bug at the sender and is never written.
-    """
+def _check_consistent(
+    notice: Notice, envelope: Envelope, materials: Sequence[PackageMaterial]
+) -> None:
     check_against_notice(envelope, notice)
     by_id = {m.entry.material_id: m for m in materials}
     if [e.material_id for e in envelope.materials] != [m.entry.material_id for m in materials]:
@@ -256,39 +238,110 @@ def write_bag(
         if e.evidence != (by_id[e.material_id].evidence is not None):
             raise PackageError(f"material {e.material_id}: evidence flag and file disagree")
 
-    dest.mkdir(parents=True, exist_ok=False)
-    (dest / "data" / "materials").mkdir(parents=True)
-    if any(m.evidence is not None for m in materials):
-        (dest / "data" / "evidence").mkdir()
-    with _PayloadWriter(dest) as writer:
-        writer.put(ENVELOPE_PATH, [envelope.to_bytes()])
-        for m in materials:
-            sealed = [m.sealed] if isinstance(m.sealed, bytes) else m.sealed
-            writer.put(material_path(m.entry.material_id), sealed, m.entry.sealed_size)
-            if m.evidence is not None:
-                writer.put(evidence_path(m.entry.material_id), [m.evidence])
-        payload, octets = writer.finish()
 
-    tags: dict[str, bytes] = {
+def emit_bag(
+    sink: BagSink,
+    notice: Notice,
+    envelope: Envelope,
+    materials: Sequence[PackageMaterial],
+    *,
+    bagging_date: date,
+) -> tuple[bytes, int, int]:
+    """Lay the bag out into ``sink``, every member once and in path order; return the
+    package root, payload octets and payload file count.
+
+    Path order puts every payload file before the manifests that list it, and bag-info
+    (whose Payload-Oxum the envelope's sizes give up front) before them all, so a tar
+    can be written in one pass. The sender's own consistency is checked first: a
+    package whose envelope does not match the notice's catalogue is a bug at the
+    sender and is never written.
+    """
+    _check_consistent(notice, envelope, materials)
+    envelope_bytes = envelope.to_bytes()
+    payload_sources: dict[str, tuple[int, bytes | Iterable[bytes]]] = {
+        ENVELOPE_PATH: (len(envelope_bytes), envelope_bytes)
+    }
+    for m in materials:
+        payload_sources[material_path(m.entry.material_id)] = (m.entry.sealed_size, m.sealed)
+        if m.evidence is not None:
+            payload_sources[evidence_path(m.entry.material_id)] = (len(m.evidence), m.evidence)
+    octets = sum(size for size, _ in payload_sources.values())
+    head: dict[str, bytes] = {
         BAGIT_TXT: bagfiles.BAGIT_TXT,
         BAG_INFO: bagfiles.format_bag_info(
-            bag_info_fields(notice, bagging_date, octets, len(payload))
+            bag_info_fields(notice, bagging_date, octets, len(payload_sources))
         ),
         NOTICE_FILE: notice.to_bytes(),
     }
+    directories = {"data", "data/materials"}
+    if any(m.evidence is not None for m in materials):
+        directories.add("data/evidence")
+    tail_names = {*PAYLOAD_MANIFESTS, *TAG_MANIFESTS}
+    tail: dict[str, bytes] = {}
+    root = b""
+    with _Digesting() as digesting:
+        for rel in sorted({*directories, *head, *payload_sources, *tail_names}):
+            if rel in directories:
+                sink.directory(rel)
+            elif rel in head:
+                sink.file(rel, len(head[rel]), [head[rel]])
+            elif rel in payload_sources:
+                size, source = payload_sources[rel]
+                chunks = [source] if isinstance(source, bytes) else source
+                sink.file(rel, size, digesting.tee(rel, chunks, size))
+            else:
+                if not tail:  # the first manifest: every payload file has passed
+                    tail, root = _tag_files(digesting.finish(), head)
+                sink.file(rel, len(tail[rel]), [tail[rel]])
+    return root, octets, len(payload_sources)
+
+
+def _tag_files(
+    payload: dict[str, dict[str, str]], head: dict[str, bytes]
+) -> tuple[dict[str, bytes], bytes]:
+    """The payload manifests and the tag manifests over them; and the package root."""
+    tags = dict(head)
     for alg in bagfiles.ALGORITHMS:
         tags[bagfiles.manifest_name(alg)] = bagfiles.format_manifest(
             {p: d[alg] for p, d in payload.items()}
         )
-    for name, data in tags.items():
-        (dest / name).write_bytes(data)
     tag_digests = {name: _digests([data])[0] for name, data in tags.items()}
+    out = {name: tags[name] for name in PAYLOAD_MANIFESTS}
     for alg in bagfiles.ALGORITHMS:
-        manifest = bagfiles.format_manifest({n: d[alg] for n, d in tag_digests.items()})
-        (dest / bagfiles.tagmanifest_name(alg)).write_bytes(manifest)
-        if alg == "sm3":
-            root = sm3(manifest)
-    return WrittenBag(dest, root, octets, len(payload))
+        out[bagfiles.tagmanifest_name(alg)] = bagfiles.format_manifest(
+            {n: d[alg] for n, d in tag_digests.items()}
+        )
+    return out, sm3(out[bagfiles.tagmanifest_name("sm3")])
+
+
+class _DirectorySink:
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+
+    def directory(self, rel: str) -> None:
+        (self.dest / rel).mkdir()
+
+    def file(self, rel: str, size: int, chunks: Iterable[bytes]) -> None:
+        with (self.dest / rel).open("xb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+
+
+def write_bag(
+    dest: Path,
+    notice: Notice,
+    envelope: Envelope,
+    materials: Sequence[PackageMaterial],
+    *,
+    bagging_date: date,
+) -> WrittenBag:
+    """Write the bag into ``dest`` (which must not exist) and return its package root."""
+    _check_consistent(notice, envelope, materials)
+    dest.mkdir(parents=True, exist_ok=False)
+    root, octets, files = emit_bag(
+        _DirectorySink(dest), notice, envelope, materials, bagging_date=bagging_date
+    )
+    return WrittenBag(dest, root, octets, files)
 
 
 # ---------------------------------------------------------------- reading
