@@ -236,7 +236,9 @@ def report(
         "(saturation throughput; latency = clients / throughput); open loop: the "
         f"{args.concurrency} clients' requests are scheduled at {args.rate:,g} requests/s "
         f"in all ({args.rate / args.concurrency:g}/s each) and each latency is measured "
-        "from its scheduled send time (no coordinated omission)",
+        "from its scheduled send time (no coordinated omission); its requests/s are "
+        "those answered, from the window's start to the last answer (below the rate when "
+        "the server falls behind)",
     ]
     if args.note:
         lines.append(f"- {args.note}")
