@@ -16,9 +16,12 @@ or without one by :class:`transfer.services.transfer_outbox.TransferOutbox`.
 
 from __future__ import annotations
 
+import functools
+import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +38,27 @@ from transfer.workflow.acts import SignedAct
 from transfer.workflow.state import Event
 
 IntentEvent = Literal[Event.DISPATCH, Event.REJECT]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# A request and the outbox may finish the same step at once; each would find the
+# other's transaction only after it landed and could answer 409 for a step that
+# succeeded. One finisher per transfer in this process (striped: bounded memory).
+_STEP_LOCKS = tuple(threading.RLock() for _ in range(64))
+
+
+def one_finisher(fn: Callable[P, R]) -> Callable[P, R]:
+    """Serialise ``fn(state, ctx, transfer_id)`` per transfer within this process."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        transfer_id = str(args[2])
+        with _STEP_LOCKS[zlib.crc32(transfer_id.encode()) % len(_STEP_LOCKS)]:
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 CustodyEvent = Literal["VolumeDispatched", "VolumeReceived", "VolumeRejected"]
 
 

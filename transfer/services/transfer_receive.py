@@ -422,6 +422,7 @@ def accept(
         return find(s, transfer_id, caller), True
 
 
+@intents.one_finisher
 def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> None:
     """The receipt's effects that may be retried: custody on chain (each transaction
     sent once: transfer_intents.ensure), then here."""
@@ -519,6 +520,7 @@ def reject(
     return finish_reject(state, ctx, transfer_id)
 
 
+@intents.one_finisher
 def finish_reject(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
     """The committed rejection act's transactions (each sent once) and its transition."""
     with state.sessions() as s:

@@ -363,6 +363,7 @@ def dispatch_transfer(
     return finish_dispatch(state, ctx, transfer_id)
 
 
+@intents.one_finisher
 def finish_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
     """The committed dispatch act's transactions (each sent once) and its transition."""
     with state.sessions() as s:
