@@ -229,6 +229,24 @@ def inclusion_proof(hash_fn: HashFn, storage: TreeStorage, index: int, size: int
     return hashes_of_ranges(hash_fn, storage, inclusion_ranges(index, size))
 
 
+def inclusion_proofs(
+    hash_fn: HashFn, storage: TreeStorage, paths: Sequence[tuple[int, int]]
+) -> list[list[bytes]]:
+    """``PATH(index, D[size])`` for each ``(index, size)``, with one ``get_nodes`` call for
+    all of them: proofs of neighbouring leaves share most of their nodes."""
+    if not paths:
+        return []
+    _check_size(storage, max(size for _, size in paths))
+    parts = [inclusion_ranges(index, size) for index, size in paths]
+    flat = hashes_of_ranges(hash_fn, storage, [r for ranges in parts for r in ranges])
+    out: list[list[bytes]] = []
+    pos = 0
+    for ranges in parts:
+        out.append(flat[pos : pos + len(ranges)])
+        pos += len(ranges)
+    return out
+
+
 def consistency_proof(hash_fn: HashFn, storage: TreeStorage, size1: int, size2: int) -> list[bytes]:
     """``PROOF(size1, D[size2])`` (RFC 9162 §2.1.4.1) from the stored log."""
     _check_size(storage, size2)

@@ -40,7 +40,7 @@ from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.context import NotaryContext
 from transfer.services.ingest import volume_ref
-from transfer.services.receipts import receipt_state
+from transfer.services.receipts import anchored_receipts
 from transfer.services.transfer_custody import apply_receipt_here, apply_return_here
 from transfer.services.transfer_package import (
     SourceMaterial,
@@ -260,20 +260,33 @@ def package_transfer(
 
 
 def _sources(s: Session, ctx: NotaryContext, notice: Notice, sender: Unit) -> list[SourceMaterial]:
-    out = []
-    for c in notice.materials:
-        m = s.get(Material, uuid.UUID(c.material_id))
-        assert m is not None
-        key = s.scalar(
+    # A few queries for the whole volume, not a handful per material: the rows, the
+    # sender's keys and the evidence receipts are each read at once.
+    ids = [uuid.UUID(c.material_id) for c in notice.materials]
+    materials = {m.id: m for m in s.scalars(select(Material).where(Material.id.in_(ids)))}
+    keys = {
+        k.material_id: k
+        for k in s.scalars(
             select(MaterialKey).where(
-                MaterialKey.material_id == m.id,
+                MaterialKey.material_id.in_(ids),
                 MaterialKey.unit_id == sender.id,
                 MaterialKey.active.is_(True),
             )
         )
+    }
+    receipts = anchored_receipts(
+        s,
+        [m.leaf_index for m in materials.values() if m.leaf_index is not None],
+        ctx.log_public_key,
+    )
+    out = []
+    for material_id in ids:
+        m = materials.get(material_id)
+        assert m is not None
+        key = keys.get(m.id)
         if key is None or m.leaf_index is None:
             raise Conflict(f"材料 {m.id} 没有本单位的数据密钥或日志条目")
-        evidence = receipt_state(s, m.leaf_index, ctx.log_public_key, anchored_only=True).receipt
+        evidence = receipts[m.leaf_index]
         if evidence is None:
             raise ServiceUnavailable(
                 f"材料 {m.id} 的日志检查点尚未上链锚定，请稍后重试", headers={"Retry-After": "2"}

@@ -1,0 +1,100 @@
+"""Evidence receipts of many leaves at once are the receipts of each leaf on its own."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from notary.canonical import canonical_json
+from notary.checkpoint import sign_checkpoint
+from notary.crypto import SM2PrivateKey
+from notary.entries import encode_entry, material_registered
+from notary.log.tree import MerkleLog
+from transfer.db.models import Checkpoint, CheckpointStatus
+from transfer.db.treestore import DbTreeStorage
+from transfer.services.receipts import anchored_receipts, receipt_state
+
+ORIGIN = "batch.example/log"
+
+
+def _entry(i: int) -> bytes:
+    return encode_entry(
+        material_registered(
+            material_id=str(uuid.UUID(int=i + 1)),
+            sm3_hex=f"{i:064x}",
+            cid=f"bafy{i}",
+            size=100 + i,
+            category="1",
+            volume="v",
+            unit="u",
+            version=1,
+            time_ms=1_700_000_000_000 + i,
+        )
+    )
+
+
+def _append(db: Session, log_key: SM2PrivateKey, count: int, status: CheckpointStatus) -> int:
+    """Append ``count`` entries and a checkpoint of the new size in ``status``."""
+    storage = DbTreeStorage(db)
+    log = MerkleLog(storage)
+    first = log.append_many([_entry(log.size + i) for i in range(count)]).start
+    storage.put_entries(first, [_entry(first + i) for i in range(count)])
+    size = first + count
+    cp = sign_checkpoint(log_key, ORIGIN, size, log.root(size), 1_700_000_000_000 + size)
+    anchored = status is CheckpointStatus.ANCHORED
+    db.add(
+        Checkpoint(
+            tree_size=size,
+            root=cp.checkpoint.root,
+            timestamp_ms=cp.checkpoint.timestamp_ms,
+            signature=cp.signature,
+            body=cp.to_json(),
+            status=status,
+            tx_hash=f"0x{size:064x}" if anchored else None,
+            block_number=size if anchored else None,
+            chain_id=31337 if anchored else None,
+            contract="0x" + "ab" * 20 if anchored else None,
+        )
+    )
+    db.flush()
+    return size
+
+
+def test_batch_receipts_are_byte_identical_to_single_ones(db: Session) -> None:
+    key = SM2PrivateKey.generate()
+    # Anchored checkpoints at 3, 4, 11 and 20; 27 is pending and 30 has none at all.
+    for count, status in [
+        (3, CheckpointStatus.ANCHORED),
+        (1, CheckpointStatus.ANCHORED),
+        (7, CheckpointStatus.ANCHORED),
+        (5, CheckpointStatus.PENDING),
+        (4, CheckpointStatus.ANCHORED),
+        (7, CheckpointStatus.PENDING),
+    ]:
+        _append(db, key, count, status)
+    storage = DbTreeStorage(db)
+    MerkleLog(storage).append_many([_entry(27 + i) for i in range(3)])
+    storage.put_entries(27, [_entry(27 + i) for i in range(3)])
+    db.commit()
+
+    leaves = [0, 2, 3, 10, 11, 15, 16, 19, 26, 29, 5, 5]
+    batch = anchored_receipts(db, leaves, key.public_key)
+
+    assert set(batch) == set(leaves)
+    for leaf in leaves:
+        single = receipt_state(db, leaf, key.public_key, anchored_only=True).receipt
+        got = batch[leaf]
+        if single is None:
+            assert got is None, leaf
+            continue
+        assert got is not None, leaf
+        assert canonical_json(got.to_json()) == canonical_json(single.to_json()), leaf
+    # Which checkpoint each leaf got: the smallest anchored one that holds it.
+    sizes = {leaf: r.checkpoint.checkpoint.tree_size for leaf, r in batch.items() if r is not None}
+    assert sizes == {0: 3, 2: 3, 3: 4, 5: 11, 10: 11, 11: 20, 15: 20, 16: 20, 19: 20}
+    assert batch[26] is None and batch[29] is None
+
+
+def test_batch_receipts_of_no_leaves(db: Session) -> None:
+    assert anchored_receipts(db, [], SM2PrivateKey.generate().public_key) == {}
