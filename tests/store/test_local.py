@@ -97,6 +97,50 @@ def test_put_heals_a_damaged_block(store: LocalStore) -> None:
     assert store.get(cid) == data
 
 
+def test_put_names_a_block_only_after_its_bytes_are_durable_and_pins_last(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across several of put's batches: each block's bytes are fsynced before the rename
+    gives it its final name, its directory is fsynced after that rename, and the pin is
+    written only once every block's directory entry is durable."""
+    import os
+    import threading
+
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        with lock:
+            events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+
+    def replace(src: str, dst: str) -> None:
+        with lock:
+            events.append(("rename", f"{src} -> {dst}"))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    cid = store.put(CountingStream(150))  # type: ignore[arg-type]
+    monkeypatch.undo()
+
+    pin_rename = next(i for i, (kind, what) in enumerate(events) if "/pins/" in what)
+    blocks = [str(p) for p in (store.root / "blocks").rglob("*") if p.is_file()]
+    assert len(blocks) == 151  # 150 leaves and the root
+    for block in blocks:
+        renamed = next(
+            i for i, (kind, what) in enumerate(events) if kind == "rename" and what.endswith(block)
+        )
+        temp = events[renamed][1].split(" -> ")[0]
+        assert ("fsync", temp) in events[:renamed], block
+        parent = str(Path(block).parent)
+        synced = [i for i, e in enumerate(events) if e == ("fsync", parent) and i > renamed]
+        assert synced and synced[0] < pin_rename, block
+    assert store.is_pinned(cid)
+    assert not [p for p in store.root.rglob(".tmp-*")]
+
+
 # --- tampering battery ----------------------------------------------------------------
 
 
