@@ -150,8 +150,12 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
             echo(f"API 文档：{base}/docs")
             echo(f"网页控制台：{base}/console/（以单位密钥登录）")
             if admin_keys:
-                _print(echo, admin_keys)
-            _print(echo, [(code, "operator", key) for code, key in unit_keys.items()])
+                _print(echo, "三员 API 密钥", admin_keys)
+            _print(
+                echo,
+                "示范单位 API 密钥",
+                [(code, "operator", key) for code, key in unit_keys.items()],
+            )
             echo("示例：curl -H 'Authorization: Bearer <DEMO-A 密钥>' " + base + "/v1/volumes")
             if exit_after_seed:
                 server.should_exit = True
@@ -169,7 +173,7 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
     return 1 if failure else 0
 
 
-def _print(echo: Echo, keys: list[tuple[str, str, str]]) -> None:
-    echo("API 密钥（仅显示这一次，请妥善保存）：")
+def _print(echo: Echo, title: str, keys: list[tuple[str, str, str]]) -> None:
+    echo(f"{title}（仅显示这一次，请妥善保存）：")
     for unit, role, key in keys:
         echo(f"  {unit:<12} {role:<9} {key}")
