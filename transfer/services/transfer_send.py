@@ -317,15 +317,19 @@ def _stage_receiver_keys(
 ) -> None:
     """The receiver's wrapped keys, inactive until its receipt (same deployment only)."""
     fp = receiver_key.fingerprint().hex()
-    for mid, wrapped in rewrapped.items():
-        material_id = uuid.UUID(mid)
-        row = s.scalar(
+    keys = {uuid.UUID(mid): wrapped for mid, wrapped in rewrapped.items()}
+    staged = {
+        row.material_id: row
+        for row in s.scalars(
             select(MaterialKey).where(
-                MaterialKey.material_id == material_id,
+                MaterialKey.material_id.in_(keys),
                 MaterialKey.unit_id == t.receiver_unit_id,
                 MaterialKey.key_fingerprint == fp,
             )
         )
+    }
+    for material_id, wrapped in keys.items():
+        row = staged.get(material_id)
         if row is None:
             s.add(
                 MaterialKey(
