@@ -20,6 +20,8 @@ CUSTODY_EVENT = "custody.event"
 MATERIAL_READ = "material.read"
 TRANSFER_RECEIPT = "transfer.receipt"
 ENTRY_TYPES = frozenset({MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT})
+# A transfer's transitions are custody entries whose ``event`` carries this prefix.
+TRANSFER_EVENT_PREFIX = "transfer."
 
 # The ten categories of cadre personnel archives (干部人事档案材料分类).
 CATEGORIES = (
@@ -98,6 +100,59 @@ def custody_event(
     optional = {"from": from_unit, "to": to_unit, "transfer_id": transfer_id, "tx": tx}
     entry.update({k: v for k, v in optional.items() if v is not None})
     return entry
+
+
+def material_read(*, material_id: str, unit: str, purpose: str, time_ms: int) -> dict[str, Any]:
+    """A content read (利用登记): which material, by which unit (code), why, when.
+
+    Built from a ``read_log`` row when the read is logged and again by every checker, so
+    a row changed afterwards no longer derives the entry that was logged.
+    """
+    return {
+        "type": MATERIAL_READ,
+        "v": 1,
+        "material_id": material_id,
+        "unit": unit,
+        "purpose": purpose,
+        "time_ms": time_ms,
+    }
+
+
+def transfer_event(
+    *,
+    event: str,
+    transfer_id: str,
+    state: str,
+    time_ms: int,
+    package_root: str | None = None,
+    tx: list[str] | None = None,
+) -> dict[str, Any]:
+    """One transition of a transfer (``event`` is the step, e.g. ``package``; ``state``
+    the state it led to), logged as a ``custody.event`` with ``event: transfer.<step>``.
+    ``package_root`` once the transfer is packaged; ``tx`` only when the step called the
+    chain."""
+    entry: dict[str, Any] = {
+        "type": CUSTODY_EVENT,
+        "v": 1,
+        "event": f"{TRANSFER_EVENT_PREFIX}{event}",
+        "transfer_id": transfer_id,
+        "state": state,
+        "time_ms": time_ms,
+    }
+    if package_root is not None:
+        entry["package_root"] = package_root
+    if tx:
+        entry["tx"] = list(tx)
+    return entry
+
+
+def is_transfer_event(entry: dict[str, Any]) -> bool:
+    event = entry.get("event")
+    return (
+        entry.get("type") == CUSTODY_EVENT
+        and isinstance(event, str)
+        and event.startswith(TRANSFER_EVENT_PREFIX)
+    )
 
 
 def differing_fields(expected: dict[str, Any], stored: dict[str, Any]) -> list[str]:

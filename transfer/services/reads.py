@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from notary.chain import ChainError
 from notary.deployment import DeploymentError
-from notary.entries import MATERIAL_READ
+from notary.entries import material_read
 from notary.envelope import WrappedKey
 from notary.errors import VerificationError
 from notary.reader import MaterialRecord, ReadResult, read_verified
@@ -41,6 +41,17 @@ class ContentRead:
     material: Material
     result: ReadResult
     read_leaf_index: int
+
+
+def read_entry(row: ReadLogEntry, unit_code: str) -> dict[str, Any]:
+    """The ``material.read`` entry a read-log row stands for (the reader's unit by code):
+    derived when the read is logged and again by the audit and provenance."""
+    return material_read(
+        material_id=str(row.material_id),
+        unit=unit_code,
+        purpose=row.purpose,
+        time_ms=int(row.created_at.timestamp() * 1000),
+    )
 
 
 def held_material(state: AppState, material_id: uuid.UUID, caller: Principal) -> Material:
@@ -135,27 +146,17 @@ def read_content(
             f"cannot verify now: {type(e).__name__}", headers={"Retry-After": "5"}
         ) from None
 
-    now = utcnow()
-    entry = {
-        "type": MATERIAL_READ,
-        "v": 1,
-        "material_id": str(material.id),
-        "unit": caller.unit_code,
-        "purpose": purpose,
-        "time_ms": int(now.timestamp() * 1000),
-    }
+    row = ReadLogEntry(
+        unit_id=caller.unit_id,
+        api_key_id=caller.key_id,
+        material_id=material.id,
+        purpose=purpose,
+        created_at=utcnow(),
+    )
     with state.write_sessions() as s:
-        leaf = append_entries(s, [entry]).start
-        s.add(
-            ReadLogEntry(
-                unit_id=caller.unit_id,
-                api_key_id=caller.key_id,
-                material_id=material.id,
-                purpose=purpose,
-                leaf_index=leaf,
-                created_at=now,
-            )
-        )
+        leaf = append_entries(s, [read_entry(row, caller.unit_code)]).start
+        row.leaf_index = leaf
+        s.add(row)
         s.commit()
     state.metrics.content_reads.inc()
     return ContentRead(material, result, leaf)

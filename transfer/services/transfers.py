@@ -34,7 +34,7 @@ from notary.chain.errors import (
     UnitRegistersOnlyForItself,
     WrongRole,
 )
-from notary.entries import CUSTODY_EVENT
+from notary.entries import transfer_event
 from transfer.api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from transfer.db.models import (
     CustodyEvent,
@@ -176,6 +176,20 @@ def commit(s: Session) -> None:
 # ---------------------------------------------------------------- events
 
 
+def event_entry(row: TransferEvent, transfer_id: str, package_root: str | None) -> dict[str, Any]:
+    """The log entry a ``transfer_events`` row stands for: derived when the step is
+    logged and again by the audit. The package root is the transfer's at that step (the
+    row does not keep it)."""
+    return transfer_event(
+        event=row.event,
+        transfer_id=transfer_id,
+        state=row.to_state,
+        time_ms=int(row.created_at.timestamp() * 1000),
+        package_root=package_root,
+        tx=list(row.tx_hashes),
+    )
+
+
 def record_event(
     s: Session,
     t: Transfer,
@@ -188,20 +202,6 @@ def record_event(
     now: datetime | None = None,
 ) -> TransferEvent:
     """Append the transition's log entry and its event row (not committed)."""
-    now = now or utcnow()
-    entry: dict[str, Any] = {
-        "type": CUSTODY_EVENT,
-        "v": 1,
-        "event": f"transfer.{event}",
-        "transfer_id": t.transfer_id,
-        "state": t.state.value,
-        "time_ms": int(now.timestamp() * 1000),
-    }
-    if t.package_root is not None:
-        entry["package_root"] = t.package_root
-    if tx_hashes:
-        entry["tx"] = list(tx_hashes)
-    leaf = append_entries(s, [entry]).start
     row = TransferEvent(
         transfer_pk=t.id,
         event=event,
@@ -209,10 +209,10 @@ def record_event(
         to_state=t.state.value,
         unit_id=unit_id,
         detail=detail or {},
-        leaf_index=leaf,
         tx_hashes=list(tx_hashes),
-        created_at=now,
+        created_at=now or utcnow(),
     )
+    row.leaf_index = append_entries(s, [event_entry(row, t.transfer_id, t.package_root)]).start
     s.add(row)
     return row
 
