@@ -9,8 +9,7 @@ Layout under ``root``::
     pins/<cid>             one empty file per recursively pinned root
 
 Writes are atomic and durable: a temp file in the target directory, fsync,
-rename over the final name, fsync of the directory (``put`` does these steps for a
-batch of blocks at a time, in the same order). Reads trust nothing on disk:
+rename over the final name, fsync of the directory. Reads trust nothing on disk:
 every block is re-hashed against its CID before its bytes are used.
 """
 
@@ -19,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -46,73 +46,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _holds(path: Path, block: bytes) -> bool:
-    """True when ``path`` already holds exactly ``block``. An existing file is kept only
-    then: writing known-good bytes over a damaged copy is how a store heals."""
-    try:
-        return path.read_bytes() == block
-    except FileNotFoundError:
-        return False
-
-
-# Blocks of one put made durable together (64 × 256 KiB = 16 MiB), and the threads
-# that fsync them: fsync waits on the disk and releases the GIL.
-_BATCH_BLOCKS = 64
-_SYNC_THREADS = 4
-
-
-class _Batch:
-    """Blocks written to temp files, next to their final names, whose durability is owed.
-
-    ``commit`` fsyncs every temp file, only then renames each to its final name, then
-    fsyncs each directory once: a final name never shows bytes that a crash could
-    still lose, and nothing is acknowledged before its directory entry is durable.
-    ``discard`` removes what is left of a failed batch.
-    """
-
-    def __init__(self, syncs: ThreadPoolExecutor) -> None:
-        self._syncs = syncs
-        self._files: list[tuple[int, str, Path]] = []  # (open fd, temp path, final path)
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-    def write(self, path: Path, block: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        self._files.append((fd, tmp, path))
-        view = memoryview(block)
-        while view:
-            view = view[os.write(fd, view) :]
-
-    def commit(self) -> None:
-        try:
-            for _ in self._syncs.map(os.fsync, [fd for fd, _, _ in self._files]):
-                pass
-            directories = set()
-            while self._files:
-                fd, tmp, path = self._files[-1]
-                os.close(fd)
-                self._files[-1] = (-1, tmp, path)
-                os.replace(tmp, path)
-                self._files.pop()
-                directories.add(path.parent)
-            for _ in self._syncs.map(_fsync_dir, directories):
-                pass
-        except BaseException:
-            self.discard()
-            raise
-
-    def discard(self) -> None:
-        for fd, tmp, _ in self._files:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        self._files.clear()
 
 
 class LocalStore(ContentStore):
@@ -154,9 +87,16 @@ class LocalStore(ContentStore):
         self._write_block(binary, block)
 
     def _write_block(self, cid: bytes, block: bytes) -> None:
+        # Also the builder's sink during put(): the builder has just hashed the block.
         path = self.block_path(cid)
-        if not _holds(path, block):
-            self._atomic_write(path, block)
+        try:
+            # An existing file is kept only if it still holds the right bytes:
+            # writing known-good bytes over a damaged copy is how a store heals.
+            if path.read_bytes() == block:
+                return
+        except FileNotFoundError:
+            pass
+        self._atomic_write(path, block)
 
     def get_block(self, cid: str | bytes | CID) -> bytes:
         """The verified bytes of one block (ContentNotFound / ContentIntegrityError)."""
@@ -180,41 +120,21 @@ class LocalStore(ContentStore):
     # --- content --------------------------------------------------------------
 
     def put(self, data: BinaryIO | bytes) -> str:
-        # Durable in batches rather than block by block: a batch's temp files are
-        # fsynced together (their journal commits coalesce), then renamed, then each
-        # directory they went to is fsynced once. One batch is made durable on a
-        # committer thread while the next one is written, and the pin is written only
-        # after every batch is durable. Disk, not memory, holds the pending blocks.
-        with (
-            ThreadPoolExecutor(max_workers=_SYNC_THREADS, thread_name_prefix="blockstore") as syncs,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="blockstore-commit") as committer,
-        ):
-            batch = _Batch(syncs)
-            previous: Future[None] | None = None
-            try:
+        # Block writes wait on fsync, which releases the GIL: a few writer threads let
+        # the disk flush one block while the next is chunked and hashed. The pin is
+        # written only after every block is durable.
+        # At most a few blocks wait in memory, so memory stays flat for any size.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="blockstore") as pool:
+            writes: deque[Future[None]] = deque()
 
-                def sink(cid: bytes, block: bytes) -> None:
-                    nonlocal batch, previous
-                    path = self.block_path(cid)
-                    if _holds(path, block):
-                        return
-                    batch.write(path, block)
-                    if len(batch) >= _BATCH_BLOCKS:
-                        if previous is not None:
-                            previous.result()
-                        previous = committer.submit(batch.commit)
-                        batch = _Batch(syncs)
+            def sink(cid: bytes, block: bytes) -> None:
+                if len(writes) >= 4:
+                    writes.popleft().result()
+                writes.append(pool.submit(self._write_block, cid, block))
 
-                root = build_file(data, sink)
-                if previous is not None:
-                    previous.result()
-                batch.commit()
-            except BaseException:
-                if previous is not None:
-                    with contextlib.suppress(BaseException):
-                        previous.result()
-                batch.discard()
-                raise
+            root = build_file(data, sink)
+            while writes:
+                writes.popleft().result()
         self._write_pin(root)
         return cid_str(root)
 

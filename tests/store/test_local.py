@@ -100,8 +100,8 @@ def test_put_heals_a_damaged_block(store: LocalStore) -> None:
 def test_put_names_a_block_only_after_its_bytes_are_durable_and_pins_last(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Across several of put's batches: each block's bytes are fsynced before the rename
-    gives it its final name, its directory is fsynced after that rename, and the pin is
+    """For every block of a 150-block put: its bytes are fsynced before the rename gives
+    it its final name, its directory is fsynced after that rename, and the pin is
     written only once every block's directory entry is durable."""
     import os
     import threading
