@@ -11,6 +11,7 @@ from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.entries import encode_entry, material_registered
 from notary.log.tree import MerkleLog
+from notary.receipts import verify_offline
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.receipts import anchored_receipts, receipt_state
@@ -98,3 +99,29 @@ def test_batch_receipts_are_byte_identical_to_single_ones(db: Session) -> None:
 
 def test_batch_receipts_of_no_leaves(db: Session) -> None:
     assert anchored_receipts(db, [], SM2PrivateKey.generate().public_key) == {}
+
+
+def test_newest_puts_every_anchored_leaf_under_the_newest_anchored_checkpoint(
+    db: Session,
+) -> None:
+    key = SM2PrivateKey.generate()
+    for count, status in [
+        (3, CheckpointStatus.ANCHORED),
+        (4, CheckpointStatus.ANCHORED),
+        (2, CheckpointStatus.PENDING),
+    ]:
+        _append(db, key, count, status)
+    db.commit()
+
+    batch = anchored_receipts(db, [0, 2, 5, 6, 8], key.public_key, newest=True)
+
+    sizes = {leaf: r.checkpoint.checkpoint.tree_size for leaf, r in batch.items() if r is not None}
+    assert sizes == {0: 7, 2: 7, 5: 7, 6: 7}  # one anchor for the verifier to check
+    assert batch[8] is None  # only a pending checkpoint holds it
+    for receipt in batch.values():
+        if receipt is not None:
+            verify_offline(
+                receipt,
+                material_sm3=bytes.fromhex(receipt.entry["sm3"]),
+                trusted_log_keys=[key.public_key],
+            )

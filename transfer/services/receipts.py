@@ -99,24 +99,42 @@ _BATCH = 256
 
 
 def anchored_receipts(
-    session: Session, leaf_indices: Sequence[int], log_key: SM2PublicKey
+    session: Session, leaf_indices: Sequence[int], log_key: SM2PublicKey, *, newest: bool = False
 ) -> dict[int, EvidenceReceipt | None]:
     """``receipt_state(..., anchored_only=True).receipt`` of many leaves, the same
     receipts, in a few queries per batch instead of a handful per leaf: the covering
     checkpoints, the entries and every proof node are each read at once. Each receipt
     is still made and checked by ``build_receipt``. None where no anchored checkpoint
-    covers the leaf yet."""
+    covers the leaf yet.
+
+    ``newest``: every receipt proves inclusion in the newest anchored checkpoint instead
+    of the leaf's smallest — for a package, whose verifier then checks one anchor on
+    chain rather than one per checkpoint its materials happened to fall in."""
     wanted = sorted(set(leaf_indices))
     out: dict[int, EvidenceReceipt | None] = {}
+    latest = _newest_anchored(session) if newest else None
     for start in range(0, len(wanted), _BATCH):
-        out.update(_anchored_batch(session, wanted[start : start + _BATCH], log_key))
+        batch = wanted[start : start + _BATCH]
+        if latest is None:
+            covering = _smallest_anchored_covering(session, batch)
+        else:
+            covering = {leaf: latest for leaf in batch if leaf < latest.tree_size}
+        out.update(_anchored_batch(session, batch, covering, log_key))
     return out
 
 
+def _newest_anchored(session: Session) -> Checkpoint | None:
+    return session.scalar(
+        select(Checkpoint)
+        .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+        .order_by(Checkpoint.tree_size.desc())
+        .limit(1)
+    )
+
+
 def _anchored_batch(
-    session: Session, leaves: list[int], log_key: SM2PublicKey
+    session: Session, leaves: list[int], covering: dict[int, Checkpoint], log_key: SM2PublicKey
 ) -> dict[int, EvidenceReceipt | None]:
-    covering = _smallest_anchored_covering(session, leaves)
     rows = session.execute(select(LogLeaf.idx, LogLeaf.entry).where(LogLeaf.idx.in_(covering)))
     entries = {r.idx: r.entry for r in rows}
     proofs = inclusion_proofs(

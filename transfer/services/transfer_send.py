@@ -278,6 +278,7 @@ def _sources(s: Session, ctx: NotaryContext, notice: Notice, sender: Unit) -> li
         s,
         [m.leaf_index for m in materials.values() if m.leaf_index is not None],
         ctx.log_public_key,
+        newest=True,
     )
     out = []
     for material_id in ids:
