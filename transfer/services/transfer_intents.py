@@ -47,16 +47,33 @@ R = TypeVar("R")
 _STEP_LOCKS = tuple(threading.RLock() for _ in range(64))
 
 
+def _step_lock(transfer_id: str) -> threading.RLock:
+    return _STEP_LOCKS[zlib.crc32(transfer_id.encode()) % len(_STEP_LOCKS)]
+
+
 def one_finisher(fn: Callable[P, R]) -> Callable[P, R]:
     """Serialise ``fn(state, ctx, transfer_id)`` per transfer within this process."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        transfer_id = str(args[2])
-        with _STEP_LOCKS[zlib.crc32(transfer_id.encode()) % len(_STEP_LOCKS)]:
+        with _step_lock(str(args[2])):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+@contextmanager
+def unless_busy(transfer_id: str) -> Iterator[bool]:
+    """For the outbox: hold the transfer's step (True), or False when a request of this
+    process is finishing it right now — that is no crash to repair."""
+    lock = _step_lock(transfer_id)
+    if not lock.acquire(blocking=False):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 CustodyEvent = Literal["VolumeDispatched", "VolumeReceived", "VolumeRejected"]

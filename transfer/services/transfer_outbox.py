@@ -16,6 +16,7 @@ from sqlalchemy import select
 from transfer.api.errors import ProblemError, ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferDirection, TransferState
+from transfer.services import transfer_intents as intents
 from transfer.services.context import NotaryContext
 from transfer.services.transfer_receive import finish_receipt, finish_reject
 from transfer.services.transfer_send import finish_dispatch
@@ -64,12 +65,15 @@ class TransferOutbox:
         left = 0
         for transfer_id, what in self.pending():
             try:
-                if what == Event.DISPATCH.value:
-                    finish_dispatch(self._state, self._ctx, transfer_id)
-                elif what == Event.REJECT.value:
-                    finish_reject(self._state, self._ctx, transfer_id)
-                else:
-                    finish_receipt(self._state, self._ctx, transfer_id)
+                with intents.unless_busy(transfer_id) as mine:
+                    if not mine:
+                        continue
+                    if what == Event.DISPATCH.value:
+                        finish_dispatch(self._state, self._ctx, transfer_id)
+                    elif what == Event.REJECT.value:
+                        finish_reject(self._state, self._ctx, transfer_id)
+                    else:
+                        finish_receipt(self._state, self._ctx, transfer_id)
                 # A warning: it means the service went down in the middle of a step.
                 log.warning("转递 %s：中断前未完成的 %s 已补完", transfer_id, what)
             except ServiceUnavailable:
