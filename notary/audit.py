@@ -19,6 +19,11 @@ Custody (``audit_custody``) under the same columns:
 - 完整性: the log holds a custody entry of the volume that has no row (a deleted
   record), or a volume has no custody record at all.
 
+Other rows that stand for a log entry (``audit_records``: the read log 利用登记 and a
+transfer's events) the same way: 真实性 if a row no longer derives its logged entry or
+that entry's proof or anchor fails, 完整性 if the log holds an entry of the kind with
+no row.
+
 The audit never stops at the first problem: every material is checked and every
 problem recorded with the check that found it.
 """
@@ -92,6 +97,8 @@ class Report:
     checkpoints_checked: int = 0
     custody_events: int = 0
     volumes: int = 0
+    # Other rows re-derived from their entries, by kind (RECORD_KINDS).
+    records: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROPERTIES, 0))
 
@@ -119,6 +126,7 @@ class Report:
                 "checkpoints_checked": self.checkpoints_checked,
                 "volumes": self.volumes,
                 "custody_events": self.custody_events,
+                "records": {k: self.records.get(k, 0) for k in RECORD_KINDS},
                 "problems": len(self.problems),
                 "result": "通过" if self.ok else "未通过",
                 "by_property": {
@@ -288,32 +296,73 @@ def audit_custody(
     return report
 
 
+class _Logged(Protocol):
+    """A row that stands for one log entry (``CustodyItem``, ``LoggedRecord``)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def leaf_index(self) -> int | None: ...
+    @property
+    def derived_entry(self) -> dict[str, Any]: ...
+    @property
+    def receipt(self) -> EvidenceReceipt | None: ...
+    @property
+    def unreadable(self) -> VerificationError | None: ...
+
+
+def _check_logged(
+    e: _Logged, what: str, log_keys: list[SM2PublicKey], chain: AnchorReader | None, report: Report
+) -> None:
+    """The row derives the stored entry, whose proof and anchor hold."""
+    problems = report.problems
+    if e.unreadable is not None:
+        problems.append(Problem(AUTHENTICITY, e.unreadable.check, e.subject, str(e.unreadable)))
+        return
+    if e.receipt is None:
+        problems.append(
+            Problem(AUTHENTICITY, "anchor", e.subject, f"{what}条目尚未纳入已锚定的检查点")
+        )
+        return
+    stored = e.receipt.entry
+    if encode_entry(e.derived_entry) != encode_entry(stored):
+        detail = _differing(e.derived_entry, stored)
+        problems.append(
+            Problem(AUTHENTICITY, "entry", e.subject, f"{what}记录与日志条目不符：{detail}")
+        )
+    try:
+        verify_offline(e.receipt, trusted_log_keys=log_keys)
+        report.proofs_checked += 1
+        if chain is not None:
+            verify_anchor(e.receipt, chain)
+    except VerificationError as err:
+        problems.append(Problem(AUTHENTICITY, err.check, e.subject, str(err)))
+
+
+def _missing_rows(
+    rows: Iterable[_Logged], logged: Iterable[int], what: str, check: str, subject: str
+) -> list[Problem]:
+    """A logged entry of the kind without its row: the row was deleted (完整性)."""
+    recorded = {r.leaf_index for r in rows}
+    return [
+        Problem(
+            COMPLETENESS,
+            check,
+            subject,
+            f"日志序号 {leaf} 的{what}条目在数据库中没有对应记录（记录被删除？）",
+        )
+        for leaf in logged
+        if leaf not in recorded
+    ]
+
+
 def _audit_volume_custody(
     v: VolumeCustody, log_keys: list[SM2PublicKey], chain: CustodyChain | None, report: Report
 ) -> None:
     problems = report.problems
     for e in v.events:
         report.custody_events += 1
-        if e.unreadable is not None:
-            problems.append(Problem(AUTHENTICITY, e.unreadable.check, e.subject, str(e.unreadable)))
-        elif e.receipt is None:
-            problems.append(
-                Problem(AUTHENTICITY, "anchor", e.subject, "保管条目尚未纳入已锚定的检查点")
-            )
-        else:
-            stored = e.receipt.entry
-            if encode_entry(e.derived_entry) != encode_entry(stored):
-                detail = _differing(e.derived_entry, stored)
-                problems.append(
-                    Problem(AUTHENTICITY, "entry", e.subject, f"保管记录与日志条目不符：{detail}")
-                )
-            try:
-                verify_offline(e.receipt, trusted_log_keys=log_keys)
-                report.proofs_checked += 1
-                if chain is not None:
-                    verify_anchor(e.receipt, chain)
-            except VerificationError as err:
-                problems.append(Problem(AUTHENTICITY, err.check, e.subject, str(err)))
+        _check_logged(e, "保管", log_keys, chain, report)
         if chain is not None and e.tx_hash is not None:
             tx = chain.transaction_receipt(e.tx_hash)
             if (
@@ -329,17 +378,8 @@ def _audit_volume_custody(
                         f"保管交易 {e.tx_hash} 不是对本合约的成功调用",
                     )
                 )
-    recorded = {e.leaf_index for e in v.events}
-    missing = [leaf for leaf in v.logged if leaf not in recorded]
-    for leaf in missing:
-        problems.append(
-            Problem(
-                COMPLETENESS,
-                "custody-record",
-                v.subject,
-                f"日志序号 {leaf} 的保管条目在数据库中没有对应记录（记录被删除？）",
-            )
-        )
+    missing = _missing_rows(v.events, v.logged, "保管", "custody-record", v.subject)
+    problems.extend(missing)
     holder = None
     for e in v.events:
         if e.kind in _HOLDER_CHANGES:
@@ -369,6 +409,55 @@ def _audit_volume_custody(
                     f"{v.custodian}（账户 {v.custodian_account}）不符",
                 )
             )
+
+
+# The kinds of rows ``audit_records`` checks: table -> (what it is, completeness check).
+RECORD_KINDS = {
+    "read_log": ("利用登记", "read-record"),
+    "transfer_events": ("转递事件", "transfer-record"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecord:
+    """A row that stands for one log entry (a read, a transfer's step): the entry the
+    service's own builder derives from the row now, and the stored entry's receipt,
+    unchecked."""
+
+    subject: str
+    leaf_index: int | None
+    derived_entry: dict[str, Any]
+    receipt: EvidenceReceipt | None  # None: no anchored checkpoint covers the leaf yet
+    unreadable: VerificationError | None = None  # the stored entry or proof did not load
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecords:
+    """The rows of one kind about one thing (a material's reads, a transfer's events) and
+    the leaves of every entry of that kind the log holds about it."""
+
+    kind: str  # a key of RECORD_KINDS
+    subject: str
+    rows: tuple[LoggedRecord, ...]
+    logged: tuple[int, ...] = ()
+
+
+def audit_records(
+    groups: Iterable[LoggedRecords],
+    *,
+    log_keys: list[SM2PublicKey],
+    chain: AnchorReader | None,
+    report: Report,
+) -> Report:
+    """Re-check every row against its logged entry, the entry's proof and anchor, and
+    that every logged entry of the kind has its row; record, never raise."""
+    for g in groups:
+        what, check = RECORD_KINDS[g.kind]
+        for r in g.rows:
+            report.records[g.kind] = report.records.get(g.kind, 0) + 1
+            _check_logged(r, what, log_keys, chain, report)
+        report.problems.extend(_missing_rows(g.rows, g.logged, what, check, g.subject))
+    return report
 
 
 def audit_checkpoints(
@@ -455,9 +544,11 @@ th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:60
 <p>检测范围：{e(report.scope)}　开始时间：{e(started)}</p>
 <p class="result">结论：<span class="{"ok" if report.ok else "bad"}">{e(s["result"])}</span></p>
 <table><tr><th>材料数</th><th>重新计算哈希的字节数</th><th>已验证证明</th><th>已验证检查点</th>
-<th>案卷数</th><th>保管记录</th><th>问题数</th></tr><tr><td>{s["materials"]}</td>
+<th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>问题数</th></tr>
+<tr><td>{s["materials"]}</td>
 <td>{s["bytes_rehashed"]:,}</td><td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
-<td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["problems"]}</td></tr></table>
+<td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["records"]["read_log"]}</td>
+<td>{s["records"]["transfer_events"]}</td><td>{s["problems"]}</td></tr></table>
 <h2>四性汇总</h2>
 <table><tr><th>性质</th><th>通过</th><th>问题</th></tr>{rows}</table>
 <h2>问题明细</h2>

@@ -151,6 +151,7 @@ def audit(
         audit_checkpoints,
         audit_custody,
         audit_materials,
+        audit_records,
         new_report,
         write_report,
     )
@@ -162,6 +163,7 @@ def audit(
     from transfer.db.treestore import DbTreeStorage
     from transfer.security import blinding_secret
     from transfer.services.custody_audit import volume_custody
+    from transfer.services.record_audit import logged_records
     from transfer.services.setup import is_initialised, settings_for
 
     if volume is not None and unit is not None:
@@ -237,6 +239,14 @@ def audit(
                     report=report,
                 )
                 progress.update(t_custody, total=report.volumes, completed=report.volumes)
+                t_records = progress.add_task("利用登记与转递事件检测", total=1)
+                audit_records(
+                    logged_records(s, volume_ids, log_key=src.log_key),
+                    log_keys=[src.log_key],
+                    chain=src.chain,
+                    report=report,
+                )
+                progress.update(t_records, completed=1)
                 t2 = progress.add_task("日志一致性监测", total=1)
                 storage = DbTreeStorage(s)
                 chain = src.chain

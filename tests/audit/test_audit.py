@@ -19,16 +19,26 @@ from notary.audit import (
     USABILITY,
     AuditItem,
     CustodyItem,
+    LoggedRecord,
+    LoggedRecords,
     VolumeCustody,
     audit_checkpoints,
     audit_custody,
     audit_materials,
+    audit_records,
     new_report,
     write_report,
 )
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
-from notary.entries import custody_event, decode_entry, encode_entry, material_registered
+from notary.entries import (
+    custody_event,
+    decode_entry,
+    encode_entry,
+    material_read,
+    material_registered,
+    transfer_event,
+)
 from notary.envelope import seal, wrap_key
 from notary.log import MerkleLog
 from notary.reader import MaterialRecord
@@ -271,3 +281,63 @@ def test_a_deleted_custody_row_and_a_custodian_off_its_history_are_found(
     # No record at all of a volume the log never mentioned either.
     found = _audit_custody(holdings, VolumeCustody("w", "U1", ()))
     assert found[COMPLETENESS] == ["custody-record: w"]
+
+
+READ: dict[str, Any] = {"material_id": "m1", "unit": "U1", "purpose": "审核", "time_ms": 5}
+STEP: dict[str, Any] = {
+    "event": "dispatch", "transfer_id": "t1", "state": "dispatched", "time_ms": 6,
+    "package_root": "cd" * 32, "tx": ["0x" + "ef" * 32],
+}  # fmt: skip
+
+
+def _records(h: Holdings) -> tuple[list[LoggedRecord], list[int]]:
+    """A logged read and a logged transfer step, as rows re-derived for the audit."""
+    entries = [material_read(**READ), transfer_event(**STEP)]
+    leaves = []
+    for e in entries:
+        leaves.append(h.log.size)
+        h.log.append(encode_entry(e))
+    cp = sign_checkpoint(h.log_key, "o", h.log.size, h.log.root(), 1)
+    rows = [
+        LoggedRecord(
+            subject=f"row {leaf}",
+            leaf_index=leaf,
+            derived_entry=e,
+            receipt=build_receipt(e, leaf, h.log.inclusion_proof(leaf), cp, h.log_key.public_key),
+        )
+        for leaf, e in zip(leaves, entries, strict=True)
+    ]
+    return rows, leaves
+
+
+def _audit_records(h: Holdings, groups: list[LoggedRecords]) -> list[str]:
+    report = audit_records(
+        groups, log_keys=[h.log_key.public_key], chain=None, report=new_report("records")
+    )
+    h.report = report
+    return [f"{p.property} {p.check}: {p.subject}" for p in report.problems]
+
+
+def test_read_and_transfer_rows_that_derive_their_entries_pass(holdings: Holdings) -> None:
+    (read, step), (r, t) = _records(holdings)
+    groups = [
+        LoggedRecords("read_log", "m1", (read,), (r,)),
+        LoggedRecords("transfer_events", "t1", (step,), (t,)),
+    ]
+    assert _audit_records(holdings, groups) == []
+    assert holdings.report.records == {"read_log": 1, "transfer_events": 1}
+    assert holdings.report.to_json()["summary"]["records"] == {"read_log": 1, "transfer_events": 1}
+
+
+def test_a_changed_or_deleted_read_or_transfer_row_is_found(holdings: Holdings) -> None:
+    (read, _), (r, t) = _records(holdings)
+    changed = replace(read, derived_entry=material_read(**{**READ, "purpose": "其他"}))
+    found = _audit_records(
+        holdings,
+        [
+            LoggedRecords("read_log", "m1", (changed,), (r,)),
+            LoggedRecords("transfer_events", "t1", (), (t,)),  # the step's row deleted
+        ],
+    )
+    assert found == [f"{AUTHENTICITY} entry: row {r}", f"{COMPLETENESS} transfer-record: t1"]
+    assert "purpose: 记录 '其他' ≠ 日志 '审核'" in holdings.report.problems[0].detail

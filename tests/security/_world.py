@@ -13,11 +13,15 @@ The detectors, each answering "which check fired" (``None``: nothing noticed):
   Once it has served a material's anchored proof, it answers from that verified cache;
 - ``audit`` — :func:`notary.audit.audit_materials` over every material, with receipts
   assembled from the database *without* the service's own checks (an auditor's tool),
-  and :func:`notary.audit.audit_custody` over every volume's custody records (read by
-  ``transfer.services.custody_audit``, as ``notary audit`` reads them), the chain
-  included; findings about material A or the world's volume count;
-- ``provenance`` — ``GET /v1/volumes/{id}/provenance``: a custody item flagged as not
-  verifying (the check it names);
+  :func:`notary.audit.audit_custody` over every volume's custody records (read by
+  ``transfer.services.custody_audit``, as ``notary audit`` reads them) and
+  :func:`notary.audit.audit_records` over the read log and transfer events
+  (``transfer.services.record_audit``), the chain included; findings about material A
+  (its reads included), the world's volume or its transfer count;
+- ``provenance`` — ``GET /v1/volumes/{id}/provenance``: a custody or read item flagged
+  as not verifying (the check it names);
+- ``timeline`` — ``GET /v1/transfers/{id}/timeline`` when a case made a transfer: a
+  step flagged as not verifying;
 - ``monitor`` — :func:`notary.audit.audit_checkpoints` over the anchored checkpoints,
   consistency proofs from the stored log and roots from the chain.
 
@@ -44,6 +48,7 @@ from notary.audit import (
     audit_checkpoints,
     audit_custody,
     audit_materials,
+    audit_records,
 )
 from notary.audit import new_report as new_audit_report
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
@@ -68,6 +73,7 @@ from transfer.db.treestore import DbTreeStorage
 from transfer.services.anchoring import AnchoringWorker
 from transfer.services.custody_audit import volume_custody
 from transfer.services.receipts import stored_receipt
+from transfer.services.record_audit import logged_records
 
 Detector = str  # "read" | "verify" | "audit" | "provenance" | "monitor" | "package-open" | …
 
@@ -123,6 +129,7 @@ class World:
     b: dict[str, Any]
     content_a: bytes
     receipt_a: dict[str, Any]  # A's anchored receipt, as the holder keeps it
+    transfer: str | None = None  # the transfer_id of a transfer a case created
 
     @property
     def worker(self) -> AnchoringWorker:
@@ -150,6 +157,9 @@ class World:
             headers=self.cast.operator.headers,
         )
         if r.status_code == 200:
+            # The read is logged (利用登记); anchor it as the worker would within its
+            # interval, so the audit does not find a not-yet-anchored read afterwards.
+            self.anchor()
             return None
         return _problem_check(r)
 
@@ -187,6 +197,7 @@ class World:
                     centre_account=ctx.deployment.descriptor.chain_account,
                 )
             )  # fmt: skip
+            records = list(logged_records(s, None, log_key=ctx.log_public_key))
         audit_materials(
             items,
             store=ctx.store,
@@ -198,11 +209,17 @@ class World:
         audit_custody(
             custody, log_keys=[ctx.log_public_key], chain=ctx.deployment.chain, report=report
         )
+        audit_records(
+            records, log_keys=[ctx.log_public_key], chain=ctx.deployment.chain, report=report
+        )
+        # Findings about the material (its reads included), or about the world's volume
+        # and transfer; the shared database holds earlier cases' worlds too.
         wanted = subject or self.a["id"]
+        ours = (self.volume,) + (() if self.transfer is None else (f"转递 {self.transfer}",))
         checks = [
             p.check
             for p in report.problems
-            if p.subject == wanted or (subject is None and p.subject.startswith(self.volume))
+            if p.subject.startswith(wanted) or (subject is None and p.subject.startswith(ours))
         ]
         return ",".join(dict.fromkeys(checks)) or None
 
@@ -218,6 +235,21 @@ class World:
             i["verification"]["check"]
             for i in r.json()["items"]
             if "verification" in i and not i["verification"]["ok"]
+        ]
+        return ",".join(dict.fromkeys(flagged)) or None
+
+    def timeline(self) -> str | None:
+        """The transfer timeline (if a case made a transfer): a step flagged as not verifying."""
+        if self.transfer is None:
+            return None
+        r = self.client.get(
+            f"/v1/transfers/{self.transfer}/timeline", headers=self.cast.operator.headers
+        )
+        if r.status_code >= 500:
+            return f"HTTP {r.status_code}"
+        assert r.status_code == 200, r.text
+        flagged = [
+            e["verification"]["check"] for e in r.json()["events"] if not e["verification"]["ok"]
         ]
         return ",".join(dict.fromkeys(flagged)) or None
 
@@ -263,8 +295,8 @@ class World:
     def all_detectors(self) -> dict[Detector, str]:
         # Read-only detectors first: a successful read appends a leaf.
         return self.detect(
-            self.monitor, self.audit, self.provenance, self.verify, self.read,
-            names=("monitor", "audit", "provenance", "verify", "read"),
+            self.monitor, self.audit, self.provenance, self.timeline, self.verify, self.read,
+            names=("monitor", "audit", "provenance", "timeline", "verify", "read"),
         )  # fmt: skip
 
 

@@ -55,6 +55,9 @@ from transfer.db.models import (
     LogNode,
     Material,
     MaterialKey,
+    ReadLogEntry,
+    Transfer,
+    TransferEvent,
     Volume,
 )
 from transfer.workflow.archive import export_tar, import_tar
@@ -182,6 +185,45 @@ def delete_custody_event(w: World) -> None:
         s.commit()
 
 
+def _read_row(w: World, change: Callable[[], Any]) -> None:
+    """A's read (利用登记, leaf 3), anchored, then ``change`` applied to its row."""
+    assert w.read() is None
+    w.anchor()
+    with w.session() as s:
+        s.execute(change())
+        s.commit()
+
+
+def _of_a(w: World) -> Any:
+    return ReadLogEntry.material_id == uuid.UUID(w.a["id"])
+
+
+def _transfer_row(w: World, change: Callable[[World], Any]) -> None:
+    """A transfer of the volume to U2 created (its ``create`` step, leaf 3), anchored,
+    then ``change`` applied to that step's row."""
+    r = w.client.post(
+        "/v1/transfers",
+        json={
+            "transfer_no": f"组转字〔2026〕{uuid.uuid4().hex[:8]}号",
+            "volume_ids": [w.volume],
+            "receiver": w.cast.other.unit_code,
+            "reason": "干部调动",
+        },
+        headers=w.cast.operator.headers,
+    )
+    assert r.status_code == 201, r.text
+    w.transfer = r.json()["transfer_id"]
+    w.anchor()
+    with w.session() as s:
+        s.execute(change(w))
+        s.commit()
+
+
+def _of_transfer(w: World) -> Any:
+    pk = select(Transfer.id).where(Transfer.transfer_id == w.transfer).scalar_subquery()
+    return TransferEvent.transfer_pk == pk
+
+
 @dataclass(frozen=True)
 class Case:
     target: str
@@ -275,7 +317,9 @@ SERVICE_CASES = [
         "log_nodes (1, 0)",
         "one bit flipped, then one more upload anchored",
         poison_node_then_append,
-        {"monitor": "consistency"},
+        # The node is also on the proof of the world's read of A (leaf 3, anchored at
+        # size 4), which the audit and the provenance's read item re-verify.
+        {"monitor": "consistency", "audit": "inclusion", "provenance": "inclusion"},
     ),
     Case(
         "checkpoints.body (size 2)",
@@ -343,6 +387,53 @@ SERVICE_CASES = [
         "row deleted",
         delete_custody_event,
         {"audit": "custody-record"},
+    ),
+    Case(
+        "read_log.purpose (A's read)",
+        "审核 → 其他",
+        lambda w: _read_row(w, lambda: update(ReadLogEntry).where(_of_a(w)).values(purpose="其他")),
+        {"audit": "entry", "provenance": "entry"},
+    ),
+    Case(
+        "read_log.unit_id (A's read)",
+        "changed to unit U2",
+        lambda w: _read_row(
+            w,
+            lambda: (
+                update(ReadLogEntry).where(_of_a(w)).values(unit_id=uuid.UUID(w.cast.other.unit_id))
+            ),
+        ),
+        {"audit": "entry", "provenance": "entry"},
+    ),
+    Case(
+        "read_log (A's read)",
+        "row deleted",
+        lambda w: _read_row(w, lambda: delete(ReadLogEntry).where(_of_a(w))),
+        # Its entry is in the log, its row is not.
+        {"audit": "read-record"},
+    ),
+    Case(
+        "transfer_events.to_state (create step)",
+        "created → packaged",
+        lambda w: _transfer_row(
+            w, lambda w: update(TransferEvent).where(_of_transfer(w)).values(to_state="packaged")
+        ),
+        {"audit": "entry", "timeline": "entry"},
+    ),
+    Case(
+        "transfer_events.event (create step)",
+        "create → package",
+        lambda w: _transfer_row(
+            w, lambda w: update(TransferEvent).where(_of_transfer(w)).values(event="package")
+        ),
+        {"audit": "entry", "timeline": "entry"},
+    ),
+    Case(
+        "transfer_events (create step)",
+        "row deleted",
+        lambda w: _transfer_row(w, lambda w: delete(TransferEvent).where(_of_transfer(w))),
+        # Its entry is in the log, its row is not.
+        {"audit": "transfer-record"},
     ),
 ]
 

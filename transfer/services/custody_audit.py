@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +37,9 @@ from transfer.services.transfer_units import unit_account
 _CUSTODY_MARK = f'"type":"{CUSTODY_EVENT}"'.encode()
 
 
-class _Codes:
+class Codes:
+    """Unit codes by id, each unit read once (a deleted unit is named by its id)."""
+
     def __init__(self, s: Session) -> None:
         self._s = s
         self._codes: dict[uuid.UUID, str] = {}
@@ -56,39 +59,50 @@ def event_subject(row: CustodyEvent) -> str:
     return f"{row.volume_id}（保管事件 {row.kind}，日志序号 {row.leaf_index}）"
 
 
-def logged_custody(s: Session, refs: dict[str, uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """Leaf indices of the custody entries of the volumes whose blinded refs are given."""
-    found: dict[uuid.UUID, list[int]] = defaultdict(list)
+def scan_entries(s: Session, marks: tuple[bytes, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every leaf whose bytes contain one of ``marks``, decoded, in log order: one pass
+    over the log, decoding only the few leaves that can be of the kinds wanted."""
     leaves = s.execute(
         select(LogLeaf.idx, LogLeaf.entry).order_by(LogLeaf.idx).execution_options(yield_per=2000)
     )
     for idx, raw in leaves:
-        if _CUSTODY_MARK not in raw:
+        if not any(m in raw for m in marks):
             continue
         try:
-            entry = decode_entry(raw)
+            yield idx, decode_entry(raw)
         except VerificationError:
             continue  # a leaf that does not parse fails its own row's or neighbours' proofs
+
+
+def logged_custody(s: Session, refs: dict[str, uuid.UUID]) -> dict[uuid.UUID, list[int]]:
+    """Leaf indices of the custody entries of the volumes whose blinded refs are given."""
+    found: dict[uuid.UUID, list[int]] = defaultdict(list)
+    for idx, entry in scan_entries(s, (_CUSTODY_MARK,)):
         volume = refs.get(str(entry.get("volume")))
         if volume is not None and entry.get("type") == CUSTODY_EVENT:
             found[volume].append(idx)
     return found
 
 
+def load_receipt(
+    s: Session, leaf_index: int | None, log_key: SM2PublicKey, missing: str
+) -> tuple[EvidenceReceipt | None, VerificationError | None]:
+    """The stored entry's receipt, unchecked, or why it does not load (``missing``: the
+    row has no leaf at all)."""
+    if leaf_index is None:
+        return None, EntryMismatch(missing)
+    try:
+        return stored_receipt(s, leaf_index, log_key), None
+    except VerificationError as e:
+        return None, e
+    except LookupError as e:
+        return None, EntryMismatch(str(e))
+
+
 def _item(
-    s: Session, row: CustodyEvent, secret: bytes, log_key: SM2PublicKey, codes: _Codes
+    s: Session, row: CustodyEvent, secret: bytes, log_key: SM2PublicKey, codes: Codes
 ) -> CustodyItem:
-    receipt: EvidenceReceipt | None = None
-    unreadable: VerificationError | None = None
-    if row.leaf_index is None:
-        unreadable = EntryMismatch("保管记录没有日志条目")
-    else:
-        try:
-            receipt = stored_receipt(s, row.leaf_index, log_key)
-        except VerificationError as e:
-            unreadable = e
-        except LookupError as e:
-            unreadable = EntryMismatch(str(e))
+    receipt, unreadable = load_receipt(s, row.leaf_index, log_key, "保管记录没有日志条目")
     return CustodyItem(
         subject=event_subject(row),
         kind=str(row.kind),
@@ -127,7 +141,7 @@ def volume_custody(
     volumes = list(s.scalars(query))
     refs = {volume_ref(secret, v.id): v.id for v in volumes}
     logged = logged_custody(s, refs)
-    codes = _Codes(s)
+    codes = Codes(s)
     for v in volumes:
         rows = s.scalars(
             select(CustodyEvent)

@@ -34,6 +34,7 @@ from transfer.services import transfer_receive as receive
 from transfer.services import transfer_send as send
 from transfer.services import transfer_units
 from transfer.services import transfers as svc
+from transfer.services.provenance import event_evidence
 from transfer.services.transfer_package import tar_path
 from transfer.workflow.acts import Reason
 from transfer.workflow.notice import Classification
@@ -270,6 +271,7 @@ def timeline(transfer_id: str, db: DbSession, ctx: Notary, caller: Operator) -> 
                 "leaf_index": e.leaf_index,
                 "tx": e.tx_hashes,
                 "detail": e.detail,
+                **event_evidence(db, e, t.transfer_id, ctx.log_public_key),
             }
             for e in svc.events_of(db, t)
         ],

@@ -1,0 +1,120 @@
+"""What :func:`notary.audit.audit_records` reads from a deployment: the read log
+(利用登记) and transfers' events, each row with the entry the service's own builder
+derives from it now (:func:`transfer.services.reads.read_entry`,
+:func:`transfer.services.transfers.event_entry`) and the stored entry's receipt,
+unchecked; and the leaves of every ``material.read`` and ``custody.event``
+``transfer.<step>`` entry the log holds, so that a deleted row shows.
+
+Used by ``notary audit`` and the tamper battery, like
+:mod:`transfer.services.custody_audit` (whose log scan and receipt loading it shares).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.audit import LoggedRecord, LoggedRecords
+from notary.crypto import SM2PublicKey
+from notary.entries import MATERIAL_READ, TRANSFER_EVENT_PREFIX, is_transfer_event
+from transfer.db.models import Material, ReadLogEntry, Transfer, TransferEvent, TransferVolume
+from transfer.services.custody_audit import Codes, load_receipt, scan_entries
+from transfer.services.reads import read_entry
+from transfer.services.transfers import event_entry
+
+# Canonical entry bytes have sorted keys and no spaces: these mark the candidates.
+_READ_MARK = f'"type":"{MATERIAL_READ}"'.encode()
+_TRANSFER_MARK = f'"event":"{TRANSFER_EVENT_PREFIX}'.encode()
+
+
+def read_subject(material_id: str) -> str:
+    return f"{material_id}（利用登记）"
+
+
+def transfer_subject(transfer_id: str) -> str:
+    return f"转递 {transfer_id}"
+
+
+def _logged(s: Session) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Leaves of the logged reads by material id, of transfer steps by transfer id."""
+    reads: dict[str, list[int]] = defaultdict(list)
+    steps: dict[str, list[int]] = defaultdict(list)
+    for idx, entry in scan_entries(s, (_READ_MARK, _TRANSFER_MARK)):
+        if entry.get("type") == MATERIAL_READ:
+            reads[str(entry.get("material_id"))].append(idx)
+        elif is_transfer_event(entry):
+            steps[str(entry.get("transfer_id"))].append(idx)
+    return reads, steps
+
+
+def _read_row(s: Session, r: ReadLogEntry, log_key: SM2PublicKey, codes: Codes) -> LoggedRecord:
+    receipt, unreadable = load_receipt(s, r.leaf_index, log_key, "利用登记没有日志条目")
+    return LoggedRecord(
+        subject=f"{r.material_id}（利用登记，日志序号 {r.leaf_index}）",
+        leaf_index=r.leaf_index,
+        derived_entry=read_entry(r, codes(r.unit_id)),
+        receipt=receipt,
+        unreadable=unreadable,
+    )
+
+
+def _event_row(s: Session, e: TransferEvent, t: Transfer, log_key: SM2PublicKey) -> LoggedRecord:
+    receipt, unreadable = load_receipt(s, e.leaf_index, log_key, "转递事件没有日志条目")
+    # The row does not keep the package root the transfer had at this step (a rejected
+    # transfer is packaged again): it is taken from the logged entry, which the log proves.
+    logged_root: Any = None if receipt is None else receipt.entry.get("package_root")
+    return LoggedRecord(
+        subject=f"{transfer_subject(t.transfer_id)}（{e.event}，日志序号 {e.leaf_index}）",
+        leaf_index=e.leaf_index,
+        derived_entry=event_entry(e, t.transfer_id, logged_root),
+        receipt=receipt,
+        unreadable=unreadable,
+    )
+
+
+def logged_records(
+    s: Session, volume_ids: Sequence[uuid.UUID] | None, *, log_key: SM2PublicKey
+) -> Iterator[LoggedRecords]:
+    """The read log of the given volumes' materials and the events of the transfers that
+    carried them (everything if None), for ``audit_records``."""
+    reads_logged, steps_logged = _logged(s)
+    codes = Codes(s)
+    transfers = select(Transfer).order_by(Transfer.created_at, Transfer.id)
+    reads = select(ReadLogEntry).order_by(ReadLogEntry.leaf_index)
+    in_scope: set[str] = set()
+    if volume_ids is not None:
+        materials = select(Material.id).where(Material.volume_id.in_(volume_ids))
+        in_scope = {str(m) for m in s.scalars(materials)}
+        reads = reads.where(ReadLogEntry.material_id.in_(materials))
+        carried = select(TransferVolume.transfer_pk).where(TransferVolume.volume_id.in_(volume_ids))
+        transfers = transfers.where(Transfer.id.in_(carried))
+    rows: dict[str, list[ReadLogEntry]] = defaultdict(list)
+    for r in s.scalars(reads):
+        rows[str(r.material_id)].append(r)
+    # A logged read of a material whose row is gone still names the material.
+    wanted = in_scope if volume_ids is not None else rows.keys() | reads_logged.keys()
+    for mid in sorted(wanted):
+        if rows.get(mid) or reads_logged.get(mid):
+            yield LoggedRecords(
+                "read_log",
+                read_subject(mid),
+                tuple(_read_row(s, r, log_key, codes) for r in rows.get(mid, ())),
+                tuple(reads_logged.get(mid, ())),
+            )
+    for t in s.scalars(transfers):
+        events = s.scalars(
+            select(TransferEvent)
+            .where(TransferEvent.transfer_pk == t.id)
+            .order_by(TransferEvent.leaf_index)
+        ).all()
+        yield LoggedRecords(
+            "transfer_events",
+            transfer_subject(t.transfer_id),
+            tuple(_event_row(s, e, t, log_key) for e in events),
+            tuple(steps_logged.get(t.transfer_id, ())),
+        )
