@@ -9,13 +9,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from notary.audit import audit_custody, new_report
+from notary.audit import audit_custody, audit_records, new_report
 from tests.service._notary import pdf as _pdf_body
 from tests.service._notary import png
 from tests.transfer_service.conftest import Centre, new_id
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.custody_audit import volume_custody
+from transfer.services.record_audit import logged_records
 
 CATEGORIES = ["1", "2", "4-1", "4-2", "5", "7", "9-1", "10"]
 
@@ -117,7 +118,8 @@ def verified(b: Centre, out: dict[str, Any]) -> dict[str, Any]:
 
 def custody_audit(c: Centre, volume_id: str, timeout: float = 30) -> list[tuple[str, str]]:
     """``notary audit``'s custody findings (check, 四性 column) for one volume of a
-    centre, the chain read through its client, once the log is anchored."""
+    centre, and those about the events of the transfers that carried it, the chain
+    read through its client, once the log is anchored."""
     state = c.client.app.state.notary  # type: ignore[attr-defined]
     ctx = state.notary
     deadline = time.monotonic() + timeout
@@ -142,4 +144,10 @@ def custody_audit(c: Centre, volume_id: str, timeout: float = 30) -> list[tuple[
         volumes, log_keys=[ctx.log_public_key], chain=c.chain, report=new_report(volume_id)
     )
     assert report.volumes == 1 and report.custody_events >= 2
+    # The transfers that carried the volume: every step's row derives its logged entry
+    # (package root, chain transactions and all) and the entry's proof holds.
+    with state.sessions() as s:
+        records = list(logged_records(s, [uuid.UUID(volume_id)], log_key=ctx.log_public_key))
+    audit_records(records, log_keys=[ctx.log_public_key], chain=c.chain, report=report)
+    assert report.records.get("transfer_events", 0) >= 1
     return [(p.check, p.property) for p in report.problems]
