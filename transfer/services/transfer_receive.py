@@ -9,6 +9,7 @@ this transfer, package root and dispatch, the time window, a nonce never seen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, BinaryIO
@@ -16,7 +17,8 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.chain.models import Outcome
+from notary.chain import ChainClient
+from notary.chain.models import Outcome, TxRef
 from transfer.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import (
@@ -422,6 +424,26 @@ def accept(
         return find(s, transfer_id, caller), True
 
 
+def _close_on_chain(
+    client: ChainClient, tvs: list[TransferVolume], outcome: Outcome, digest: bytes
+) -> dict[int, str | None]:
+    """Close each volume's dispatch on chain with ``outcome`` and the act's hash, each
+    transaction sent once (transfer_intents.ensure); {transfer volume id: tx hash}."""
+    event: intents.CustodyEvent
+    send: Callable[[bytes, bytes], TxRef]
+    if outcome is Outcome.RECEIVED:
+        event, send = "VolumeReceived", client.receive
+    else:
+        event, send = "VolumeRejected", client.reject
+    txs: dict[int, str | None] = {}
+    for tv in tvs:
+        vid = bytes.fromhex(tv.chain_volume_id)
+        assert tv.chain_transfer_no is not None
+        observe = partial(intents.closed_with, client, vid, tv.chain_transfer_no, outcome, digest)
+        txs[tv.id], _ = intents.ensure(client, vid, event, observe, partial(send, vid, digest))
+    return txs
+
+
 @intents.one_finisher
 def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> None:
     """The receipt's effects that may be retried: custody on chain (each transaction
@@ -434,25 +456,8 @@ def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> Non
         digest = bytes.fromhex(t.outcome_hash)
         client = units.chain_client(s, ctx, _unit(s, t.receiver_unit_id))
         todo = [tv for tv in volumes_of(s, t) if tv.outcome_tx is None]
-    txs: dict[int, str | None] = {}
     with chain_errors():
-        for tv in todo:
-            vid = bytes.fromhex(tv.chain_volume_id)
-            assert tv.chain_transfer_no is not None
-            txs[tv.id], _ = intents.ensure(
-                client,
-                vid,
-                "VolumeReceived",
-                partial(
-                    intents.closed_with,
-                    client,
-                    vid,
-                    tv.chain_transfer_no,
-                    Outcome.RECEIVED,
-                    digest,
-                ),
-                partial(client.receive, vid, digest),
-            )
+        txs = _close_on_chain(client, todo, Outcome.RECEIVED, digest)
     with state.write_sessions() as s:
         t = intents.by_transfer_id(s, transfer_id)
         if t.closed_at is not None:
@@ -534,25 +539,8 @@ def finish_reject(state: AppState, ctx: NotaryContext, transfer_id: str) -> Tran
         tvs = volumes_of(s, t)
     act = parse_act(intent["act"])
     digest = act_hash(act)
-    txs: dict[int, str | None] = {}
     with intents.chain_step(state, transfer_id, Event.REJECT):
-        for tv in tvs:
-            vid = bytes.fromhex(tv.chain_volume_id)
-            assert tv.chain_transfer_no is not None
-            txs[tv.id], _ = intents.ensure(
-                client,
-                vid,
-                "VolumeRejected",
-                partial(
-                    intents.closed_with,
-                    client,
-                    vid,
-                    tv.chain_transfer_no,
-                    Outcome.REJECTED,
-                    digest,
-                ),
-                partial(client.reject, vid, digest),
-            )
+        txs = _close_on_chain(client, tvs, Outcome.REJECTED, digest)
     with state.write_sessions() as s:
         t = intents.by_transfer_id(s, transfer_id)
         if t.chain_intent != intent:
