@@ -222,16 +222,19 @@ def transfer_id_of(package: Path) -> str:
     """The Transfer-Id of a package tar (its bag-info.txt), read without extracting."""
     import tarfile
 
+    from transfer.workflow.bagfiles import parse_bag_info
+    from transfer.workflow.errors import PackageError
+
     try:
         with tarfile.open(package, "r:*") as tar:
             for member in tar:
                 if member.isfile() and member.name.endswith("/bag-info.txt"):
                     f = tar.extractfile(member)
-                    text = b"" if f is None else f.read(64 * 1024)
-                    for line in text.decode("utf-8", "replace").splitlines():
-                        if line.startswith("Transfer-Id:"):
-                            return line.split(":", 1)[1].strip()
-    except (tarfile.TarError, OSError) as e:
+                    info = parse_bag_info(b"" if f is None else f.read(64 * 1024))
+                    for label, value in info:
+                        if label == "Transfer-Id":
+                            return value
+    except (tarfile.TarError, OSError, PackageError) as e:
         raise UserError(f"不是有效的转递包：{package}：{e}") from None
     raise UserError(f"转递包中没有 Transfer-Id（bag-info.txt）：{package}")
 
