@@ -232,6 +232,9 @@ def serve(
     home: Annotated[Path, typer.Option("--home", help="Deployment directory.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="One log line per request.")
+    ] = True,
 ) -> None:
     """Run the service (uvicorn) on the deployment at --home."""
     import uvicorn
@@ -244,7 +247,9 @@ def serve(
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
     app_ = create_app(settings_for(home, host=host, port=port))
     typer.echo(f"API 文档：http://{host}:{port}/docs")
-    uvicorn.run(app_, host=host, port=port, log_level="info", **server_stack())
+    uvicorn.run(
+        app_, host=host, port=port, log_level="info", access_log=access_log, **server_stack()
+    )
 
 
 unit_app = typer.Typer(help="Units hosted by this deployment.", no_args_is_help=True)

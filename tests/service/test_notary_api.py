@@ -23,6 +23,8 @@ from tests.service import _notary as n
 from tests.service.conftest import Cast
 from transfer.api import create_app
 from transfer.db.models import Alert, LogLeaf, Material, MaterialKey, ReadLogEntry
+from transfer.services.problems import VerificationProblem
+from transfer.services.verify import verify_sm3_many
 from transfer.settings import Settings
 
 
@@ -245,6 +247,58 @@ def test_verify_api_by_file_sm3_and_receipt(
     assert r.status_code == 422
     r = nclient.post("/v1/verify", json={"sm3": "00" * 32}, headers=ncast.admin.headers)
     assert r.status_code == 403
+
+
+def test_concurrent_verify_calls_each_get_the_answer_for_their_own_digest(
+    nclient: TestClient, ncast: Cast
+) -> None:
+    # Concurrent lookups are batched into shared database calls (transfer/api/batching.py).
+    vol = n.new_volume(nclient, ncast.operator)
+    known = {}
+    for i in range(3):
+        content = n.pdf(f"batched {i}")
+        mid = n.upload(nclient, ncast.operator, vol, content, seq_no=i + 1).json()["id"]
+        n.wait_receipt(nclient, ncast.operator, mid)
+        known[sm3(content).hex()] = mid
+    asked = [*known, *(f"{i:064x}" for i in range(3))] * 10
+
+    def one(digest: str) -> tuple[str, dict[str, object]]:
+        r = nclient.post("/v1/verify", json={"sm3": digest}, headers=ncast.audit.headers)
+        assert r.status_code == 200, r.text
+        return digest, r.json()
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, asked))
+    for digest, body in answers:
+        assert body["sm3"] == digest and body["found"] is (digest in known)
+        mids = [reg["material_id"] for reg in body["registrations"]]  # type: ignore[attr-defined]
+        assert mids == ([known[digest]] if digest in known else [])
+
+
+def test_a_digest_whose_stored_evidence_fails_gets_its_own_problem(
+    nclient: TestClient, ncast: Cast, db: Session
+) -> None:
+    vol = n.new_volume(nclient, ncast.operator)
+    good, bad = n.pdf("good"), n.pdf("bad")
+    ids = [n.upload(nclient, ncast.operator, vol, c, seq_no=i).json()["id"]
+           for i, c in enumerate((good, bad), 1)]  # fmt: skip
+    receipts = [n.wait_receipt(nclient, ncast.operator, mid) for mid in ids]
+    leaf = db.get(LogLeaf, receipts[1]["leaf_index"])
+    assert leaf is not None
+    leaf.entry = leaf.entry.replace(b"}", b" }", 1)
+    db.commit()
+
+    state = nclient.app.state.notary  # type: ignore[attr-defined]
+    asked = [sm3(good), sm3(bad), b"\0" * 32, sm3(good)]
+    answers = verify_sm3_many(state, state.notary, asked)
+    assert isinstance(answers[0], dict) and answers[0]["anchored"] is True
+    assert isinstance(answers[1], VerificationProblem) and answers[1].status == 409
+    assert isinstance(answers[2], dict) and answers[2]["found"] is False
+    assert answers[3] == answers[0]
+    r = nclient.post("/v1/verify", json={"sm3": sm3(bad).hex()}, headers=ncast.audit.headers)
+    assert r.status_code == 409 and r.json()["check"] == answers[1].check
+    r = nclient.post("/v1/verify", json={"sm3": sm3(good).hex()}, headers=ncast.audit.headers)
+    assert r.status_code == 200 and r.json()["anchored"] is True
 
 
 def test_provenance_lists_registration_versions_and_reads_with_proofs(

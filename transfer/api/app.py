@@ -160,14 +160,16 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.body_max_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
+    # Routes are matched in this order: the verify API, the hot path of archive
+    # systems, first (matching every other router first was ~10 % of its CPU).
     for module in (
+        verify,
         health,
         units,
         volumes,
         ingest,
         materials,
         transfers,
-        verify,
         log,
         audit,
         metrics,
@@ -194,6 +196,7 @@ def _open_notary(settings: Settings, deployment: Deployment | None) -> NotaryCon
 
 
 def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
+    from transfer.api.batching import Batcher
     from transfer.services.anchoring import (
         AnchoringCheck,
         AnchoringCollector,
@@ -201,9 +204,11 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
         ChainCheck,
         StoreCheck,
     )
+    from transfer.services.verify import verify_sm3_many
 
     settings = state.settings
     state.notary = ctx
+    state.sm3_lookups = Batcher(lambda digests: verify_sm3_many(state, ctx, digests))
     state.log = ctx
     state.store = ctx.store
     state.chain = ctx.deployment.chain

@@ -21,6 +21,7 @@ from transfer.settings import Settings
 
 if TYPE_CHECKING:
     from notary.store.base import ContentStore
+    from transfer.api.batching import Batcher
     from transfer.services.anchoring import AnchoringWorker
     from transfer.services.context import NotaryContext
 
@@ -47,6 +48,9 @@ class AppState:
     # is not a deployment yet (only the administrative API works then).
     notary: NotaryContext | None = None
     anchoring: AnchoringWorker | None = None
+    # Verify-by-SM3 answers, concurrent callers' lookups batched into one thread hop;
+    # wired with ``notary``.
+    sm3_lookups: Batcher[bytes, dict[str, Any]] | None = None
     # The embedded chain's read-only JSON-RPC while it is served (settings.chain_rpc_port).
     chain_rpc_url: str | None = None
     # Resources the app created and must close at shutdown (an engine passed in by

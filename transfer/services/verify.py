@@ -13,6 +13,7 @@ a problem whose ``type`` names the failed check.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,12 +68,12 @@ _REGISTRATIONS = select(
     Material.created_at,
     Material.leaf_index,
 ).join_from(Material, Unit, Material.registered_by_unit_id == Unit.id, isouter=True)
-_BY_SM3 = _REGISTRATIONS.where(Material.sm3 == bindparam("sm3")).order_by(Material.created_at)
+_BY_SM3 = (
+    _REGISTRATIONS.add_columns(Material.sm3)
+    .where(Material.sm3.in_(bindparam("sm3s", expanding=True)))
+    .order_by(Material.created_at)
+)
 _BY_ID = _REGISTRATIONS.where(Material.id == bindparam("id"))
-
-
-def registrations_by_sm3(conn: Connection, digest: bytes) -> list[Registration]:
-    return [Registration(*row) for row in conn.execute(_BY_SM3, {"sm3": digest.hex()})]
 
 
 def registration_by_id(conn: Connection, material_id: uuid.UUID) -> Registration | None:
@@ -142,17 +143,42 @@ def _proof_part(
 
 
 def verify_sm3(state: AppState, ctx: NotaryContext, digest: bytes) -> dict[str, Any]:
+    answer = verify_sm3_many(state, ctx, [digest])[0]
+    if isinstance(answer, Exception):
+        raise answer
+    return answer
+
+
+def verify_sm3_many(
+    state: AppState, ctx: NotaryContext, digests: Sequence[bytes]
+) -> list[dict[str, Any] | Exception]:
+    """The answers for several digests, from one query in one transaction (the verify
+    route batches concurrent callers, :mod:`transfer.api.batching`). A digest whose
+    stored evidence fails gets its :class:`VerificationProblem`; the others still
+    get their answers."""
+    found: dict[str, list[Registration]] = {d.hex(): [] for d in digests}
     with state.sessions() as s:
         # The session's connection, so that a registration not yet in the anchored
         # cache reads its proof in the same transaction (one snapshot).
-        regs = registrations_by_sm3(s.connection(), digest)
-        matches = [describe_registration(s, ctx, r) for r in regs]
-    return {
-        "found": bool(matches),
-        "sm3": digest.hex(),
-        "anchored": any(m["anchored"] for m in matches),
-        "registrations": matches,
-    }
+        rows = s.connection().execute(_BY_SM3, {"sm3s": list(found)})
+        for *columns, sm3 in rows:
+            found[sm3].append(Registration(*columns))
+        answers: list[dict[str, Any] | Exception] = []
+        for digest in digests:
+            try:
+                matches = [describe_registration(s, ctx, r) for r in found[digest.hex()]]
+            except VerificationProblem as e:
+                answers.append(e)
+                continue
+            answers.append(
+                {
+                    "found": bool(matches),
+                    "sm3": digest.hex(),
+                    "anchored": any(m["anchored"] for m in matches),
+                    "registrations": matches,
+                }
+            )
+    return answers
 
 
 def verify_receipt_doc(

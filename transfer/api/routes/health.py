@@ -71,7 +71,7 @@ class ChainOut(BaseModel):
     "read-only JSON-RPC when `NOTARY_CHAIN_RPC_PORT` is set, else null (a JSON-RPC chain "
     "is reached through its own nodes).",
 )
-def chain_info(state: StateDep) -> ChainOut:
+async def chain_info(state: StateDep) -> ChainOut:
     if state.notary is None:
         raise ServiceUnavailable("this home is not a deployment yet (run notary init)")
     ctx = state.notary

@@ -137,5 +137,5 @@ async def verify(request: Request, state: StateDep, notary: Notary, _: Verifier)
         )
     if digest is None:
         raise Unprocessable("give 'sm3', 'receipt', or upload a 'file'")
-    found = digest
-    return await anyio.to_thread.run_sync(lambda: verify_sm3(state, notary, found))
+    assert state.sm3_lookups is not None  # wired with the deployment (``notary``)
+    return await state.sm3_lookups(digest)
