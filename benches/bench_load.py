@@ -1,7 +1,7 @@
 """Load on a real ``notary serve``: verify-by-SM3 and verify-on-read under 300 clients.
 
-Run: ``python benches/bench_load.py [--seconds 60] [--concurrency 300]``; writes
-``benches/results/load.md``.
+Run: ``python benches/bench_load.py [--seconds 60] [--concurrency 300] [--workers 2]``;
+writes ``benches/results/load.md``.
 
 A fresh embedded deployment (SQLite, embedded chain, local store) is seeded through
 the API with ``--materials`` 2 MB PDFs and anchored; then a SECOND process
@@ -105,6 +105,23 @@ def seed(base: str, admin: str, count: int) -> tuple[str, list[tuple[str, str]],
         return key, out, upload_mb_s
 
 
+def wait_for_processes(base: str, count: int, timeout_s: float = 60) -> set[int]:
+    """The pids of the serving processes, asked over new connections (the kernel spreads
+    them over the processes) until ``count`` have answered: a worker still starting
+    would otherwise miss the load clients' connections, all opened at once."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(seen)} of {count} serving processes answered")
+        try:
+            health = httpx.get(f"{base}/v1/health", timeout=5).json()
+            seen.add(health["checks"]["process"]["detail"]["pid"])
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return seen
+
+
 def drive(base: str, key: str, mode: str, extra: list[str], args: argparse.Namespace) -> Any:
     what, _, loop = mode.partition("-")
     rate = ["--rate", str(args.rate)] if loop == "open" else []
@@ -122,6 +139,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--concurrency", type=int, default=300)
     ap.add_argument("--materials", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2, help="notary serve --workers")
     ap.add_argument(
         "--rate", type=float, default=1500, help="requests/s in all of the open-loop runs"
     )
@@ -144,8 +162,10 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         log = (Path(tmp) / "server.log").open("wb")
         server = subprocess.Popen(
+            # No access log: one log line per request cost ~14 % of a verify call's
+            # CPU (load.md); a deployment behind a reverse proxy logs there.
             [str(Path(sys.executable).parent / "notary"), "serve", "--home", str(home),
-             "--port", str(port)],
+             "--port", str(port), "--no-access-log", "--workers", str(args.workers)],
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
@@ -160,6 +180,8 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("notary serve did not start")
                 time.sleep(0.1)
+            serving = wait_for_processes(base, args.workers)
+            print(f"{len(serving)} serving processes: {sorted(serving)}", flush=True)
             t0 = time.perf_counter()
             key, mats, upload_mb_s = seed(base, admin, args.materials)
             print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s "
@@ -229,7 +251,8 @@ def report(
         title,
         f"- {args.concurrency} concurrent keep-alive clients in a second process "
         f"(`benches/load_client.py`), {args.seconds:g} s per run, loopback; "
-        f"server `notary serve` (one uvicorn process on uvloop + httptools), embedded "
+        f"server `notary serve --workers {args.workers} --no-access-log` (uvicorn on "
+        f"uvloop + httptools; {args.workers} process(es) on the port), embedded "
         f"deployment (SQLite, embedded chain, local store), {args.materials} anchored "
         f"2 MB materials",
         "- closed loop: each client sends its next request when the last one answers "

@@ -232,24 +232,88 @@ def serve(
     home: Annotated[Path, typer.Option("--home", help="Deployment directory.")],
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes serving the API on the port. Above 1, a supervisor process "
+            "holds the embedded chain and runs the anchoring and the transfer outbox.",
+        ),
+    ] = 1,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="One log line per request.")
     ] = True,
+    worker_of: Annotated[int | None, typer.Option("--worker-of", hidden=True)] = None,
 ) -> None:
     """Run the service (uvicorn) on the deployment at --home."""
+    import gc
+    import os
+    import secrets
+    import socket
+
     import uvicorn
 
-    from clients.serving import server_stack
+    from clients.serving import (
+        Workers,
+        exit_with_parent,
+        listening_socket,
+        server_stack,
+        supervise,
+    )
     from clients.webapp import create_full_app as create_app
+    from notary.deployment import EMBEDDED, Descriptor
     from transfer.services.setup import is_initialised, settings_for
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
-    app_ = create_app(settings_for(home, host=host, port=port))
-    typer.echo(f"API 文档：http://{host}:{port}/docs")
-    uvicorn.run(
-        app_, host=host, port=port, log_level="info", access_log=access_log, **server_stack()
+    shared = workers > 1 or worker_of is not None
+    overrides: dict[str, Any] = {}
+    if workers > 1 and Descriptor.load(home).chain_kind == EMBEDDED:
+        # The workers use the embedded chain through the supervisor.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            overrides["chain_writer_port"] = probe.getsockname()[1]
+        overrides["chain_writer_token"] = secrets.token_urlsafe(32)
+    settings = settings_for(home, host=host, port=port, **overrides)
+    try:
+        sock = listening_socket(host, port, shared=shared)
+    except OSError as e:
+        raise UserError(f"无法监听 {host}:{port}：{e}") from None
+    port = sock.getsockname()[1]
+    app_ = create_app(settings)
+    # Everything loaded so far (the framework, py-evm's chain state) lives as long as the
+    # process: out of the collector's sight, a full collection no longer walks it in
+    # the middle of a request (tail latency under load, benches/results/load.md).
+    gc.collect()
+    gc.freeze()
+    if workers > 1:
+        # This process holds the chain and runs the background duties; the workers
+        # bind the port themselves and serve the API.
+        sock.close()
+        env = {**os.environ, "NOTARY_BACKGROUND_DUTIES": "false"}
+        if "chain_writer_port" in overrides:
+            env["NOTARY_CHAIN_WRITER_PORT"] = str(overrides["chain_writer_port"])
+            env["NOTARY_CHAIN_WRITER_TOKEN"] = overrides["chain_writer_token"]
+        command = [
+            sys.executable, "-m", "clients.cli", "serve", "--home", str(home),
+            "--host", host, "--port", str(port), "--worker-of", str(os.getpid()),
+            "--access-log" if access_log else "--no-access-log",
+        ]  # fmt: skip
+        typer.echo(f"API 文档：http://{host}:{port}/docs（{workers} 个服务进程）")
+        supervise(app_, Workers(command, env, workers))
+        return
+    if worker_of is not None:
+        exit_with_parent(worker_of)
+    else:
+        typer.echo(f"API 文档：http://{host}:{port}/docs")
+    server = uvicorn.Server(
+        uvicorn.Config(app_, log_level="info", access_log=access_log, **server_stack())
     )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 unit_app = typer.Typer(help="Units hosted by this deployment.", no_args_is_help=True)
@@ -420,3 +484,7 @@ def run(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

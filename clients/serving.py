@@ -1,4 +1,4 @@
-"""How ``notary serve`` and ``notary demo`` run uvicorn.
+"""How ``notary serve`` and ``notary demo`` run uvicorn, in one process or several.
 
 uvicorn's pure-Python stack (asyncio's own loop, the h11 parser) cost a large share
 of a small request's CPU under load (benches/results/load.md); uvloop and httptools
@@ -9,8 +9,22 @@ none for Windows) the pure-Python part stands in.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from importlib.util import find_spec
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+logger = logging.getLogger(__name__)
 
 
 class Stack(TypedDict):
@@ -24,3 +38,104 @@ def server_stack() -> Stack:
         "loop": "uvloop" if find_spec("uvloop") is not None else "asyncio",
         "http": "httptools" if find_spec("httptools") is not None else "h11",
     }
+
+
+def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A bound, listening TCP socket. ``shared``: with SO_REUSEPORT, so that the
+    processes of ``notary serve --workers N`` each accept on the same port and the
+    kernel spreads new connections over them."""
+    if shared and not hasattr(socket, "SO_REUSEPORT"):
+        raise OSError("several worker processes need SO_REUSEPORT, which this OS lacks")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(False)
+    return sock
+
+
+class Workers:
+    """The serving processes of ``notary serve --workers N``: started again when one
+    dies, stopped by :meth:`stop`."""
+
+    def __init__(self, command: Sequence[str], env: Mapping[str, str], count: int) -> None:
+        self._command = list(command)
+        self._env = dict(env)
+        self._count = count
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._procs = [self._spawn() for _ in range(self._count)]
+        self._thread = threading.Thread(target=self._watch, name="notary-workers", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            for i, proc in enumerate(self._procs):
+                if proc.poll() is not None and not self._stopping.is_set():
+                    logger.warning("工作进程 %d 已退出（%s），重新启动", proc.pid, proc.returncode)
+                    self._procs[i] = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        # A session of its own: a Ctrl-C at the terminal reaches the supervisor only,
+        # which then stops the workers itself (not one that a restart races).
+        return subprocess.Popen(self._command, env=self._env, start_new_session=True)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self._procs:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def supervise(app: FastAPI, workers: Workers) -> None:
+    """Run ``app``'s lifespan here — the deployment's background duties and chain
+    endpoints — while ``workers`` serve its API, until SIGINT or SIGTERM. The
+    supervisor serves no requests itself: sharing the port with the workers, it was
+    their slowest member (a larger heap, the anchoring and chain threads)."""
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with app.router.lifespan_context(app):
+            workers.start()
+            try:
+                await stop.wait()
+            finally:
+                await asyncio.to_thread(workers.stop)
+
+    asyncio.run(run())
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Stop this worker (gracefully, as on SIGTERM) when the process that started it is
+    gone — even killed with -9: a worker left alone would go on accepting connections
+    on the port with nothing anchoring behind it."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        logger.warning("主进程 %d 已退出：工作进程停止", parent_pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="notary-parent-watch", daemon=True).start()

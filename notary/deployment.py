@@ -248,10 +248,19 @@ def init_deployment(
     return open_deployment(home, store=store)
 
 
-def open_deployment(home: Path, *, store: str = "local", rpc: str | None = None) -> Deployment:
+def open_deployment(
+    home: Path,
+    *,
+    store: str = "local",
+    rpc: str | None = None,
+    writer: tuple[str, str] | None = None,
+) -> Deployment:
     """Open ``home``. With ``rpc``, the chain is read through that JSON-RPC endpoint by a
     client that can send nothing — for an auditor beside a running service, which holds
-    the embedded chain's only writer lock."""
+    the embedded chain's only writer lock. With ``writer`` (url, token), the chain is
+    used, sending too, through the running service's private endpoint
+    (:class:`~notary.chain.rpcserver.ChainWriterRpcServer`) — for its extra worker
+    processes."""
     home = Path(home)
     descriptor = Descriptor.load(home)
     passphrase = _passphrase(home, create=False)
@@ -262,6 +271,9 @@ def open_deployment(home: Path, *, store: str = "local", rpc: str | None = None)
     embedded: EmbeddedChain | None = None
     if rpc is not None:
         w3 = connect(rpc)
+    elif writer is not None:
+        url, token = writer
+        w3 = connect(url, headers={"Authorization": f"Bearer {token}"})
     elif descriptor.chain_kind == EMBEDDED:
         embedded = EmbeddedChain.open(home / "chain", descriptor.chain_id)
         w3 = embedded.w3

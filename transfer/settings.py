@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     # embedded chain has no node of its own). 0 = off; ignored for a JSON-RPC chain.
     chain_rpc_port: int = Field(default=0, ge=0, le=65535)
 
+    # False for a process that serves the API only: the anchoring worker, the transfer
+    # outbox and the chain endpoints run elsewhere — in the supervisor of ``notary
+    # serve --workers N`` (which sets this for its workers), or in another instance
+    # sharing the PostgreSQL database.
+    background_duties: bool = True
+    # ``notary serve --workers N`` on an embedded chain: the supervisor serves the chain
+    # to the workers on 127.0.0.1:<port> (they cannot open its directory: one writer),
+    # answering only requests with the token. Set by serve, not by hand.
+    chain_writer_port: int = Field(default=0, ge=0, le=65535)
+    chain_writer_token: SecretStr | None = None
+
     # Key of HMAC-SM3 blinding of cadre identifiers. When unset it is read from (or
     # created in) home/secrets/blinding.key, see transfer.security.blinding_secret.
     blinding_secret: SecretStr | None = None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from web3 import Web3
 from web3.exceptions import ProviderConnectionError, RequestTimedOut
@@ -47,13 +48,22 @@ def ensure_poa_compat(w3: Web3) -> bool:
     return False
 
 
-def connect(url: str, *, request_timeout: float = 10.0, retries: bool = False) -> Web3:
+def connect(
+    url: str,
+    *,
+    request_timeout: float = 10.0,
+    retries: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Web3:
     """A Web3 over HTTP JSON-RPC (anvil, Besu, Quorum...), PoA-compatible when needed.
 
     ``retries=False`` turns off web3's own retry-with-backoff, so that an outage
     surfaces at once as ChainUnavailable and the anchoring outbox decides when to retry.
     """
-    provider = Web3.HTTPProvider(url, request_kwargs={"timeout": request_timeout})
+    request: dict[str, Any] = {"timeout": request_timeout}
+    if headers:
+        request["headers"] = dict(headers)
+    provider = Web3.HTTPProvider(url, request_kwargs=request)
     if not retries:
         provider.exception_retry_configuration = None  # type: ignore[assignment]
     w3 = Web3(provider)

@@ -17,6 +17,7 @@ grow with the square of the chain length; lookups go through view calls).
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -36,7 +37,15 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from notary.chain.embedded import EmbeddedChain, RevertError
 
-__all__ = ["MAX_BODY_BYTES", "READ_METHODS", "ReadOnlyRpc", "ReadOnlyRpcServer", "RpcError"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "READ_METHODS",
+    "ChainWriterRpc",
+    "ChainWriterRpcServer",
+    "ReadOnlyRpc",
+    "ReadOnlyRpcServer",
+    "RpcError",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +65,9 @@ _BLOCK_TAGS = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _QUANTITY = re.compile(r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")
 _DATA = re.compile(r"^0x([0-9a-fA-F]{2})*$")
+# py-evm's refusal of a transaction whose nonce is not the sender's next one.
+_NONCE_MISMATCH = re.compile(r"nonce.*?expected (?P<expected>\d+).*?got (?P<got>\d+)", re.I | re.S)
+ZERO_ADDRESS = "0x" + "00" * 20
 # Prefixes of methods that change state or node configuration: named in the
 # refusal so that a caller sees "read-only", not "unknown method".
 _WRITE_PREFIXES = (
@@ -389,11 +401,64 @@ class ReadOnlyRpc:
         try:
             return self._chain.tester.call(call, block)
         except RevertError as exc:
-            # geth's shape: code 3, "execution reverted[: reason]", data = raw bytes.
-            reason = "execution reverted"
-            if exc.data[:4] == bytes.fromhex("08c379a0"):
-                reason = f"execution reverted: {exc.args[0]}"
-            raise RpcError(EXECUTION_REVERTED, reason, "0x" + exc.data.hex()) from exc
+            raise _reverted(exc) from exc
+
+
+def _reverted(exc: RevertError) -> RpcError:
+    # geth's shape: code 3, "execution reverted[: reason]", data = raw bytes.
+    reason = "execution reverted"
+    if exc.data[:4] == bytes.fromhex("08c379a0"):
+        reason = f"execution reverted: {exc.args[0]}"
+    return RpcError(EXECUTION_REVERTED, reason, "0x" + exc.data.hex())
+
+
+class ChainWriterRpc(ReadOnlyRpc):
+    """:class:`ReadOnlyRpc` plus what a signing client needs (gas estimate, fees, raw
+    transactions), for the extra worker processes of one deployment (``notary serve
+    --workers``), which cannot open the embedded chain themselves (one writer per
+    directory). Transactions still arrive signed by their senders' keys; the server
+    only adds them to the chain, as a node would."""
+
+    def __init__(self, chain: EmbeddedChain) -> None:
+        super().__init__(chain)
+        self._handlers.update(
+            {
+                "eth_estimateGas": self._estimate_gas,
+                "eth_gasPrice": lambda _: hex(self._chain.w3.eth.gas_price),
+                "eth_maxPriorityFeePerGas": lambda _: hex(self._chain.w3.eth.max_priority_fee),
+                "eth_sendRawTransaction": self._send_raw_transaction,
+            }
+        )
+
+    def _estimate_gas(self, params: list[Any]) -> Any:
+        call = _call_object(_param(params, 0))
+        block = self._at_block(params, 1)
+        try:
+            return hex(self._chain.tester.estimate_gas(call, block))
+        except Exception as exc:
+            # The estimate loses the revert data; the same call keeps it, as a node's
+            # estimate reports it.
+            try:
+                self._chain.tester.call({"from": ZERO_ADDRESS, **call}, block)
+            except RevertError as reverted:
+                raise _reverted(reverted) from exc
+            raise RpcError(SERVER_ERROR, f"gas estimation failed: {exc}") from exc
+
+    def _send_raw_transaction(self, params: list[Any]) -> Any:
+        raw = _data(_param(params, 0), "signed transaction")
+        try:
+            return self._chain.tester.send_raw_transaction(raw)
+        except RevertError as exc:
+            raise _reverted(exc) from exc
+        except (TesterValidationError, EthValidationError) as exc:
+            # Worded as nodes word it, which is what a sender that lost a nonce race
+            # to another process matches on (notary.chain.tx) to read the count again.
+            message = str(exc)
+            nonce = _NONCE_MISMATCH.search(message)
+            if nonce is not None:
+                expected, got = int(nonce["expected"]), int(nonce["got"])
+                message = f"nonce too {'low' if got < expected else 'high'}: {message}"
+            raise RpcError(SERVER_ERROR, message) from exc
 
 
 def _client_version() -> str:
@@ -420,6 +485,12 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
+        token = self.server.token
+        if token is not None and not hmac.compare_digest(
+            self.headers.get("Authorization", "").encode(), b"Bearer " + token.encode()
+        ):
+            self._reply(HTTPStatus.UNAUTHORIZED, b"")
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"")
@@ -446,17 +517,21 @@ class _Handler(BaseHTTPRequestHandler):
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, rpc: ReadOnlyRpc) -> None:
+    def __init__(self, port: int, rpc: ReadOnlyRpc, token: str | None = None) -> None:
         super().__init__((LOOPBACK, port), _Handler)
         self.rpc = rpc
+        self.token = token
 
 
 class ReadOnlyRpcServer:
     """``http://127.0.0.1:<port>/`` serving :class:`ReadOnlyRpc` from a background thread."""
 
     def __init__(self, chain: EmbeddedChain, port: int = 0) -> None:
-        self._http = _HttpServer(port, ReadOnlyRpc(chain))
+        self._http = self._server(chain, port)
         self._thread: threading.Thread | None = None
+
+    def _server(self, chain: EmbeddedChain, port: int) -> _HttpServer:
+        return _HttpServer(port, ReadOnlyRpc(chain))
 
     @property
     def address(self) -> tuple[str, int]:
@@ -517,3 +592,18 @@ READ_METHODS = frozenset(
         "eth_call",
     }
 )
+
+
+class ChainWriterRpcServer(ReadOnlyRpcServer):
+    """:class:`ChainWriterRpc` on ``http://127.0.0.1:<port>/``, answering only requests
+    that carry ``Authorization: Bearer <token>`` (401 otherwise): the deployment's own
+    worker processes, never third parties (they get the read-only endpoint)."""
+
+    def __init__(self, chain: EmbeddedChain, token: str, port: int = 0) -> None:
+        if not token:
+            raise ValueError("a chain writer endpoint needs a token")
+        self._token = token
+        super().__init__(chain, port)
+
+    def _server(self, chain: EmbeddedChain, port: int) -> _HttpServer:
+        return _HttpServer(port, ChainWriterRpc(chain), self._token)

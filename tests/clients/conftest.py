@@ -32,6 +32,7 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Service:
+    pid: int  # of the (first) serving process
     home: Path
     url: str
     rpc_url: str
@@ -85,8 +86,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 @contextlib.contextmanager
-def running_service(home: Path) -> Iterator[Service]:
-    """init + two units + ``notary serve`` until the block ends (then the service stops)."""
+def running_service(home: Path, *, workers: int = 1) -> Iterator[Service]:
+    """init + two units + ``notary serve [--workers N]`` until the block ends (then the
+    service stops)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("NOTARY_URL", None)
     env.pop("NOTARY_API_KEY", None)
@@ -108,7 +110,7 @@ def running_service(home: Path) -> Iterator[Service]:
     serve_env = {**env, "NOTARY_CHAIN_RPC_PORT": str(rpc_port)}
     with open(log, "wb") as logf:
         proc = subprocess.Popen(
-            [*base, "serve", "--home", str(home), "--port", str(port)],
+            [*base, "serve", "--home", str(home), "--port", str(port), "--workers", str(workers)],
             env=serve_env,
             stdout=logf,
             stderr=subprocess.STDOUT,
@@ -129,6 +131,7 @@ def running_service(home: Path) -> Iterator[Service]:
             f"{url}/v1/chain", headers={"Authorization": f"Bearer {keys['UNIT-A:operator']}"}
         ).json()
         yield Service(
+            pid=proc.pid,
             home=home,
             url=url,
             rpc_url=chain["rpc_url"],

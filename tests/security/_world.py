@@ -142,7 +142,11 @@ class World:
         )  # fmt: skip
 
     def anchor(self) -> None:
-        self.worker.run_once(force=True)
+        worker = self.worker
+        try:
+            worker.run_once(force=True)
+        finally:
+            worker.stop()
 
     def session(self) -> Session:
         return self.state.write_sessions()

@@ -1,5 +1,6 @@
-"""Concurrent verify-by-SM3 lookups share worker-thread calls (transfer/api/batching.py):
-each caller still gets exactly its own answer, or its own error."""
+"""Concurrent verify-by-SM3 lookups share calls (transfer/api/batching.py), in a worker
+thread or inline on the event loop: each caller still gets exactly its own answer, or
+its own error."""
 
 from __future__ import annotations
 
@@ -34,9 +35,13 @@ class Work:
         return [ValueError(f"no {k}") if k == "bad" else k * 2 for k in keys]  # type: ignore[operator]
 
 
-def test_concurrent_callers_share_calls_and_each_gets_its_own_answer() -> None:
+INLINE = pytest.mark.parametrize("inline", [False, True], ids=["thread", "inline"])
+
+
+@INLINE
+def test_concurrent_callers_share_calls_and_each_gets_its_own_answer(inline: bool) -> None:
     work = Work()
-    batcher: Batcher[int, int] = Batcher(work, max_batch=64, max_in_flight=2)
+    batcher: Batcher[int, int] = Batcher(work, max_batch=64, max_in_flight=2, inline=inline)
 
     async def main() -> list[int]:
         return await asyncio.gather(*(batcher(i) for i in range(100)))
@@ -47,9 +52,10 @@ def test_concurrent_callers_share_calls_and_each_gets_its_own_answer() -> None:
     assert work.most_running <= 2
 
 
-def test_a_key_asked_by_many_callers_is_looked_up_once() -> None:
+@INLINE
+def test_a_key_asked_by_many_callers_is_looked_up_once(inline: bool) -> None:
     work = Work()
-    batcher: Batcher[int, int] = Batcher(work, max_in_flight=1)
+    batcher: Batcher[int, int] = Batcher(work, max_in_flight=1, inline=inline)
 
     async def main() -> list[int]:
         return await asyncio.gather(*(batcher(7) for _ in range(10)))
@@ -58,8 +64,9 @@ def test_a_key_asked_by_many_callers_is_looked_up_once() -> None:
     assert work.calls == [[7]]
 
 
-def test_an_error_for_one_key_reaches_only_its_caller() -> None:
-    batcher: Batcher[str, str] = Batcher(Work())
+@INLINE
+def test_an_error_for_one_key_reaches_only_its_caller(inline: bool) -> None:
+    batcher: Batcher[str, str] = Batcher(Work(), inline=inline)
 
     async def main() -> list[object]:
         return await asyncio.gather(
@@ -71,7 +78,8 @@ def test_an_error_for_one_key_reaches_only_its_caller() -> None:
     assert isinstance(bad, ValueError) and str(bad) == "no bad"
 
 
-def test_a_failed_call_fails_its_callers_and_the_next_ones_are_served() -> None:
+@INLINE
+def test_a_failed_call_fails_its_callers_and_the_next_ones_are_served(inline: bool) -> None:
     failing = True
 
     def work(keys: Sequence[int]) -> list[int | Exception]:
@@ -79,7 +87,7 @@ def test_a_failed_call_fails_its_callers_and_the_next_ones_are_served() -> None:
             raise ConnectionError("database down")
         return [k + 1 for k in keys]
 
-    batcher: Batcher[int, int] = Batcher(work)
+    batcher: Batcher[int, int] = Batcher(work, inline=inline)
 
     async def main() -> list[object]:
         return await asyncio.gather(batcher(1), batcher(2), return_exceptions=True)
@@ -104,3 +112,20 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
         return answers, await batcher(4)  # and the batcher still serves
 
     assert asyncio.run(main()) == ([4, 6], 8)
+
+
+@INLINE
+def test_the_call_runs_in_a_worker_thread_or_on_the_loop(inline: bool) -> None:
+    threads: list[int] = []
+
+    def work(keys: Sequence[int]) -> list[int | Exception]:
+        threads.append(threading.get_ident())
+        return list(keys)
+
+    async def main() -> int:
+        batcher: Batcher[int, int] = Batcher(work, inline=inline)
+        await asyncio.gather(*(batcher(i) for i in range(5)))
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert threads and all((t == loop_thread) is inline for t in threads)

@@ -77,7 +77,10 @@ def test_receipt_is_pending_before_anchoring(
         assert r.json() == {"status": "pending", "leaf_index": 1, "receipt": None}
         # One round of the worker: signed, then anchored.
         worker = _worker(app)
-        assert worker.run_once(force=True) == 1
+        try:
+            assert worker.run_once(force=True) == 1
+        finally:
+            worker.stop()  # releases PostgreSQL's anchoring lock for the next tests
         r = c.get(f"/v1/materials/{mid}/receipt", headers=cast.operator.headers)
         assert r.status_code == 200
 
@@ -409,7 +412,7 @@ def test_health_and_metrics_cover_store_chain_and_anchoring(
     n.upload(nclient, ncast.operator, vol, n.pdf("metrics"))
     body = nclient.get("/v1/health").json()
     assert body["status"] == "ok", body
-    assert set(body["checks"]) == {"database", "store", "chain", "anchoring"}
+    assert set(body["checks"]) == {"database", "process", "store", "chain", "anchoring"}
     assert body["checks"]["anchoring"]["detail"]["worker"] == "active"
     text = nclient.get("/metrics").text
     assert "notary_uploads_total 1.0" in text

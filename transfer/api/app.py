@@ -23,7 +23,7 @@ from sqlalchemy import Engine, inspect, select
 
 from transfer.api.bodylimit import BodyLimit
 from transfer.api.errors import install_error_handlers
-from transfer.api.health import DatabaseCheck, HealthCheck
+from transfer.api.health import DatabaseCheck, HealthCheck, ProcessCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
 from transfer.api.principals import PrincipalCache
 from transfer.api.routes import (
@@ -127,7 +127,11 @@ def create_app(
         metrics=Metrics(),
         blinding_secret=_load_blinding_secret(settings, engine),
         principals=PrincipalCache(settings.principal_cache_ttl_s),
-        health_checks=[DatabaseCheck(engine, head_revision()), *health_checks],
+        health_checks=[
+            DatabaseCheck(engine, head_revision()),
+            ProcessCheck(settings.background_duties),
+            *health_checks,
+        ],
         owns_engine=owns_engine,
     )
 
@@ -154,6 +158,9 @@ def create_app(
         version=_version(),
         openapi_tags=OPENAPI_TAGS,
         lifespan=lifespan,
+        # No OpenTelemetry here (metrics are Prometheus, /metrics): FastAPI otherwise
+        # looks up the global providers on every request (~4 % of a verify call).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.notary = state
     install_error_handlers(app)
@@ -189,10 +196,21 @@ def _open_notary(settings: Settings, deployment: Deployment | None) -> NotaryCon
                 settings.home,
             )
             return None
-        deployment = open_deployment(settings.home, store=settings.store)
+        deployment = open_deployment(
+            settings.home, store=settings.store, writer=_chain_writer(settings)
+        )
     # The deployment's own log, unless the settings name one explicitly.
     origin = settings.origin if "origin" in settings.model_fields_set else deployment.origin
     return NotaryContext(deployment, origin=origin, owns_deployment=owns)
+
+
+def _chain_writer(settings: Settings) -> tuple[str, str] | None:
+    """Where a process without background duties reaches an embedded chain: the
+    supervisor's private endpoint (settings.chain_writer_port)."""
+    token = settings.chain_writer_token
+    if settings.background_duties or not settings.chain_writer_port or token is None:
+        return None
+    return f"http://127.0.0.1:{settings.chain_writer_port}/", token.get_secret_value()
 
 
 def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
@@ -208,11 +226,14 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
 
     settings = state.settings
     state.notary = ctx
-    state.sm3_lookups = Batcher(lambda digests: verify_sm3_many(state, ctx, digests))
+    state.sm3_lookups = Batcher(
+        lambda digests: verify_sm3_many(state, ctx, digests),
+        inline=state.engine.dialect.name == "sqlite",
+    )
     state.log = ctx
     state.store = ctx.store
     state.chain = ctx.deployment.chain
-    if settings.anchoring_enabled:
+    if settings.anchoring_enabled and settings.background_duties:
         state.anchoring = AnchoringWorker(
             state.engine,
             state.sessions,
@@ -234,17 +255,21 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
 @contextmanager
 def _notary_hook(state: AppState) -> Iterator[None]:
     """Runs the anchoring worker, the transfer outbox (chain steps a crash left undone)
-    and the embedded chain's read-only JSON-RPC, when configured, while the app serves;
-    closes an owned deployment after."""
+    and the embedded chain's JSON-RPC endpoints, when configured and this process has
+    the background duties, while the app serves; closes an owned deployment after."""
     from transfer.services.transfer_outbox import TransferOutbox
 
     try:
         with ExitStack() as stack:
-            stack.enter_context(_chain_rpc(state))
-            if state.anchoring is not None:
-                stack.enter_context(state.anchoring)
-            if state.notary is not None:
-                stack.enter_context(TransferOutbox(state, state.notary))
+            if state.settings.background_duties:
+                stack.enter_context(_chain_rpc(state))
+                stack.enter_context(_chain_writer_rpc(state))
+                if state.anchoring is not None:
+                    stack.enter_context(state.anchoring)
+                if state.notary is not None:
+                    stack.enter_context(TransferOutbox(state, state.notary))
+            else:
+                state.chain_rpc_url = _served_chain_rpc_url(state)
             yield
     finally:
         if state.notary is not None and state.notary.owns_deployment:
@@ -269,6 +294,35 @@ def _chain_rpc(state: AppState) -> Iterator[None]:
             yield
         finally:
             state.chain_rpc_url = None
+
+
+def _served_chain_rpc_url(state: AppState) -> str | None:
+    """The read-only endpoint another process of this deployment serves (the supervisor
+    of ``notary serve --workers N``), for ``GET /v1/chain`` to name it alike."""
+    from notary.chain.rpcserver import LOOPBACK
+    from notary.deployment import EMBEDDED
+
+    port = state.settings.chain_rpc_port
+    if state.notary is None or not port:
+        return None
+    if state.notary.deployment.descriptor.chain_kind != EMBEDDED:
+        return None
+    return f"http://{LOOPBACK}:{port}/"
+
+
+@contextmanager
+def _chain_writer_rpc(state: AppState) -> Iterator[None]:
+    """The embedded chain for this deployment's other worker processes
+    (settings.chain_writer_port; ``notary serve --workers N``)."""
+    embedded = None if state.notary is None else state.notary.deployment.embedded
+    port, token = state.settings.chain_writer_port, state.settings.chain_writer_token
+    if embedded is None or not port or token is None:
+        yield
+        return
+    from notary.chain.rpcserver import ChainWriterRpcServer
+
+    with ChainWriterRpcServer(embedded, token.get_secret_value(), port):
+        yield
 
 
 def app_from_env() -> FastAPI:

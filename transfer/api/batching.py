@@ -1,11 +1,16 @@
-"""Coalescing concurrent calls of a blocking lookup into one worker-thread call.
+"""Coalescing concurrent calls of a blocking lookup into one call.
 
-A database lookup cannot run on the event loop (it would stall every other request
-for a PostgreSQL round trip), and a worker-thread hop per request — a thread
-wake-up and two GIL hand-overs — cost more than the lookup itself under load
-(benches/results/load.md). A :class:`Batcher` queues the keys of concurrent
-callers and runs ``work`` on all that are waiting in one hop: one hop per request
-when calls are rare, one per batch when they are many.
+A worker-thread hop per request — a thread wake-up and GIL hand-overs, each up to
+the interpreter's switch interval while the event loop is busy — cost more than the
+lookup itself under load (benches/results/load.md). A :class:`Batcher` queues the
+keys of concurrent callers and runs ``work`` on all that are waiting in one call: one
+per request when calls are rare, one per batch when they are many.
+
+Where the call runs: in a worker thread, for a lookup that may wait (a PostgreSQL
+round trip must not stall the event loop), or ``inline`` on the event loop, for one
+that only reads a local file — an indexed SQLite read in WAL mode, which never waits
+for a writer: under load the hop, not the read, was most of a verify call's latency
+(p50 15-20 ms in a thread, 5 ms inline; load.md).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ class Batcher(Generic[K, V]):
 
     ``work`` gets distinct keys and answers each with a value or an exception, which
     is that caller's alone; an exception raised by ``work`` itself fails the batch.
-    At most ``max_in_flight`` batches run at once, each of at most ``max_batch`` keys.
+    At most ``max_in_flight`` batches run at once, each of at most ``max_batch`` keys;
+    ``inline``: on the event loop rather than in a worker thread (see above).
     """
 
     def __init__(
@@ -34,8 +40,10 @@ class Batcher(Generic[K, V]):
         *,
         max_batch: int = 64,
         max_in_flight: int = 2,
+        inline: bool = False,
     ) -> None:
         self._work = work
+        self._inline = inline
         self._max_batch = max_batch
         self._max_in_flight = max_in_flight
         self._queue: list[tuple[K, asyncio.Future[V]]] = []
@@ -64,7 +72,10 @@ class Batcher(Generic[K, V]):
                     continue
                 keys = list(dict.fromkeys(k for k, _ in batch))
                 try:
-                    values = await anyio.to_thread.run_sync(self._work, keys)
+                    if self._inline:
+                        values = self._work(keys)
+                    else:
+                        values = await anyio.to_thread.run_sync(self._work, keys)
                     answers = dict(zip(keys, values, strict=True))
                 except Exception as e:
                     for _, future in batch:

@@ -20,9 +20,13 @@ from transfer.services.context import NotaryContext
 # The cheap dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in
 # the thread pool, and a thread hop per dependency per request was a measurable share
 # of a verify-by-SM3 call under load (benches/results/load.md).
-async def get_state(request: Request) -> AppState:
+def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.notary
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    return state_of(request)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -60,10 +64,14 @@ _REALM = 'Bearer realm="archive-notary"'
 
 
 async def get_principal(
-    state: StateDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal:
+    # The state from the request, not through StateDep: every route authenticates,
+    # and FastAPI resolves each dependency on every call (a third of a verify call's
+    # CPU went to dependency solving, benches/results/load.md).
+    state = state_of(request)
     presented = bearer.credentials if bearer is not None else header_key
     if not presented:
         raise Unauthorized(

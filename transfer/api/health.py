@@ -8,6 +8,7 @@ them in a worker thread.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -53,3 +54,16 @@ class DatabaseCheck:
             detail["expected_revision"] = self._expected
             return CheckResult("degraded", detail)
         return CheckResult("ok", detail)
+
+
+class ProcessCheck:
+    """Which process answered: ``notary serve --workers N`` spreads connections over N
+    processes (the anchoring runs in their supervisor, which serves no requests)."""
+
+    name = "process"
+
+    def __init__(self, background_duties: bool) -> None:
+        self._duties = background_duties
+
+    def check(self) -> CheckResult:
+        return CheckResult("ok", {"pid": os.getpid(), "background_duties": self._duties})

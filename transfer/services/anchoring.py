@@ -273,10 +273,16 @@ class AnchoringWorker:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the loop and give up the anchoring lock — also one taken by a
+        :meth:`run_once` called directly: a session-level lock left on a pooled
+        connection would keep every other instance on standby."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+            if self._thread.is_alive():
+                return  # stuck in a round: it drops the lock itself when the round ends
             self._thread = None
+        self._drop_lock()
 
     def __enter__(self) -> AnchoringWorker:
         self.start()

@@ -1,0 +1,146 @@
+"""``notary serve --workers N``: N processes serve the API on one port; their supervisor
+holds the embedded chain, anchors and runs the outbox, and the workers reach the chain
+through it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clients.demo import sample_pdf
+from clients.sdk import NotaryClient
+from notary.crypto import sm3
+from tests.clients.conftest import Service, running_service
+
+VOLUMES = iter(range(1, 1000))
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("workers") / "home", workers=3) as svc:
+        yield svc
+
+
+def processes(url: str, count: int, timeout_s: float = 60) -> dict[int, bool]:
+    """pid → background_duties of the serving processes, asked over new connections
+    (the kernel spreads them over the processes) until ``count`` have answered."""
+    seen: dict[int, bool] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < count:
+        assert time.monotonic() < deadline, f"only {seen} answered"
+        try:
+            detail = httpx.get(f"{url}/v1/health", timeout=5).json()["checks"]["process"]
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        seen[detail["detail"]["pid"]] = detail["detail"]["background_duties"]
+    return seen
+
+
+def pinned(service: Service, unit: str, pid: int) -> NotaryClient:
+    """A client whose keep-alive connection is served by process ``pid``."""
+    for _ in range(500):
+        client = service.client(unit)
+        if client.health()["checks"]["process"]["detail"]["pid"] == pid:
+            return client
+        client.close()
+    raise AssertionError(f"no connection reached process {pid}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_workers_serve_and_their_supervisor_has_the_background_duties(service: Service) -> None:
+    procs = processes(service.url, 3)
+    assert len(procs) == 3 and service.pid not in procs
+    assert not any(procs.values())
+    for pid in procs:  # every worker names the supervisor's chain endpoint for third parties
+        with pinned(service, "UNIT-A", pid) as c:
+            assert c.chain_info()["rpc_url"] == service.rpc_url is not None
+
+
+def test_uploads_through_any_process_are_anchored_and_verified_by_all(
+    service: Service, tmp_path: Path
+) -> None:
+    workers = list(processes(service.url, 3))
+    with service.client("UNIT-A") as c:
+        vol = str(c.create_volume(f"1101011980{next(VOLUMES):08d}", "main")["id"])
+    digests = []
+    for i, pid in enumerate(workers * 2):
+        path = tmp_path / f"m{i}.pdf"
+        path.write_bytes(sample_pdf(f"worker {pid} material {i}"))
+        with pinned(service, "UNIT-A", pid) as c:
+            up = c.upload_material(
+                vol,
+                path,
+                category="1",
+                seq_no=i + 1,
+                pages=1,
+                title="履历",
+                formation_date="1999-01-01",
+            )
+            c.receipt(str(up.material["id"]), wait=30)  # anchored by the supervisor
+        digests.append(sm3(path.read_bytes()).hex())
+    for pid in processes(service.url, 3):
+        with pinned(service, "UNIT-A", pid) as c:
+            for digest in digests:
+                answer = c.verify_sm3(digest)
+                assert answer["found"] and answer["anchored"], (pid, answer)
+
+
+def test_a_transfer_through_worker_processes_moves_custody_on_chain(
+    service: Service, tmp_path: Path
+) -> None:
+    worker = next(iter(processes(service.url, 3)))
+    path = tmp_path / "m.pdf"
+    path.write_bytes(sample_pdf("转递"))
+    with pinned(service, "UNIT-A", worker) as a:
+        vol = str(a.create_volume(f"1101011980{next(VOLUMES):08d}", "main")["id"])
+        up = a.upload_material(
+            vol, path, category="1", seq_no=1, pages=1, title="履历", formation_date="1999-01-01"
+        )
+        a.receipt(str(up.material["id"]), wait=30)
+        t = a.create_transfer(
+            transfer_no="组转字〔2026〕7号", volume_ids=[vol], receiver="UNIT-B", reason="干部调动"
+        )
+        tid = str(t["transfer_id"])
+        a.transfer_action(tid, "package")
+        # registerVolume + dispatchVolume, signed in the worker, sent through the supervisor
+        assert a.transfer_action(tid, "dispatch")["state"] == "dispatched"
+        assert a.health()["checks"]["process"]["detail"]["pid"] == worker
+    with pinned(service, "UNIT-B", worker) as b:
+        b.transfer_action(tid, "deliver")
+        b.transfer_action(tid, "verify")
+        assert b.transfer_action(tid, "receipt")["state"] == "received"  # receiveVolume
+        items = b.volume_provenance(vol)["items"]
+        custody = [i for i in items if i["kind"].startswith("custody.")]
+        assert len(custody) >= 3 and all(i["verification"]["ok"] for i in custody), custody
+        assert b.health()["checks"]["process"]["detail"]["pid"] == worker
+
+
+def test_a_killed_worker_is_replaced_and_workers_stop_with_their_supervisor(
+    tmp_path: Path,
+) -> None:
+    with running_service(tmp_path / "home", workers=2) as svc:
+        killed, _ = processes(svc.url, 2)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while killed in (procs := processes(svc.url, 2)) or len(procs) < 2:
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.5)
+        os.kill(svc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in procs):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.2)
