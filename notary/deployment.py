@@ -273,7 +273,10 @@ def open_deployment(
         w3 = connect(rpc)
     elif writer is not None:
         url, token = writer
-        w3 = connect(url, headers={"Authorization": f"Bearer {token}"})
+        # The supervisor on this machine: a slow answer is its chain lock queued behind
+        # the other workers' calls (300 verified reads at once), not an outage — and a
+        # supervisor that is gone stops its workers anyway.
+        w3 = connect(url, headers={"Authorization": f"Bearer {token}"}, request_timeout=120.0)
     elif descriptor.chain_kind == EMBEDDED:
         embedded = EmbeddedChain.open(home / "chain", descriptor.chain_id)
         w3 = embedded.w3

@@ -1,14 +1,17 @@
-"""A read-only JSON-RPC endpoint over an :class:`EmbeddedChain`.
+"""JSON-RPC endpoints over an :class:`EmbeddedChain` (JSON-RPC 2.0, Ethereum's
+execution API encoding).
 
 Third parties verify evidence receipts with nothing but "read access to the
-chain's JSON-RPC" (design.md §3). For the embedded default that access is this
-server: it answers the read methods a verifier and ``web3.py`` need, encoded as
-a node encodes them (hex quantities, camelCase fields, ``null`` for unknown
-hashes, revert data in ``error.data``), and refuses every method that could
-change the chain — the only writer is the owning process, through its own
-``Web3``.
+chain's JSON-RPC" (design.md §3). For the embedded default that access is
+:class:`ReadOnlyRpcServer`: it answers the read methods a verifier and ``web3.py``
+need, encoded as a node encodes them (hex quantities, camelCase fields, ``null`` for
+unknown hashes, revert data in ``error.data``), and refuses every method that could
+change the chain. The only writers are the owning process, through its own ``Web3``,
+and the worker processes of the same deployment (``notary serve --workers N``)
+through :class:`ChainWriterRpcServer`, which also takes signed transactions and
+answers only requests carrying the deployment's per-start token.
 
-It binds 127.0.0.1 only: wider exposure goes through a reverse proxy that the
+Both bind 127.0.0.1 only: wider exposure goes through a reverse proxy that the
 deployment controls (TLS, access control), never straight to this socket.
 
 Not served on purpose: ``eth_getLogs`` and filters (eth-tester's log queries

@@ -8,8 +8,10 @@ Nonces are never persisted. Every transaction takes ``eth_getTransactionCount(ad
 (eth-tester has no mempool: with automining off it checks a nonce against the
 state and a second submission of that nonce replaces the first, which is harmless
 for idempotent anchoring; real nodes count their pool in "pending".)
-Two *processes* sharing a key are not coordinated beyond a retry on "nonce too
-low"; give each writer its own account.
+Two *processes* sharing a key (the supervisor and the workers of ``notary serve
+--workers N``) are coordinated by a retry alone: a nonce the other took is refused
+("nonce too low" from a node, a nonce mismatch from an in-process chain) and the
+count is read again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from notary.chain.rpc import unavailable_on_transport_error
 
 RevertDecoder = Callable[[bytes, str, str | None], TransactionReverted]
 
+_SUBMIT_ATTEMPTS = 5
 _NONCE_RACE_MARKERS = ("nonce too low", "replacement transaction underpriced", "nonce too high")
 _ALREADY_KNOWN_MARKERS = ("already known", "known transaction", "already imported")
 
@@ -127,7 +130,7 @@ class TransactionSender:
             return receipt
 
     def _submit(self, tx: dict[str, Any], action: str) -> str:
-        for attempt in range(3):
+        for attempt in range(_SUBMIT_ATTEMPTS):
             tx["nonce"] = self._w3.eth.get_transaction_count(self.address, "pending")
             signed = self._account.sign_transaction(tx)
             tx_hash = "0x" + bytes(signed.hash).hex()
@@ -138,11 +141,17 @@ class TransactionSender:
                 message = str(exc).lower()
                 if any(m in message for m in _ALREADY_KNOWN_MARKERS):
                     return tx_hash  # this very transaction is already in the pool
-                if attempt < 2 and any(m in message for m in _NONCE_RACE_MARKERS):
+                if attempt < _SUBMIT_ATTEMPTS - 1 and any(
+                    m in message for m in _NONCE_RACE_MARKERS
+                ):
                     continue  # another sender took the nonce; read the count again
                 raise TransactionRejected(f"{action}: node refused the transaction: {exc}") from exc
             except ValidationError as exc:
-                # In-process py-evm chains validate on submission (nonce, balance).
+                # In-process py-evm chains validate on submission (nonce, balance). A
+                # nonce taken meanwhile by another process sending through this chain's
+                # endpoint (notary serve --workers) is a race, as with a node.
+                if attempt < _SUBMIT_ATTEMPTS - 1 and "nonce" in str(exc).lower():
+                    continue
                 raise TransactionRejected(f"{action}: chain refused the tx: {exc}") from exc
             except Exception as exc:
                 # eth-tester executes on submission and raises the revert right here.

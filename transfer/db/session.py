@@ -12,6 +12,7 @@ mode, they never wait for a writer.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 IMMEDIATE = "notary_sqlite_immediate"
+_HOLDS_WRITER = "notary_holds_writer_lock"
 
 
 def make_engine(
@@ -64,10 +66,40 @@ def _setup_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> Non
         finally:
             cur.close()
 
+    # One writer thread per process asks SQLite for the write lock at a time. SQLite's
+    # busy handler polls and is not fair: with several processes (notary serve
+    # --workers N) of dozens of threads each polling, a writer could wait past
+    # busy_timeout and fail (seen under 300 concurrent verified reads, each committing
+    # its read-log entry); queued here instead, in order, a writer contends with at
+    # most one writer of each other process.
+    writer = threading.RLock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if immediate:
+            writer.acquire()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writer.release()
+                raise
+            conn.info[_HOLDS_WRITER] = True
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(conn: Connection) -> None:
+        if conn.info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection that goes back to the pool without its transaction's end being
+        # seen (invalidated after an error) must not keep the writer queue closed.
+        if record.info.pop(_HOLDS_WRITER, False):
+            writer.release()
 
 
 def read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
