@@ -57,7 +57,6 @@ def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
     except BaseException:
         sock.close()
         raise
-    sock.set_inheritable(False)
     return sock
 
 

@@ -12,6 +12,7 @@ mode, they never wait for a writer.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -70,7 +71,7 @@ def _setup_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> Non
     # busy handler polls and is not fair: with several processes (notary serve
     # --workers N) of dozens of threads each polling, a writer could wait past
     # busy_timeout and fail (seen under 300 concurrent verified reads, each committing
-    # its read-log entry); queued here instead, in order, a writer contends with at
+    # its read-log entry); queued here instead, a writer contends with at
     # most one writer of each other process.
     writer = threading.RLock()
 
@@ -99,7 +100,8 @@ def _setup_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) -> Non
         # A connection that goes back to the pool without its transaction's end being
         # seen (invalidated after an error) must not keep the writer queue closed.
         if record.info.pop(_HOLDS_WRITER, False):
-            writer.release()
+            with contextlib.suppress(RuntimeError):  # checked in by another thread
+                writer.release()
 
 
 def read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
