@@ -268,10 +268,11 @@ def _notary_hook(state: AppState) -> Iterator[None]:
                     stack.enter_context(state.anchoring)
                 if state.notary is not None:
                     stack.enter_context(TransferOutbox(state, state.notary))
-            else:
-                state.chain_rpc_url = _served_chain_rpc_url(state)
+            # Served just above, or by the supervisor of ``notary serve --workers N``.
+            state.chain_rpc_url = _chain_rpc_url(state)
             yield
     finally:
+        state.chain_rpc_url = None
         if state.notary is not None and state.notary.owns_deployment:
             state.notary.close()
 
@@ -288,17 +289,13 @@ def _chain_rpc(state: AppState) -> Iterator[None]:
     from notary.chain.rpcserver import ReadOnlyRpcServer
 
     with ReadOnlyRpcServer(embedded, port) as server:
-        state.chain_rpc_url = server.url
         logger.info("链只读 JSON-RPC：%s", server.url)
-        try:
-            yield
-        finally:
-            state.chain_rpc_url = None
+        yield
 
 
-def _served_chain_rpc_url(state: AppState) -> str | None:
-    """The read-only endpoint another process of this deployment serves (the supervisor
-    of ``notary serve --workers N``), for ``GET /v1/chain`` to name it alike."""
+def _chain_rpc_url(state: AppState) -> str | None:
+    """The embedded chain's read-only endpoint (settings.chain_rpc_port), for ``GET
+    /v1/chain`` to name: the same in every process of the deployment."""
     from notary.chain.rpcserver import LOOPBACK
     from notary.deployment import EMBEDDED
 

@@ -142,13 +142,6 @@ def _proof_part(
     return part
 
 
-def verify_sm3(state: AppState, ctx: NotaryContext, digest: bytes) -> dict[str, Any]:
-    answer = verify_sm3_many(state, ctx, [digest])[0]
-    if isinstance(answer, Exception):
-        raise answer
-    return answer
-
-
 def verify_sm3_many(
     state: AppState, ctx: NotaryContext, digests: Sequence[bytes]
 ) -> list[dict[str, Any] | Exception]:

@@ -18,7 +18,7 @@ from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.ingest import FORM_OVERHEAD
 from transfer.services.multipart import FilePart, FormError, PartInfo, StreamingForm
-from transfer.services.verify import verify_receipt_doc, verify_sm3
+from transfer.services.verify import verify_receipt_doc
 
 router = APIRouter(
     prefix=f"{API_V1}/verify", tags=["verify"], responses=problem_responses(401, 403, 422)
@@ -102,30 +102,13 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
     # dependencies for FastAPI to solve on every call (benches/results/load.md).
     state = state_of(request)
     notary = await get_notary(state)
+    # By SM3 or by file: one lookup, batched with the concurrent callers'.
+    lookup = state.sm3_lookups
+    assert lookup is not None  # wired with the deployment (``notary``)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         limit = state.settings.upload_max_bytes
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit + FORM_OVERHEAD:
-            raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
-        stream: AsyncIterator[bytes] = request.stream().__aiter__()
-
-        async def next_chunk() -> bytes:
-            async for chunk in stream:
-                if chunk:
-                    return chunk
-            return b""
-
-        def work() -> dict[str, Any]:
-            try:
-                digest = _hash_upload(
-                    content_type, lambda: anyio.from_thread.run(next_chunk), limit
-                )
-            except FormError as e:
-                raise BadRequest(str(e)) from None
-            return verify_sm3(state, notary, digest)
-
-        return await anyio.to_thread.run_sync(work)
+        return await lookup(await _uploaded_digest(request, content_type, limit))
     try:
         body = VerifyRequest.model_validate_json(await request.body())
     except ValidationError as e:
@@ -141,5 +124,26 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
         )
     if digest is None:
         raise Unprocessable("give 'sm3', 'receipt', or upload a 'file'")
-    assert state.sm3_lookups is not None  # wired with the deployment (``notary``)
-    return await state.sm3_lookups(digest)
+    return await lookup(digest)
+
+
+async def _uploaded_digest(request: Request, content_type: str, limit: int) -> bytes:
+    """The SM3 of the form's ``file`` part, hashed in a worker thread as it streams."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + FORM_OVERHEAD:
+        raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
+    stream: AsyncIterator[bytes] = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes:
+        async for chunk in stream:
+            if chunk:
+                return chunk
+        return b""
+
+    def hash_file() -> bytes:
+        try:
+            return _hash_upload(content_type, lambda: anyio.from_thread.run(next_chunk), limit)
+        except FormError as e:
+            raise BadRequest(str(e)) from None
+
+    return await anyio.to_thread.run_sync(hash_file)
