@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, TypedDict
 
@@ -60,31 +61,82 @@ def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
+@dataclass
+class _Slot:
+    proc: subprocess.Popen[bytes]
+    started: float
+    quick_exits: int = 0  # in a row, each within ``healthy_after_s`` of its start
+    restart_at: float | None = None
+
+
 class Workers:
     """The serving processes of ``notary serve --workers N``: started again when one
-    dies, stopped by :meth:`stop`."""
+    dies, stopped by :meth:`stop`.
 
-    def __init__(self, command: Sequence[str], env: Mapping[str, str], count: int) -> None:
+    A worker that dies after serving a while is replaced at once. One that dies soon
+    after its start (a bad setting, a database that refuses it) would die again: it is
+    restarted after a delay that doubles with each such exit, from ``backoff_s`` up to
+    ``max_backoff_s``, so a broken deployment logs a failure now and then instead of
+    starting an interpreter every second."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        count: int,
+        *,
+        poll_s: float = 1.0,
+        backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        healthy_after_s: float = 30.0,
+    ) -> None:
         self._command = list(command)
         self._env = dict(env)
         self._count = count
-        self._procs: list[subprocess.Popen[bytes]] = []
+        self._poll_s = poll_s
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        self._healthy_after_s = healthy_after_s
+        self._slots: list[_Slot] = []
+        self._spawned = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def spawned(self) -> int:
+        """Processes started so far (the first ones and every restart)."""
+        return self._spawned
+
     def start(self) -> None:
-        self._procs = [self._spawn() for _ in range(self._count)]
+        self._slots = [_Slot(self._spawn(), time.monotonic()) for _ in range(self._count)]
         self._thread = threading.Thread(target=self._watch, name="notary-workers", daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
-        while not self._stopping.wait(1.0):
-            for i, proc in enumerate(self._procs):
-                if proc.poll() is not None and not self._stopping.is_set():
-                    logger.warning("工作进程 %d 已退出（%s），重新启动", proc.pid, proc.returncode)
-                    self._procs[i] = self._spawn()
+        while not self._stopping.wait(self._poll_s):
+            now = time.monotonic()
+            for slot in self._slots:
+                if slot.restart_at is None and slot.proc.poll() is not None:
+                    self._schedule(slot, now)
+                if slot.restart_at is not None and now >= slot.restart_at:
+                    slot.proc, slot.started, slot.restart_at = self._spawn(), now, None
+
+    def _schedule(self, slot: _Slot, now: float) -> None:
+        code = slot.proc.returncode
+        if now - slot.started < self._healthy_after_s:
+            slot.quick_exits += 1
+            delay = min(self._max_backoff_s, self._backoff_s * 2 ** (slot.quick_exits - 1))
+            logger.error(
+                "工作进程 %d 启动后 %.1f 秒即退出（%s，连续第 %d 次），%.0f 秒后重新启动",
+                slot.proc.pid, now - slot.started, code, slot.quick_exits, delay,
+            )  # fmt: skip
+        else:
+            slot.quick_exits, delay = 0, 0.0
+            logger.warning("工作进程 %d 已退出（%s），重新启动", slot.proc.pid, code)
+        slot.restart_at = now + delay
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self._spawned += 1
         # A session of its own: a Ctrl-C at the terminal reaches the supervisor only,
         # which then stops the workers itself (not one that a restart races).
         return subprocess.Popen(self._command, env=self._env, start_new_session=True)
@@ -93,11 +145,12 @@ class Workers:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
-        for proc in self._procs:
+        procs = [slot.proc for slot in self._slots]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        for proc in self._procs:
+        for proc in procs:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

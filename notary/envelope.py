@@ -75,32 +75,47 @@ def _chunks(source: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-class _HashingReader:
-    """Feeds chunks to SM3 as they pass, for streams sealed under a declared SM3.
+# Two threads: one per core of the small machines this runs on; each hashing holds one.
+_SM3_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sm3")
 
-    Hashing runs on a worker thread (hashlib releases the GIL on large buffers), so
-    on two cores it overlaps with the encryption of the same chunk instead of
-    adding to it. A single worker keeps the chunks in order.
-    """
 
-    def __init__(self, source: BinaryIO) -> None:
-        self.source, self.hasher, self.size = source, SM3(), 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sm3")
+class _OverlappedSM3:
+    """SM3 of a stream whose chunks are hashed on a worker thread while the caller
+    encrypts or decrypts the next chunk: hashlib releases the GIL on large buffers, so
+    on two cores the two overlap instead of adding up. One chunk in flight at a time
+    keeps the chunks in order and the memory bounded."""
+
+    __slots__ = ("_h", "_last")
+
+    def __init__(self) -> None:
+        self._h = SM3()
         self._last: Future[object] | None = None
 
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            for chunk in _chunks(self.source):
-                self.size += len(chunk)
-                self._last = self._pool.submit(self.hasher.update, chunk)
-                yield chunk
-        finally:
-            self._pool.shutdown(wait=True)
+    def update(self, chunk: bytes | memoryview) -> None:
+        if self._last is not None:
+            self._last.result()
+        self._last = _SM3_POOL.submit(self._h.update, chunk)
 
     def digest(self) -> bytes:
         if self._last is not None:
             self._last.result()
-        self._pool.shutdown(wait=True)
+            self._last = None
+        return self._h.digest()
+
+
+class _HashingReader:
+    """Feeds chunks to SM3 as they pass, for streams sealed under a declared SM3."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source, self.hasher, self.size = source, _OverlappedSM3(), 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in _chunks(self.source):
+            self.size += len(chunk)
+            self.hasher.update(chunk)
+            yield chunk
+
+    def digest(self) -> bytes:
         return self.hasher.digest()
 
 
@@ -140,37 +155,32 @@ def seal(source: BinaryIO, material_id: str, declared_sm3: bytes | None = None) 
     return Sealing(material_id, declared_sm3, key, sealed, reader)
 
 
+def _slices(chunks: Iterable[bytes]) -> Iterator[bytes | memoryview]:
+    """``chunks`` cut into views of at most CHUNK bytes, so that hashing one can overlap
+    decrypting the next even when the whole material comes as one piece."""
+    for chunk in chunks:
+        if len(chunk) <= CHUNK:
+            yield chunk
+            continue
+        view = memoryview(chunk)
+        for i in range(0, len(view), CHUNK):
+            yield view[i : i + CHUNK]
+
+
 def open_sealed(
     sealed_chunks: Iterable[bytes], data_key: bytes, material_id: str, expected_sm3: bytes
 ) -> bytes:
     """Decrypt and check a material; nothing is returned unless tag and SM3 both hold."""
     aad = material_aad(material_id, expected_sm3)
-    out = bytearray()
-    h = SM3()
+    pieces = []
+    h = _OverlappedSM3()
     try:
-        for piece in sm4.decrypt_stream(data_key, aad, sealed_chunks):
+        for piece in sm4.decrypt_stream(data_key, aad, _slices(sealed_chunks)):
             h.update(piece)
-            out += piece
+            pieces.append(piece)
     except DecryptionError as e:
         raise EnvelopeError(f"material {material_id}: {e}") from None
     got = h.digest()
     if got != expected_sm3:  # pragma: no cover - the AAD binds the SM3; kept as a second lock
         raise DigestMismatch(f"material {material_id}: SM3 {got.hex()} != {expected_sm3.hex()}")
-    return bytes(out)
-
-
-def verify_sealed(
-    sealed_chunks: Iterable[bytes], data_key: bytes, material_id: str, expected_sm3: bytes
-) -> int:
-    """First pass of a verified streaming read: check tag and SM3, keep nothing. Returns size."""
-    aad = material_aad(material_id, expected_sm3)
-    h, size = SM3(), 0
-    try:
-        for piece in sm4.decrypt_stream(data_key, aad, sealed_chunks):
-            h.update(piece)
-            size += len(piece)
-    except DecryptionError as e:
-        raise EnvelopeError(f"material {material_id}: {e}") from None
-    if h.digest() != expected_sm3:  # pragma: no cover - bound by the AAD
-        raise DigestMismatch(f"material {material_id}: SM3 mismatch")
-    return size
+    return b"".join(pieces)

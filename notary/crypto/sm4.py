@@ -63,7 +63,7 @@ def encrypt(key: bytes, aad: bytes, plaintext: bytes, nonce: bytes | None = None
     return b"".join(encrypt_stream(key, aad, (plaintext,), nonce))
 
 
-def decrypt_stream(key: bytes, aad: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+def decrypt_stream(key: bytes, aad: bytes, chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
     """Open a sealed stream. Yields unauthenticated plaintext; raises at the end
     if the tag does not verify, so callers must buffer or discard on error."""
     _check_key(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
+from clients.serving import Workers
 from notary.crypto import sm3
 from tests.clients.conftest import Service, running_service
 
@@ -43,10 +45,10 @@ def processes(url: str, count: int, timeout_s: float = 60) -> dict[int, bool]:
     return seen
 
 
-def pinned(service: Service, unit: str, pid: int) -> NotaryClient:
+def pinned(url: str, key: str, pid: int) -> NotaryClient:
     """A client whose keep-alive connection is served by process ``pid``."""
     for _ in range(500):
-        client = service.client(unit)
+        client = NotaryClient(url, key)
         if client.health()["checks"]["process"]["detail"]["pid"] == pid:
             return client
         client.close()
@@ -66,7 +68,7 @@ def test_workers_serve_and_their_supervisor_has_the_background_duties(service: S
     assert len(procs) == 3 and service.pid not in procs
     assert not any(procs.values())
     for pid in procs:  # every worker names the supervisor's chain endpoint for third parties
-        with pinned(service, "UNIT-A", pid) as c:
+        with pinned(service.url, service.keys["UNIT-A"], pid) as c:
             assert c.chain_info()["rpc_url"] == service.rpc_url is not None
 
 
@@ -80,7 +82,7 @@ def test_uploads_through_any_process_are_anchored_and_verified_by_all(
     for i, pid in enumerate(workers * 2):
         path = tmp_path / f"m{i}.pdf"
         path.write_bytes(sample_pdf(f"worker {pid} material {i}"))
-        with pinned(service, "UNIT-A", pid) as c:
+        with pinned(service.url, service.keys["UNIT-A"], pid) as c:
             up = c.upload_material(
                 vol,
                 path,
@@ -93,7 +95,7 @@ def test_uploads_through_any_process_are_anchored_and_verified_by_all(
             c.receipt(str(up.material["id"]), wait=30)  # anchored by the supervisor
         digests.append(sm3(path.read_bytes()).hex())
     for pid in processes(service.url, 3):
-        with pinned(service, "UNIT-A", pid) as c:
+        with pinned(service.url, service.keys["UNIT-A"], pid) as c:
             for digest in digests:
                 answer = c.verify_sm3(digest)
                 assert answer["found"] and answer["anchored"], (pid, answer)
@@ -105,7 +107,7 @@ def test_a_transfer_through_worker_processes_moves_custody_on_chain(
     worker = next(iter(processes(service.url, 3)))
     path = tmp_path / "m.pdf"
     path.write_bytes(sample_pdf("转递"))
-    with pinned(service, "UNIT-A", worker) as a:
+    with pinned(service.url, service.keys["UNIT-A"], worker) as a:
         vol = str(a.create_volume(f"1101011980{next(VOLUMES):08d}", "main")["id"])
         up = a.upload_material(
             vol, path, category="1", seq_no=1, pages=1, title="履历", formation_date="1999-01-01"
@@ -119,7 +121,7 @@ def test_a_transfer_through_worker_processes_moves_custody_on_chain(
         # registerVolume + dispatchVolume, signed in the worker, sent through the supervisor
         assert a.transfer_action(tid, "dispatch")["state"] == "dispatched"
         assert a.health()["checks"]["process"]["detail"]["pid"] == worker
-    with pinned(service, "UNIT-B", worker) as b:
+    with pinned(service.url, service.keys["UNIT-B"], worker) as b:
         b.transfer_action(tid, "deliver")
         b.transfer_action(tid, "verify")
         assert b.transfer_action(tid, "receipt")["state"] == "received"  # receiveVolume
@@ -144,3 +146,82 @@ def test_a_killed_worker_is_replaced_and_workers_stop_with_their_supervisor(
         while any(alive(pid) for pid in procs):
             assert time.monotonic() < deadline, "a worker outlived its supervisor"
             time.sleep(0.2)
+
+
+@pytest.mark.node
+def test_workers_on_a_json_rpc_chain_read_the_node_and_every_upload_is_anchored_once(
+    tmp_path: Path,
+) -> None:
+    from notary.chain.anvil import AnvilNotFound, AnvilProcess, dev_private_keys
+    from tests.faults.harness import (
+        Server,
+        UploadStream,
+        check_invariants,
+        init_rpc_home,
+        setup_operator,
+        wait_for,
+    )
+
+    try:
+        anvil = AnvilProcess(log_file=tmp_path / "anvil.log").start()
+    except AnvilNotFound as exc:
+        pytest.skip(str(exc))
+    try:
+        home = init_rpc_home(tmp_path / "home", anvil.url, *dev_private_keys(2))
+        with Server(home, tmp_path / "serve.log", workers=2) as server:
+            workers = processes(server.base, 2)
+            assert server.proc is not None and server.proc.pid not in workers
+            assert not any(workers.values())  # the supervisor anchors, on the node
+            key, volume = setup_operator(server.base, home.admin_key)
+            with UploadStream(server.base, key, volume, workers=4) as stream:
+                wait_for(lambda: len(stream.acks) >= 30, 120, "30 uploads")
+            assert set(stream.statuses) == {201}, stream.statuses
+            findings = check_invariants(server.base, key, stream.acks, anvil.url, home)
+            assert findings.acknowledged == len(stream.acks) and findings.anchor_txs >= 1
+            for pid in workers:  # every worker reads the node's anchors itself
+                with pinned(server.base, key, pid) as c:
+                    for ack in stream.acks[:5]:
+                        answer = c.verify_sm3(ack.sm3)
+                        assert answer["found"] and answer["anchored"], (pid, answer)
+    finally:
+        anvil.stop()
+
+
+def test_a_worker_failing_at_start_is_restarted_ever_more_slowly() -> None:
+    workers = Workers(
+        [sys.executable, "-c", "raise SystemExit(3)"], os.environ, 1,
+        poll_s=0.02, backoff_s=0.1, max_backoff_s=0.4, healthy_after_s=60,
+    )  # fmt: skip
+    workers.start()
+    try:
+        time.sleep(2.0)
+    finally:
+        workers.stop()
+    # Restarted after 0.1, 0.2, 0.4, 0.4, … s: about six starts in 2 s, where restarting
+    # at every poll would have started ~40 interpreters.
+    assert 3 <= workers.spawned <= 8, workers.spawned
+
+
+def test_a_worker_that_served_a_while_is_replaced_at_once() -> None:
+    workers = Workers(
+        [sys.executable, "-c", "import time; time.sleep(0.3)"], os.environ, 1,
+        poll_s=0.02, backoff_s=30, healthy_after_s=0.2,
+    )  # fmt: skip
+    workers.start()
+    try:
+        time.sleep(1.5)
+    finally:
+        workers.stop()
+    assert workers.spawned >= 3  # no 30 s back-off for a worker that had been up
+
+
+def test_stopping_during_a_back_off_starts_nothing_more() -> None:
+    workers = Workers(
+        [sys.executable, "-c", "raise SystemExit(3)"], os.environ, 2,
+        poll_s=0.02, backoff_s=30, healthy_after_s=60,
+    )  # fmt: skip
+    workers.start()
+    time.sleep(0.5)
+    began = time.monotonic()
+    workers.stop()
+    assert time.monotonic() - began < 1 and workers.spawned == 2

@@ -173,6 +173,7 @@ class Server:
     chain_rpc_port: int = 0
     checkpoint_interval_s: float = 0.2
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1  # notary serve --workers
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -218,8 +219,9 @@ class Server:
         log = self.log_path.open("ab")
         log.write(f"\n--- start {self.starts} ---\n".encode())
         log.flush()
+        home, port, workers = str(self.home.path), str(self.port), str(self.workers)
         self.proc = subprocess.Popen(
-            [str(NOTARY), "serve", "--home", str(self.home.path), "--port", str(self.port)],
+            [str(NOTARY), "serve", "--home", home, "--port", port, "--workers", workers],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
