@@ -161,6 +161,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = (Path(tmp) / "server.log").open("wb")
+        results: dict[str, Any] = {}
         server = subprocess.Popen(
             # No access log: one log line per request cost ~14 % of a verify call's
             # CPU (load.md); a deployment behind a reverse proxy logs there.
@@ -186,7 +187,6 @@ def main() -> None:
             key, mats, upload_mb_s = seed(base, admin, args.materials)
             print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s "
                   f"(uploads {upload_mb_s:.1f} MB/s)", flush=True)  # fmt: skip
-            results: dict[str, Any] = {}
             for mode in args.modes:
                 if mode.startswith("sm3"):
                     extra = ["--sm3", *(d for _, d in mats)]
@@ -199,6 +199,9 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
             log.close()
+            if any(r["errors"] for r in results.values()):  # the server's side of them
+                tail = (Path(tmp) / "server.log").read_text("utf-8", errors="replace")[-20_000:]
+                print(f"--- server log (end) ---\n{tail}", file=sys.stderr)
     report(title, results, upload_mb_s, args)
 
 

@@ -52,6 +52,7 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.body: list[bytes] = []
+        self.answering = False  # a response to the pending request has begun
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,13 +66,19 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self._fail(ConnectionError("connection closed"))
+        how = "reset" if exc is not None else "closed by the server"
+        when = "mid-response" if self.answering else "before the response"
+        self._fail(ConnectionError(f"connection {how} {when}"))
 
     # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        self.answering = True
+
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.answering = False
         waiter, self.waiter = self.waiter, None
         body, self.body = b"".join(self.body), []
         if waiter is not None and not waiter.done():
@@ -169,7 +176,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             status, body = await client.request(raw, args.timeout)
         except (OSError, TimeoutError) as e:
-            stats.error(type(e).__name__)
+            stats.error(f"{type(e).__name__}: {e}")
             return
         if status == 200 and check(body):
             stats.ok(time.perf_counter() - start, len(body))

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     # default: a material is readable (verified against its signed checkpoint) in the
     # second between its upload and its anchoring.
     read_requires_anchor: bool = False
+    # Verified content reads (CPU-bound: decryption, SM3) running at once per process;
+    # the rest wait their turn. More than the cores gains nothing and, with dozens of
+    # threads holding the interpreter lock in turn, starves the event loop that serves
+    # every other call (benches/results/load.md).
+    content_reads_at_once: int = Field(default=4, ge=1, le=64)
 
     # "embedded" (durable in-process py-evm under home/chain) or a JSON-RPC URL.
     chain: str = "embedded"

@@ -119,6 +119,28 @@ def test_content_read_is_verified_and_logged(nclient: TestClient, ncast: Cast, d
     assert [x["material_id"] for x in log["items"]] == [mid]
 
 
+def test_content_reads_beyond_the_setting_wait_their_turn(
+    notary_settings: Settings, clean_engine: Engine, deployment: Deployment, cast: Cast
+) -> None:
+    settings = notary_settings.model_copy(update={"content_reads_at_once": 1})
+    app = create_app(settings, engine=clean_engine, deployment=deployment)
+    limiter = app.state.notary.content_reads
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        _host(app, cast)
+        vol = n.new_volume(c, cast.operator)
+        mid = n.upload(c, cast.operator, vol, n.pdf("排队")).json()["id"]
+        assert c.portal is not None
+        c.portal.call(limiter.acquire_on_behalf_of, "another read")
+        read = pool.submit(
+            c.get, f"/v1/materials/{mid}/content", params={"purpose": "审核"},
+            headers=cast.operator.headers,
+        )  # fmt: skip
+        time.sleep(1.0)
+        assert not read.done()  # the only admission is taken
+        c.portal.call(limiter.release_on_behalf_of, "another read")
+        assert read.result(timeout=30).status_code == 200
+
+
 def test_tampered_block_is_refused_naming_the_check_and_raises_an_alert(
     nclient: TestClient, ncast: Cast, db: Session, deployment: Deployment
 ) -> None:

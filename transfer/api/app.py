@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager, ExitStack, asynccontextmanager, c
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine, inspect, select
 
@@ -127,6 +128,7 @@ def create_app(
         metrics=Metrics(),
         blinding_secret=_load_blinding_secret(settings, engine),
         principals=PrincipalCache(settings.principal_cache_ttl_s),
+        content_reads=anyio.CapacityLimiter(settings.content_reads_at_once),
         health_checks=[
             DatabaseCheck(engine, head_revision()),
             ProcessCheck(settings.background_duties),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,8 @@ class AppState:
     # Authenticated keys, for settings.principal_cache_ttl_s; the routes that revoke a
     # key or change a unit's status invalidate it.
     principals: PrincipalCache
+    # Admits settings.content_reads_at_once verified content reads at a time.
+    content_reads: anyio.CapacityLimiter
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Filled in by the ingest/anchoring wiring: the Merkle log over transfer.db.treestore,
     # the content store and the chain client.

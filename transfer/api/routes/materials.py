@@ -7,6 +7,8 @@ import math
 import uuid
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
@@ -105,7 +107,7 @@ def get_receipt(
     "`type` ends in the failed check (`verification-content`, `verification-envelope`, "
     "…) and an alert. A successful read is a `material.read` log entry (利用登记).",
 )
-def get_content(
+async def get_content(
     material_id: uuid.UUID,
     state: StateDep,
     notary: Notary,
@@ -115,7 +117,10 @@ def get_content(
         Query(min_length=1, max_length=200, description="Why the material is read (利用目的)."),
     ],
 ) -> Response:
-    read = read_content(state, notary, caller, material_id, purpose.strip())
+    read = await anyio.to_thread.run_sync(
+        read_content, state, notary, caller, material_id, purpose.strip(),
+        limiter=state.content_reads,
+    )  # fmt: skip
     m = read.material
     return Response(
         read.result.content,
