@@ -13,6 +13,7 @@ its SM3, and sealing fails at the end if the bytes do not match the declaration.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -80,8 +81,21 @@ def _chunks(source: BinaryIO) -> Iterator[bytes]:
 # only when idle; when other reads hold it the caller hashes itself, since on busy
 # cores a hand-over gains no parallelism and costs a thread switch (verify-on-read
 # under 300 clients lost ~7 % of its throughput when every read waited for the helper).
-_SM3_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sm3")
-_SM3_HELPER_IDLE = threading.Semaphore(1)
+_SM3_HELPER: ThreadPoolExecutor
+_SM3_HELPER_IDLE: threading.Semaphore
+
+
+def _new_sm3_helper() -> None:
+    global _SM3_HELPER, _SM3_HELPER_IDLE
+    _SM3_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sm3")
+    _SM3_HELPER_IDLE = threading.Semaphore(1)
+
+
+_new_sm3_helper()
+if hasattr(os, "register_at_fork"):
+    # A forked child inherits the executor but not its thread: work sent there would
+    # never run.
+    os.register_at_fork(after_in_child=_new_sm3_helper)
 
 
 class _OverlappedSM3:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import tracemalloc
 
 import pytest
@@ -97,3 +98,18 @@ def test_open_sealed_takes_the_ciphertext_in_any_cut() -> None:
         bad[len(bad) // 2] ^= 1
         with pytest.raises(EnvelopeError):
             open_sealed([bytes(bad)], s.data_key, "m-4", s.sm3)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_sealed_material() -> None:
+    plain = os.urandom(3 * CHUNK)
+    s = seal(io.BytesIO(plain), "m-5")
+    sealed = b"".join(s.sealed)
+    assert open_sealed([sealed], s.data_key, "m-5", s.sm3) == plain  # the helper thread runs
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        signal.alarm(20)  # a child waiting on a helper thread it did not inherit dies
+        ok = open_sealed([sealed], s.data_key, "m-5", s.sm3) == plain
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
