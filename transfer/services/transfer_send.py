@@ -482,7 +482,12 @@ def return_transfer(
 
 
 def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:
-    """The sender closes a dispatch left unanswered past its deadline (contract-checked)."""
+    """The sender closes a dispatch left unanswered past its deadline (contract-checked).
+
+    A volume the chain already shows recalled is not sent again: a recall killed after
+    some of its transactions and before its commit is finished by asking again (the
+    contract would refuse the second recall of a volume, and the transfer would stay
+    dispatched here for good)."""
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_sender(t, caller, "撤回转递")
@@ -495,7 +500,11 @@ def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
     txs: dict[int, str] = {}
     with chain_errors():
         for tv in tvs:
-            txs[tv.id] = client.recall(bytes.fromhex(tv.chain_volume_id)).tx_hash
+            vid = bytes.fromhex(tv.chain_volume_id)
+            assert tv.chain_transfer_no is not None  # dispatched
+            done = ctx.deployment.chain.get_transfer(vid, tv.chain_transfer_no)
+            if done is None or done.outcome is not Outcome.RECALLED:
+                txs[tv.id] = client.recall(vid).tx_hash
     with state.write_sessions() as s:
         t = find(s, transfer_id, caller)
         check_version(t, version)
