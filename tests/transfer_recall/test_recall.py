@@ -4,7 +4,6 @@ database is finished by asking again."""
 
 from __future__ import annotations
 
-from notary.chain.anvil import AnvilProcess
 from notary.chain.models import CustodyState, Outcome
 from tests.transfer_service._flow import ident, package, pdf
 from tests.transfer_service.conftest import Centre, new_id
@@ -27,7 +26,7 @@ def _volume(c: Centre, cadre: str, kind: str) -> str:
 
 
 def test_a_recall_past_the_deadline_returns_custody_also_when_cut_short(
-    centres: tuple[Centre, Centre], anvil: AnvilProcess
+    centres: tuple[Centre, Centre],
 ) -> None:
     a, b = centres
     cadre = ident()
