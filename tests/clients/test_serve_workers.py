@@ -187,32 +187,27 @@ def test_workers_on_a_json_rpc_chain_read_the_node_and_every_upload_is_anchored_
         anvil.stop()
 
 
-def test_a_worker_failing_at_start_is_restarted_ever_more_slowly() -> None:
-    workers = Workers(
-        [sys.executable, "-c", "raise SystemExit(3)"], os.environ, 1,
-        poll_s=0.02, backoff_s=0.1, max_backoff_s=0.4, healthy_after_s=60,
-    )  # fmt: skip
+def _starts(code: str, seconds: float, **timing: float) -> int:
+    """Processes started in ``seconds`` for one worker slot that runs ``code``."""
+    workers = Workers([sys.executable, "-c", code], os.environ, 1, poll_s=0.02, **timing)
     workers.start()
     try:
-        time.sleep(2.0)
+        time.sleep(seconds)
     finally:
         workers.stop()
+    return workers.spawned
+
+
+def test_a_worker_failing_at_start_is_restarted_ever_more_slowly() -> None:
+    starts = _starts("raise SystemExit(3)", 2.0, backoff_s=0.1, max_backoff_s=0.4)
     # Restarted after 0.1, 0.2, 0.4, 0.4, … s: about six starts in 2 s, where restarting
     # at every poll would have started ~40 interpreters.
-    assert 3 <= workers.spawned <= 8, workers.spawned
+    assert 3 <= starts <= 8, starts
 
 
 def test_a_worker_that_served_a_while_is_replaced_at_once() -> None:
-    workers = Workers(
-        [sys.executable, "-c", "import time; time.sleep(0.3)"], os.environ, 1,
-        poll_s=0.02, backoff_s=30, healthy_after_s=0.2,
-    )  # fmt: skip
-    workers.start()
-    try:
-        time.sleep(1.5)
-    finally:
-        workers.stop()
-    assert workers.spawned >= 3  # no 30 s back-off for a worker that had been up
+    starts = _starts("import time; time.sleep(0.3)", 1.5, backoff_s=30, healthy_after_s=0.2)
+    assert starts >= 3  # no 30 s back-off for a worker that had been up
 
 
 def test_stopping_during_a_back_off_starts_nothing_more() -> None:
