@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from transfer.api.deps import Notary, StateDep, require
 from transfer.api.errors import problem_responses
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialUploaded
+from transfer.api.streams import body_reader
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.ingest import ingest_material, parse_declared_sm3
@@ -87,18 +86,7 @@ async def upload_material(
     ] = None,
 ) -> MaterialUploaded:
     declared = parse_declared_sm3(x_content_sm3)
-    stream: AsyncIterator[bytes] = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes:
-        # Empty chunks are not the end; only an exhausted stream is.
-        async for chunk in stream:
-            if chunk:
-                return chunk
-        return b""
-
-    def pull() -> bytes:
-        return anyio.from_thread.run(next_chunk)
-
+    pull = body_reader(request)
     length = request.headers.get("content-length")
 
     def work() -> Any:

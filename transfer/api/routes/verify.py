@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,6 +12,7 @@ from notary.crypto import SM3
 from transfer.api.deps import get_notary, require, state_of
 from transfer.api.errors import BadRequest, PayloadTooLarge, Unprocessable, problem_responses
 from transfer.api.routes import API_V1
+from transfer.api.streams import body_reader
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.ingest import FORM_OVERHEAD
@@ -132,17 +131,11 @@ async def _uploaded_digest(request: Request, content_type: str, limit: int) -> b
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit + FORM_OVERHEAD:
         raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
-    stream: AsyncIterator[bytes] = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes:
-        async for chunk in stream:
-            if chunk:
-                return chunk
-        return b""
+    pull = body_reader(request)
 
     def hash_file() -> bytes:
         try:
-            return _hash_upload(content_type, lambda: anyio.from_thread.run(next_chunk), limit)
+            return _hash_upload(content_type, pull, limit)
         except FormError as e:
             raise BadRequest(str(e)) from None
 
