@@ -250,7 +250,6 @@ def serve(
     import gc
     import os
     import secrets
-    import socket
 
     import uvicorn
 
@@ -262,6 +261,7 @@ def serve(
         supervise,
     )
     from clients.webapp import create_full_app as create_app
+    from notary._internal.net import free_port
     from notary.deployment import EMBEDDED, Descriptor
     from transfer.services.setup import is_initialised, settings_for
 
@@ -271,9 +271,7 @@ def serve(
     overrides: dict[str, Any] = {}
     if workers > 1 and Descriptor.load(home).chain_kind == EMBEDDED:
         # The workers use the embedded chain through the supervisor.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            overrides["chain_writer_port"] = probe.getsockname()[1]
+        overrides["chain_writer_port"] = free_port()
         overrides["chain_writer_token"] = secrets.token_urlsafe(32)
     settings = settings_for(home, host=host, port=port, **overrides)
     try:

@@ -7,7 +7,6 @@ exercises exactly what a client would.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,16 +16,11 @@ from typing import Any
 import httpx
 
 from clients.demo import DEMO_MATERIALS, sample_jpeg, sample_pdf, sample_png
+from notary._internal.net import free_port
 
 Echo = Callable[[str], None]
 DEMO_UNITS = (("DEMO-A", "示范区委组织部干部档案室"), ("DEMO-B", "示范县人力资源和社会保障局"))
 DEMO_CADRE = "110101198001010011"  # a made-up 身份证号 (only its blinded form is stored)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _content(kind: str, title: str, seed: int) -> tuple[str, bytes]:
@@ -122,7 +116,7 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
             centre_name="示范市干部档案中心",
         )
         admin_keys = [(k.unit, str(k.role), k.key) for k in issued]
-    port = port or _free_port()
+    port = port or free_port()
     app = create_app(settings_for(home, port=port))
     state = app.state.notary
     unit_keys = _seed_units(state)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from notary._internal.net import free_port
 from notary.chain.errors import ChainUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +42,6 @@ def find_anvil() -> Path:
     if on_path:
         return Path(on_path)
     raise AnvilNotFound(f"anvil not found at {pinned} nor on PATH (run `npm ci`)")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def dev_private_keys(count: int, mnemonic: str = DEV_MNEMONIC) -> list[bytes]:

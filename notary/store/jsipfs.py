@@ -22,7 +22,6 @@ import atexit
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any, Self
 
 import httpx
 
+from notary._internal.net import free_port
 from notary.store.base import StoreUnavailable
 
 POLYFILL = Path(__file__).with_name("polyfill.js")
@@ -55,12 +55,6 @@ def find_cli(start: Path | None = None) -> Path:
     raise JsIpfsLaunchError(
         f"js-ipfs not found ({_CLI} above {bases[0]} or {bases[1]}): run `npm ci` at the repo root"
     )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class JsIpfsNode:
