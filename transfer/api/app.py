@@ -212,7 +212,9 @@ def _chain_writer(settings: Settings) -> tuple[str, str] | None:
     token = settings.chain_writer_token
     if settings.background_duties or not settings.chain_writer_port or token is None:
         return None
-    return f"http://127.0.0.1:{settings.chain_writer_port}/", token.get_secret_value()
+    from notary.chain.rpcserver import LOOPBACK
+
+    return f"http://{LOOPBACK}:{settings.chain_writer_port}/", token.get_secret_value()
 
 
 def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
@@ -264,8 +266,7 @@ def _notary_hook(state: AppState) -> Iterator[None]:
     try:
         with ExitStack() as stack:
             if state.settings.background_duties:
-                stack.enter_context(_chain_rpc(state))
-                stack.enter_context(_chain_writer_rpc(state))
+                stack.enter_context(_chain_endpoints(state))
                 if state.anchoring is not None:
                     stack.enter_context(state.anchoring)
                 if state.notary is not None:
@@ -280,18 +281,28 @@ def _notary_hook(state: AppState) -> Iterator[None]:
 
 
 @contextmanager
-def _chain_rpc(state: AppState) -> Iterator[None]:
-    """The embedded chain has no node of its own: without this endpoint a third party
-    could not check a receipt's anchor (docs/receipt-format.md §6)."""
+def _chain_endpoints(state: AppState) -> Iterator[None]:
+    """The embedded chain's JSON-RPC endpoints, each when configured: the read-only one
+    (settings.chain_rpc_port) — the embedded chain has no node of its own, and without
+    it a third party could not check a receipt's anchor (docs/receipt-format.md §6) —
+    and the private one of this deployment's other worker processes
+    (settings.chain_writer_port; ``notary serve --workers N``)."""
     embedded = None if state.notary is None else state.notary.deployment.embedded
-    port = state.settings.chain_rpc_port
-    if embedded is None or not port:
+    if embedded is None:
         yield
         return
-    from notary.chain.rpcserver import ReadOnlyRpcServer
+    from notary.chain.rpcserver import ChainWriterRpcServer, ReadOnlyRpcServer
 
-    with ReadOnlyRpcServer(embedded, port) as server:
-        logger.info("链只读 JSON-RPC：%s", server.url)
+    settings = state.settings
+    with ExitStack() as stack:
+        if settings.chain_rpc_port:
+            server = stack.enter_context(ReadOnlyRpcServer(embedded, settings.chain_rpc_port))
+            logger.info("链只读 JSON-RPC：%s", server.url)
+        token = settings.chain_writer_token
+        if settings.chain_writer_port and token is not None:
+            stack.enter_context(
+                ChainWriterRpcServer(embedded, token.get_secret_value(), settings.chain_writer_port)
+            )
         yield
 
 
@@ -307,21 +318,6 @@ def _chain_rpc_url(state: AppState) -> str | None:
     if state.notary.deployment.descriptor.chain_kind != EMBEDDED:
         return None
     return f"http://{LOOPBACK}:{port}/"
-
-
-@contextmanager
-def _chain_writer_rpc(state: AppState) -> Iterator[None]:
-    """The embedded chain for this deployment's other worker processes
-    (settings.chain_writer_port; ``notary serve --workers N``)."""
-    embedded = None if state.notary is None else state.notary.deployment.embedded
-    port, token = state.settings.chain_writer_port, state.settings.chain_writer_token
-    if embedded is None or not port or token is None:
-        yield
-        return
-    from notary.chain.rpcserver import ChainWriterRpcServer
-
-    with ChainWriterRpcServer(embedded, token.get_secret_value(), port):
-        yield
 
 
 def app_from_env() -> FastAPI:
