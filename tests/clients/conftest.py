@@ -32,7 +32,7 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Service:
-    pid: int  # of the (first) serving process
+    pid: int  # of notary serve (with --workers, the supervisor, which serves no requests)
     home: Path
     url: str
     rpc_url: str
