@@ -18,6 +18,7 @@ from clients.commands._common import DEFAULT_URL, KeyOpt, RpcOpt, UrlOpt
 from clients.commands.audit import audit
 from clients.commands.ingest import ingest
 from clients.commands.log import log_app
+from clients.commands.network import network_app, peer_app
 from clients.commands.provenance import provenance
 from clients.commands.transfer import transfer_app
 from clients.errors import UserError
@@ -31,6 +32,7 @@ from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
 from notary.crypto.errors import CryptoError
 from notary.errors import NotaryError
+from notary.network import NetworkError
 
 app = typer.Typer(
     name="notary",
@@ -201,30 +203,87 @@ def init(
     centre_code: Annotated[str, typer.Option("--centre-code")] = "CENTRE",
     centre_name: Annotated[str, typer.Option("--centre-name")] = "档案中心",
     chain: Annotated[
-        str, typer.Option("--chain", help="'embedded' or a chain JSON-RPC URL.")
+        str, typer.Option("--chain", help="'embedded' (a chain of this deployment's own).")
     ] = "embedded",
+    join: Annotated[
+        Path | None,
+        typer.Option("--join", help="network.json from the network admin: join that shared chain."),
+    ] = None,
     store: Annotated[str, typer.Option("--store", help="'local' or a Kubo RPC API URL.")] = "local",
     database_url: Annotated[
         str, typer.Option("--database-url", help="Default: SQLite in the home.")
     ] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Prepare a deployment home: keys, chain, store, database; print the admin keys once."""
+    """Prepare a deployment home: keys, chain, store, database; print the admin keys once.
+    With --join, also write the join request for the network admin."""
+    from notary.network import NetworkDescriptor
     from transfer.services.setup import init_home, is_initialised
 
     if is_initialised(home):
         raise UserError(f"{home} 已是部署目录")
-    keys = init_home(
-        home,
-        origin=origin or f"{centre_code.lower()}.archive-notary/log",
-        centre_code=centre_code,
-        centre_name=centre_name,
-        chain=chain,
-        store=store,
-        database_url=database_url,
-    )
+    network = None
+    if join is not None:
+        network = NetworkDescriptor.load(join)
+    elif chain != "embedded":
+        raise UserError(
+            "共享链上的档案中心须加入网络：由网络管理员运行 notary network create --chain URL，"
+            "再以其网络描述文件运行 notary init --home DIR --join network.json"
+        )
+    try:
+        result = init_home(
+            home,
+            origin=origin or f"{centre_code.lower()}.archive-notary/log",
+            centre_code=centre_code,
+            centre_name=centre_name,
+            chain=chain,
+            store=store,
+            database_url=database_url,
+            network=network,
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if as_json:
+        out = {
+            "home": str(home.resolve()),
+            "centre_code": centre_code,
+            "centre_account": result.centre_account,
+            "unit_account": result.unit_account,
+            "join_request": None if result.join_request is None else str(result.join_request),
+            "keys": [{"unit": k.unit, "role": str(k.role), "key": k.key} for k in result.keys],
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
     typer.echo(f"部署已创建：{home.resolve()}")
-    _print_keys([(k.unit, str(k.role), k.key) for k in keys])
+    _print_keys([(k.unit, str(k.role), k.key) for k in result.keys])
+    if result.join_request is not None:
+        typer.echo(f"入网申请：{result.join_request}")
+        typer.echo(
+            "下一步：把入网申请交给网络管理员（组织部）运行 notary network admit，接纳后再启动服务"
+        )
     typer.echo(f"启动服务：notary serve --home {home}")
+
+
+def _require_admitted(home: Path) -> None:
+    """A centre on a shared chain serves only once the network admin admitted it."""
+    from notary.chain import ChainClient, Role
+    from notary.chain.rpc import connect
+    from notary.deployment import EMBEDDED, Descriptor
+
+    d = Descriptor.load(home)
+    if d.chain_kind == EMBEDDED or d.rpc_url is None:
+        return
+    try:
+        member = ChainClient.reader(connect(d.rpc_url), d.contract).member(d.chain_account)
+    except Exception as e:
+        raise UserError(f"无法连接链节点 {d.rpc_url}：{e}") from None
+    if member is None:
+        request = home / "join-request.json"
+        raise UserError(
+            f"本中心尚未被网络接纳：请把 {request} 交给网络管理员运行 notary network admit"
+        )
+    if member.role != Role.ARCHIVE_CENTRE or not member.active:
+        raise UserError(f"本中心的链上账户 {d.chain_account} 已被暂停或角色不符，不能提供服务")
 
 
 @app.command("serve")
@@ -267,6 +326,8 @@ def serve(
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
+    if worker_of is None:
+        _require_admitted(home)
     shared = workers > 1 or worker_of is not None
     overrides: dict[str, Any] = {}
     if workers > 1 and Descriptor.load(home).chain_kind == EMBEDDED:
@@ -324,6 +385,7 @@ def unit_add(
     code: Annotated[str, typer.Argument(help="Unit code (e.g. 统一社会信用代码).")],
     name: Annotated[str, typer.Argument(help="Unit name.")],
     kind: Annotated[str, typer.Option("--kind", help="unit, archive_centre or auditor.")] = "unit",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Register a hosted unit (with its SM2 envelope key) and print an operator key."""
     from notary.chain.embedded import ChainLockedError
@@ -333,6 +395,7 @@ def unit_add(
     from transfer.roles import Role
     from transfer.security import issue_api_key
     from transfer.services.setup import add_unit, is_initialised, settings_for
+    from transfer.services.transfer_units import give_chain_account
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录")
@@ -346,7 +409,6 @@ def unit_add(
     except ChainLockedError:
         raise UserError("服务正在运行（链已被占用）：请改用 API POST /v1/units 添加单位") from None
     engine = make_engine(settings.database_url_resolved)
-    account: str | None = None
     try:
         with dep:
             try:
@@ -359,29 +421,29 @@ def unit_add(
                 except ValueError as e:
                     raise UserError(str(e)) from None
                 _, key = issue_api_key(s, unit, Role.OPERATOR, "notary unit add")
-                account = _provision_chain_account(s, dep, unit)
+                account = give_chain_account(s, dep, unit)
                 s.commit()
     finally:
         engine.dispose()
+    if as_json:
+        out = {
+            "code": code,
+            "name": name,
+            "chain_account": account.account,
+            "admitted": account.admitted,
+            "join_request": None if account.request is None else str(account.request),
+            "operator_key": key,
+        }
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
     typer.echo(f"单位已登记：{code} {name}（SM2 信封密钥已生成）")
-    if account is not None:
-        typer.echo(f"链上账户：{account}（单位成员，转递时以此账户移交保管权）")
+    typer.echo(f"链上账户：{account.account}（转递时以此账户移交保管权）")
+    if account.request is not None:
+        typer.echo(
+            f"入网申请：{account.request}"
+            "（请交网络管理员运行 notary network admit，接纳后方可转递）"
+        )
     _print_keys([(code, "operator", key)])
-
-
-def _provision_chain_account(s: Any, dep: Any, unit: Any) -> str | None:
-    """On the embedded chain (this home holds the network admin key), give the hosted
-    unit a chain account of its own: the contract refuses a dispatch to oneself, so two
-    units sharing the centre's account could not transfer to each other."""
-    from transfer.services.context import NotaryContext
-    from transfer.services.transfer_units import provision_hosted_account
-
-    admin = dep.home / "keys" / "admin.key"
-    if not admin.exists():
-        return None
-    ctx = NotaryContext(deployment=dep, origin=dep.origin, owns_deployment=False)
-    admin_key = bytes.fromhex(admin.read_text("ascii").strip())
-    return str(provision_hosted_account(s, ctx, unit, admin_key))
 
 
 @unit_app.command("list")
@@ -438,6 +500,8 @@ app.add_typer(transfer_app, name="transfer")
 app.add_typer(log_app, name="log")
 app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")
+app.add_typer(network_app, name="network")
+app.add_typer(peer_app, name="peer")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -468,6 +532,8 @@ def run(argv: list[str] | None = None) -> int:
     except TransportError as e:
         return fail(1, f"无法连接服务：{e}")
     except NotaryClientError as e:
+        return fail(1, str(e))
+    except NetworkError as e:  # written for the operator, in Chinese
         return fail(1, str(e))
     except NotaryError as e:
         return fail(1, f"{type(e).__name__}: {e}")

@@ -39,6 +39,7 @@ def _seed_units(state: Any) -> dict[str, str]:
     from transfer.roles import Role
     from transfer.security import issue_api_key
     from transfer.services.setup import add_unit
+    from transfer.services.transfer_units import give_chain_account
 
     keys: dict[str, str] = {}
     with state.write_sessions() as s:
@@ -47,6 +48,8 @@ def _seed_units(state: Any) -> dict[str, str]:
             if unit is None:
                 public = state.notary.ensure_unit_key(code).raw.hex()
                 unit = add_unit(s, code, name, UnitKind.UNIT, public)
+            # An account of its own: DEMO-A and DEMO-B can transfer to each other.
+            give_chain_account(s, state.notary.deployment, unit)
             keys[code] = issue_api_key(s, unit, Role.OPERATOR, "notary demo")[1]
         s.commit()
     return keys
@@ -115,7 +118,7 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
             centre_code="DEMO-CENTRE",
             centre_name="示范市干部档案中心",
         )
-        admin_keys = [(k.unit, str(k.role), k.key) for k in issued]
+        admin_keys = [(k.unit, str(k.role), k.key) for k in issued.keys]
     port = port or free_port()
     app = create_app(settings_for(home, port=port))
     state = app.state.notary

@@ -32,8 +32,9 @@ from notary.chain import ChainClient, Role, account_address
 from notary.chain.embedded import DEFAULT_CHAIN_ID, EmbeddedChain
 from notary.chain.rpc import connect
 from notary.checkpoint import log_id_for
-from notary.crypto import SM2PrivateKey, SM2PublicKey, sm3
+from notary.crypto import SM2PrivateKey, SM2PublicKey
 from notary.errors import NotaryError
+from notary.network import unit_chain_id
 from notary.store import ContentStore, KuboStore, LocalStore
 
 DESCRIPTOR = "deployment.json"
@@ -53,11 +54,6 @@ def _write_secret(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def unit_chain_id(code: str) -> bytes:
-    """The opaque 32-byte unit id used on chain."""
-    return sm3(b"archive-notary/unit\x00" + code.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -171,6 +167,7 @@ def init_deployment(
     admin_key: bytes | None = None,
     contract: str | None = None,
     store: str = "local",
+    joining: bool = False,
 ) -> Deployment:
     """Create a deployment home: keys, chain and the centre's membership.
 
@@ -178,6 +175,8 @@ def init_deployment(
     and the centre's account registered as archive centre. Over JSON-RPC: either join
     an existing ``contract`` (the network admin registered ``chain_key``'s account with
     this log key beforehand: see chain-dev/README.md) or deploy one with ``admin_key``.
+    ``joining``: the centre's keys are new and the network admin admits them later
+    (``notary network admit`` on the join request), so membership is not checked here.
     """
     home = Path(home)
     if (home / DESCRIPTOR).exists():
@@ -221,12 +220,14 @@ def init_deployment(
             contract = admin.address
         client = ChainClient(w3, contract, chain_key)
         member = client.member(account)
-        if member is None or member.role != Role.ARCHIVE_CENTRE:
+        if member is None and joining:
+            pass
+        elif member is None or member.role != Role.ARCHIVE_CENTRE:
             raise DeploymentError(
                 f"account {account} is not a member of contract {client.address}: "
                 "ask the network admin to add it as an archive centre"
             )
-        if member.key_fingerprint != fingerprint:
+        elif member.key_fingerprint != fingerprint:
             raise DeploymentError(
                 f"account {account} is registered with another SM2 key than this log key"
             )

@@ -150,6 +150,14 @@ class ApiMethods:
     def consistency(self, first: int, second: int) -> Any:
         return self._run(core.get_json("/v1/log/consistency", {"first": first, "second": second}))
 
+    # peer archive centres -----------------------------------------------------------
+    def add_peer(self, code: str, url: str) -> Any:
+        """Trust another centre (its keys are read from it and checked on chain)."""
+        return self._run(core.send_json("POST", "/v1/transfers/peers", {"code": code, "url": url}))
+
+    def list_peers(self) -> Any:
+        return self._run(core.get_json("/v1/transfers/peers"))
+
     # transfers (转递) ------------------------------------------------------------------
     def create_transfer(
         self,

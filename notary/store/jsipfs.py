@@ -9,6 +9,10 @@ API. The node is kept strictly local:
   and webRTCStar off, Routing none, API/Gateway/gRPC on 127.0.0.1 only (the gRPC
   default is a fixed port 5003, which two nodes would fight over);
 * ``daemon --offline --enable-preload=false``;
+* or, for a centre whose node exchanges blocks with its peers' nodes (``swarm_port``):
+  a swarm address on 127.0.0.1 TCP, no NAT port mapping, and the daemon *without*
+  ``--offline`` (offline disables bitswap). With routing off it finds no one by itself:
+  it talks only to the nodes it is told to connect to (``swarm/connect``);
 * Node 20 lacks ``Promise.withResolvers``, which a js-ipfs dependency calls, so
   node runs with ``--require polyfill.js``.
 
@@ -65,6 +69,7 @@ class JsIpfsNode:
         repo: str | os.PathLike[str] | None = None,
         *,
         api_port: int | None = None,
+        swarm_port: int | None = None,
         cli: Path | None = None,
         node: str | None = None,
         start_timeout: float = 60.0,
@@ -75,6 +80,7 @@ class JsIpfsNode:
         # Beside the repo, not in it: js-ipfs owns the repo's layout.
         self.log_path = self.repo.with_name(self.repo.name + ".daemon.log")
         self.api_port = api_port
+        self.swarm_port = swarm_port
         self._cli = cli
         self._node = node or os.environ.get("NOTARY_NODE") or shutil.which("node") or "node"
         self.start_timeout = start_timeout
@@ -104,7 +110,8 @@ class JsIpfsNode:
         config: dict[str, Any] = json.loads(path.read_text())
         addresses = config.setdefault("Addresses", {})
         addresses.update(
-            Swarm=[],
+            Swarm=[] if self.swarm_port is None else [f"/ip4/127.0.0.1/tcp/{self.swarm_port}"],
+            NoAnnounce=[],
             Delegates=[],
             Announce=[],
             API=f"/ip4/127.0.0.1/tcp/{port}",
@@ -114,6 +121,7 @@ class JsIpfsNode:
         config["Bootstrap"] = []
         config["Discovery"] = {"MDNS": {"Enabled": False}, "webRTCStar": {"Enabled": False}}
         config["Routing"] = {"Type": "none"}
+        config.setdefault("Swarm", {})["DisableNatPortMap"] = True
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(config, indent=2))
         os.replace(tmp, path)
@@ -142,7 +150,9 @@ class JsIpfsNode:
 
     def _launch(self, port: int) -> None:
         cmd = [self._node, "--require", str(POLYFILL), str(self._cli)]
-        cmd += ["daemon", "--offline", "--enable-preload=false"]
+        cmd += ["daemon", "--enable-preload=false"]
+        if self.swarm_port is None:
+            cmd.append("--offline")
         env = {**os.environ, "IPFS_PATH": str(self.repo)}
         with open(self.log_path, "ab") as log:
             proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

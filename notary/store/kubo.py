@@ -224,6 +224,23 @@ class KuboStore(ContentStore):
     def id(self, *, timeout: float | None = None) -> dict[str, Any]:
         return cast(dict[str, Any], self._request("/id", {}, timeout=timeout).json())
 
+    def swarm_addresses(self, *, timeout: float | None = None) -> list[str]:
+        """This node's listening addresses with its peer id (``/ip4/…/tcp/…/p2p/<id>``),
+        loopback only: what a peer centre's node dials to fetch from this one."""
+        info = self.id(timeout=timeout)
+        peer = str(info.get("ID") or info.get("id") or "")
+        out = []
+        for addr in info.get("Addresses") or info.get("addresses") or []:
+            addr = str(addr)
+            if not addr.startswith("/ip4/127.0.0.1/tcp/"):
+                continue
+            out.append(addr if "/p2p/" in addr else f"{addr}/p2p/{peer}")
+        return out
+
+    def swarm_connect(self, address: str, *, timeout: float | None = None) -> None:
+        """Connect to a peer node directly (with routing off, the only way to find it)."""
+        self._request("/swarm/connect", {"arg": address}, timeout=timeout)
+
     # --- content --------------------------------------------------------------
 
     def put(self, data: BinaryIO | bytes, *, timeout: float | None = None) -> str:

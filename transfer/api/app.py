@@ -29,6 +29,7 @@ from transfer.api.metrics import Metrics, MetricsMiddleware
 from transfer.api.principals import PrincipalCache
 from transfer.api.routes import (
     audit,
+    federation,
     health,
     ingest,
     log,
@@ -179,6 +180,7 @@ def create_app(
         ingest,
         materials,
         transfers,
+        federation,
         log,
         audit,
         metrics,

@@ -321,7 +321,28 @@ class TransferPeer(Base):
     log_public_key_hex: Mapped[str | None] = mapped_column(String(128))
     # A hosted unit with a chain account of its own (keys/units/<code>.chain): True.
     hosted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The peer centre (``peer_centres.code``) hosting a peer unit; None for hosted units.
+    centre_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PeerCentre(Base):
+    """Another archive centre this deployment transfers with. Everything here was read
+    from the centre itself and checked against the chain's member registry at
+    ``checked_block`` (transfer/services/federation.py); nothing is entered by hand."""
+
+    __tablename__ = "peer_centres"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    chain_account: Mapped[str] = mapped_column(String(42), unique=True)
+    log_public_key_hex: Mapped[str] = mapped_column(String(128))
+    # The centre's IPFS node (loopback multiaddrs with peer id): its packages come from it.
+    ipfs_addresses: Mapped[list[str]] = mapped_column(JSON)
+    checked_block: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Transfer(Base):
@@ -357,6 +378,9 @@ class Transfer(Base):
     chain_intent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A dispatch to a unit of a peer centre: when that centre took it in (None: the
+    # transfer outbox keeps offering it).
+    peer_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import secrets
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
 from notary.deployment import DESCRIPTOR, init_deployment
+from notary.network import NetworkDescriptor, UnitRequest
 from transfer.db.migrate import upgrade
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
+from transfer.services.transfer_units import give_chain_account, write_join_request
 from transfer.settings import Settings
 
 SERVICE_FILE = "service.json"
@@ -56,6 +60,15 @@ def is_initialised(home: Path) -> bool:
     return (home / DESCRIPTOR).exists()
 
 
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    keys: list[IssuedKey]
+    # Joining a network: the request the network admin must admit before serving.
+    join_request: Path | None
+    centre_account: str
+    unit_account: str
+
+
 def init_home(
     home: Path,
     *,
@@ -65,32 +78,84 @@ def init_home(
     chain: str = "embedded",
     store: str = "local",
     database_url: str = "",
-) -> list[IssuedKey]:
+    network: NetworkDescriptor | None = None,
+) -> InitResult:
     """Create deployment, blinding secret and database; return the administrator keys
-    (shown once: only their hashes are stored)."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / SERVICE_FILE).write_text(
+    (shown once: only their hashes are stored).
+
+    With ``network`` the centre joins that network's contract over its JSON-RPC and
+    a join request is written for the network admin. The home is built beside its
+    final place and renamed into it at the end: a failure leaves no half-made home
+    (a database outside the home keeps at most an empty, migrated schema)."""
+    home = Path(home)
+    if home.exists() and any(home.iterdir()):
+        raise ValueError(f"{home} 已存在且非空，不是部署目录：请换一个目录")
+    tmp = home.with_name(f".{home.name}.creating-{secrets.token_hex(4)}")
+    try:
+        result = _init_in(
+            tmp, home, origin, centre_code, centre_name, chain, store, database_url, network
+        )
+        if home.exists():
+            home.rmdir()
+        os.replace(tmp, home)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if result.join_request is not None:
+        result = replace(result, join_request=home / result.join_request.relative_to(tmp))
+    return result
+
+
+def _init_in(
+    tmp: Path,
+    home: Path,
+    origin: str,
+    centre_code: str,
+    centre_name: str,
+    chain: str,
+    store: str,
+    database_url: str,
+    network: NetworkDescriptor | None,
+) -> InitResult:
+    tmp.mkdir(parents=True, mode=0o700)
+    (tmp / SERVICE_FILE).write_text(
         json.dumps({"store": store, "database_url": database_url}, indent=2), "utf-8"
     )
-    settings = settings_for(home)
-    with init_deployment(
-        home, origin=origin, centre_code=centre_code, chain=chain, store=settings.store
-    ) as dep:
-        centre_key = dep.create_unit_key(centre_code).raw.hex()
-    blinding_secret(settings, create=True)
+    settings = settings_for(tmp)
     engine = make_engine(settings.database_url_resolved)
     try:
         upgrade(engine)
-        with write_sessionmaker(engine)() as s:
-            unit = add_unit(s, centre_code, centre_name, UnitKind.ARCHIVE_CENTRE, centre_key)
-            keys = [
-                IssuedKey(unit.code, role, issue_api_key(s, unit, role, "notary init")[1])
-                for role in (Role.ADMIN, Role.SECURITY, Role.AUDIT)
-            ]
-            s.commit()
+        with init_deployment(
+            tmp,
+            origin=origin,
+            centre_code=centre_code,
+            chain=chain if network is None else network.rpc_url,
+            contract=None if network is None else network.contract,
+            store=settings.store,
+            joining=network is not None,
+        ) as dep:
+            centre_key = dep.create_unit_key(centre_code).raw.hex()
+            blinding_secret(settings, create=True)
+            with write_sessionmaker(engine)() as s:
+                unit = add_unit(s, centre_code, centre_name, UnitKind.ARCHIVE_CENTRE, centre_key)
+                account = give_chain_account(s, dep, unit, request=False)
+                keys = [
+                    IssuedKey(unit.code, role, issue_api_key(s, unit, role, "notary init")[1])
+                    for role in (Role.ADMIN, Role.SECURITY, Role.AUDIT)
+                ]
+                request = None
+                if network is not None:
+                    unit_req = UnitRequest(
+                        centre_code, centre_name, account.account, SM2PublicKey.from_hex(centre_key)
+                    )
+                    request = write_join_request(
+                        dep, [unit_req], centre_name, tmp / "join-request.json"
+                    )
+                s.commit()
+            centre_account = dep.descriptor.chain_account
     finally:
         engine.dispose()
-    return keys
+    return InitResult(keys, request, centre_account, account.account)
 
 
 def add_unit(

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from transfer.api.errors import ProblemError, ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferDirection, TransferState
+from transfer.services import federation
 from transfer.services import transfer_intents as intents
 from transfer.services.context import NotaryContext
 from transfer.services.transfer_receive import finish_receipt, finish_reject
@@ -83,6 +84,9 @@ class TransferOutbox:
                 if transfer_id not in self._refused:
                     self._refused.add(transfer_id)
                     log.warning("转递 %s 的 %s 无法完成：%s", transfer_id, what, e.detail)
+        # Dispatches to peer centres: hand over again what was not taken in, and read
+        # their outcome from the chain (their push may have been lost).
+        left += federation.sync_outgoing(self._state, self._ctx)
         return left
 
     def _run(self) -> None:

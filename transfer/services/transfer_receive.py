@@ -32,6 +32,7 @@ from transfer.db.models import (
 )
 from transfer.db.types import utcnow
 from transfer.security import Principal
+from transfer.services import federation
 from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.anchor_cache import CachedAnchorReader
@@ -222,6 +223,8 @@ def deliver(
         advance(t, Event.DELIVER)
         s.rollback()
         root = _onchain_root(ctx, volumes_of(s, t))
+        sender_centre = federation.centre_of(s, t.sender_unit_id)
+        sender_nodes = [] if sender_centre is None else list(sender_centre.ipfs_addresses)
     home = state.settings.home
     # A package is bounded by the bag limits (not by the per-material upload limit):
     # payload total plus the tar's headers and tag files.
@@ -229,6 +232,9 @@ def deliver(
     if upload is None:
         if t.package_cid is None:
             raise Conflict("没有转递包 CID：请使用离线导入")
+        # Routing is off: our node finds the sender centre's node only by dialling it
+        # (again after either restarted).
+        federation.connect_ipfs(ctx, sender_nodes)
         chunks = ctx.store.iter_content(t.package_cid)
     else:
         chunks = iter(lambda: upload.read(1 << 20), b"")

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,6 +50,7 @@ from transfer.services.transfer_package import (
 from transfer.services.transfer_shared import unit_key_of as _unit_key
 from transfer.services.transfer_shared import unit_of as _unit
 from transfer.services.transfers import (
+    act_errors,
     advance,
     chain_errors,
     check_version,
@@ -518,9 +520,17 @@ def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
         return t
 
 
-def sync(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:
+def sync(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    transfer_id: str,
+    act_doc: dict[str, Any] | None = None,
+) -> Transfer:
     """The sender learns the receiver's answer from the chain (another deployment's
-    receipt or rejection): custody here follows what the contract recorded."""
+    receipt or rejection): custody here follows what the contract recorded. The
+    receiver's signed act (``act_doc``, pushed by its centre) is kept when its hash is
+    the outcome hash on chain: the reasons of a rejection are then readable here."""
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_sender(t, caller, "同步转递结果")
@@ -551,6 +561,12 @@ def sync(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: st
         # The receiver's delivered/verified steps happen in its own deployment; the
         # sender's row moves straight to what the chain says.
         t.outcome_hash = hashes.pop() if len(hashes) == 1 else None
+        if act_doc is not None and t.outcome_hash is not None:
+            with act_errors():
+                presented = act_hash(parse_act(act_doc)).hex()
+            if presented != t.outcome_hash:
+                raise Conflict("所附回执/退回单与链上记录的哈希不符", check="outcome-hash")
+            t.outcome_act = act_doc
         if outcome is Outcome.RECEIVED:
             t.state = TransferState.RECEIVED
             apply_receipt_here(s, state, ctx, t)

@@ -4,32 +4,33 @@ Custody on chain belongs to accounts. A unit of another deployment (a peer) is
 registered here with its envelope key, its chain account and its deployment's log
 key (to check the evidence receipts it sends). A hosted unit acts through the
 deployment's centre account, unless it was given a chain account of its own
-(``provision_hosted_account``): two hosted units can only hand a volume to each other
+(``give_chain_account``): two hosted units can only hand a volume to each other
 if their accounts differ, because the contract refuses a dispatch to oneself.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
-from web3.types import TxParams, Wei
 
 from notary.chain import ChainClient
 from notary.chain.client import account_address
 from notary.chain.models import Role as ChainRole
 from notary.crypto import KeyFormatError, SM2PublicKey
-from notary.deployment import _write_secret, unit_chain_id
+from notary.deployment import Deployment, _write_secret
+from notary.network import JoinRequest, UnitRequest, fund_account, unit_chain_id
 from transfer.api.errors import Conflict, NotFound, Unprocessable
 from transfer.db.models import TransferPeer, Unit, UnitKind
 from transfer.services.context import NotaryContext
-
-# Enough for many thousands of custody transactions at embedded-chain gas prices.
-_FUNDING_WEI = 10**21
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,39 +117,72 @@ def chain_client(s: Session, ctx: NotaryContext, unit: Unit) -> ChainClient:
     return ChainClient(base._w3, base.address, key)
 
 
-def provision_hosted_account(s: Session, ctx: NotaryContext, unit: Unit, admin_key: bytes) -> str:
-    """Give a hosted unit a chain account of its own: key in keys/units/<code>.chain,
-    funded by the centre account, added as a unit member by the network admin
-    (``admin_key``). Not committed."""
+@dataclass(frozen=True, slots=True)
+class UnitAccount:
+    account: str
+    # False: the network admin must still admit it (``request`` names the join request).
+    admitted: bool
+    request: Path | None = None
+
+
+def give_chain_account(
+    s: Session, dep: Deployment, unit: Unit, *, request: bool = True
+) -> UnitAccount:
+    """Every hosted unit acts on chain through an account of its own (the contract
+    refuses a dispatch to oneself, and a peer can only trust a unit's key through its
+    own member record). The key goes to keys/units/<code>.chain; where this home holds
+    the network admin's key (the embedded chain) the unit is admitted at once, else a
+    join request for it is written to requests/unit-<code>.json for the network admin.
+    Not committed; safe to repeat after a failed commit (the key file is reused)."""
     if unit.public_key_hex is None:
         raise Conflict(f"unit {unit.code} has no envelope key")
-    key = secrets.token_bytes(32)
+    existing = s.get(TransferPeer, unit.id)
+    if existing is not None:
+        return UnitAccount(existing.chain_account, True)
+    path = dep.unit_key_path(unit.code).with_suffix(".chain")
+    try:
+        key = bytes.fromhex(path.read_text("ascii").strip())
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        _write_secret(path, key.hex().encode("ascii"))
     account = account_address(key)
-    _write_secret(ctx.deployment.unit_key_path(unit.code).with_suffix(".chain"), key.hex().encode())
-    base = ctx.deployment.chain
-    w3 = base._w3
-    _fund(w3, admin_key, account)
-    admin = ChainClient(w3, base.address, admin_key)
-    admin.add_member(
-        account,
-        ChainRole.UNIT,
-        SM2PublicKey.from_hex(unit.public_key_hex).fingerprint(),
-        unit_chain_id(unit.code),
-    )
+    public_key = SM2PublicKey.from_hex(unit.public_key_hex)
     s.add(TransferPeer(unit_id=unit.id, chain_account=account, hosted=True))
-    return account
+    admin_path = dep.home / "keys" / "admin.key"
+    if admin_path.exists():
+        admin_key = bytes.fromhex(admin_path.read_text("ascii").strip())
+        admin = ChainClient(dep.chain._w3, dep.chain.address, admin_key)
+        if admin.member(account) is None:
+            fund_account(admin._w3, admin_key, account)
+            admin.add_member(
+                account, ChainRole.UNIT, public_key.fingerprint(), unit_chain_id(unit.code)
+            )
+        return UnitAccount(account, True)
+    if dep.chain.member(account) is not None:
+        return UnitAccount(account, True)
+    if not request:
+        return UnitAccount(account, False)
+    path = dep.home / "requests" / f"unit-{unit.code}.json"
+    unit_req = UnitRequest(unit.code, unit.name, account, public_key)
+    return UnitAccount(account, False, write_join_request(dep, [unit_req], "", path))
 
 
-def _fund(w3: Web3, funder_key: bytes, account: str) -> None:
-    """Gas for the new account, from the network admin (who has a genesis balance)."""
-    funder = account_address(funder_key)
-    tx: TxParams = {
-        "to": _checksum(account),
-        "value": Wei(_FUNDING_WEI),
-        "gas": 21_000,
-        "gasPrice": w3.eth.gas_price,
-        "nonce": w3.eth.get_transaction_count(funder, "pending"),
-        "chainId": w3.eth.chain_id,
-    }
-    signed = w3.eth.account.sign_transaction(tx, funder_key)
-    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+def write_join_request(dep: Deployment, units: list[UnitRequest], name: str, path: Path) -> Path:
+    """The request the network admin admits (``notary network admit``), signed with this
+    centre's log key: the centre itself (skipped once admitted) and ``units``."""
+    desc = dep.descriptor
+    req = JoinRequest(
+        chain_id=desc.chain_id,
+        contract=desc.contract,
+        centre_code=desc.centre_code,
+        centre_name=name or desc.centre_code,
+        centre_account=desc.chain_account,
+        log_public_key=dep.log_key.public_key,
+        units=tuple(units),
+        created_ms=int(time.time() * 1000),
+    ).signed(dep.log_key)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(req.to_json(), ensure_ascii=False, indent=2), "utf-8")
+    os.replace(tmp, path)
+    return path

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
+from transfer.api.deps import DbSession, Notary, StateDep, require
 from transfer.api.errors import Conflict, NotFound, PayloadTooLarge, problem_responses
 from transfer.api.routes import API_V1
 from transfer.api.state import AppState
@@ -30,9 +30,9 @@ from transfer.db.models import Transfer, TransferState, Unit
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services import federation
 from transfer.services import transfer_receive as receive
 from transfer.services import transfer_send as send
-from transfer.services import transfer_units
 from transfer.services import transfers as svc
 from transfer.services.provenance import event_evidence
 from transfer.services.transfer_package import tar_path
@@ -121,11 +121,14 @@ class ActIn(BaseModel):
 class PeerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    public_key: str = Field(min_length=128, max_length=128, description="SM2 envelope key")
-    chain_account: str = Field(min_length=42, max_length=42)
-    log_public_key: str = Field(min_length=128, max_length=128)
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-][0-9A-Za-z_.\-]*$")
+    url: str = Field(
+        min_length=8,
+        max_length=500,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The peer centre's service URL; everything else is read from it "
+        "and checked against the chain's member registry.",
+    )
 
 
 def _out(db: Session, t: Transfer) -> TransferOut:
@@ -220,17 +223,15 @@ def overdue(
 @router.post(
     "/peers",
     status_code=status.HTTP_201_CREATED,
-    summary="Register a unit hosted by another deployment (envelope key, chain account)",
+    summary="Trust another archive centre: its keys are read from it and checked on chain",
 )
-def register_peer(body: PeerIn, db: WriteSession, caller: Admin) -> dict[str, str]:
-    unit = transfer_units.register_peer(
-        db,
-        transfer_units.PeerIn(
-            body.code, body.name, body.public_key, body.chain_account, body.log_public_key
-        ),
-    )
-    db.commit()
-    return {"id": str(unit.id), "code": unit.code}
+def add_peer(body: PeerIn, state: StateDep, ctx: Notary, caller: Admin) -> dict[str, Any]:
+    return federation.add_peer(state, ctx, body.code, body.url, federation.fetcher_of(state))
+
+
+@router.get("/peers", summary="The archive centres this deployment transfers with")
+def list_peers(db: DbSession, caller: Admin) -> list[dict[str, Any]]:
+    return federation.list_peers(db)
 
 
 @router.post(
@@ -300,6 +301,8 @@ def dispatch(
     transfer_id: str, state: StateDep, ctx: Notary, caller: Operator, clock: ClockDep
 ) -> TransferOut:
     send.dispatch_transfer(state, ctx, caller, transfer_id, clock())
+    # To a unit of a peer centre: hand the dispatch over now (the outbox retries).
+    federation.push_dispatch(state, ctx, transfer_id)
     return _fresh(state, caller, transfer_id)
 
 
@@ -395,6 +398,7 @@ def receipt(
     _, created = receive.accept(
         state, ctx, caller, transfer_id, None if body is None else body.act, clock()
     )
+    federation.push_outcome(state, ctx, transfer_id)
     out = _fresh(state, caller, transfer_id)
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -418,6 +422,7 @@ def rejection(
     receive.reject(
         state, ctx, caller, transfer_id, None if body is None else body.act, reasons, clock()
     )
+    federation.push_outcome(state, ctx, transfer_id)
     return _fresh(state, caller, transfer_id)
 
 

@@ -22,6 +22,7 @@ from transfer.db.models import ApiKey, Unit, UnitKind, UnitStatus
 from transfer.db.types import utcnow
 from transfer.roles import API_ISSUABLE_ROLES, Permission
 from transfer.security import Principal, issue_api_key
+from transfer.services.transfer_units import give_chain_account
 
 router = APIRouter(
     prefix=f"{API_V1}/units",
@@ -68,6 +69,11 @@ def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, _: UnitsWri
         key_fingerprint=fingerprint,
     )
     db.add(unit)
+    db.flush()
+    if body.public_key is None and public_key is not None and state.notary is not None:
+        # Hosted: an account of its own on chain (admitted at once on the embedded chain,
+        # else a join request for the network admin: requests/unit-<code>.json).
+        give_chain_account(db, state.notary.deployment, unit)
     db.commit()
     return unit
 
