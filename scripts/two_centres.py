@@ -120,7 +120,7 @@ def up(work: Path) -> None:
                     databases[c],
                     "--json",
                     log=log,
-                )  # fmt: skip
+                )
             )
             env[f"{c.upper()}_ADMIN_KEY"] = next(
                 k["key"] for k in init["keys"] if k["role"] == "admin"
@@ -135,7 +135,7 @@ def up(work: Path) -> None:
                     f"{names[c]}档案室",
                     "--json",
                     log=log,
-                )  # fmt: skip
+                )
             )
             env[f"{c.upper()}_OPERATOR_KEY"] = unit["operator_key"]
             run("network", "admit", "--home", str(work / "admin"), init["join_request"], log=log)
@@ -164,7 +164,8 @@ def up(work: Path) -> None:
         os.replace(tmp, work / "env.sh")
         print(f"两个档案中心已就绪。环境变量：source {work / 'env.sh'}")
         print(
-            "下一步（docs/federation.md 第 3 节）：在 A 建卷、上传材料、创建转递并发出；B 收件、核验、回执"
+            "下一步（docs/federation.md 第 3 节）："
+            "在 A 建卷、上传材料、创建转递并发出；B 收件、核验、回执"
         )
         print("按 Ctrl-C 停止全部进程。", flush=True)
         done = False
