@@ -157,7 +157,7 @@ def main() -> None:
         home = Path(tmp) / "home"
         keys = init_home(home, origin="load.archive-notary/log", centre_code="LOADC",
                          centre_name="负载测试中心")  # fmt: skip
-        admin = next(k.key for k in keys if k.role is Role.ADMIN)
+        admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = (Path(tmp) / "server.log").open("wb")

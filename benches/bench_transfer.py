@@ -6,7 +6,7 @@ Run: ``python benches/bench_transfer.py [--count 150] [--mb 2]``; writes
 Setup: ONE deployment home (embedded py-evm chain, local blockstore, SQLite) hosting
 two units, sender UA and receiver UB. Two deployments would need one chain, and the
 embedded chain has one writer process; custody still moves between two accounts,
-because UB gets a chain account of its own (``provision_hosted_account``: funded and
+because UB gets a chain account of its own (``give_chain_account``: funded and
 added as a unit member by the deployment's admin) — the contract refuses a dispatch
 to oneself. Ingest and anchoring of the materials happen before the clock starts.
 
@@ -38,7 +38,7 @@ from transfer.db.models import Unit, UnitKind
 from transfer.db.session import write_sessionmaker
 from transfer.roles import Role
 from transfer.security import issue_api_key
-from transfer.services.transfer_units import provision_hosted_account
+from transfer.services.transfer_units import give_chain_account
 from transfer.settings import Settings
 
 with warnings.catch_warnings():
@@ -119,7 +119,7 @@ def main() -> None:
                     key = ctx.ensure_unit_key(u.code)
                     u.public_key_hex, u.key_fingerprint = key.raw.hex(), key.fingerprint().hex()
                 admin_key = bytes.fromhex((home / "keys" / "admin.key").read_text().strip())
-                provision_hosted_account(s, ctx, ub, admin_key)
+                give_chain_account(s, ctx.deployment, ub, admin_key=admin_key)
                 _, ka = issue_api_key(s, ua, Role.OPERATOR)
                 _, kb = issue_api_key(s, ub, Role.OPERATOR)
                 s.commit()

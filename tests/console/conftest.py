@@ -100,7 +100,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         centre_code="CENTRE",
         centre_name="市干部档案中心",
     )
-    audit_key = next(k.key for k in issued if k.role is Role.AUDIT)
+    audit_key = next(k.key for k in issued.keys if k.role is Role.AUDIT)
     settings = settings_for(home, checkpoint_interval_s=0.2)
     app = create_full_app(settings)
 

@@ -35,14 +35,14 @@ def receiver_on_chain(server: Server) -> None:
     through the centre's one account could not hand a volume to each other (the
     contract refuses a dispatch from an account to itself)."""
     from transfer.db.models import Unit
-    from transfer.services.transfer_units import provision_hosted_account
+    from transfer.services.transfer_units import give_chain_account
 
     state = server.app.state.notary
     admin_key = bytes.fromhex((server.home / "keys" / "admin.key").read_text("ascii").strip())
     with state.write_sessions() as s:
         unit = s.scalar(select(Unit).where(Unit.code == server.receiver.unit_code))
         assert unit is not None
-        provision_hosted_account(s, state.notary, unit, admin_key)
+        give_chain_account(s, state.notary.deployment, unit, admin_key=admin_key)
         s.commit()
 
 

@@ -109,7 +109,7 @@ def init_embedded_home(path: Path, *, database_url: str = "", store: str = "loca
         store=store,
         database_url=database_url,
     )
-    admin = next(k.key for k in keys if k.role is Role.ADMIN)
+    admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
     return Home(path, admin, database_url)
 
 
@@ -563,7 +563,7 @@ def init_transfer_parties(home: Home) -> Parties:
     from transfer.security import issue_api_key
     from transfer.services.context import NotaryContext
     from transfer.services.setup import add_unit, settings_for
-    from transfer.services.transfer_units import provision_hosted_account
+    from transfer.services.transfer_units import give_chain_account
 
     settings = settings_for(home.path)
     admin_key = bytes.fromhex((home.path / "keys" / "admin.key").read_text("ascii").strip())
@@ -575,7 +575,7 @@ def init_transfer_parties(home: Home) -> Parties:
         with write_sessionmaker(engine)() as s:
             for code, name in (("TSEND", "故障测试转出单位"), ("TRECV", "故障测试接收单位")):
                 unit = add_unit(s, code, name, UnitKind.UNIT, ctx.ensure_unit_key(code).raw.hex())
-                account = provision_hosted_account(s, ctx, unit, admin_key)
+                account = give_chain_account(s, ctx.deployment, unit, admin_key=admin_key).account
                 made.append((issue_api_key(s, unit, Role.OPERATOR, "faults")[1], account))
             s.commit()
     finally:

@@ -23,8 +23,8 @@ from pydantic import SecretStr
 from notary.chain import ChainClient
 from notary.chain.anvil import AnvilProcess, dev_private_keys
 from notary.chain.models import Role as ChainRole
+from notary.chain.client import account_address
 from notary.chain.rpc import connect
-from notary.crypto import SM2PrivateKey
 from notary.deployment import Deployment, init_deployment, unit_chain_id
 from notary.store.jsipfs import JsIpfsNode, free_port
 from tests.service.conftest import fresh_pg_database
@@ -32,6 +32,8 @@ from transfer.db.models import Unit, UnitKind
 from transfer.db.session import write_sessionmaker
 from transfer.roles import Role
 from transfer.security import issue_api_key
+from transfer.services.federation import Fetcher, PeerUnreachable
+from transfer.services.transfer_units import give_chain_account
 from transfer.settings import Settings
 
 with warnings.catch_warnings():
@@ -54,6 +56,12 @@ class Centre:
     @property
     def account(self) -> str:
         return self.deployment.descriptor.chain_account
+
+    @property
+    def unit_account(self) -> str:
+        """The chain account of the hosted unit that sends and receives here."""
+        path = self.deployment.unit_key_path(self.unit_code).with_suffix(".chain")
+        return str(account_address(bytes.fromhex(path.read_text("ascii").strip())))
 
     @property
     def chain(self) -> ChainClient:
@@ -92,36 +100,32 @@ def _join(
     centre_key: bytes,
     code: str,
     ipfs_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> Deployment:
-    """Join an existing contract: the admin registers the centre's account with its log
-    key first. init_deployment generates the log key itself, so the test pins it."""
-    log_key = SM2PrivateKey.generate()
+    """Join an existing contract the way `notary init --join` does: the centre makes its
+    keys, then the network admin registers its account with its log key."""
+    dep = init_deployment(
+        home,
+        origin=f"{code.lower()}.example/log",
+        centre_code=code,
+        chain=anvil.url,
+        chain_key=centre_key,
+        contract=contract,
+        store=ipfs_url,
+        joining=True,
+    )
     admin = ChainClient(connect(anvil.url), contract, admin_key)
-    from notary.chain.client import account_address
-
     admin.add_member(
-        account_address(centre_key),
+        dep.descriptor.chain_account,
         ChainRole.ARCHIVE_CENTRE,
-        log_key.public_key.fingerprint(),
+        dep.log_key.public_key.fingerprint(),
         unit_chain_id(code),
     )
-    monkeypatch.setattr(SM2PrivateKey, "generate", classmethod(lambda cls: log_key))
-    try:
-        return init_deployment(
-            home,
-            origin=f"{code.lower()}.example/log",
-            centre_code=code,
-            chain=anvil.url,
-            chain_key=centre_key,
-            contract=contract,
-            store=ipfs_url,
-        )
-    finally:
-        monkeypatch.undo()
+    return dep
 
 
-def _cast(app_client: TestClient, dep: Deployment, code: str) -> tuple[dict[str, str], ...]:
+def _cast(
+    app_client: TestClient, dep: Deployment, code: str, admin_key: bytes
+) -> tuple[dict[str, str], ...]:
     engine = app_client.app.state.notary.engine  # type: ignore[attr-defined]
     ctx = app_client.app.state.notary.notary  # type: ignore[attr-defined]
     with write_sessionmaker(engine)() as s:
@@ -134,6 +138,7 @@ def _cast(app_client: TestClient, dep: Deployment, code: str) -> tuple[dict[str,
             key = ctx.ensure_unit_key(u.code)
             u.public_key_hex = key.raw.hex()
             u.key_fingerprint = key.fingerprint().hex()
+            give_chain_account(s, dep, u, admin_key=admin_key)
         _, admin = issue_api_key(s, org, Role.ADMIN)
         _, op = issue_api_key(s, unit, Role.OPERATOR)
         _, op2 = issue_api_key(s, other, Role.OPERATOR)
@@ -157,9 +162,8 @@ def centres(
         admin_key=admin_key,
         store=ipfs.api_url,
     )
-    mp = pytest.MonkeyPatch()
     dep_b = _join(
-        home_b / "home", anvil, admin_key, dep_a.descriptor.contract, key_b, "CB", ipfs.api_url, mp
+        home_b / "home", anvil, admin_key, dep_a.descriptor.contract, key_b, "CB", ipfs.api_url
     )
     with fresh_pg_database("transfer") as pg_url:
         settings_a = Settings(
@@ -178,30 +182,36 @@ def centres(
             TestClient(create_app(settings_a, deployment=dep_a)) as ca,
             TestClient(create_app(settings_b, deployment=dep_b)) as cb,
         ):
-            op_a, admin_a, x_a = _cast(ca, dep_a, "UA")
-            op_b, admin_b, x_b = _cast(cb, dep_b, "UB")
+            op_a, admin_a, x_a = _cast(ca, dep_a, "UA", admin_key)
+            op_b, admin_b, x_b = _cast(cb, dep_b, "UB", admin_key)
             a = Centre("A", dep_a, ca, op_a, admin_a, "UA", x_a)
             b = Centre("B", dep_b, cb, op_b, admin_b, "UB", x_b)
-            _peer(a, b)
-            _peer(b, a)
+            fetch = _fetcher({"http://centre-a": ca, "http://centre-b": cb})
+            for c in (ca, cb):
+                c.app.state.notary.peer_fetcher = fetch  # type: ignore[attr-defined]
+            _peer(a, "CB", "http://centre-b")
+            _peer(b, "CA", "http://centre-a")
             yield a, b
     dep_a.close()
     dep_b.close()
 
 
-def _peer(here: Centre, there: Centre) -> None:
-    key = there.deployment.unit_key(there.unit_code).public_key
-    r = here.post(
-        "/v1/transfers/peers",
-        headers=here.admin,
-        json={
-            "code": there.unit_code,
-            "name": f"{there.unit_code} 档案中心",
-            "public_key": key.raw.hex(),
-            "chain_account": there.account,
-            "log_public_key": there.deployment.log_key.public_key.raw.hex(),
-        },
-    )
+def _fetcher(services: dict[str, TestClient]) -> Fetcher:
+    """Peer centres reached in-process: the same requests, without sockets."""
+
+    def fetch(method: str, url: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        base = next(b for b in services if url.startswith(b))
+        r = services[base].request(method, url.removeprefix(base), json=body)
+        if not r.is_success:
+            raise PeerUnreachable(f"{url} 返回 {r.status_code}：{r.text[:300]}")
+        data: dict[str, Any] = r.json()
+        return data
+
+    return fetch
+
+
+def _peer(here: Centre, code: str, url: str) -> None:
+    r = here.post("/v1/transfers/peers", headers=here.admin, json={"code": code, "url": url})
     assert r.status_code == 201, r.text
 
 

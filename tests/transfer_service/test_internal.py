@@ -13,7 +13,7 @@ from tests.transfer_service._flow import custody_audit, package, volume_with_mat
 from tests.transfer_service.conftest import Centre
 from transfer.db.models import MaterialKey, Transfer, TransferPeer, Unit, Volume
 from transfer.db.session import write_sessionmaker
-from transfer.services.transfer_units import provision_hosted_account
+from transfer.services.transfer_units import give_chain_account
 
 
 def test_transfer_between_two_hosted_units(centres: tuple[Centre, Centre]) -> None:
@@ -22,7 +22,8 @@ def test_transfer_between_two_hosted_units(centres: tuple[Centre, Centre]) -> No
     with write_sessionmaker(state.engine)() as s:
         other = s.query(Unit).filter(Unit.code == "UA-X").one()
         if s.get(TransferPeer, other.id) is None:
-            provision_hosted_account(s, state.notary, other, dev_private_keys(1)[0])
+            admin_key = dev_private_keys(1)[0]
+            give_chain_account(s, state.notary.deployment, other, admin_key=admin_key)
             s.commit()
         account = s.get(TransferPeer, other.id).chain_account  # type: ignore[union-attr]
     vid, ids = volume_with_materials(a, 4)

@@ -28,7 +28,7 @@ def test_online_transfer_a_to_b(centres: tuple[Centre, Centre]) -> None:
     custody = a.chain.custody_state(vid)
     assert custody is not None and custody.state is CustodyState.IN_TRANSIT
     assert custody.in_transit is not None
-    assert custody.in_transit.addressee == b.account
+    assert custody.in_transit.addressee == b.unit_account
     assert custody.in_transit.package_root.hex() == out["package_root"]
 
     verified(b, out)
@@ -44,7 +44,7 @@ def test_online_transfer_a_to_b(centres: tuple[Centre, Centre]) -> None:
 
     custody = a.chain.custody_state(vid)
     assert custody is not None
-    assert custody.state is CustodyState.HELD and custody.custodian == b.account
+    assert custody.state is CustodyState.HELD and custody.custodian == b.unit_account
 
     # A learns the answer from the chain.
     r = a.post(f"/v1/transfers/{tid}/sync")

@@ -56,6 +56,9 @@ class AppState:
     sm3_lookups: Batcher[bytes, dict[str, Any]] | None = None
     # The embedded chain's read-only JSON-RPC while it is served (settings.chain_rpc_port).
     chain_rpc_url: str | None = None
+    # How this service reaches peer centres (transfer/services/federation.py): None is
+    # plain HTTP; tests put two in-process services side by side with their own.
+    peer_fetcher: Any = None
     # Resources the app created and must close at shutdown (an engine passed in by
     # the caller is the caller's to dispose).
     owns_engine: bool = True

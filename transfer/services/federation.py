@@ -80,7 +80,7 @@ def http_fetcher(method: str, url: str, body: dict[str, Any] | None) -> dict[str
 
 
 def fetcher_of(state: AppState) -> Fetcher:
-    return getattr(state, "peer_fetcher", None) or http_fetcher
+    return state.peer_fetcher or http_fetcher
 
 
 # ---------------------------------------------------------------- this centre
@@ -352,7 +352,7 @@ def push_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> bool
 def take_dispatch(state: AppState, ctx: NotaryContext, body: dict[str, Any], now: Any) -> Transfer:
     """A peer centre's dispatch to a unit hosted here (checked like POST /incoming)."""
     from transfer.services import transfer_receive as receive
-    from transfer.workflow.acts import act_hash, parse_act
+    from transfer.workflow.acts import parse_act
     from transfer.workflow.errors import TransferError
 
     try:
@@ -365,11 +365,6 @@ def take_dispatch(state: AppState, ctx: NotaryContext, body: dict[str, Any], now
         peer = None if receiver is None else s.get(TransferPeer, receiver.id)
         if receiver is None or (peer is not None and not peer.hosted):
             raise NotFound(f"接收单位 {notice.receiver.code} 不在本档案中心")
-        existing = s.scalar(select(Transfer).where(Transfer.transfer_id == notice.transfer_id))
-        if existing is not None:
-            if existing.dispatch_hash == act_hash(act).hex():
-                return existing  # the same dispatch offered again: already taken in
-            raise Conflict(f"转递 {notice.transfer_id} 已以另一份发出凭证登记")
         caller = _acting_for(s, receiver.id)
     return receive.register_incoming(
         state,

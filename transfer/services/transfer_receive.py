@@ -102,6 +102,10 @@ def register_incoming(
         receiver = _unit(s, caller.unit_id)
         if notice.receiver.code != receiver.code:
             raise Conflict(f"该转递发往 {notice.receiver.code}，不是本单位", rule="addressee-only")
+        existing = s.scalar(select(Transfer).where(Transfer.transfer_id == notice.transfer_id))
+        if existing is not None and existing.dispatch_hash == act_hash(act).hex():
+            # The same dispatch again (the sender's centre already handed it over).
+            return existing
         sender = s.scalar(select(Unit).where(Unit.code == notice.sender.code))
         if sender is None or not units.is_peer(s, sender.id):
             raise NotFound(f"转出单位 {notice.sender.code} 未登记为外部单位")

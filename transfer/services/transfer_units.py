@@ -126,13 +126,19 @@ class UnitAccount:
 
 
 def give_chain_account(
-    s: Session, dep: Deployment, unit: Unit, *, request: bool = True
+    s: Session,
+    dep: Deployment,
+    unit: Unit,
+    *,
+    request: bool = True,
+    admin_key: bytes | None = None,
 ) -> UnitAccount:
     """Every hosted unit acts on chain through an account of its own (the contract
     refuses a dispatch to oneself, and a peer can only trust a unit's key through its
     own member record). The key goes to keys/units/<code>.chain; where this home holds
     the network admin's key (the embedded chain) the unit is admitted at once, else a
-    join request for it is written to requests/unit-<code>.json for the network admin.
+    join request for it is written to requests/unit-<code>.json for the network admin
+    (``admin_key``: the network admin's key given by a caller that holds it).
     Not committed; safe to repeat after a failed commit (the key file is reused)."""
     if unit.public_key_hex is None:
         raise Conflict(f"unit {unit.code} has no envelope key")
@@ -149,8 +155,9 @@ def give_chain_account(
     public_key = SM2PublicKey.from_hex(unit.public_key_hex)
     s.add(TransferPeer(unit_id=unit.id, chain_account=account, hosted=True))
     admin_path = dep.home / "keys" / "admin.key"
-    if admin_path.exists():
+    if admin_key is None and admin_path.exists():
         admin_key = bytes.fromhex(admin_path.read_text("ascii").strip())
+    if admin_key is not None:
         admin = ChainClient(dep.chain._w3, dep.chain.address, admin_key)
         if admin.member(account) is None:
             fund_account(admin._w3, admin_key, account)
