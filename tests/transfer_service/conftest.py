@@ -22,8 +22,8 @@ from pydantic import SecretStr
 
 from notary.chain import ChainClient
 from notary.chain.anvil import AnvilProcess, dev_private_keys
-from notary.chain.models import Role as ChainRole
 from notary.chain.client import account_address
+from notary.chain.models import Role as ChainRole
 from notary.chain.rpc import connect
 from notary.deployment import Deployment, init_deployment, unit_chain_id
 from notary.store.jsipfs import JsIpfsNode, free_port
