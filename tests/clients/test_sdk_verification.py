@@ -46,7 +46,7 @@ class FakeService:
                 cid=f"bafkreicid{i}",
                 size=len(data),
                 category="1",
-                volume="v" * 64,
+                volume="ab" * 32,
                 unit="UNIT-A",
                 version=1,
                 time_ms=1_000 + i,

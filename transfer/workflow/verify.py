@@ -292,7 +292,7 @@ def _load_evidence(
     if state.state is FileState.ALTERED:
         return None, f"{rel} was altered in transit: {state.detail}"
     try:
-        return parse_receipt(parse_json(bag.read_file(rel))), None
+        return parse_receipt(bag.read_file(rel)), None
     except (VerificationError, CanonicalJSONError, UnicodeDecodeError, PackageError) as e:
         return None, f"{rel} is not a valid evidence receipt: {e}"
 
