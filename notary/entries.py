@@ -214,6 +214,7 @@ def _tx_list(v: Any) -> bool:
 _TIME = _int_at_least(0)
 # name -> (check, what it must be, required)
 Shape = dict[str, tuple[Check, str, bool]]
+# ``type`` chose the shape (shape_of) and ``v`` is checked first (check_entry).
 _COMMON: Shape = {"type": (_text, "a string", True), "v": (lambda v: v == 1, "1", True)}
 SHAPES: dict[str, Shape] = {
     MATERIAL_REGISTERED: _COMMON
@@ -263,13 +264,13 @@ def shape_of(entry: dict[str, Any]) -> str:
     kind = entry.get("type")
     if kind == CUSTODY_EVENT:
         return "custody.event/transfer" if is_transfer_event(entry) else "custody.event/volume"
-    if kind in SHAPES:
+    if kind in (MATERIAL_REGISTERED, MATERIAL_READ):
         return str(kind)
     if kind == TRANSFER_RECEIPT:
         # Reserved: no v1 writer logs it (a 回执 is logged as custody.event
         # transfer.accept, its hash is on chain), so v1 defines no fields for it.
         raise FormatError("entry type 'transfer.receipt' is reserved and has no v1 form")
-    raise FormatError(f"unknown entry type {kind!r}")
+    raise FormatError(f"unknown entry type {kind!r:.80}")
 
 
 def check_entry(entry: Any) -> None:

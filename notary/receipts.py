@@ -30,6 +30,7 @@ from notary.log.merkle import ProofError, leaf_hash, verify_inclusion
 
 FORMAT = "archive-notary/evidence-receipt/v1"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_KEY = re.compile(r"^[0-9a-f]{128}$")
 _HEX_TX = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDR = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -149,8 +150,11 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
             raise FormatError("inclusion proof items must be 64 lowercase hex digits")
         proof.append(bytes.fromhex(h))
     checkpoint = parse_signed_checkpoint(_require(doc, "checkpoint", dict))
+    key_hex = _require(doc, "log_public_key", str)
+    if not _HEX_KEY.match(key_hex):
+        raise FormatError("log_public_key must be 128 lowercase hex digits (x ‖ y)")
     try:
-        key = SM2PublicKey.from_hex(_require(doc, "log_public_key", str))
+        key = SM2PublicKey.from_hex(key_hex)
     except KeyFormatError as e:
         raise FormatError(f"log_public_key: {e}") from None
     if index < 0:
