@@ -21,9 +21,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notary.canonical import CanonicalJSONError, parse_json
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import KeyFormatError, SM2PublicKey, sm3
-from notary.canonical import CanonicalJSONError, parse_json
 from notary.entries import check_entry, encode_entry
 from notary.errors import EntryMismatch, FormatError, InclusionError, UntrustedKey
 from notary.log.merkle import ProofError, leaf_hash, verify_inclusion
@@ -167,7 +167,9 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
             raise FormatError("a pending receipt has 'anchor': null")
         anchor = None
     elif doc["anchor"] is None:
-        raise FormatError("receipt field 'anchor' is null: a receipt without its anchor is not evidence")
+        raise FormatError(
+            "receipt field 'anchor' is null: a receipt without its anchor is not evidence"
+        )
     else:
         anchor = _parse_anchor(doc["anchor"])
     return EvidenceReceipt(

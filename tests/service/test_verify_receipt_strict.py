@@ -47,8 +47,10 @@ def _cases(receipt: dict[str, Any]) -> dict[str, bytes]:
 
 
 def _api(client: TestClient, headers: dict[str, str], receipt_bytes: bytes) -> Any:
-    body = receipt_bytes if receipt_bytes.startswith(b'{"receipt"') else (
-        b'{"receipt": ' + receipt_bytes + b"}"
+    body = (
+        receipt_bytes
+        if receipt_bytes.startswith(b'{"receipt"')
+        else (b'{"receipt": ' + receipt_bytes + b"}")
     )
     return client.post(
         "/v1/verify", content=body, headers={**headers, "content-type": "application/json"}

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, aliased
 
 from notary.anchoring import verify_anchor
 from notary.chain import ChainError
-from notary.errors import FormatError, VerificationError
 from notary.entries import MATERIAL_REGISTERED
+from notary.errors import FormatError, VerificationError
 from notary.receipts import parse_receipt, read_json, verify_offline
 from transfer.api.errors import ServiceUnavailable
 from transfer.api.state import AppState
@@ -214,9 +214,10 @@ def verify_receipt_request(
         anchor = verify_anchor(receipt, ctx.deployment.chain)
     except VerificationError as e:
         state.metrics.verify_failures.labels("receipt", e.check).inc()
-        extensions = {} if passed is None else {"offline_checks": passed}
+        # offline_checks only when they all passed and the anchor failed (None is left
+        # out of the problem document).
         raise VerificationProblem(
-            e.check, f"回执未通过「{e.check}」核验：{e}", **extensions
+            e.check, f"回执未通过「{e.check}」核验：{e}", offline_checks=passed
         ) from None
     except ChainError as e:
         raise ServiceUnavailable(

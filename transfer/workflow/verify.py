@@ -36,7 +36,7 @@ from functools import partial
 from typing import BinaryIO
 
 from notary.anchoring import AnchorReader, verify_anchor
-from notary.canonical import CanonicalJSONError, parse_json
+from notary.canonical import CanonicalJSONError
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, VerificationError
