@@ -31,7 +31,7 @@ from clients.sdk.errors import (
 from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
 from notary.crypto.errors import CryptoError
-from notary.errors import NotaryError
+from notary.errors import NotaryError, VerificationError
 from notary.network import NetworkError
 
 app = typer.Typer(
@@ -146,43 +146,9 @@ def _verify_remote(digest: bytes, url: str, key: str, rpc: str | None, as_json: 
 def _verify_receipt_offline(
     receipt: Path, material: bytes | None, rpc: str | None, log_key: Path | None, as_json: bool
 ) -> None:
-    from notary.canonical import parse_json
-    from notary.crypto import SM2PublicKey
-    from notary.receipts import parse_receipt, verify_offline
+    from clients.commands.receipt_check import verify_receipt_file
 
-    try:
-        doc = parse_json(receipt.read_bytes())
-    except OSError as e:
-        raise UserError(f"cannot read receipt {receipt}: {e.strerror or e}") from None
-    parsed = parse_receipt(doc)
-    pinned = [SM2PublicKey.from_pem(log_key.read_bytes())] if log_key else None
-    result = verify_offline(parsed, material_sm3=material, trusted_log_keys=pinned)
-    report: dict[str, object] = {
-        "valid": True,
-        "entry": result.entry,
-        "leaf_index": result.leaf_index,
-        "tree_size": result.tree_size,
-        "root": result.root.hex(),
-        "log_key": result.key_fingerprint.hex(),
-        "log_key_pinned": result.key_pinned,
-        "material_checked": material is not None,
-        "anchor": None,
-    }
-    if rpc is not None:
-        from notary.anchoring import verify_anchor_rpc
-
-        report["anchor"] = verify_anchor_rpc(parsed, rpc).to_json()
-    elif parsed.anchor is not None:
-        report["anchor"] = "not checked (give --rpc URL to check the chain)"
-    if as_json:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
-        return
-    typer.echo(f"OK  entry {result.leaf_index} is in checkpoint {result.tree_size}")
-    typer.echo(f"    root {result.root.hex()}")
-    typer.echo(f"    log key {result.key_fingerprint.hex()[:16]}… pinned={result.key_pinned}")
-    if material is not None:
-        typer.echo(f"    material SM3 {material.hex()} matches the entry")
-    typer.echo(f"    anchor: {report['anchor']}")
+    verify_receipt_file(receipt, material, rpc, log_key, as_json)
 
 
 # --- the service: init, serve, demo, unit -------------------------------------------
@@ -535,6 +501,8 @@ def run(argv: list[str] | None = None) -> int:
         return fail(1, str(e))
     except NetworkError as e:  # written for the operator, in Chinese
         return fail(1, str(e))
+    except VerificationError as e:  # the check id, as POST /v1/verify names it
+        return fail(1, f"回执核验失败 [{e.check}] {type(e).__name__}: {e}")
     except NotaryError as e:
         return fail(1, f"{type(e).__name__}: {e}")
     except CanonicalJSONError as e:

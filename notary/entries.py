@@ -9,6 +9,7 @@ log and chain reveal nothing about whose archive a material belongs to.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from notary.canonical import CanonicalJSONError, canonical_json, parse_json
@@ -158,6 +159,137 @@ def is_transfer_event(entry: dict[str, Any]) -> bool:
 def differing_fields(expected: dict[str, Any], stored: dict[str, Any]) -> list[str]:
     """The keys whose values differ between two entries (sorted)."""
     return sorted(k for k in expected.keys() | stored.keys() if expected.get(k) != stored.get(k))
+
+
+# --- the normative v1 shapes (docs/receipt-format.md §3, docs/receipt.schema.json) ------
+#
+# A reader checks an entry against exactly one of these before it believes anything the
+# entry says: which fields, of which type, which are optional. Unknown fields are format
+# errors, so an entry means one thing to every verifier. The JSON Schema in docs/ states
+# the same shapes; tests/receipts/test_entry_shapes.py keeps the two in step.
+
+_MAX_INT = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader represents exactly
+_TX = re.compile(r"^0x[0-9a-f]{64}$")
+# Custody facts of a volume (the ``event`` of a volume's custody.event).
+VOLUME_EVENTS = ("registered", "dispatched", "received", "rejected", "returned")
+# Steps of a transfer (``transfer.<step>``) and the states a step leads to; the same
+# names as transfer.workflow.state, which ``notary`` may not import.
+TRANSFER_STEPS = (
+    "create", "package", "dispatch", "deliver", "verify", "accept", "reject", "return",
+    "recall", "custody",
+)  # fmt: skip
+TRANSFER_STATES = (
+    "created", "packaged", "dispatched", "delivered", "verified", "received", "rejected",
+    "returned",
+)  # fmt: skip
+
+Check = Callable[[Any], bool]
+
+
+def _int_at_least(low: int) -> Check:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= _MAX_INT
+
+
+def _one_of(values: Iterable[str]) -> Check:
+    allowed = frozenset(values)
+    return lambda v: isinstance(v, str) and v in allowed
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+def _hex64(v: Any) -> bool:
+    return isinstance(v, str) and _HEX64.match(v) is not None
+
+
+def _tx(v: Any) -> bool:
+    return isinstance(v, str) and _TX.match(v) is not None
+
+
+def _tx_list(v: Any) -> bool:
+    return isinstance(v, list) and len(v) > 0 and all(_tx(x) for x in v)
+
+
+_TIME = _int_at_least(0)
+# name -> (check, what it must be, required)
+Shape = dict[str, tuple[Check, str, bool]]
+# ``type`` chose the shape (shape_of) and ``v`` is checked first (check_entry).
+_COMMON: Shape = {"type": (_text, "a string", True), "v": (lambda v: v == 1, "1", True)}
+SHAPES: dict[str, Shape] = {
+    MATERIAL_REGISTERED: _COMMON
+    | {
+        "material_id": (_text, "a non-empty string", True),
+        "sm3": (_hex64, "64 lowercase hex digits", True),
+        "cid": (_text, "a non-empty string", True),
+        "size": (_int_at_least(0), "an integer ≥ 0", True),
+        "category": (_one_of(CATEGORIES), "a category code", True),
+        "volume": (_hex64, "64 lowercase hex digits", True),
+        "unit": (_text, "a non-empty string", True),
+        "version": (_int_at_least(1), "an integer ≥ 1", True),
+        "time_ms": (_TIME, "an integer ≥ 0", True),
+        "supersedes": (_text, "a non-empty string", False),
+    },
+    "custody.event/volume": _COMMON
+    | {
+        "event": (_one_of(VOLUME_EVENTS), "a volume custody event", True),
+        "volume": (_hex64, "64 lowercase hex digits", True),
+        "time_ms": (_TIME, "an integer ≥ 0", True),
+        "from": (_text, "a non-empty string", False),
+        "to": (_text, "a non-empty string", False),
+        "transfer_id": (_text, "a non-empty string", False),
+        "tx": (_tx, "0x and 64 lowercase hex digits", False),
+    },
+    "custody.event/transfer": _COMMON
+    | {
+        "event": (_one_of(f"{TRANSFER_EVENT_PREFIX}{s}" for s in TRANSFER_STEPS), "a step", True),
+        "transfer_id": (_text, "a non-empty string", True),
+        "state": (_one_of(TRANSFER_STATES), "a transfer state", True),
+        "time_ms": (_TIME, "an integer ≥ 0", True),
+        "package_root": (_hex64, "64 lowercase hex digits", False),
+        "tx": (_tx_list, "a non-empty array of 0x-prefixed transaction hashes", False),
+    },
+    MATERIAL_READ: _COMMON
+    | {
+        "material_id": (_text, "a non-empty string", True),
+        "unit": (_text, "a non-empty string", True),
+        "purpose": (_text, "a non-empty string", True),
+        "time_ms": (_TIME, "an integer ≥ 0", True),
+    },
+}
+
+
+def shape_of(entry: dict[str, Any]) -> str:
+    """The name of the v1 shape an entry must have (a key of :data:`SHAPES`)."""
+    kind = entry.get("type")
+    if kind == CUSTODY_EVENT:
+        return "custody.event/transfer" if is_transfer_event(entry) else "custody.event/volume"
+    if kind in (MATERIAL_REGISTERED, MATERIAL_READ):
+        return str(kind)
+    if kind == TRANSFER_RECEIPT:
+        # Reserved: no v1 writer logs it (a 回执 is logged as custody.event
+        # transfer.accept, its hash is on chain), so v1 defines no fields for it.
+        raise FormatError("entry type 'transfer.receipt' is reserved and has no v1 form")
+    raise FormatError(f"unknown entry type {kind!r:.80}")
+
+
+def check_entry(entry: Any) -> None:
+    """Raise :class:`FormatError` unless ``entry`` has exactly one normative v1 shape."""
+    if not isinstance(entry, dict):
+        raise FormatError("an entry is a JSON object")
+    if entry.get("v") != 1 or isinstance(entry.get("v"), bool):
+        raise FormatError(f"unknown entry version {entry.get('v')!r} (this reader knows v 1)")
+    name = shape_of(entry)
+    shape = SHAPES[name]
+    unknown = sorted(set(entry) - set(shape))
+    if unknown:
+        raise FormatError(f"{name} entry has unknown fields {unknown}")
+    for key, (ok, what, required) in shape.items():
+        if key not in entry:
+            if required:
+                raise FormatError(f"{name} entry lacks field {key!r}")
+        elif not ok(entry[key]):
+            raise FormatError(f"{name} entry field {key!r} must be {what}")
 
 
 def encode_entry(entry: dict[str, Any]) -> bytes:

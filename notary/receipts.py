@@ -6,7 +6,10 @@ nothing but the receipt, the material (or its SM3) and, for the chain part, read
 access to the chain's JSON-RPC. The format is specified in ``docs/receipt-format.md``;
 this module is its reference implementation:
 
-- :func:`parse_receipt` — strict parsing (unknown fields and versions are errors);
+- :func:`parse_receipt` — the one strict reading, from the receipt's bytes (duplicate
+  keys, unknown fields, unknown versions, entries of no normative shape and a missing
+  anchor are :class:`~notary.errors.FormatError`, check ``format``), used by the
+  service, the CLI and the SDK;
 - :func:`verify_offline` — entry ↔ SM3, inclusion ↔ checkpoint root (RFC 9162 §2.1.3.2
   with SM3), checkpoint signature ↔ log key;
 - the on-chain check lives in :mod:`notary.anchoring` (it needs a chain reader).
@@ -18,14 +21,16 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notary.canonical import CanonicalJSONError, parse_json
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import KeyFormatError, SM2PublicKey, sm3
-from notary.entries import encode_entry
+from notary.entries import check_entry, encode_entry
 from notary.errors import EntryMismatch, FormatError, InclusionError, UntrustedKey
 from notary.log.merkle import ProofError, leaf_hash, verify_inclusion
 
 FORMAT = "archive-notary/evidence-receipt/v1"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_HEX_KEY = re.compile(r"^[0-9a-f]{128}$")
 _HEX_TX = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDR = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -78,9 +83,7 @@ def _require(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> A
     return value
 
 
-def _parse_anchor(obj: Any) -> AnchorRef | None:
-    if obj is None:
-        return None
+def _parse_anchor(obj: Any) -> AnchorRef:
     if not isinstance(obj, dict) or set(obj) != {"chain_id", "contract", "tx_hash", "block_number"}:
         raise FormatError("anchor must have exactly chain_id, contract, tx_hash, block_number")
     chain_id = _require(obj, "chain_id", int)
@@ -96,20 +99,46 @@ def _parse_anchor(obj: Any) -> AnchorRef | None:
     return AnchorRef(chain_id, contract, tx, block)
 
 
-def parse_receipt(doc: Any) -> EvidenceReceipt:
-    """Parse a receipt's JSON form strictly."""
+_FIELDS = frozenset(
+    {"format", "entry", "leaf_index", "inclusion_proof", "checkpoint", "log_public_key", "anchor"}
+)
+
+
+def read_json(data: bytes | str) -> Any:
+    """A document's JSON, read strictly: malformed JSON, duplicate keys (which JSON
+    readers resolve differently — first wins, last wins, error) and non-finite numbers
+    are :class:`FormatError`, so no two readers can see different documents."""
+    try:
+        return parse_json(data)
+    except (CanonicalJSONError, UnicodeDecodeError, RecursionError) as e:
+        raise FormatError(f"the document is not strict JSON: {e}") from None
+
+
+def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -> EvidenceReceipt:
+    """Read a receipt strictly: the one reading of docs/receipt-format.md §2–§5.
+
+    ``doc`` is the receipt's bytes (or text), read with :func:`read_json`; a ``dict``
+    must come from a strict reader too (``notary.canonical.parse_json``), since a
+    lenient one has already dropped duplicate keys. Every deviation is a
+    :class:`FormatError` (check ``format``): unknown or missing fields, another
+    ``format``, an entry that has no normative v1 shape, and a missing or null
+    ``anchor`` — an evidence receipt without its anchor proves nothing on chain.
+
+    ``pending=True`` is only for a proof the service itself labels pending (the body
+    of a 202 from ``GET /v1/materials/{id}/receipt``, a registration with
+    ``anchored: false``): there ``anchor`` must be present and ``null``.
+    """
+    if isinstance(doc, bytes | str):
+        doc = read_json(doc)
     if not isinstance(doc, dict):
         raise FormatError("a receipt is a JSON object")
-    allowed = {
-        "format", "entry", "leaf_index", "inclusion_proof", "checkpoint", "log_public_key",
-        "anchor",
-    }  # fmt: skip
-    unknown = set(doc) - allowed
+    unknown = set(doc) - _FIELDS
     if unknown:
         raise FormatError(f"receipt has unknown fields {sorted(unknown)}")
     if doc.get("format") != FORMAT:
         raise FormatError(f"unknown receipt format {doc.get('format')!r} (expected {FORMAT})")
     entry = _require(doc, "entry", dict)
+    check_entry(entry)
     encode_entry(entry)
     index = _require(doc, "leaf_index", int)
     proof_hex = _require(doc, "inclusion_proof", list)
@@ -121,19 +150,35 @@ def parse_receipt(doc: Any) -> EvidenceReceipt:
             raise FormatError("inclusion proof items must be 64 lowercase hex digits")
         proof.append(bytes.fromhex(h))
     checkpoint = parse_signed_checkpoint(_require(doc, "checkpoint", dict))
+    key_hex = _require(doc, "log_public_key", str)
+    if not _HEX_KEY.match(key_hex):
+        raise FormatError("log_public_key must be 128 lowercase hex digits (x ‖ y)")
     try:
-        key = SM2PublicKey.from_hex(_require(doc, "log_public_key", str))
+        key = SM2PublicKey.from_hex(key_hex)
     except KeyFormatError as e:
         raise FormatError(f"log_public_key: {e}") from None
     if index < 0:
         raise FormatError("leaf_index must be non-negative")
+    if "anchor" not in doc:
+        raise FormatError("receipt lacks field 'anchor'")
+    anchor: AnchorRef | None
+    if pending:
+        if doc["anchor"] is not None:
+            raise FormatError("a pending receipt has 'anchor': null")
+        anchor = None
+    elif doc["anchor"] is None:
+        raise FormatError(
+            "receipt field 'anchor' is null: a receipt without its anchor is not evidence"
+        )
+    else:
+        anchor = _parse_anchor(doc["anchor"])
     return EvidenceReceipt(
         entry=entry,
         leaf_index=index,
         inclusion_proof=tuple(proof),
         checkpoint=checkpoint,
         log_public_key=key,
-        anchor=_parse_anchor(doc.get("anchor")),
+        anchor=anchor,
     )
 
 

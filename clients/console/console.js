@@ -59,13 +59,17 @@ export class ApiError extends Error {
 }
 
 /** Call the API with the session's key. JSON in, JSON out; errors throw ApiError. */
-export async function api(path, { method = "GET", body, key = apiKey(), signInOn401 = true } = {}) {
+export async function api(
+  path,
+  { method = "GET", body, rawBody, key = apiKey(), signInOn401 = true } = {},
+) {
   const headers = { Accept: "application/json, application/problem+json" };
   if (key) headers.Authorization = `Bearer ${key}`;
   const init = { method, headers, cache: "no-store", credentials: "omit" };
-  if (body !== undefined) {
+  if (body !== undefined || rawBody !== undefined) {
     headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    // rawBody: JSON text sent as it is (a receipt file, whose bytes the API reads).
+    init.body = rawBody !== undefined ? rawBody : JSON.stringify(body);
   }
   let response;
   try {

@@ -193,18 +193,19 @@ if (who) {
     const out = $("#receipt-result");
     const file = receiptInput.files[0];
     if (!file) return;
-    let doc;
+    const text = await file.text();
     try {
-      doc = JSON.parse(await file.text());
+      JSON.parse(text);
     } catch {
       say("回执文件不是有效的 JSON。", "error");
       return;
     }
     say("正在核验回执…", "busy");
-    const body = { receipt: doc };
-    if (lastSm3) body.sm3 = lastSm3;
+    // The file's own text goes to the API, whose strict parser reads it: re-encoding
+    // JSON.parse's object would silently drop a repeated key (issue 21).
+    const rawBody = `{"receipt":${text}${lastSm3 ? `,"sm3":"${lastSm3}"` : ""}}`;
     try {
-      const { data } = await api("/v1/verify", { method: "POST", body });
+      const { data } = await api("/v1/verify", { method: "POST", rawBody });
       const anchor = data.anchor;
       out.replaceChildren(
         h(

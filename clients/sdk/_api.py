@@ -121,8 +121,12 @@ class ApiMethods:
             body["sm3"] = sm3_hex.lower()
         return self._run(core.send_json("POST", "/v1/verify", body))
 
-    def check_receipt(self, receipt: dict[str, Any], sm3_hex: str | None = None) -> Any:
-        """Verify a receipt on the client (pinned log key, optional chain check)."""
+    def check_receipt(
+        self, receipt: bytes | str | dict[str, Any], sm3_hex: str | None = None
+    ) -> Any:
+        """Verify a receipt on the client (pinned log key, optional chain check). Give
+        the receipt's bytes (a file's content) so that duplicate keys are caught; a
+        missing or null ``anchor`` is a ``format`` failure."""
         return self._run(core.verify_receipt_locally(self.verifier, receipt, sm3_hex))
 
     # provenance and the log ------------------------------------------------------------

@@ -25,6 +25,8 @@ from clients.sdk.errors import (
     api_error_class,
 )
 from notary.crypto import sm3, sm3_file
+from notary.errors import FormatError
+from notary.receipts import read_json
 
 USER_AGENT = "archive-notary-sdk/0.1"
 
@@ -79,7 +81,13 @@ def raise_for_problem(resp: httpx.Response, ok: tuple[int, ...] = ()) -> None:
 
 
 def _json(resp: httpx.Response) -> Any:
-    return resp.json()
+    """The answer's JSON, read strictly (notary.receipts.read_json): receipts travel in
+    these answers, and a duplicate key would let this client and another reader of the
+    same bytes see different documents."""
+    try:
+        return read_json(resp.content)
+    except FormatError as e:
+        raise ClientVerificationError("format", f"the service's answer: {e}") from None
 
 
 # --- results -------------------------------------------------------------------------
@@ -206,14 +214,14 @@ def receipt(
     verified = None
     if v.enabled and doc is not None:
         yield from ensure_pin(v)
+        # A 200 is a receipt (its anchor required); only the 202 body is a pending one.
         verified = v.check_receipt(
             doc,
             material_id=str(material["id"]),
             sm3=bytes.fromhex(str(material["sm3"])),
             cid=str(material["cid"]),
+            pending=status == "pending",
         )
-        if status == "anchored" and verified.receipt.anchor is None:
-            raise ClientVerificationError("anchor", "a 200 receipt without an anchor")
     return ReceiptResult(str(material_id), status, leaf, doc, verified)
 
 
@@ -258,7 +266,12 @@ def verify_by_sm3(v: Verifier, sm3_hex: str) -> Op:
             if doc is None:
                 continue
             yield from ensure_pin(v)
-            v.check_receipt(doc, material_id=str(reg["material_id"]), sm3=bytes.fromhex(digest))
+            v.check_receipt(
+                doc,
+                material_id=str(reg["material_id"]),
+                sm3=bytes.fromhex(digest),
+                pending=reg.get("anchored") is not True,
+            )
             reg["client_verified"] = True
     return body
 

@@ -52,14 +52,18 @@ class Verifier:
 
     def check_receipt(
         self,
-        doc: Any,
+        doc: bytes | str | dict[str, Any],
         *,
         material_id: str | None = None,
         sm3: bytes | None = None,
         cid: str | None = None,
+        pending: bool = False,
     ) -> VerifiedReceipt:
+        """Verify a receipt read by the one strict parser (``parse_receipt``): its bytes,
+        or a dict from a strict reader. ``pending`` only for what the service itself
+        labels pending (a 202 body, a registration with ``anchored: false``)."""
         try:
-            receipt = parse_receipt(doc)
+            receipt = parse_receipt(doc, pending=pending)
         except NotaryError as e:
             raise ClientVerificationError("format", str(e)) from None
         if self.log_key_fingerprint is None:

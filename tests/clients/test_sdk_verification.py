@@ -46,7 +46,7 @@ class FakeService:
                 cid=f"bafkreicid{i}",
                 size=len(data),
                 category="1",
-                volume="v" * 64,
+                volume="ab" * 32,
                 unit="UNIT-A",
                 version=1,
                 time_ms=1_000 + i,
@@ -69,6 +69,8 @@ class FakeService:
         self.content = CONTENT
         self.material = {"id": MID, "sm3": sm3(CONTENT).hex(), "cid": "bafkreicid1", "size": 46}
         self.content_header: str | None = sm3(CONTENT).hex()
+        self.receipt_body: bytes | None = None  # served as it is instead of ``receipt``
+        self.receipt_status = 200
         self.calls: list[str] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -81,7 +83,12 @@ class FakeService:
         if path == f"/v1/materials/{MID}":
             return httpx.Response(200, json=self.material)
         if path == f"/v1/materials/{MID}/receipt":
-            return httpx.Response(200, json=self.receipt)
+            if self.receipt_body is not None:
+                headers = {"Content-Type": "application/json"}
+                return httpx.Response(
+                    self.receipt_status, content=self.receipt_body, headers=headers
+                )
+            return httpx.Response(self.receipt_status, json=self.receipt)
         if path == f"/v1/materials/{MID}/content":
             headers = {"X-Notary-Checks": "cid,envelope,sm3,entry,inclusion,anchor"}
             if self.content_header:
@@ -163,6 +170,49 @@ def test_a_tampered_receipt_is_refused(fake: FakeService, tamper: Any, check: st
     with sync_client(fake) as c, pytest.raises(ClientVerificationError) as e:
         c.receipt(MID)
     assert e.value.check == check
+
+
+def _twice(receipt: dict[str, Any], key: str) -> bytes:
+    """``key`` twice: a wrong value first, the right one last (a last-wins reader sees
+    the valid receipt)."""
+    text = json.dumps(receipt)
+    right = f'"{key}": {json.dumps(receipt[key])}'
+    return text.replace(right, f'"{key}": 0, {right}').encode()
+
+
+def test_the_one_strict_reading_refuses_a_repeated_key_or_a_missing_anchor(
+    fake: FakeService,
+) -> None:
+    """Issue 21: the SDK reads served receipts from their bytes with parse_receipt."""
+    good = fake.receipt
+    served = {
+        "repeated leaf_index": _twice(good, "leaf_index"),
+        "anchor null": json.dumps({**good, "anchor": None}).encode(),
+        "anchor removed": json.dumps({k: v for k, v in good.items() if k != "anchor"}).encode(),
+    }
+    for name, body in served.items():
+        fake.receipt_body = body
+        with sync_client(fake) as c, pytest.raises(ClientVerificationError) as e:
+            c.receipt(MID)
+        assert e.value.check == "format", name
+        with sync_client(fake) as c, pytest.raises(ClientVerificationError) as e:
+            c.check_receipt(body)  # a receipt file's bytes
+        assert e.value.check == "format", name
+
+
+def test_a_pending_receipt_is_read_only_from_a_202(fake: FakeService) -> None:
+    pending = {**fake.receipt, "anchor": None}
+    fake.receipt_status = 202
+    fake.receipt_body = json.dumps({"status": "pending", "leaf_index": 1, "receipt": pending})
+    fake.receipt_body = fake.receipt_body.encode()
+    with sync_client(fake) as c:
+        result = c.receipt(MID)
+    assert result.status == "pending" and result.verified is not None
+    assert result.verified.receipt.anchor is None
+    # The same proof presented as a receipt is malformed.
+    with sync_client(fake) as c, pytest.raises(ClientVerificationError) as e:
+        c.check_receipt(json.dumps(pending).encode())
+    assert e.value.check == "format"
 
 
 def test_a_receipt_under_another_log_key_is_refused(fake: FakeService) -> None:

@@ -107,6 +107,16 @@ def test_a_dropped_registered_file_and_its_receipt_verify(
     assert "是（已比对）" in text  # bound to the file hashed above
     assert str(registered.receipt["anchor"]["block_number"]) in text
 
+    # The file's own bytes reach the API's strict reader: a repeated key (the wrong
+    # leaf_index first, the right one last) is refused, not resolved by JSON.parse.
+    right = f'"leaf_index": {registered.receipt["leaf_index"]}'
+    twice = json.dumps(registered.receipt).replace(right, f'"leaf_index": 999, {right}')
+    duplicated = tmp_path / "receipt-duplicated.json"
+    duplicated.write_text(twice, "utf-8")
+    css(page, "#receipt-file").send_keys(str(duplicated))
+    wait_status(page, "回执核验未通过")
+    assert "format" in css(page, "#receipt-result").text
+
 
 def test_a_digest_typed_in_is_checked_and_a_malformed_one_refused(
     page: Any, server: Server, registered: Registered

@@ -330,12 +330,12 @@ def test_a_receipt_naming_a_malformed_or_foreign_cid_fails_its_proof(world: Worl
         assert world.verify(doc) == "inclusion"
 
 
-def test_an_unanchored_receipt_under_an_outsiders_key_is_never_reported_as_ours(
+def test_an_unanchored_receipt_under_an_outsiders_key_is_refused_as_malformed(
     world: World,
 ) -> None:
-    """Known limit (SECURITY.md §7): without an anchor a receipt is only self-consistent;
-    the verify API says so — ``anchored: false, this_log: false`` — and never ``valid``
-    for this log."""
+    """Issue 21: without its anchor a receipt is only self-consistent (anyone with a key
+    can sign a checkpoint), so the verify API refuses it as a format error — it used to
+    answer ``valid: true, anchored: false``, which a client could take for valid."""
     from notary.checkpoint import sign_checkpoint
     from notary.crypto import SM2PrivateKey
 
@@ -348,9 +348,8 @@ def test_an_unanchored_receipt_under_an_outsiders_key_is_never_reported_as_ours(
         world, checkpoint=forged.to_json(), log_public_key=key.public_key.raw.hex(), anchor=None
     )
     r = world.client.post("/v1/verify", json={"receipt": doc}, headers=world.cast.operator.headers)
-    assert r.status_code == 200
-    assert r.json()["anchored"] is False and r.json()["this_log"] is False
-    assert r.json()["registration"] is None
+    assert r.status_code == 422 and r.json()["check"] == "format"
+    assert "valid" not in r.json()
 
 
 def test_malformed_paths_and_proof_queries_are_refused(world: World, clean_engine: Engine) -> None:

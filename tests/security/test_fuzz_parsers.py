@@ -38,7 +38,7 @@ def _valid_receipt() -> dict[str, Any]:
             cid="bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
             size=10 + i,
             category="1",
-            volume="v" * 64,
+            volume="ab" * 32,
             unit="U1",
             version=1,
             time_ms=1_763_798_401_000,

@@ -493,7 +493,19 @@ def _set(path: str, change: Callable[[Any], Any]) -> Callable[[dict[str, Any]], 
     return apply
 
 
+def _drop(name: str) -> Callable[[dict[str, Any]], None]:
+    def apply(doc: dict[str, Any]) -> None:
+        del doc[name]
+
+    return apply
+
+
 RECEIPT_CASES = [
+    # A receipt without its anchor proves only that some key signed the entry: the one
+    # strict reading refuses it as malformed, in the API and the offline verifier alike.
+    ("anchor", "removed", _drop("anchor"), "format"),
+    ("anchor", "set to null", _set("anchor", lambda v: None), "format"),
+    ("entry", "a field added", _set("entry", lambda v: {**v, "note": "补充"}), "format"),
     ("entry.sm3", "one hex digit changed", _set("entry.sm3", flip_hex), "entry"),
     ("entry.size", "+1", _set("entry.size", lambda v: v + 1), "inclusion"),
     (

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.receipts.schema import checked_receipt
 from tests.service.conftest import Actor
 
 
@@ -88,6 +89,7 @@ def wait_receipt(client: TestClient, actor: Actor, material_id: str, timeout: fl
     while True:
         r = client.get(f"/v1/materials/{material_id}/receipt", headers=actor.headers)
         if r.status_code == 200:
+            checked_receipt(r.content)  # docs/receipt.schema.json and the strict reader
             return r.json()
         assert r.status_code == 202, r.text
         assert time.monotonic() < deadline, "the receipt was not anchored in time"

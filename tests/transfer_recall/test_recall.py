@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from notary.chain.models import CustodyState, Outcome
 from tests.transfer_service._flow import ident, package, pdf
+from tests.transfer_service._issued import every_issued_receipt
 from tests.transfer_service.conftest import Centre, new_id
 
 DAY = 86_400
@@ -68,3 +69,5 @@ def test_a_recall_past_the_deadline_returns_custody_also_when_cut_short(
         assert record is not None and record.outcome is Outcome.RECALLED
     r = a.post(f"/v1/transfers/{tid}/recall")  # once returned, not again
     assert r.status_code == 409, r.text
+    # Its log entries' receipts, recall included, match docs/receipt.schema.json.
+    assert ("custody.event", "transfer.recall") in every_issued_receipt(a)

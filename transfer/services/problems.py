@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from transfer.api.errors import ProblemError
 
 
@@ -14,8 +16,8 @@ class VerificationProblem(ProblemError):
 
     status, slug, title = 422, "verification", "Verification failed"
 
-    def __init__(self, check: str, detail: str, *, status: int = 422) -> None:
-        super().__init__(detail, check=check)
+    def __init__(self, check: str, detail: str, *, status: int = 422, **extensions: Any) -> None:
+        super().__init__(detail, check=check, **extensions)
         self.check = check
         self.slug = f"verification-{check}"
         self.status = status

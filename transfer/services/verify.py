@@ -5,9 +5,10 @@ registration of that digest, with when, by which unit, which version, its checkp
 its chain anchor and its evidence receipt. An unknown digest is an answer
 (``found: false``), not an error.
 
-By receipt: the receipt is checked exactly as the stand-alone verifier does
-(``verify_offline`` + ``verify_anchor`` against this deployment's chain); a failure is
-a problem whose ``type`` names the failed check.
+By receipt: the receipt is read from the request's bytes by the one strict parser
+(``notary.receipts.parse_receipt``) and checked exactly as the stand-alone verifier
+does (``verify_offline`` + ``verify_anchor`` against this deployment's chain); a
+failure is a problem whose ``type`` and ``check`` name the failed check.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from sqlalchemy.orm import Session, aliased
 
 from notary.anchoring import verify_anchor
 from notary.chain import ChainError
-from notary.errors import VerificationError
-from notary.receipts import parse_receipt, verify_offline
+from notary.entries import MATERIAL_REGISTERED
+from notary.errors import FormatError, VerificationError
+from notary.receipts import parse_receipt, read_json, verify_offline
 from transfer.api.errors import ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import Material, Unit
@@ -174,17 +176,48 @@ def verify_sm3_many(
     return answers
 
 
-def verify_receipt_doc(
-    state: AppState, ctx: NotaryContext, doc: Any, material_sm3: bytes | None
+# The offline steps of docs/receipt-format.md §6, in order, by check id. "entry" is
+# skipped when no material SM3 is given; the log key is not pinned here: the anchor
+# step binds it to an archive-centre member on chain.
+OFFLINE_STEPS = ("format", "log-key", "entry", "checkpoint-signature", "inclusion")
+
+
+def _offline_checks(material_sm3: bytes | None) -> dict[str, str]:
+    return {
+        step: "skipped" if step == "entry" and material_sm3 is None else "passed"
+        for step in OFFLINE_STEPS
+    }
+
+
+def verify_receipt_request(
+    state: AppState, ctx: NotaryContext, body: bytes, material_sm3: bytes | None
 ) -> dict[str, Any]:
+    """``POST /v1/verify`` with a receipt: the receipt is read from the request's own
+    bytes by the one strict parser (a lenient reader has already dropped a duplicate
+    key, keeping whichever copy it likes), then verified as the stand-alone verifier
+    does, the anchor included.
+
+    The answer says ``valid: true`` only when every step passed, the on-chain anchor
+    included; any failure is a 422 problem whose ``check`` names the step (the CLI's
+    check ids). When only the anchor fails, the problem's ``offline_checks`` says what
+    was proved offline — never a ``valid`` a client could take for the whole proof.
+    """
+    passed: dict[str, str] | None = None
     try:
+        request = read_json(body)
+        doc = request.get("receipt") if isinstance(request, dict) else None
+        if not isinstance(doc, dict):
+            raise FormatError("'receipt' must be a JSON object")
         receipt = parse_receipt(doc)
         offline = verify_offline(receipt, material_sm3=material_sm3)
-        anchor = None if receipt.anchor is None else verify_anchor(receipt, ctx.deployment.chain)
+        passed = _offline_checks(material_sm3)
+        anchor = verify_anchor(receipt, ctx.deployment.chain)
     except VerificationError as e:
         state.metrics.verify_failures.labels("receipt", e.check).inc()
+        # offline_checks only when they all passed and the anchor failed (None is left
+        # out of the problem document).
         raise VerificationProblem(
-            e.check, f"the receipt fails the '{e.check}' check: {e}"
+            e.check, f"回执未通过「{e.check}」核验：{e}", offline_checks=passed
         ) from None
     except ChainError as e:
         raise ServiceUnavailable(
@@ -195,7 +228,8 @@ def verify_receipt_doc(
     material_id = entry.get("material_id")
     # Only a receipt of this log describes one of our registrations: a receipt under
     # another key that names our material id and leaf index is not paired with it.
-    if isinstance(material_id, str) and offline.key_fingerprint == ctx.log_public_key.fingerprint():
+    this_log = offline.key_fingerprint == ctx.log_public_key.fingerprint()
+    if isinstance(material_id, str) and this_log and entry.get("type") == MATERIAL_REGISTERED:
         try:
             wanted = uuid.UUID(material_id)
         except ValueError:
@@ -207,15 +241,16 @@ def verify_receipt_doc(
                     registration = describe_registration(s, ctx, reg)
     return {
         "valid": True,
-        "anchored": anchor is not None,
+        "offline_checks": passed,
+        "anchored": True,
+        "anchor": anchor.to_json(),
         "entry": entry,
         "leaf_index": offline.leaf_index,
         "tree_size": offline.tree_size,
         "root": offline.root.hex(),
         "log_id": offline.log_id.hex(),
         "log_key_fingerprint": offline.key_fingerprint.hex(),
-        "this_log": offline.key_fingerprint == ctx.log_public_key.fingerprint(),
+        "this_log": this_log,
         "material_checked": material_sm3 is not None,
-        "anchor": None if anchor is None else anchor.to_json(),
         "registration": registration,
     }

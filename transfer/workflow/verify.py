@@ -36,7 +36,7 @@ from functools import partial
 from typing import BinaryIO
 
 from notary.anchoring import AnchorReader, verify_anchor
-from notary.canonical import CanonicalJSONError, parse_json
+from notary.canonical import CanonicalJSONError
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, VerificationError
@@ -292,7 +292,7 @@ def _load_evidence(
     if state.state is FileState.ALTERED:
         return None, f"{rel} was altered in transit: {state.detail}"
     try:
-        return parse_receipt(parse_json(bag.read_file(rel))), None
+        return parse_receipt(bag.read_file(rel)), None
     except (VerificationError, CanonicalJSONError, UnicodeDecodeError, PackageError) as e:
         return None, f"{rel} is not a valid evidence receipt: {e}"
 

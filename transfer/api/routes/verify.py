@@ -17,7 +17,7 @@ from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.ingest import FORM_OVERHEAD
 from transfer.services.multipart import FilePart, FormError, PartInfo, StreamingForm
-from transfer.services.verify import verify_receipt_doc
+from transfer.services.verify import verify_receipt_request
 
 router = APIRouter(
     prefix=f"{API_V1}/verify", tags=["verify"], responses=problem_responses(401, 403, 422)
@@ -90,9 +90,13 @@ def _hash_upload(content_type: str | None, pull: Any, limit: int) -> bytes:
     "bind the receipt to a material), or multipart with a `file` (hashed as it streams, "
     "never stored). By SM3 or file: `found`, and for each registration when, by which "
     "unit, which version, the checkpoint, the chain anchor and the receipt; an unknown "
-    "SM3 is `found: false`. By receipt: the stand-alone verifier's checks against this "
-    "deployment's chain; a failure is a 422 problem whose `type` ends in the failed "
-    "check (`verification-inclusion`, `verification-anchor`, …).",
+    "SM3 is `found: false`. By receipt: read by the strict receipt parser (duplicate "
+    "keys, unknown fields and a missing or null `anchor` are format errors) and checked "
+    "as the stand-alone verifier does, against this deployment's chain; `valid: true` "
+    "only when every step, the on-chain anchor included, passed (`offline_checks` lists "
+    "the offline steps). A failure is a 422 problem whose `check` names the failed step "
+    "and whose `type` ends in it (`verification-format`, `verification-inclusion`, "
+    "`verification-anchor`, …); when only the anchor fails it carries `offline_checks`.",
     responses=problem_responses(400, 413, 503),
     openapi_extra=_BODY,
 )
@@ -108,8 +112,9 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
     if content_type.startswith("multipart/form-data"):
         limit = state.settings.upload_max_bytes
         return await lookup(await _uploaded_digest(request, content_type, limit))
+    raw = await request.body()
     try:
-        body = VerifyRequest.model_validate_json(await request.body())
+        body = VerifyRequest.model_validate_json(raw)
     except ValidationError as e:
         errors = [
             {"loc": ["body", *x["loc"]], "msg": x["msg"], "type": x["type"]} for x in e.errors()
@@ -117,9 +122,10 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
         raise Unprocessable(f"{len(errors)} field(s) are invalid", errors=errors) from None
     digest = None if body.sm3 is None else bytes.fromhex(body.sm3.lower())
     if body.receipt is not None:
-        receipt = body.receipt
+        # The model has read the body leniently (a duplicate key: last one wins); the
+        # receipt is read again from the raw bytes by the one strict parser.
         return await anyio.to_thread.run_sync(
-            lambda: verify_receipt_doc(state, notary, receipt, digest)
+            lambda: verify_receipt_request(state, notary, raw, digest)
         )
     if digest is None:
         raise Unprocessable("give 'sm3', 'receipt', or upload a 'file'")
