@@ -93,6 +93,10 @@ class Conflict(ProblemError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class RequestTimeout(ProblemError):
+    status, slug, title = 408, "request-timeout", "Request Timeout"
+
+
 class PayloadTooLarge(ProblemError):
     status, slug, title = 413, "payload-too-large", "Payload Too Large"
 

@@ -231,14 +231,16 @@ def ingest_material(
     stored: Stored | None = None
     try:
         form = StreamingForm(content_type, pull)
+        parts = 0
         while True:
             kind, payload = form.next_event()
             if kind == "eof":
                 break
             if kind != "begin" or not isinstance(payload, PartInfo):
                 raise FormError("unexpected multipart structure")
+            parts += 1
             if payload.filename is None:
-                if len(fields) >= 32:
+                if parts > 32:
                     raise FormError("too many form fields")
                 fields[payload.name] = form.read_field()
                 continue
@@ -248,8 +250,7 @@ def ingest_material(
                 meta = _validate(fields)  # refuse bad metadata before storing anything
             part = FilePart(form, upload.on_chunk)
             stored = upload.store(part, declared_sm3)
-            if not part.finished:
-                part.read()
+            part.drain()
     except FormError as e:
         raise BadRequest(str(e)) from None
     if stored is None:

@@ -22,8 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from transfer.api.bodylimit import IMPORT_MAX_BYTES
 from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
-from transfer.api.errors import Conflict, NotFound, PayloadTooLarge, problem_responses
+from transfer.api.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    problem_responses,
+)
 from transfer.api.routes import API_V1
 from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferState, Unit
@@ -38,7 +45,6 @@ from transfer.services.provenance import event_evidence
 from transfer.services.transfer_package import tar_path
 from transfer.workflow.acts import Reason
 from transfer.workflow.notice import Classification
-from transfer.workflow.package import DEFAULT_LIMITS
 from transfer.workflow.results import Property
 
 router = APIRouter(
@@ -342,13 +348,21 @@ async def import_package(
     caller: Operator,
     clock: ClockDep,
 ) -> TransferOut:
-    limit = DEFAULT_LIMITS.max_total_bytes + (64 << 20)  # the bag limits, plus tar overhead
-    with tempfile.TemporaryFile() as fh:
+    # The caller, the transfer and its state first: nothing is read for a transfer
+    # that does not exist, is not the caller's to receive or is not awaiting delivery.
+    await run_in_threadpool(receive.check_deliverable, state, caller, transfer_id)
+    ctype = request.headers.get("content-type", "").lower()
+    if not ctype.startswith(("application/x-tar", "application/octet-stream")):
+        raise UnsupportedMediaType("转递包须以 Content-Type: application/x-tar 上传")
+    limit = IMPORT_MAX_BYTES  # also counted by the body gate
+    spool = state.settings.home / "tmp"  # inside the home (its permissions), never /tmp
+    spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=spool, prefix="import-") as fh:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"the package exceeds {limit} bytes", limit=limit)
+                raise PayloadTooLarge(f"转递包超过上限 {limit} 字节", limit=limit)
             fh.write(chunk)
         fh.seek(0)
         await run_in_threadpool(receive.deliver, state, ctx, caller, transfer_id, clock(), fh)
