@@ -31,6 +31,14 @@ from transfer.api.errors import (
     UnsupportedMediaType,
     problem_responses,
 )
+from transfer.api.fields import (
+    Identifier,
+    ReasonCode,
+    ReasonText,
+    TransferNo,
+    UnitCode,
+    UnitName,
+)
 from transfer.api.routes import API_V1
 from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferState, Unit
@@ -69,12 +77,12 @@ ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    transfer_no: str = Field(min_length=1, max_length=64, description="转递编号")
+    transfer_no: TransferNo = Field(description="转递编号")
     volume_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
-    receiver: str = Field(min_length=1, max_length=64, description="接收单位代码")
-    reason: str = Field(min_length=1, max_length=200, description="转递原因")
+    receiver: UnitCode = Field(description="接收单位代码")
+    reason: ReasonText = Field(description="转递原因")
     classification: Classification = Classification.CONFIDENTIAL
-    transfer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    transfer_id: Identifier | None = None
 
 
 class TransferOut(BaseModel):
@@ -109,7 +117,7 @@ class IncomingIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
+    code: ReasonCode
     detail: str = Field(max_length=500)
     material_id: str | None = None
     property: Property | None = None
@@ -127,8 +135,8 @@ class ActIn(BaseModel):
 class PeerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    code: UnitCode
+    name: UnitName
     public_key: str = Field(min_length=128, max_length=128, description="SM2 envelope key")
     chain_account: str = Field(min_length=42, max_length=42)
     log_public_key: str = Field(min_length=128, max_length=128)
