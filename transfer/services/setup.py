@@ -23,6 +23,7 @@ from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
+from transfer.services.private_home import private_umask
 from transfer.settings import Settings
 
 SERVICE_FILE = "service.json"
@@ -67,8 +68,23 @@ def init_home(
     database_url: str = "",
 ) -> list[IssuedKey]:
     """Create deployment, blinding secret and database; return the administrator keys
-    (shown once: only their hashes are stored)."""
-    home.mkdir(parents=True, exist_ok=True)
+    (shown once: only their hashes are stored). Everything is private to the owner
+    (transfer/services/private_home.py)."""
+    with private_umask():
+        home.mkdir(parents=True, exist_ok=True)
+        home.chmod(0o700)
+        return _init_home(home, origin, centre_code, centre_name, chain, store, database_url)
+
+
+def _init_home(
+    home: Path,
+    origin: str,
+    centre_code: str,
+    centre_name: str,
+    chain: str,
+    store: str,
+    database_url: str,
+) -> list[IssuedKey]:
     (home / SERVICE_FILE).write_text(
         json.dumps({"store": store, "database_url": database_url}, indent=2), "utf-8"
     )
