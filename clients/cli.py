@@ -292,6 +292,11 @@ def serve(
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
+    from transfer.services.private_home import make_process_private, warnings_for
+
+    for warning in warnings_for(home) if worker_of is None else []:
+        typer.echo(warning, err=True)
+    make_process_private()
     if worker_of is None:
         _require_admitted(home)
     shared = workers > 1 or worker_of is not None

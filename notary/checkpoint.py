@@ -102,7 +102,7 @@ def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
 
 def _hex32(obj: dict[str, Any], name: str) -> bytes:
     value = _field(obj, name, str)
-    if not _HEX32.match(value):
+    if not _HEX32.fullmatch(value):
         raise FormatError(f"checkpoint field {name!r} must be 64 lowercase hex digits")
     return bytes.fromhex(value)
 

@@ -54,7 +54,7 @@ def material_registered(
 ) -> dict[str, Any]:
     if category not in CATEGORIES:
         raise FormatError(f"unknown material category {category!r}")
-    if not _HEX64.match(sm3_hex):
+    if not _HEX64.fullmatch(sm3_hex):
         raise FormatError("sm3 must be 64 lowercase hex digits")
     entry: dict[str, Any] = {
         "type": MATERIAL_REGISTERED,

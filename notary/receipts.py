@@ -92,9 +92,9 @@ def _parse_anchor(obj: Any) -> AnchorRef:
     tx = _require(obj, "tx_hash", str)
     if chain_id <= 0 or block < 0:
         raise FormatError("anchor chain_id must be positive and block_number non-negative")
-    if not _ADDR.match(contract):
+    if not _ADDR.fullmatch(contract):
         raise FormatError("anchor contract must be a 0x-prefixed 20-byte address")
-    if not _HEX_TX.match(tx):
+    if not _HEX_TX.fullmatch(tx):
         raise FormatError("anchor tx_hash must be 0x and 64 lowercase hex digits")
     return AnchorRef(chain_id, contract, tx, block)
 
@@ -146,7 +146,7 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
         raise FormatError("inclusion proof is longer than any tree of 2^64 leaves needs")
     proof = []
     for h in proof_hex:
-        if not isinstance(h, str) or not _HEX32.match(h):
+        if not isinstance(h, str) or not _HEX32.fullmatch(h):
             raise FormatError("inclusion proof items must be 64 lowercase hex digits")
         proof.append(bytes.fromhex(h))
     checkpoint = parse_signed_checkpoint(_require(doc, "checkpoint", dict))

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # Every non-streamed body (JSON: receipts, volumes, units…) is read whole before a
     # route sees it; a receipt is a few KiB, so 1 MiB leaves a wide margin.
     body_max_bytes: int = Field(default=1 * MiB, ge=1)
+    # A request body that sends nothing for this long is answered 408 (bodylimit.py).
+    body_idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     accepted_media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
 
     # 干部档案转递 rules: the sender completes within two months, the receiver audits

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from eth.abc import (
     BlockAPI,
@@ -71,6 +71,9 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from notary.chain._kvstore import SqliteAtomicDB, SqliteStore, SyncMode
 from notary.chain.errors import ChainError, TransactionRejected
+
+if TYPE_CHECKING:
+    from notary.chain.callview import CallView
 
 __all__ = [
     "DEFAULT_CHAIN_ID",
@@ -239,6 +242,8 @@ class DurablePyEVMBackend(PyEVMBackend):
         # in-memory genesis chain.
         self.account_keys = ()
         self.chain = chain
+        #: Gas the last :meth:`call` used (the read-only endpoint's per-batch budget).
+        self.last_call_gas_used = 0
 
     # -- refused operations -------------------------------------------------
     def reset_to_genesis(self, *args: Any, **kwargs: Any) -> None:
@@ -313,6 +318,8 @@ class DurablePyEVMBackend(PyEVMBackend):
             computation = state.apply_transaction(spoofed)
         finally:
             state.revert(snapshot)
+        # With the intrinsic gas; a failed call has used all it was given.
+        self.last_call_gas_used = unsigned.gas - computation.get_gas_remaining()
         if not computation.is_error:
             return bytes(computation.output)
         error = computation.error
@@ -498,6 +505,13 @@ class EmbeddedChain:
         """Number of the last committed block."""
         with self.lock:
             return int(self.backend.chain.chaindb.get_canonical_head().block_number)
+
+    def call_view(self) -> CallView:
+        """The chain at its current head, for running a caller's calls without
+        :attr:`lock` (the read-only endpoint; :mod:`notary.chain.callview`)."""
+        from notary.chain.callview import CallView
+
+        return CallView(self.path / _DB_FILE, self.chain_id)
 
     def store_size_bytes(self) -> int:
         with self.lock:

@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,11 +34,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from eth_bloom import BloomFilter
-from eth_tester.exceptions import BlockNotFound, TransactionNotFound
+from eth_tester.exceptions import BlockNotFound, TransactionFailed, TransactionNotFound
 from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils import is_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EthValidationError
 
+from notary.chain.callview import CallTimeout, deadline
 from notary.chain.embedded import EmbeddedChain, RevertError
 
 __all__ = [
@@ -54,6 +56,22 @@ _log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 MAX_BODY_BYTES = 1 << 20
+#: Requests in one batch; a longer batch is refused whole (geth's default is 1,000).
+MAX_BATCH = 100
+#: Gas one ``eth_call``/``eth_estimateGas`` may use: a larger (or absent) ``gas`` is
+#: capped to it, as geth caps to ``--rpc.gascap``. The block gas limit.
+CALL_GAS_CAP = 30_000_000
+#: Gas all the calls of one HTTP request may use together.
+REQUEST_GAS_BUDGET = 60_000_000
+#: Wall time the calls of one HTTP request may run together, in seconds.
+CALL_TIME_S = 5.0
+#: Calls run at once (the rest wait for a slot until their request's deadline): callers'
+#: code shares the interpreter with the API of the same process.
+CALLS_AT_ONCE = 1
+#: Seconds a connection may sit idle or dribble its request before it is closed.
+SOCKET_TIMEOUT_S = 10.0
+#: Connections served at once; more are closed on arrival.
+MAX_CONNECTIONS = 32
 
 # JSON-RPC 2.0 and EIP-1474 error codes.
 PARSE_ERROR = -32700
@@ -65,9 +83,10 @@ SERVER_ERROR = -32000
 EXECUTION_REVERTED = 3  # geth/anvil/Besu: eth_call revert, data = revert bytes
 
 _BLOCK_TAGS = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
-_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_QUANTITY = re.compile(r"^0x(0|[1-9a-fA-F][0-9a-fA-F]*)$")
-_DATA = re.compile(r"^0x([0-9a-fA-F]{2})*$")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_QUANTITY = re.compile(r"0x(0|[1-9a-fA-F][0-9a-fA-F]*)")
+_DATA = re.compile(r"0x([0-9a-fA-F]{2})*")
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,10}")
 # py-evm's refusal of a transaction whose nonce is not the sender's next one.
 _NONCE_MISMATCH = re.compile(r"nonce.*?expected (?P<expected>\d+).*?got (?P<got>\d+)", re.I | re.S)
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -195,7 +214,7 @@ def _param(params: list[Any], index: int, default: Any = ...) -> Any:
 
 
 def _quantity(value: Any, what: str) -> int:
-    if isinstance(value, str) and _QUANTITY.match(value):
+    if isinstance(value, str) and _QUANTITY.fullmatch(value):
         return int(value, 16)
     raise RpcError(INVALID_PARAMS, f"invalid {what}: expected a hex quantity, got {value!r}")
 
@@ -207,13 +226,13 @@ def _address(value: Any) -> str:
 
 
 def _hash(value: Any) -> str:
-    if isinstance(value, str) and _HASH.match(value):
+    if isinstance(value, str) and _HASH.fullmatch(value):
         return value.lower()
     raise RpcError(INVALID_PARAMS, f"invalid hash: {value!r}")
 
 
 def _data(value: Any, what: str) -> str:
-    if isinstance(value, str) and _DATA.match(value):
+    if isinstance(value, str) and _DATA.fullmatch(value):
         return value.lower()
     raise RpcError(INVALID_PARAMS, f"invalid {what}: expected 0x-prefixed hex bytes")
 
@@ -245,11 +264,41 @@ def _call_object(value: Any) -> dict[str, Any]:
     return call
 
 
-class ReadOnlyRpc:
-    """JSON-RPC dispatch over one chain, independent of any transport."""
+class _Budget:
+    """What the calls of one HTTP request may still use: wall time and gas."""
 
-    def __init__(self, chain: EmbeddedChain) -> None:
+    def __init__(self, time_s: float, gas: int) -> None:
+        self.deadline = time.monotonic() + time_s
+        self.time_s = time_s
+        self.gas = gas
+
+    def remaining_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+class ReadOnlyRpc:
+    """JSON-RPC dispatch over one chain, independent of any transport.
+
+    Callers' code (``eth_call``) runs on a :class:`CallView` of the chain, never under
+    the chain's lock, capped at ``gas_cap`` gas per call and, per HTTP body (one request
+    or one batch of at most :data:`MAX_BATCH`), ``gas_budget`` gas and ``time_s``
+    seconds; ``calls_at_once`` calls run at a time."""
+
+    def __init__(
+        self,
+        chain: EmbeddedChain,
+        *,
+        time_s: float = CALL_TIME_S,
+        gas_cap: int = CALL_GAS_CAP,
+        gas_budget: int = REQUEST_GAS_BUDGET,
+        calls_at_once: int = CALLS_AT_ONCE,
+    ) -> None:
         self._chain = chain
+        self._time_s = time_s
+        self._gas_cap = gas_cap
+        self._gas_budget = gas_budget
+        self._slots = threading.BoundedSemaphore(calls_at_once)
+        self._local = threading.local()
         self._handlers: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda _: _client_version(),
             "net_version": lambda _: str(self._chain.chain_id),
@@ -279,13 +328,20 @@ class ReadOnlyRpc:
             request = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return _dump(_error_response(None, RpcError(PARSE_ERROR, "parse error")))
-        if isinstance(request, list):
-            if not request:
-                return _dump(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
-            responses = [r for r in (self.handle(item) for item in request) if r is not None]
-            return _dump(responses) if responses else None
-        response = self.handle(request)
-        return None if response is None else _dump(response)
+        self._local.budget = _Budget(self._time_s, self._gas_budget)
+        try:
+            if isinstance(request, list):
+                if not request:
+                    return _dump(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
+                if len(request) > MAX_BATCH:
+                    error = RpcError(INVALID_REQUEST, f"batch too large: at most {MAX_BATCH}")
+                    return _dump(_error_response(None, error))
+                responses = [r for r in (self.handle(item) for item in request) if r is not None]
+                return _dump(responses) if responses else None
+            response = self.handle(request)
+            return None if response is None else _dump(response)
+        finally:
+            self._local.budget = None
 
     def handle(self, request: Any) -> dict[str, Any] | None:
         """One request object in, one response object out (None for a notification)."""
@@ -319,6 +375,8 @@ class ReadOnlyRpc:
                 )
             raise RpcError(METHOD_NOT_FOUND, f"the method {method} does not exist/is not available")
         try:
+            if method == "eth_call":  # callers' code: outside the lock, bounded
+                return handler(params)
             with self._chain.lock:
                 return handler(params)
         except (TesterValidationError, EthValidationError, ValueError) as exc:
@@ -398,13 +456,39 @@ class ReadOnlyRpc:
         value = self._chain.tester.get_storage_at(address, hex(slot), self._at_block(params, 2))
         return "0x" + int(value, 16).to_bytes(32, "big").hex()
 
+    def _budget(self) -> _Budget:
+        budget: _Budget | None = getattr(self._local, "budget", None)
+        # A request handled without handle_body (in-process callers) gets its own.
+        return budget if budget is not None else _Budget(self._time_s, self._gas_budget)
+
+    def _capped(self, call: dict[str, Any], gas_left: int) -> dict[str, Any]:
+        gas = min(int(call.get("gas", self._gas_cap)), self._gas_cap, gas_left)
+        return {**call, "gas": gas}
+
     def _call(self, params: list[Any]) -> Any:
+        budget = self._budget()
         call = _call_object(_param(params, 0))
-        block = self._at_block(params, 1)
+        with self._chain.lock:  # resolving the block reads the live chain
+            block = self._at_block(params, 1)
+        if budget.gas <= 0:
+            raise RpcError(SERVER_ERROR, f"gas budget of this request ({self._gas_budget}) spent")
+        if not self._slots.acquire(timeout=max(budget.remaining_s(), 0)):
+            raise RpcError(SERVER_ERROR, "server busy: try again later")
         try:
-            return self._chain.tester.call(call, block)
-        except RevertError as exc:
-            raise _reverted(exc) from exc
+            with self._chain.call_view() as view, deadline(budget.deadline):
+                try:
+                    return view.tester.call(self._capped(call, budget.gas), block)
+                except RevertError as exc:
+                    raise _reverted(exc) from exc
+                except TransactionFailed as exc:  # out of gas, invalid opcode, …
+                    raise RpcError(SERVER_ERROR, str(exc)) from None
+                except CallTimeout:
+                    message = f"execution aborted (timeout = {budget.time_s:g}s)"
+                    raise RpcError(SERVER_ERROR, message) from None
+                finally:
+                    budget.gas -= max(view.last_gas_used, 1)
+        finally:
+            self._slots.release()
 
 
 def _reverted(exc: RevertError) -> RpcError:
@@ -434,7 +518,7 @@ class ChainWriterRpc(ReadOnlyRpc):
         )
 
     def _estimate_gas(self, params: list[Any]) -> Any:
-        call = _call_object(_param(params, 0))
+        call = self._capped(_call_object(_param(params, 0)), self._gas_cap)
         block = self._at_block(params, 1)
         try:
             return hex(self._chain.tester.estimate_gas(call, block))
@@ -486,6 +570,8 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; with Nagle on, each answer
     # waits for the client's delayed ACK (~40 ms).
     disable_nagle_algorithm = True
+    # A silent or dribbling client loses its connection (and its thread) after this.
+    timeout = SOCKET_TIMEOUT_S
 
     def do_POST(self) -> None:
         token = self.server.token
@@ -494,14 +580,40 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             self._reply(HTTPStatus.UNAUTHORIZED, b"")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"")
-            self.close_connection = True
+        length = self._content_length()
+        if length is None:
             return
         body = self.rfile.read(length)
+        if len(body) < length:  # the client went away mid-body
+            self.close_connection = True
+            return
         response = self.server.rpc.handle_body(body)
         self._reply(HTTPStatus.OK, response or b"")
+
+    def _content_length(self) -> int | None:
+        """The body's declared length, or None after refusing the request: a body must
+        be declared with one plain decimal ``Content-Length`` of at most
+        :data:`MAX_BODY_BYTES` (no chunked bodies, no signs, no lists)."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse(HTTPStatus.LENGTH_REQUIRED)
+            return None
+        values = self.headers.get_all("Content-Length") or []
+        if len(values) != 1:
+            self._refuse(HTTPStatus.LENGTH_REQUIRED)
+            return None
+        if not _CONTENT_LENGTH.fullmatch(values[0]):
+            self._refuse(HTTPStatus.BAD_REQUEST)
+            return None
+        length = int(values[0])
+        if length > MAX_BODY_BYTES:
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return None
+        return length
+
+    def _refuse(self, status: HTTPStatus) -> None:
+        # The body (if any) is not read: the connection cannot carry another request.
+        self.close_connection = True
+        self._reply(status, b"")
 
     def do_GET(self) -> None:
         self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"")
@@ -524,17 +636,41 @@ class _HttpServer(ThreadingHTTPServer):
         super().__init__((LOOPBACK, port), _Handler)
         self.rpc = rpc
         self.token = token
+        self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, at most MAX_CONNECTIONS of them: beyond, the
+        # connection is closed at once instead of a thread more being started.
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or reset the connection is not a server error.
+        _log.debug("JSON-RPC connection from %s ended with an error", client_address, exc_info=True)
 
 
 class ReadOnlyRpcServer:
     """``http://127.0.0.1:<port>/`` serving :class:`ReadOnlyRpc` from a background thread."""
 
-    def __init__(self, chain: EmbeddedChain, port: int = 0) -> None:
+    def __init__(self, chain: EmbeddedChain, port: int = 0, *, time_s: float = CALL_TIME_S) -> None:
+        self._time_s = time_s
         self._http = self._server(chain, port)
         self._thread: threading.Thread | None = None
 
     def _server(self, chain: EmbeddedChain, port: int) -> _HttpServer:
-        return _HttpServer(port, ReadOnlyRpc(chain))
+        return _HttpServer(port, ReadOnlyRpc(chain, time_s=self._time_s))
 
     @property
     def address(self) -> tuple[str, int]:

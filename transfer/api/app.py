@@ -167,7 +167,11 @@ def create_app(
     )
     app.state.notary = state
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.body_max_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.body_max_bytes,
+        idle_timeout_s=settings.body_idle_timeout_s,
+    )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
     # Routes are matched in this order: the verify API, the hot path of archive

@@ -1,77 +1,190 @@
-"""A size limit on small request bodies (JSON and other non-streamed content).
+"""The gate every request body passes before anything reads it.
 
-Upload routes stream their multipart bodies and count them against
-``upload_max_bytes`` themselves. Every other body is read whole by the framework
-before a route sees it, so without a limit one request of a few hundred megabytes of
-JSON is held in memory (and parsed) by a single call. This middleware buffers such a
-body up to ``max_bytes`` and answers 413 problem+json beyond it — on the declared
-``Content-Length`` before reading anything, or while a chunked body arrives.
+In order, for every request with a body-carrying method (all such routes are
+authenticated):
+
+1. **authentication first** — the API key is checked (the same lookup as every
+   route's, :func:`transfer.api.deps.authenticate`) before one byte of the body is
+   read: a caller without a valid key gets its 401 with the body unread and the
+   connection closed, whatever the body's size or type;
+2. **a well-formed ``Content-Length``** (digits only), else 400;
+3. **a size limit on every body**: the three streaming routes (:data:`STREAMED_ROUTES`:
+   material upload, verify-by-file, package import), with their content type only,
+   pass their body through counted against their own limit; every other body —
+   whatever its declared type — is read here up to ``body_max_bytes`` and answered 413
+   beyond it: on the declared ``Content-Length`` before reading anything, or while a
+   chunked body arrives;
+4. **no stalled body**: a body that sends nothing for ``body_idle_timeout_s`` seconds is
+   answered 408.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from transfer.api.errors import PROBLEM_TYPE_BASE, problem_response
+from transfer.api.deps import GATE_PRINCIPAL, authenticate, presented_key
+from transfer.api.errors import (
+    PROBLEM_TYPE_BASE,
+    BadRequest,
+    PayloadTooLarge,
+    ProblemError,
+    RequestTimeout,
+    problem_response,
+)
+from transfer.api.state import AppState
+from transfer.services.ingest import FORM_OVERHEAD
+from transfer.settings import Settings
+from transfer.workflow.package import DEFAULT_LIMITS
 
-# Bodies of these content types are streamed by their routes (uploads, packages), which
-# count them against their own limits; a new streaming route uses one of them.
-STREAMED_TYPES = (
-    "multipart/",
-    "application/octet-stream",
-    "application/x-tar",
-    "application/gzip",
-    "application/zip",
+#: A transfer package's largest body: the bag limits, plus tar overhead.
+IMPORT_MAX_BYTES = DEFAULT_LIMITS.max_total_bytes + (64 << 20)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedRoute:
+    """A route that reads its own body as it streams (never whole)."""
+
+    method: str
+    path: re.Pattern[str]
+    content_types: tuple[str, ...]
+    limit: Callable[[Settings], int]
+
+    def matches(self, method: str, path: str, content_type: str) -> bool:
+        return (
+            method == self.method
+            and self.path.fullmatch(path) is not None
+            and content_type.startswith(self.content_types)
+        )
+
+
+def _upload_limit(settings: Settings) -> int:
+    return settings.upload_max_bytes + FORM_OVERHEAD
+
+
+STREAMED_ROUTES = (
+    StreamedRoute(
+        "POST", re.compile(r"/v1/volumes/[^/]+/materials"), ("multipart/form-data",), _upload_limit
+    ),
+    StreamedRoute("POST", re.compile(r"/v1/verify"), ("multipart/form-data",), _upload_limit),
+    StreamedRoute(
+        "POST",
+        re.compile(r"/v1/transfers/[^/]+/import"),
+        ("application/x-tar", "application/octet-stream"),
+        lambda _: IMPORT_MAX_BYTES,
+    ),
 )
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, idle_timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.idle_timeout_s = idle_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        try:
+            await self._gate(scope, receive, send)
+        except ProblemError as exc:
+            await _refuse(exc, scope, receive, send)
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
+        state: AppState = scope["app"].state.notary
+        principal = await authenticate(
+            state,
+            presented_key(
+                headers.get(b"authorization", b"").decode("latin-1"),
+                headers.get(b"x-api-key", b"").decode("latin-1"),
+            ),
+        )
+        scope.setdefault("state", {})[GATE_PRINCIPAL] = principal
+
+        declared: int | None = None
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not _DIGITS.fullmatch(length.decode("latin-1")):
+                raise BadRequest("Content-Length 必须是十进制整数")
+            declared = int(length)
+
         ctype = headers.get(b"content-type", b"").decode("latin-1").lower()
-        if ctype.startswith(STREAMED_TYPES):
-            await self.app(scope, receive, send)
-            return
-        length = headers.get(b"content-length", b"")
-        if length.isdigit() and int(length) > self.max_bytes:
-            await self._too_large(scope, receive, send)
-            return
+        for route in STREAMED_ROUTES:
+            if route.matches(scope["method"], scope["path"], ctype):
+                limit = route.limit(state.settings)
+                if declared is not None and declared > limit:
+                    raise _too_large(limit)
+                await self.app(scope, self._counted(receive, limit), send)
+                return
+
+        if declared is not None and declared > self.max_bytes:
+            raise _too_large(self.max_bytes)
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            message = await self._next(receive)
             if message["type"] != "http.request":  # the client went away
                 await self.app(scope, _replay([message]), send)
                 return
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
+                raise _too_large(self.max_bytes)
             chunks.append(body)
             if not message.get("more_body", False):
                 break
         whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay([whole], then=receive), send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            "Payload Too Large",
-            type_=f"{PROBLEM_TYPE_BASE}payload-too-large",
-            detail=f"the request body exceeds the limit of {self.max_bytes} bytes",
-            limit=self.max_bytes,
-            # The rest of the body is not read: the connection cannot be reused.
-            headers={"Connection": "close"},
-        )
-        await response(scope, receive, send)
+    async def _next(self, receive: Receive) -> Message:
+        try:
+            with anyio.fail_after(self.idle_timeout_s):
+                return await receive()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"请求体超过 {self.idle_timeout_s:g} 秒没有传来数据", limit_s=self.idle_timeout_s
+            ) from None
+
+    def _counted(self, receive: Receive, limit: int) -> Receive:
+        """``receive`` for a streaming route: the same messages, counted against
+        ``limit`` and the idle timeout (raised into the route, which answers them)."""
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await self._next(receive)
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise _too_large(limit)
+            return message
+
+        return counted
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"请求体超过上限 {limit} 字节", limit=limit)
+
+
+async def _refuse(exc: ProblemError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem_response(
+        exc.status,
+        exc.title,
+        type_=f"{PROBLEM_TYPE_BASE}{exc.slug}",
+        detail=exc.detail,
+        instance=scope["path"],
+        # The rest of the body is not read: the connection cannot be reused.
+        headers={**exc.headers, "Connection": "close"},
+        **exc.extensions,
+    )
+    await response(scope, receive, send)
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

@@ -63,16 +63,20 @@ _api_key_header = APIKeyHeader(
 _REALM = 'Bearer realm="archive-notary"'
 
 
-async def get_principal(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header_key: Annotated[str | None, Depends(_api_key_header)],
-) -> Principal:
-    # The state from the request, not through StateDep: every route authenticates,
-    # and FastAPI resolves each dependency on every call (a third of a verify call's
-    # CPU went to dependency solving, benches/results/load.md).
-    state = state_of(request)
-    presented = bearer.credentials if bearer is not None else header_key
+def presented_key(authorization: str | None, api_key: str | None) -> str | None:
+    """The API key a request presents: ``Authorization: Bearer <key>``, else
+    ``X-API-Key``; as FastAPI's security schemes below read them."""
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials:
+            return credentials
+    return api_key or None
+
+
+async def authenticate(state: AppState, presented: str | None) -> Principal:
+    """The principal of a presented API key (suspended units' too: refused by
+    :func:`get_principal`); :class:`Unauthorized` for none, an unknown or a revoked one.
+    Also run before any request body is read (transfer/api/bodylimit.py)."""
     if not presented:
         raise Unauthorized(
             "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
@@ -101,6 +105,25 @@ async def get_principal(
             "the API key is unknown or revoked",
             headers={"WWW-Authenticate": _REALM + ', error="invalid_token"'},
         )
+    return principal
+
+
+#: Where the body gate leaves the principal it authenticated (``request.state``).
+GATE_PRINCIPAL = "notary_principal"
+
+
+async def get_principal(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    # The state from the request, not through StateDep: every route authenticates,
+    # and FastAPI resolves each dependency on every call (a third of a verify call's
+    # CPU went to dependency solving, benches/results/load.md).
+    principal: Principal | None = request.scope.get("state", {}).get(GATE_PRINCIPAL)
+    if principal is None:
+        presented = bearer.credentials if bearer is not None else header_key
+        principal = await authenticate(state_of(request), presented)
     if not principal.unit_active:
         raise Forbidden(f"unit {principal.unit_code} is suspended", unit=principal.unit_code)
     return principal

@@ -9,6 +9,8 @@ log) and nothing else: no message, type or trace reaches the client.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -93,6 +95,10 @@ class Conflict(ProblemError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class RequestTimeout(ProblemError):
+    status, slug, title = 408, "request-timeout", "Request Timeout"
+
+
 class PayloadTooLarge(ProblemError):
     status, slug, title = 413, "payload-too-large", "Payload Too Large"
 
@@ -149,13 +155,34 @@ def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _server_roots(request: Request) -> list[str]:
+    """Directories of this server whose paths must not reach a client."""
+    roots = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    state = getattr(request.app.state, "notary", None)
+    if state is not None:
+        home = state.settings.home
+        roots |= {str(home), str(home.absolute()), os.path.realpath(home)}
+    # Longest first: a root inside another is replaced whole.
+    return sorted((r for r in roots if len(r) > 1), key=len, reverse=True)
+
+
+def without_server_paths(text: str | None, roots: Sequence[str]) -> str | None:
+    """``text`` with every server directory in ``roots`` replaced by ``…`` (an error
+    detail may quote an exception that names a file)."""
+    if text is None:
+        return None
+    for root in roots:
+        text = text.replace(root, "…")
+    return text
+
+
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
     return problem_response(
         exc.status,
         exc.title,
         type_=exc.type,
-        detail=exc.detail,
+        detail=without_server_paths(exc.detail, _server_roots(request)),
         instance=request.url.path,
         headers=exc.headers,
         **exc.extensions,

@@ -9,6 +9,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from notary.crypto import KeyFormatError, SM2PublicKey
+from transfer.api.fields import Label, UnitCode, UnitName
 from transfer.db.models import UnitKind, UnitStatus, VolumeKind, VolumeStatus
 from transfer.roles import Role
 
@@ -32,10 +33,11 @@ class Page(BaseModel, Generic[T]):
 
 
 class UnitCreate(BaseModel):
-    code: Annotated[Text, StringConstraints(max_length=64, pattern=r"^[0-9A-Za-z_.\-]+$")] = Field(
-        description="Organisation code (e.g. 统一社会信用代码), unique in the deployment."
+    code: UnitCode = Field(
+        description="Organisation code (e.g. 统一社会信用代码), unique in the deployment: "
+        "1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit."
     )
-    name: Annotated[Text, StringConstraints(max_length=200)]
+    name: UnitName
     kind: UnitKind
     public_key: str | None = Field(
         default=None,
@@ -74,7 +76,7 @@ class UnitOut(_Out):
 
 class ApiKeyCreate(BaseModel):
     role: Role = Role.OPERATOR
-    label: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    label: Label | None = None
 
 
 class ApiKeyOut(_Out):

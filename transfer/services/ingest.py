@@ -22,9 +22,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
 
 from notary.crypto import SM3, SM2PublicKey, sm4
@@ -41,6 +40,7 @@ from transfer.api.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from transfer.api.fields import Title
 from transfer.api.state import AppState
 from transfer.db.models import Material, MaterialKey, Unit, Volume
 from transfer.db.types import utcnow
@@ -64,7 +64,7 @@ class MaterialMeta(BaseModel):
     category: str = Field(description="类号: 1, 2, 3, 4-1…4-4, 5, 6, 7, 8, 9-1…9-4, 10.")
     seq_no: int = Field(ge=1, le=100_000, description="顺序号")
     pages: int = Field(ge=1, le=100_000, description="页码 (page count)")
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    title: Title
     formation_date: date
     supersedes: uuid.UUID | None = None
 
@@ -231,14 +231,16 @@ def ingest_material(
     stored: Stored | None = None
     try:
         form = StreamingForm(content_type, pull)
+        parts = 0
         while True:
             kind, payload = form.next_event()
             if kind == "eof":
                 break
             if kind != "begin" or not isinstance(payload, PartInfo):
                 raise FormError("unexpected multipart structure")
+            parts += 1
             if payload.filename is None:
-                if len(fields) >= 32:
+                if parts > 32:
                     raise FormError("too many form fields")
                 fields[payload.name] = form.read_field()
                 continue
@@ -248,8 +250,7 @@ def ingest_material(
                 meta = _validate(fields)  # refuse bad metadata before storing anything
             part = FilePart(form, upload.on_chunk)
             stored = upload.store(part, declared_sm3)
-            if not part.finished:
-                part.read()
+            part.drain()
     except FormError as e:
         raise BadRequest(str(e)) from None
     if stored is None:

@@ -141,6 +141,24 @@ class StreamingForm:
             else:
                 raise FormError("the multipart body ends inside a field")
 
+    def skip_part(self, limit: int, on_chunk: Callable[[bytes], None] | None = None) -> None:
+        """Drops the rest of the current part without holding it; more than ``limit``
+        bytes is a :class:`FormError` (``on_chunk`` may raise its own first)."""
+        size = 0
+        while True:
+            kind, payload = self.next_event()
+            if kind == "data":
+                assert isinstance(payload, bytes)
+                size += len(payload)
+                if on_chunk is not None:
+                    on_chunk(payload)
+                if size > limit:
+                    raise FormError("a form part is too long")
+            elif kind == "end":
+                return
+            else:
+                raise FormError("the multipart body ends inside a part")
+
 
 class FilePart:
     """The data of the current file part as a readable binary stream."""
@@ -148,7 +166,9 @@ class FilePart:
     def __init__(self, form: StreamingForm, on_chunk: Callable[[bytes], None]) -> None:
         self._form = form
         self._on_chunk = on_chunk
-        self._buffer = b""
+        # A bytearray: appending and dropping a prefix are amortised O(1) (bytes
+        # concatenation copied the whole buffer per chunk: quadratic in the part).
+        self._buffer = bytearray()
         self.finished = False
 
     def _fill(self, want: int) -> None:
@@ -165,12 +185,23 @@ class FilePart:
 
     def peek(self, n: int) -> bytes:
         self._fill(n)
-        return self._buffer[:n]
+        return bytes(self._buffer[:n])
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all the rest for ``n < 0``: only for parts known small)."""
         self._fill(n)
-        if n < 0:
-            out, self._buffer = self._buffer, b""
+        if n < 0 or n >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
         else:
-            out, self._buffer = self._buffer[:n], self._buffer[n:]
+            out = bytes(self._buffer[:n])
+            del self._buffer[:n]
         return out
+
+    def drain(self) -> None:
+        """Drops the rest of the part, passing each chunk to ``on_chunk`` (which counts
+        and limits it), without holding it."""
+        self._buffer.clear()
+        if not self.finished:
+            self._form.skip_part(1 << 62, self._on_chunk)
+            self.finished = True

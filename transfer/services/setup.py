@@ -26,6 +26,7 @@ from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
+from transfer.services.private_home import private_umask
 from transfer.services.transfer_units import give_chain_account, write_join_request
 from transfer.settings import Settings
 
@@ -81,13 +82,30 @@ def init_home(
     network: NetworkDescriptor | None = None,
 ) -> InitResult:
     """Create deployment, blinding secret and database; return the administrator keys
-    (shown once: only their hashes are stored).
+    (shown once: only their hashes are stored). Everything is private to the owner
+    (transfer/services/private_home.py).
 
     With ``network`` the centre joins that network's contract over its JSON-RPC and
     a join request is written for the network admin. The home is built beside its
     final place and renamed into it at the end: a failure leaves no half-made home
     (a database outside the home keeps at most an empty, migrated schema)."""
     home = Path(home)
+    with private_umask():
+        return _init_outside(
+            home, origin, centre_code, centre_name, chain, store, database_url, network
+        )
+
+
+def _init_outside(
+    home: Path,
+    origin: str,
+    centre_code: str,
+    centre_name: str,
+    chain: str,
+    store: str,
+    database_url: str,
+    network: NetworkDescriptor | None,
+) -> InitResult:
     if home.exists() and any(home.iterdir()):
         raise ValueError(f"{home} 已存在且非空，不是部署目录：请换一个目录")
     tmp = home.with_name(f".{home.name}.creating-{secrets.token_hex(4)}")

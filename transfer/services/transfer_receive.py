@@ -209,6 +209,17 @@ def _onchain_root(ctx: NotaryContext, tvs: list[TransferVolume]) -> bytes:
     return roots.pop()
 
 
+def check_deliverable(state: AppState, caller: Principal, transfer_id: str) -> None:
+    """What :func:`deliver` checks before it reads a package (404, 403, 409), for the
+    offline import to answer before it reads one byte of the upload."""
+    with state.sessions() as s:
+        t = find(s, transfer_id, caller)
+        require_receiver(t, caller, "接收转递包")
+        require_hosted(t, "receiver")
+        advance(t, Event.DELIVER)
+        s.rollback()
+
+
 def deliver(
     state: AppState,
     ctx: NotaryContext,

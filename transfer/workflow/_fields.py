@@ -20,7 +20,7 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Identifiers name files in the bag (data/materials/<id>.sm4), so they are restricted
 # to characters that are safe on every file system and in a tar header.
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def fail(error: ErrorFactory, message: str) -> NoReturn:
@@ -52,21 +52,21 @@ def text(value: Mapping[str, Any], name: str, error: ErrorFactory, *, max_len: i
         fail(error, f"{name} must be a non-empty string")
     if len(v) > max_len:
         fail(error, f"{name} is longer than {max_len} characters")
-    if v != v.strip() or _CONTROL.search(v):
+    if v != v.strip() or CONTROL.search(v):
         fail(error, f"{name} must not have surrounding spaces or control characters")
     return v
 
 
 def ident(value: Mapping[str, Any], name: str, error: ErrorFactory) -> str:
     v = value.get(name)
-    if not isinstance(v, str) or not IDENT.match(v):
+    if not isinstance(v, str) or not IDENT.fullmatch(v):
         fail(error, f"{name} must be 1-64 characters of A-Z a-z 0-9 . _ - (got {v!r:.80})")
     return v
 
 
 def hex64(value: Mapping[str, Any], name: str, error: ErrorFactory) -> str:
     v = value.get(name)
-    if not isinstance(v, str) or not HEX64.match(v):
+    if not isinstance(v, str) or not HEX64.fullmatch(v):
         fail(error, f"{name} must be 64 lowercase hex digits")
     return v
 

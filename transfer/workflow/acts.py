@@ -297,7 +297,7 @@ def _check_body(kind: ActKind, body: Any) -> None:
     f.hex64(b, "signer_key_fingerprint", ActFormatError)
     f.time(b, "signed_at", ActFormatError)
     nonce = b["nonce"]
-    if not isinstance(nonce, str) or not _NONCE.match(nonce):
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
         raise ActFormatError("nonce must be 32 lowercase hex digits")
     if kind is ActKind.DISPATCH:
         try:

@@ -235,12 +235,16 @@ def extract_tar(source: Readable, dest: Path, *, limits: Limits = DEFAULT_LIMITS
     try:
         with tarfile.open(fileobj=counter, mode="r|*") as tar:  # type: ignore[call-overload]
             state.run(tar)
-    except (FileExistsError, NotADirectoryError, IsADirectoryError) as e:
-        raise UnsafePath("collides with another member's path", str(e.filename)) from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        # Named by the member (never by the path it was written to: no server path
+        # leaves in an error).
+        raise UnsafePath("collides with another member's path", state.current) from None
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, UnicodeError,
             ValueError, OSError) as e:  # fmt: skip
-        # OSError here is what the gzip/bz2 readers raise on corrupt streams.
-        raise PackageError(f"corrupt tar archive: {e}") from None
+        # OSError here is what the gzip/bz2 readers raise on corrupt streams; one of the
+        # file system's would carry the destination's path: only its reason is told.
+        reason = e.strerror if isinstance(e, OSError) and e.filename is not None else e
+        raise PackageError(f"corrupt tar archive: {reason}", state.current) from None
     top = state.top
     if top is None:
         raise PackageError("the tar archive is empty")
@@ -256,6 +260,7 @@ class _Extraction:
     def __init__(self, dest: Path, limits: Limits, compressed: bool, counter: _CountingReader):
         self.dest, self.limits, self.compressed, self.counter = dest, limits, compressed, counter
         self.top: str | None = None
+        self.current: str | None = None  # the member being extracted, for errors
         self.seen: set[str] = set()
         self.seen_folded: set[str] = set()
         self.members = self.total = 0
@@ -270,6 +275,7 @@ class _Extraction:
         if self.members > limits.max_members:
             raise LimitExceeded(f"more than {limits.max_members} members in the tar")
         name = member.name
+        self.current = name
         safe_relpath(name, where="tar member")
         if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
             kind = {

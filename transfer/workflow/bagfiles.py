@@ -73,7 +73,7 @@ def check_bagit_txt(data: bytes) -> None:
 def format_bag_info(fields: Iterable[tuple[str, str]]) -> bytes:
     out = []
     for label, value in fields:
-        if not _LABEL.match(label) or label != label.strip():
+        if not _LABEL.fullmatch(label) or label != label.strip():
             raise ValueError(f"invalid bag-info label {label!r}")
         if _CONTROL.search(value):
             raise ValueError(f"bag-info value of {label} has a control character")
@@ -99,7 +99,7 @@ def parse_bag_info(data: bytes) -> list[tuple[str, str]]:
             fields[-1] = (label, f"{value} {line.strip()}")
             continue
         label, sep, value = line.partition(":")
-        if not sep or not _LABEL.match(label) or label != label.strip():
+        if not sep or not _LABEL.fullmatch(label) or label != label.strip():
             raise PackageError(f"line {number} is not 'Label: value'", "bag-info.txt")
         if _CONTROL.search(value):
             raise PackageError(f"line {number} has a control character", "bag-info.txt")
@@ -109,7 +109,7 @@ def parse_bag_info(data: bytes) -> list[tuple[str, str]]:
 
 def parse_oxum(value: str) -> tuple[int, int]:
     """Payload-Oxum ``octetcount.streamcount`` (RFC 8493 §2.2.2)."""
-    m = _OXUM.match(value)
+    m = _OXUM.fullmatch(value)
     if not m:
         raise PackageError(f"Payload-Oxum {value!r:.40} is not octets.count", "bag-info.txt")
     return int(m.group(1)), int(m.group(2))
@@ -150,7 +150,7 @@ def parse_manifest(data: bytes, name: str, algorithm: str) -> dict[str, str]:
         if line == "":
             continue
         parts = line.split(None, 1)
-        if len(parts) != 2 or not _HEX[algorithm].match(parts[0]):
+        if len(parts) != 2 or not _HEX[algorithm].fullmatch(parts[0]):
             raise PackageError(f"line {number} is not '<{algorithm} hex> <path>'", name)
         path = safe_relpath(_decode_path(parts[1].strip(), name, number), where=name)
         if path in out:

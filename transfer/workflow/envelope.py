@@ -129,17 +129,17 @@ def _entry(doc: Any, where: str) -> EnvelopeEntry:
     if o["category"] not in CATEGORIES:
         raise err("category is not one of the ten categories")
     media_type = o["media_type"]
-    if not isinstance(media_type, str) or not _MEDIA_TYPE.match(media_type):
+    if not isinstance(media_type, str) or not _MEDIA_TYPE.fullmatch(media_type):
         raise err("media_type must be a lowercase type/subtype")
     raw_date = o["formation_date"]
     try:
-        if not isinstance(raw_date, str) or not _DATE.match(raw_date):
+        if not isinstance(raw_date, str) or not _DATE.fullmatch(raw_date):
             raise ValueError
         formation = date.fromisoformat(raw_date)
     except ValueError:
         raise err("formation_date must be YYYY-MM-DD") from None
     cid = o["cid"]
-    if not isinstance(cid, str) or not _CID.match(cid):
+    if not isinstance(cid, str) or not _CID.fullmatch(cid):
         raise err("cid must be a base32 CIDv1")
     size = f.integer(o, "size", err, high=2**48)
     sealed_size = f.integer(o, "sealed_size", err, high=2**48)

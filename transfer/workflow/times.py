@@ -28,7 +28,7 @@ def format_utc(moment: datetime) -> str:
 
 
 def parse_utc(text: str) -> datetime:
-    if not isinstance(text, str) or not _RFC3339_UTC.match(text):
+    if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
         raise TimeFormatError(f"{text!r} is not an RFC 3339 UTC time like 2025-03-01T08:00:00Z")
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -22,8 +22,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from transfer.api.bodylimit import IMPORT_MAX_BYTES
 from transfer.api.deps import DbSession, Notary, StateDep, require
-from transfer.api.errors import Conflict, NotFound, PayloadTooLarge, problem_responses
+from transfer.api.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    problem_responses,
+)
+from transfer.api.fields import (
+    Identifier,
+    ReasonCode,
+    ReasonText,
+    TransferNo,
+    UnitCode,
+)
 from transfer.api.routes import API_V1
 from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferState, Unit
@@ -38,7 +52,6 @@ from transfer.services.provenance import event_evidence
 from transfer.services.transfer_package import tar_path
 from transfer.workflow.acts import Reason
 from transfer.workflow.notice import Classification
-from transfer.workflow.package import DEFAULT_LIMITS
 from transfer.workflow.results import Property
 
 router = APIRouter(
@@ -63,12 +76,12 @@ ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 class TransferCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    transfer_no: str = Field(min_length=1, max_length=64, description="转递编号")
+    transfer_no: TransferNo = Field(description="转递编号")
     volume_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
-    receiver: str = Field(min_length=1, max_length=64, description="接收单位代码")
-    reason: str = Field(min_length=1, max_length=200, description="转递原因")
+    receiver: UnitCode = Field(description="接收单位代码")
+    reason: ReasonText = Field(description="转递原因")
     classification: Classification = Classification.CONFIDENTIAL
-    transfer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    transfer_id: Identifier | None = None
 
 
 class TransferOut(BaseModel):
@@ -103,7 +116,7 @@ class IncomingIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64)
+    code: ReasonCode
     detail: str = Field(max_length=500)
     material_id: str | None = None
     property: Property | None = None
@@ -121,7 +134,7 @@ class ActIn(BaseModel):
 class PeerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_\-][0-9A-Za-z_.\-]*$")
+    code: UnitCode
     url: str = Field(
         min_length=8,
         max_length=500,
@@ -345,13 +358,21 @@ async def import_package(
     caller: Operator,
     clock: ClockDep,
 ) -> TransferOut:
-    limit = DEFAULT_LIMITS.max_total_bytes + (64 << 20)  # the bag limits, plus tar overhead
-    with tempfile.TemporaryFile() as fh:
+    # The caller, the transfer and its state first: nothing is read for a transfer
+    # that does not exist, is not the caller's to receive or is not awaiting delivery.
+    await run_in_threadpool(receive.check_deliverable, state, caller, transfer_id)
+    ctype = request.headers.get("content-type", "").lower()
+    if not ctype.startswith(("application/x-tar", "application/octet-stream")):
+        raise UnsupportedMediaType("转递包须以 Content-Type: application/x-tar 上传")
+    limit = IMPORT_MAX_BYTES  # also counted by the body gate
+    spool = state.settings.home / "tmp"  # inside the home (its permissions), never /tmp
+    spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=spool, prefix="import-") as fh:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"the package exceeds {limit} bytes", limit=limit)
+                raise PayloadTooLarge(f"转递包超过上限 {limit} 字节", limit=limit)
             fh.write(chunk)
         fh.seek(0)
         await run_in_threadpool(receive.deliver, state, ctx, caller, transfer_id, clock(), fh)

@@ -16,7 +16,14 @@ from transfer.api.streams import body_reader
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services.ingest import FORM_OVERHEAD
-from transfer.services.multipart import FilePart, FormError, PartInfo, StreamingForm
+from transfer.services.multipart import (
+    MAX_FIELD_BYTES,
+    MAX_FIELDS,
+    FilePart,
+    FormError,
+    PartInfo,
+    StreamingForm,
+)
 from transfer.services.verify import verify_receipt_request
 
 router = APIRouter(
@@ -64,14 +71,23 @@ def _hash_upload(content_type: str | None, pull: Any, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"the file exceeds the limit of {limit} bytes", limit=limit)
 
+    parts = 0
     while True:
         kind, payload = form.next_event()
         if kind == "eof":
             break
         if kind != "begin" or not isinstance(payload, PartInfo):
             raise FormError("unexpected multipart structure")
-        if payload.filename is None or payload.name != "file" or digest is not None:
-            FilePart(form, lambda _: None).read()  # other parts are ignored
+        parts += 1
+        if parts > MAX_FIELDS:
+            raise FormError("too many form parts")
+        # Other parts are ignored, never held: a field within a field's limit, another
+        # file within the upload limit.
+        if payload.filename is None:
+            form.skip_part(MAX_FIELD_BYTES)
+            continue
+        if payload.name != "file" or digest is not None:
+            FilePart(form, count).drain()
             continue
         h = SM3()
         part = FilePart(form, count)

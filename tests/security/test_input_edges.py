@@ -1,0 +1,164 @@
+"""Every field is checked where it enters, with the rules of the formats that will carry
+it, so that nothing accepted fails later with a 500 (issue 15): unit codes and names
+(units, peers), material titles, transfer numbers; identifier patterns match whole
+strings (``$`` accepted a trailing newline); no error detail names a server path."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from notary.crypto.sm2 import SM2PrivateKey
+from notary.deployment import Deployment
+from tests.security._world import World, build_world
+from tests.service import _notary as n
+from tests.service.conftest import Cast
+from transfer.api.errors import without_server_paths
+from transfer.db.models import Material, Transfer, Unit
+from transfer.workflow.archive import extract_tar
+from transfer.workflow.errors import PackageError
+
+BAD_CODES = ["../../x", "U1\n", "a/b", ".hidden", "x" * 65, "单位", "U 1", ""]
+BAD_TEXT = ["line\nfeed", "tab\tinside", "nul\x00", "bell\x07", "para\u2029sep", "nel\x85inside"]
+
+
+def _count(engine: Engine, model: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+def test_units_refuse_unsafe_codes_and_multi_line_names(
+    sclient: TestClient, scast: Cast, clean_engine: Engine
+) -> None:
+    before = _count(clean_engine, Unit)
+    h = scast.admin.headers
+    for code in BAD_CODES:
+        r = sclient.post(
+            "/v1/units", json={"code": code, "name": "某单位", "kind": "unit"}, headers=h
+        )
+        assert r.status_code == 422, (code, r.text)
+    for name in BAD_TEXT:
+        r = sclient.post("/v1/units", json={"code": "U9", "name": name, "kind": "unit"}, headers=h)
+        assert r.status_code == 422, (name, r.text)
+    assert _count(clean_engine, Unit) == before
+    r = sclient.post(
+        "/v1/units", json={"code": "U9", "name": " 某单位 ", "kind": "unit"}, headers=h
+    )
+    assert r.status_code == 201 and r.json()["name"] == "某单位"
+
+
+def _peer(code: str, name: str) -> dict[str, str]:
+    return {
+        "code": code,
+        "name": name,
+        "public_key": SM2PrivateKey.generate().public_key.raw.hex(),
+        "chain_account": "0x" + "11" * 20,
+        "log_public_key": SM2PrivateKey.generate().public_key.raw.hex(),
+    }
+
+
+def test_peers_refuse_unsafe_codes_and_multi_line_names(
+    sclient: TestClient, scast: Cast, clean_engine: Engine
+) -> None:
+    before = _count(clean_engine, Unit)
+    h = scast.admin.headers
+    for code in BAD_CODES:
+        r = sclient.post("/v1/transfers/peers", json=_peer(code, "外地档案中心"), headers=h)
+        assert r.status_code == 422, (code, r.text)
+    for name in BAD_TEXT:
+        r = sclient.post("/v1/transfers/peers", json=_peer("P1", name), headers=h)
+        assert r.status_code == 422, (name, r.text)
+    assert _count(clean_engine, Unit) == before
+    r = sclient.post("/v1/transfers/peers", json=_peer("P1", "外地档案中心"), headers=h)
+    assert r.status_code == 201, r.text
+
+
+def test_ingest_refuses_a_multi_line_title_before_storing_anything(
+    sclient: TestClient, scast: Cast, clean_engine: Engine
+) -> None:
+    vol = n.new_volume(sclient, scast.operator)
+    for title in BAD_TEXT:
+        r = n.upload(sclient, scast.operator, vol, n.pdf(title), title=title)
+        assert r.status_code == 422, (title, r.text)
+    assert _count(clean_engine, Material) == 0
+
+
+def test_transfers_refuse_multi_line_numbers_and_reasons_and_unsafe_receivers(
+    sclient: TestClient, scast: Cast, clean_engine: Engine
+) -> None:
+    vol = n.new_volume(sclient, scast.operator)
+    good = {
+        "transfer_no": "ZD-2026-001",
+        "volume_ids": [vol],
+        "receiver": scast.other.unit_code,
+        "reason": "工作调动",
+    }
+    bad: list[dict[str, Any]] = [
+        *({**good, "transfer_no": t} for t in BAD_TEXT),
+        *({**good, "reason": t} for t in BAD_TEXT),
+        *({**good, "receiver": c} for c in BAD_CODES),
+        {**good, "transfer_id": "T1\n"},
+    ]
+    for body in bad:
+        r = sclient.post("/v1/transfers", json=body, headers=scast.operator.headers)
+        assert r.status_code == 422, (body, r.text)
+    assert _count(clean_engine, Transfer) == 0
+
+
+@pytest.fixture
+def world(sclient: TestClient, scast: Cast, deployment: Deployment) -> World:
+    return build_world(sclient, scast, deployment)
+
+
+@pytest.mark.parametrize("where", ["proof", "contract", "tx_hash"])
+def test_a_trailing_newline_in_a_receipt_is_a_format_error(world: World, where: str) -> None:
+    # ``^…$`` with re.match accepted "…\n" (and bytes.fromhex ignores it): a receipt
+    # that is not the bytes it was issued as verified.
+    doc = dict(world.receipt_a)
+    if where == "proof":
+        proof = list(doc["inclusion_proof"])
+        assert proof, "the world's receipt has a proof"
+        doc["inclusion_proof"] = [proof[0] + "\n", *proof[1:]]
+    else:
+        doc["anchor"] = {**doc["anchor"], where: doc["anchor"][where] + "\n"}
+    r = world.client.post("/v1/verify", json={"receipt": doc}, headers=world.cast.operator.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("verification-format")
+
+
+def _tar(*members: tuple[str, bytes | None]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def test_a_colliding_tar_member_is_named_without_the_server_path(tmp_path: Path) -> None:
+    dest = tmp_path / "server-side" / "incoming"
+    source = _tar(("pkg", None), ("pkg/a", b"file"), ("pkg/a/b", b"under a file"))
+    with pytest.raises(PackageError) as refused:
+        extract_tar(source, dest)
+    message = str(refused.value)
+    assert "pkg/a/b" in message
+    assert str(tmp_path) not in message
+
+
+def test_problem_details_never_carry_a_server_directory(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    detail = f"[Errno 20] Not a directory: '{home}/incoming/T1/pkg/a/b'"
+    cleaned = without_server_paths(detail, [home])
+    assert cleaned is not None and home not in cleaned and "pkg/a/b" in cleaned

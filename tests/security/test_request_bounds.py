@@ -1,0 +1,175 @@
+"""Cheap requests cannot make the API hold memory, threads or time (issue 15).
+
+Against the service over real HTTP (uvicorn on loopback), per endpoint class — JSON
+routes, material upload, verify (JSON and by file), package import — with raw sockets,
+so that a body can be *declared* huge and never sent: an answer that arrives while the
+client still holds the body back proves the server did not wait for (or buffer) it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from sqlalchemy import Engine
+
+from notary._internal.net import free_port
+from notary.deployment import Deployment
+from tests.service.conftest import Cast
+from transfer.api import create_app
+from transfer.services.multipart import MAX_FIELD_BYTES
+from transfer.settings import Settings
+
+HUGE = 512 << 20
+IDLE_S = 0.5
+JSON = "application/json"
+TAR = "application/x-tar"
+BOUNDARY = "bound"
+MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
+
+# One path per endpoint class (existence does not matter: the gate answers first).
+UNITS = "/v1/units"
+UPLOAD = f"/v1/volumes/{uuid.uuid4()}/materials"
+VERIFY = "/v1/verify"
+IMPORT = "/v1/transfers/T-NOT-THERE/import"
+ROUTES = [(UNITS, JSON), (UPLOAD, MULTIPART), (VERIFY, JSON), (VERIFY, MULTIPART), (IMPORT, TAR)]
+
+
+@pytest.fixture
+def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
+    )
+    app = create_app(settings, engine=clean_engine, deployment=deployment)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.02)
+    yield config.port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _send(
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
+    *,
+    timeout: float = 5,
+) -> tuple[int, bytes, float]:
+    """Sends the request head and ``body`` (however much a declared length promises),
+    then waits without sending more: (status, response, seconds until it came)."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head.encode("latin-1") + body)
+        response = b""
+        while b"\r\n\r\n" not in response:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            response += chunk
+        return int(response.split()[1]), response, time.monotonic() - started
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(("path", "ctype"), ROUTES)
+def test_without_a_key_a_huge_body_is_refused_before_it_is_read(
+    port: int, cast: Cast, path: str, ctype: str
+) -> None:
+    for extra in ({}, {"Authorization": "Bearer not-a-key"}):
+        headers = {"Content-Type": ctype, "Content-Length": str(HUGE), **extra}
+        status, response, seconds = _send(port, path, headers, b"x" * 1024)
+        assert status == 401 and seconds < 2
+        assert b"connection: close" in response.lower()
+
+
+@pytest.mark.parametrize("path", [UNITS, UPLOAD, VERIFY, IMPORT])
+def test_a_huge_body_of_another_content_type_is_refused_by_its_declared_length(
+    port: int, cast: Cast, path: str
+) -> None:
+    # octet-stream on a JSON or multipart route, JSON on the import route: none of
+    # them is streamed there, so the small-body limit applies.
+    ctype = JSON if path == IMPORT else "application/octet-stream"
+    headers = {**_auth(cast.operator.key), "Content-Type": ctype, "Content-Length": str(HUGE)}
+    status, _, seconds = _send(port, path, headers, b"x" * 1024)
+    assert status == 413 and seconds < 2
+
+
+def test_a_chunked_body_of_another_content_type_is_cut_at_the_limit(port: int, cast: Cast) -> None:
+    chunk = b"x" * (256 << 10)
+    piece = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+    headers = {
+        **_auth(cast.admin.key),
+        "Content-Type": "application/octet-stream",
+        "Transfer-Encoding": "chunked",
+    }
+    # Five pieces (1.25 MiB) pass the 1 MiB limit; the rest is never sent.
+    status, _, seconds = _send(port, UNITS, headers, piece * 5)
+    assert status == 413 and seconds < 2
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "1e3"])
+@pytest.mark.parametrize(("path", "ctype"), [(UNITS, JSON), (VERIFY, MULTIPART)])
+def test_a_bad_content_length_is_a_400(
+    port: int, cast: Cast, path: str, ctype: str, length: str
+) -> None:
+    headers = {**_auth(cast.operator.key), "Content-Type": ctype, "Content-Length": length}
+    status, _, seconds = _send(port, path, headers, b"{}")
+    assert status == 400 and seconds < 2
+
+
+@pytest.mark.parametrize(("path", "ctype"), [(UNITS, JSON), (VERIFY, MULTIPART)])
+def test_a_stalled_body_is_answered_408(port: int, cast: Cast, path: str, ctype: str) -> None:
+    key = cast.admin.key if path == UNITS else cast.operator.key
+    headers = {**_auth(key), "Content-Type": ctype, "Content-Length": "100000"}
+    status, _, seconds = _send(port, path, headers, b"--" + BOUNDARY.encode() + b"\r\n")
+    assert status == 408 and IDLE_S <= seconds < IDLE_S + 2
+
+
+def test_importing_into_a_transfer_that_does_not_exist_reads_nothing(port: int, cast: Cast) -> None:
+    headers = {**_auth(cast.operator.key), "Content-Type": TAR, "Content-Length": str(64 << 20)}
+    status, _, seconds = _send(port, IMPORT, headers, b"x" * 1024)
+    assert status == 404 and seconds < 2
+
+
+def _form(*parts: tuple[str, str | None, bytes]) -> bytes:
+    body = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += content + b"\r\n"
+    return body + f"--{BOUNDARY}--\r\n".encode()
+
+
+def _post_form(port: int, key: str, body: bytes, timeout: float = 60) -> tuple[int, float]:
+    headers = {**_auth(key), "Content-Type": MULTIPART, "Content-Length": str(len(body))}
+    status, _, seconds = _send(port, VERIFY, headers, body, timeout=timeout)
+    return status, seconds
+
+
+def test_verify_by_file_limits_fields_and_skips_other_files_in_linear_time(
+    port: int, cast: Cast
+) -> None:
+    key = cast.operator.key
+    long_field = _form(("note", None, b"x" * (MAX_FIELD_BYTES + 1)), ("file", "a.pdf", b"%PDF"))
+    assert _post_form(port, key, long_field)[0] == 400
+    # A 64 MiB file part that is not 'file' is dropped as it streams (it was buffered by
+    # bytes concatenation: quadratic, ~10 s of CPU here).
+    other = _form(("extra", "b.bin", b"y" * (64 << 20)), ("file", "a.pdf", b"%PDF"))
+    status, seconds = _post_form(port, key, other)
+    assert status == 200 and seconds < 5, seconds
