@@ -26,11 +26,12 @@ EXPECTED = {
     State.PACKAGED: {Event.PACKAGE: State.PACKAGED, Event.DISPATCH: State.DISPATCHED},
     State.DISPATCHED: {Event.DELIVER: State.DELIVERED, Event.RECALL: State.RETURNED},
     State.DELIVERED: {
-        Event.VERIFY: State.VERIFIED, Event.REJECT: State.REJECTED, Event.RECALL: State.RETURNED,
+        Event.DELIVER: State.DELIVERED, Event.VERIFY: State.VERIFIED, Event.REJECT: State.REJECTED,
+        Event.RECALL: State.RETURNED,
     },
     State.VERIFIED: {
-        Event.VERIFY: State.VERIFIED, Event.ACCEPT: State.RECEIVED, Event.REJECT: State.REJECTED,
-        Event.RECALL: State.RETURNED,
+        Event.DELIVER: State.DELIVERED, Event.VERIFY: State.VERIFIED, Event.ACCEPT: State.RECEIVED,
+        Event.REJECT: State.REJECTED, Event.RECALL: State.RETURNED,
     },
     State.RECEIVED: {},
     State.REJECTED: {Event.RETURN: State.RETURNED},
