@@ -120,24 +120,21 @@ def show(
         return
     out.print(f"案卷 {_line(v)}")
     out.print(f"干部标识（盲化）：{v['cadre_blind_id']}")
-    t = Table(
-        "类号-顺序号-页码",
-        "题名",
-        "形成日期",
+    # The material ID is what `notary read` and `receipt get` take: never cut. The leaf
+    # index and the SM3 are in --json.
+    columns = [
+        Column("类号-顺序号-页码", no_wrap=True),
+        Column("题名", min_width=10, overflow="fold"),
+        Column("形成日期", no_wrap=True),
         Column("材料 ID", no_wrap=True),
-        "版本",
-        "日志序号",
-        title="材料目录",
-    )
+    ]
+    if all_versions:
+        columns.append(Column("版本", no_wrap=True))
+    t = Table(*columns, title="材料目录")
     for m in materials:
-        version = str(m["version"]) + ("" if m.get("current", True) else "（已更正）")
-        t.add_row(
-            m["designation"],
-            m["title"],
-            str(m["formation_date"]),
-            str(m["id"]),
-            version,
-            "" if m["leaf_index"] is None else str(m["leaf_index"]),
-        )
+        row = [m["designation"], m["title"], str(m["formation_date"]), str(m["id"])]
+        if all_versions:
+            row.append(str(m["version"]) + ("" if m.get("current", True) else "（已更正）"))
+        t.add_row(*row)
     out.print(t)
     out.print(f"共 {len(materials)} 件材料")
