@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.table import Column, Table
 
 from clients.commands._common import (
     DEFAULT_URL,
@@ -29,7 +28,7 @@ from clients.commands.transfer import STATES, _report_table, _state
 from clients.sdk import Conflict, NotaryAPIError, NotaryClient
 
 STEPS = {
-    "create": "创建（转递通知单）",
+    "create": "创建",
     "package": "打包",
     "dispatch": "转出",
     "deliver": "送达",
@@ -43,13 +42,19 @@ STEPS = {
 }
 
 
+CUSTODY = {"none": "未登记", "held": "保管中", "in_transit": "在途"}
+OUTCOMES = {"pending": "待答复", "received": "已接收", "rejected": "已退回", "recalled": "已撤回"}
+# Digests and CIDs are in --json; the words below are what a clerk acts on.
+_HIDDEN = {"dispatch_hash", "receipt_hash", "reason_hash", "outcome_hash", "package_cid"}
+
+
 def _detail(event: str, d: dict[str, Any]) -> str:
     """The event's detail in words; what has no words is shown as key=value."""
     parts: list[str] = []
-    rest = dict(d)
+    rest = {k: v for k, v in d.items() if k not in _HIDDEN}
     if event == "deliver":
         mode = rest.pop("mode", None)
-        parts.append({"online": "在线（按 CID）", "offline": "离线导入（机要）"}.get(mode, ""))
+        parts.append({"online": "在线送达（按 CID）", "offline": "离线导入（机要）"}.get(mode, ""))
         if rest.pop("again", False):
             parts.append("另一份转递包")
         if rest.pop("after_failed_verification", False):
@@ -63,12 +68,23 @@ def _detail(event: str, d: dict[str, Any]) -> str:
             parts.append(f"材料 {rest.pop('materials')} 件")
         if "resend_of" in rest:
             parts.append(f"重新转递自 {rest.pop('resend_of')}")
+    elif event == "package" and "payload_octets" in rest:
+        parts.append(f"{int(rest.pop('payload_octets')):,} 字节")
+    elif event == "dispatch":
+        if "answer_by" in rest:
+            parts.append(f"答复期限 {str(rest.pop('answer_by'))[:10]}")
+        if rest.pop("observed", False):
+            parts.append("他方部署转出，已在链上核对")
     elif event == "resend" and "resent_as" in rest:
         parts.append(f"新转递 {rest.pop('resent_as')}")
     elif event == "reject" and "reasons" in rest:
         reasons = rest.pop("reasons") or []
         parts.append("理由：" + "；".join(str(r.get("detail") or r.get("code")) for r in reasons))
-        rest.pop("reason_hash", None)
+    elif event == "custody" and rest.get("custodian") == "receiver":
+        rest.pop("custodian")
+        parts.append("保管权已移交接收单位")
+    if rest.pop("observed_on_chain", False):
+        parts.append("据链上记录同步")
     parts += [f"{k}={v}" for k, v in rest.items() if v is not None]
     return "，".join(p for p in parts if p)
 
@@ -78,6 +94,30 @@ def _states(e: dict[str, Any]) -> str:
     if before is None or before == after:
         return STATES.get(str(after), str(after))
     return f"{STATES.get(str(before), before)} → {STATES.get(str(after), after)}"
+
+
+def _print_timeline(events: list[dict[str, Any]]) -> None:
+    # Lines, not a table: a narrow terminal wraps them instead of cutting the words.
+    out.print("时间线：")
+    for e in events:
+        leaf = e.get("leaf_index")
+        step = STEPS.get(str(e["event"]), str(e["event"]))
+        where = "" if leaf is None else f"  日志序号 {leaf}"
+        detail = _detail(str(e["event"]), e.get("detail") or {})
+        line = f"  {str(e['at'])[:19].replace('T', ' ')}  {step}（{_states(e)}）{where}"
+        out.print(line + (f"  {detail}" if detail else ""))
+
+
+def _print_chain(volumes: list[dict[str, Any]]) -> None:
+    out.print("链上保管状态：")
+    for v in volumes:
+        d = v.get("dispatch") or {}
+        state = CUSTODY.get(str(v.get("custody_state")), str(v.get("custody_state")))
+        outcome = OUTCOMES.get(str(d.get("outcome")), str(d.get("outcome") or "（未转出）"))
+        out.print(
+            f"  案卷 {str(v['chain_volume_id'])[:16]}…  保管账户 {v.get('custodian')}  "
+            f"{state}，本次转递：{outcome}"
+        )
 
 
 def show(
@@ -101,33 +141,8 @@ def show(
         f"{len(notice.get('materials', []))} 件，原因：{notice.get('reason', '')}"
     )
     out.print(f"期限 {str(t['deadline'])[:10]}，包根 {t['package_root'] or '（未打包）'}")
-    events = Table("时间", "事件", "状态", "日志序号", "详情", title="时间线", min_width=60)
-    for e in timeline["events"]:
-        leaf = e.get("leaf_index")
-        events.add_row(
-            str(e["at"])[:19],
-            STEPS.get(str(e["event"]), str(e["event"])),
-            _states(e),
-            "" if leaf is None else str(leaf),
-            _detail(str(e["event"]), e.get("detail") or {}),
-        )
-    out.print(events)
-    chain = Table(
-        Column("链上案卷标识", no_wrap=True, max_width=20),
-        "保管账户",
-        "链上状态",
-        "本次转递结果",
-        title="链上保管状态",
-    )
-    for v in timeline["chain"]:
-        d = v.get("dispatch") or {}
-        chain.add_row(
-            str(v["chain_volume_id"])[:16] + "…",
-            str(v.get("custodian") or ""),
-            str(v.get("custody_state") or ""),
-            str(d.get("outcome") or ""),
-        )
-    out.print(chain)
+    _print_timeline(timeline["events"])
+    _print_chain(timeline["chain"])
     if report is not None:
         out.print(_report_table(report["results"]))
         out.print(f"四性检测：{report['summary']}")
