@@ -56,9 +56,7 @@ def _detail(event: str, d: dict[str, Any]) -> str:
         mode = rest.pop("mode", None)
         parts.append({"online": "在线送达（按 CID）", "offline": "离线导入（机要）"}.get(mode, ""))
         if rest.pop("again", False):
-            parts.append("另一份转递包")
-        if rest.pop("after_failed_verification", False):
-            parts.append("替换检测未通过的一份")
+            parts.append("另一份转递包，替换检测未通过的一份")
     elif event == "verify" and "accepted" in rest:
         ok = rest.pop("accepted")
         failed = rest.pop("failed_materials", 0)

@@ -44,6 +44,9 @@ def test_a_damaged_copy_is_replaced_by_another_copy_of_the_same_package(
         r = http.post(f"{base}/import", headers=tar, content=damaged)
         assert r.status_code == 200, r.text
         assert r.json()["state"] == "delivered"
+        # Before a verification, a repeated import (a retried request) delivers nothing.
+        r = http.post(f"{base}/import", headers=tar, content=good.content)
+        assert r.status_code == 409 and r.json()["state"] == "delivered"
         r = http.post(f"{base}/verify", headers=b)
         assert r.status_code == 200 and r.json()["state"] == "verified"
         report = http.get(f"{base}/report", headers=b).json()
@@ -77,7 +80,7 @@ def test_a_damaged_copy_is_replaced_by_another_copy_of_the_same_package(
             ("verify", "verified"),
         ]
         assert received[1][2]["accepted"] is False  # the failed attempt stays
-        assert received[2][2]["again"] and received[2][2]["after_failed_verification"]
+        assert received[2][2] == {"mode": "offline", "again": True}
         assert received[3][2]["accepted"] is True
         assert all(e["leaf_index"] is not None for e in timeline["events"])
 
@@ -86,7 +89,9 @@ def test_a_damaged_copy_is_replaced_by_another_copy_of_the_same_package(
 
     r = cli("transfer", "show", tid, env=_env(service, "UNIT-B"))
     assert r.code == 0, r.err
-    assert "另一份转递包" in r.out and "未通过（1 件材料有检测项失败）" in r.out
+    assert (
+        "另一份转递包，替换检测未通过的一份" in r.out and "未通过（1 件材料有检测项失败）" in r.out
+    )
     assert "全部通过" in r.out and "已接收" in r.out
 
 

@@ -26,8 +26,7 @@ EXPECTED = {
     State.PACKAGED: {Event.PACKAGE: State.PACKAGED, Event.DISPATCH: State.DISPATCHED},
     State.DISPATCHED: {Event.DELIVER: State.DELIVERED, Event.RECALL: State.RETURNED},
     State.DELIVERED: {
-        Event.DELIVER: State.DELIVERED, Event.VERIFY: State.VERIFIED, Event.REJECT: State.REJECTED,
-        Event.RECALL: State.RETURNED,
+        Event.VERIFY: State.VERIFIED, Event.REJECT: State.REJECTED, Event.RECALL: State.RETURNED,
     },
     State.VERIFIED: {
         Event.DELIVER: State.DELIVERED, Event.VERIFY: State.VERIFIED, Event.ACCEPT: State.RECEIVED,

@@ -218,17 +218,18 @@ def deliver(
     """Online (``upload`` None: the package by CID from the shared store) or offline
     (the package file uploaded): unpacked and checked against the on-chain root.
 
-    Delivering again (another courier copy, or a fresh fetch by CID) is allowed until a
-    verification passes: the new copy is unpacked beside the bag and moved in place
-    only once the transition is claimed, so a verification or a receipt running
-    meanwhile never mixes two copies (its own claim then fails: 409). The failed
+    Delivering again (another courier copy, or a fresh fetch by CID) is allowed after a
+    verification that failed, never after one that passed: the new copy is unpacked
+    beside the bag and moved in place only once the transition is claimed, so a
+    verification or a receipt running meanwhile never mixes two copies (its own claim
+    then fails: 409). The failed
     verification stays in the timeline; its results are cleared."""
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_receiver(t, caller, "接收转递包")
         require_hosted(t, "receiver")
-        again = t.state in (TransferState.DELIVERED, TransferState.VERIFIED)
-        if t.state is TransferState.VERIFIED and t.report is not None and report_of(t).accepted:
+        again = t.state is TransferState.VERIFIED
+        if again and t.report is not None and report_of(t).accepted:
             raise Conflict("四性检测已全部通过，无需重新送达：请签署回执", rule="verified-ok")
         version = t.row_version
         advance(t, Event.DELIVER)
@@ -267,7 +268,6 @@ def deliver(
                 # The audit period runs from the first delivery: another copy does not
                 # extend it.
                 detail["again"] = True
-                detail["after_failed_verification"] = t.report is not None
                 t.report = None
                 for row in s.scalars(
                     select(TransferResult).where(TransferResult.transfer_pk == t.id)
