@@ -222,8 +222,8 @@ def deliver(
     verification that failed, never after one that passed: the new copy is unpacked
     beside the bag and moved in place only once the transition is claimed, so a
     verification or a receipt running meanwhile never mixes two copies (its own claim
-    then fails: 409). The failed
-    verification stays in the timeline; its results are cleared."""
+    then fails: 409). The failed verification stays in the timeline; its results are
+    cleared."""
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_receiver(t, caller, "接收转递包")
