@@ -20,7 +20,11 @@ from clients.commands.ingest import ingest
 from clients.commands.log import log_app
 from clients.commands.network import network_app, peer_app
 from clients.commands.provenance import provenance
+from clients.commands.read import read
+from clients.commands.receipt import receipt_app
 from clients.commands.transfer import transfer_app
+from clients.commands.transfer_ops import COMMANDS as TRANSFER_OPS
+from clients.commands.volume import volume_app
 from clients.errors import UserError
 from clients.sdk.errors import (
     ClientVerificationError,
@@ -126,6 +130,8 @@ def _verify_remote(digest: bytes, url: str, key: str, rpc: str | None, as_json: 
 
     with client(url, key, rpc=rpc) as c:
         data = c.verify_sm3(digest.hex())
+    # A failed chain check never gets here: the SDK raises (one line, exit 1).
+    data["chain_checked"] = any(r.get("client_anchor") for r in data.get("registrations", []))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     elif not data["found"]:
@@ -139,8 +145,26 @@ def _verify_remote(digest: bytes, url: str, key: str, rpc: str | None, as_json: 
                 f"  材料 {r['material_id']} 第 {r['version']} 版，类号 {r['category']}，"
                 f"单位 {r['unit']}，日志序号 {r['leaf_index']}，{state}{checked}"
             )
+            typer.echo(f"    {_anchor_line(r, rpc)}")
     if not data["found"]:
         raise typer.Exit(1)
+
+
+def _anchor_line(r: dict[str, Any], rpc: str | None) -> str:
+    """What was checked of the registration's chain anchor, in words a clerk can act on."""
+    a = r.get("client_anchor")
+    if a:
+        return (
+            f"链上锚定已核验（通过）：链 {a['chain_id']} 区块 {a['block_number']}，"
+            f"交易 {a['tx_hash']}，检查点根与链上一致"
+        )
+    if not r.get("client_verified"):
+        return "链上锚定未核验：尚无检查点覆盖该登记，请稍后重试"
+    if not r["anchored"]:
+        return "链上锚定未核验：检查点尚未上链，请稍后重试"
+    if rpc is None:
+        return "链上锚定未核验：请以 --rpc 给出链 JSON-RPC 地址，在链上独立核验"
+    return "链上锚定未核验"
 
 
 def _verify_receipt_offline(
@@ -468,6 +492,11 @@ def demo(
 app.command("ingest")(ingest)
 app.command("provenance")(provenance)
 app.add_typer(transfer_app, name="transfer")
+for _name, _command in TRANSFER_OPS.items():
+    transfer_app.command(_name)(_command)
+app.add_typer(volume_app, name="volume")
+app.add_typer(receipt_app, name="receipt")
+app.command("read")(read)
 app.add_typer(log_app, name="log")
 app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")

@@ -19,7 +19,8 @@ from clients.errors import UserError
 from clients.sdk import NotaryClient
 
 transfer_app = typer.Typer(
-    help="转递：创建、发出、收件箱、接收（回执）、退回、导出、导入。", no_args_is_help=True
+    help="转递：创建、发出、收件箱、检测、接收（回执）、退回、导出、导入、查看、重新转递。",
+    no_args_is_help=True,
 )
 
 STATES = {

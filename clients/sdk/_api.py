@@ -202,7 +202,8 @@ class ApiMethods:
 
     def transfer_action(self, transfer_id: str, action: str, body: Any = None) -> Any:
         """POST /v1/transfers/{id}/{action}: package, dispatch, deliver, verify, receipt,
-        rejection, return, recall, sync."""
+        rejection, return, recall, sync, resend (body ``{transfer_no?, transfer_id?}``;
+        answers the new transfer)."""
         return self._run(core.send_json("POST", f"/v1/transfers/{transfer_id}/{action}", body))
 
     def transfer_report(self, transfer_id: str) -> Any:

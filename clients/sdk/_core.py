@@ -257,7 +257,9 @@ def download(v: Verifier, material_id: str, purpose: str, *, wait: float = 5.0) 
 
 def verify_by_sm3(v: Verifier, sm3_hex: str) -> Op:
     """POST /v1/verify by SM3; every receipt in the answer is verified on the client too
-    (``client_verified`` is added to each registration that has one)."""
+    (``client_verified`` is added to each registration that has one, and
+    ``client_anchor``: the chain check's result when the client has an ``rpc_url`` and
+    the receipt is anchored, else null)."""
     digest = sm3_hex.lower()
     body = yield from send_json("POST", "/v1/verify", {"sm3": digest})
     if v.enabled:
@@ -266,13 +268,14 @@ def verify_by_sm3(v: Verifier, sm3_hex: str) -> Op:
             if doc is None:
                 continue
             yield from ensure_pin(v)
-            v.check_receipt(
+            checked = v.check_receipt(
                 doc,
                 material_id=str(reg["material_id"]),
                 sm3=bytes.fromhex(digest),
                 pending=reg.get("anchored") is not True,
             )
             reg["client_verified"] = True
+            reg["client_anchor"] = None if checked.anchor is None else checked.anchor.to_json()
     return body
 
 

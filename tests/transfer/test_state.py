@@ -29,8 +29,8 @@ EXPECTED = {
         Event.VERIFY: State.VERIFIED, Event.REJECT: State.REJECTED, Event.RECALL: State.RETURNED,
     },
     State.VERIFIED: {
-        Event.VERIFY: State.VERIFIED, Event.ACCEPT: State.RECEIVED, Event.REJECT: State.REJECTED,
-        Event.RECALL: State.RETURNED,
+        Event.DELIVER: State.DELIVERED, Event.VERIFY: State.VERIFIED, Event.ACCEPT: State.RECEIVED,
+        Event.REJECT: State.REJECTED, Event.RECALL: State.RETURNED,
     },
     State.RECEIVED: {},
     State.REJECTED: {Event.RETURN: State.RETURNED},

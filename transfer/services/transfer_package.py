@@ -212,19 +212,31 @@ def receive_tar(
     *,
     expected_root: bytes,
     limits: Limits = DEFAULT_LIMITS,
+    dest: Path | None = None,
 ) -> Bag:
-    """Unpack a package file into the transfer's bag directory (checked against the
-    package root dispatched on chain); the previous bag, if any, is replaced."""
+    """Unpack a package file into the transfer's bag directory, or into ``dest`` (a
+    staging directory that :func:`install_bag` moves in place later), checked against
+    the package root dispatched on chain; a previous bag there is replaced."""
     base = transfer_dir(home, transfer_id)
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".import-{uuid.uuid4().hex}"  # extract_tar creates it
     try:
         bag = import_tar(source, tmp, expected_root=expected_root, limits=limits)
-        final = bag_dir(home, transfer_id)
+        final = dest or bag_dir(home, transfer_id)
         _replace_dir(bag.path, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return open_bag(final, expected_root=expected_root)
+
+
+def staging_dir(home: Path, transfer_id: str) -> Path:
+    """Where another copy of a delivered package is unpacked before it replaces the bag."""
+    return transfer_dir(home, transfer_id) / f".bag-next-{uuid.uuid4().hex}"
+
+
+def install_bag(home: Path, transfer_id: str, staged: Path) -> None:
+    """Move a staged bag in place of the transfer's bag (renames only)."""
+    _replace_dir(staged, bag_dir(home, transfer_id))
 
 
 class FetchFailed(Exception):

@@ -9,6 +9,7 @@ this transfer, package root and dispatch, the time window, a nonce never seen.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,7 +43,9 @@ from transfer.services.transfer_package import (
     ChunkStream,
     FetchFailed,
     bag_dir,
+    install_bag,
     receive_tar,
+    staging_dir,
 )
 from transfer.services.transfer_shared import nonce_seen as _nonce_seen
 from transfer.services.transfer_shared import unit_key_of as _unit_key
@@ -229,11 +232,21 @@ def deliver(
     upload: BinaryIO | None = None,
 ) -> Transfer:
     """Online (``upload`` None: the package by CID from the shared store) or offline
-    (the package file uploaded): unpacked and checked against the on-chain root."""
+    (the package file uploaded): unpacked and checked against the on-chain root.
+
+    Delivering again (another courier copy, or a fresh fetch by CID) is allowed after a
+    verification that failed, never after one that passed: the new copy is unpacked
+    beside the bag and moved in place only once the transition is claimed, so a
+    verification or a receipt running meanwhile never mixes two copies (its own claim
+    then fails: 409). The failed verification stays in the timeline; its results are
+    cleared."""
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_receiver(t, caller, "接收转递包")
         require_hosted(t, "receiver")
+        again = t.state is TransferState.VERIFIED
+        if again and t.report is not None and report_of(t).accepted:
+            raise Conflict("四性检测已全部通过，无需重新送达：请签署回执", rule="verified-ok")
         version = t.row_version
         advance(t, Event.DELIVER)
         s.rollback()
@@ -253,31 +266,46 @@ def deliver(
         chunks = ctx.store.iter_content(t.package_cid)
     else:
         chunks = iter(lambda: upload.read(1 << 20), b"")
+    staged = staging_dir(home, transfer_id) if again else None
     # Unpacked as it is read: the store checks every block against the CID on the way,
     # the bag is then checked against the on-chain root.
     try:
-        receive_tar(home, transfer_id, ChunkStream(chunks, limit=limit), expected_root=root)
-    except OverflowError as e:
-        raise PayloadTooLarge(str(e), limit=limit) from None
-    except FetchFailed as e:
-        raise ServiceUnavailable(f"无法从内容网络取回转递包：{e}") from None
-    except (PackageError, TransferError) as e:
-        raise Conflict(f"转递包无法接收：{e}", package_error=type(e).__name__) from None
-    with state.write_sessions() as s:
-        t = find(s, transfer_id, caller)
-        check_version(t, version)
-        old, _ = claim(s, t, Event.DELIVER)
-        t.delivered_at = now
-        record_event(
-            s,
-            t,
-            "deliver",
-            old,
-            caller.unit_id,
-            detail={"mode": "online" if upload is None else "offline"},
-        )
-        commit(s)
-        return t
+        try:
+            receive_tar(
+                home, transfer_id, ChunkStream(chunks, limit=limit), expected_root=root, dest=staged
+            )
+        except OverflowError as e:
+            raise PayloadTooLarge(str(e), limit=limit) from None
+        except FetchFailed as e:
+            raise ServiceUnavailable(f"无法从内容网络取回转递包：{e}") from None
+        except (PackageError, TransferError) as e:
+            raise Conflict(f"转递包无法接收：{e}", package_error=type(e).__name__) from None
+        with state.write_sessions() as s:
+            t = find(s, transfer_id, caller)
+            check_version(t, version)
+            old, _ = claim(s, t, Event.DELIVER)
+            detail: dict[str, Any] = {"mode": "online" if upload is None else "offline"}
+            if again:
+                # The audit period runs from the first delivery: another copy does not
+                # extend it.
+                detail["again"] = True
+                t.report = None
+                for row in s.scalars(
+                    select(TransferResult).where(TransferResult.transfer_pk == t.id)
+                ):
+                    s.delete(row)
+            else:
+                t.delivered_at = now
+            record_event(s, t, "deliver", old, caller.unit_id, detail=detail)
+            s.flush()
+            if staged is not None:
+                install_bag(home, transfer_id, staged)
+                staged = None
+            commit(s)
+            return t
+    finally:
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
 
 
 def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:

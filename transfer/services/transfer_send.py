@@ -28,6 +28,7 @@ from transfer.db.models import (
     MaterialKey,
     Transfer,
     TransferDirection,
+    TransferEvent,
     TransferState,
     TransferVolume,
     Unit,
@@ -35,6 +36,7 @@ from transfer.db.models import (
     VolumeKind,
     VolumeStatus,
 )
+from transfer.db.treestore import lock_log
 from transfer.db.types import utcnow
 from transfer.security import Principal
 from transfer.services import transfer_intents as intents
@@ -91,6 +93,7 @@ class NewTransfer:
     reason: str
     classification: Classification
     transfer_id: str | None = None
+    resend_of: str | None = None  # the returned transfer this one sends again
 
 
 def chain_volume_id(s: Session, secret: bytes, volume_id: uuid.UUID) -> str:
@@ -129,6 +132,7 @@ def create_transfer(
         settings.transfer_overdue_days,
     )
     with state.write_sessions() as s:
+        previous = None if new.resend_of is None else _resendable(s, caller, new.resend_of)
         sender = _unit(s, caller.unit_id)
         receiver = s.scalar(select(Unit).where(Unit.code == new.receiver))
         if receiver is None:
@@ -198,17 +202,89 @@ def create_transfer(
                     chain_volume_id=chain_volume_id(s, state.blinding_secret, v.id),
                 )
             )
-        record_event(
-            s,
-            t,
-            "create",
-            None,
-            caller.unit_id,
-            now=created,
-            detail={"materials": notice.material_count},
-        )
+        detail: dict[str, object] = {"materials": notice.material_count}
+        if previous is not None:
+            detail["resend_of"] = previous.transfer_id
+        record_event(s, t, "create", None, caller.unit_id, now=created, detail=detail)
+        if previous is not None:
+            # A record on the returned transfer, not a transition: it stays returned.
+            record_event(
+                s,
+                previous,
+                "resend",
+                previous.state.value,
+                caller.unit_id,
+                now=created,
+                detail={"resent_as": t.transfer_id},
+            )
         commit(s)
         return t
+
+
+def _resendable(s: Session, caller: Principal, transfer_id: str, *, lock: bool = True) -> Transfer:
+    """The returned transfer to send again: the caller's, hosted here, returned (after a
+    rejection, or recalled) and not re-sent yet. In a write session the log lock is
+    taken first, so that of two concurrent re-sends the second sees the first."""
+    if lock:
+        lock_log(s)
+    t = find(s, transfer_id, caller)
+    require_sender(t, caller, "重新转递")
+    require_hosted(t, "sender")
+    if t.state is TransferState.REJECTED:
+        raise Conflict(
+            f"转递 {transfer_id} 已被退回，请先办理退回（return），再重新转递",
+            state=t.state.value,
+            event="resend",
+        )
+    if t.state is not TransferState.RETURNED:
+        raise Conflict(
+            f"转递 {transfer_id} 当前状态为 {t.state.value}，只有已退还的转递可以重新转递",
+            state=t.state.value,
+            event="resend",
+        )
+    done = s.scalar(
+        select(TransferEvent)
+        .where(TransferEvent.transfer_pk == t.id, TransferEvent.event == "resend")
+        .limit(1)
+    )
+    if done is not None:
+        raise Conflict(
+            f"转递 {transfer_id} 已重新转递为 {done.detail.get('resent_as')}",
+            rule="resend-once",
+            resent_as=done.detail.get("resent_as"),
+        )
+    return t
+
+
+def resend_transfer(
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    transfer_id: str,
+    now: datetime,
+    *,
+    transfer_no: str | None = None,
+    new_id: str | None = None,
+) -> Transfer:
+    """Send a returned transfer again, as a new transfer with a new notice over the same
+    volumes (their current material versions: what the sender corrected after the
+    rejection), to the same receiver, for the same reason; linked both ways in the
+    timelines (``resend_of`` / ``resent_as``). The returned transfer keeps its history
+    and its rejection; the new one is packaged and dispatched like any other."""
+    with state.sessions() as s:
+        old = _resendable(s, caller, transfer_id, lock=False)  # refuse early
+        notice = _notice(old)
+        s.rollback()
+    new = NewTransfer(
+        transfer_no=transfer_no or notice.transfer_no,
+        volume_ids=[uuid.UUID(v.volume_id) for v in notice.volumes],
+        receiver=notice.receiver.code,
+        reason=notice.reason,
+        classification=notice.classification,
+        transfer_id=new_id,
+        resend_of=transfer_id,
+    )
+    return create_transfer(state, ctx, caller, new, now)
 
 
 def _notice(t: Transfer) -> Notice:

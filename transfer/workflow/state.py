@@ -4,6 +4,7 @@ States and events (``docs/transfer-format.md`` §5)::
 
     created --package--> packaged --dispatch--> dispatched --deliver--> delivered
     packaged --package--> packaged                       (re-package before dispatch)
+    verified --deliver--> delivered                      (another copy of the same package)
     delivered --verify--> verified --verify--> verified  (re-verification)
     verified --accept--> received                        (signed receipt 回执; custody moves)
     delivered|verified --reject--> rejected --return--> returned
@@ -14,6 +15,13 @@ Deadlines (the transfer rules; periods are parameters):
 - the sender completes (dispatches) within 2 months of creation;
 - the receiver audits (accepts or rejects) within 2 months of delivery;
 - no receipt 1 month after dispatch: the sender must chase (催办).
+
+Delivering again replaces a copy that failed verification (a courier copy damaged on
+the way) with another copy of the same package (the root dispatched on chain): the
+receiver need not reject and wait for a whole new transfer. The service refuses it once
+a verification passed; before any verification a repeated delivery stays refused, so a
+retried request does not deliver twice. A rejected or recalled transfer never comes
+back to life: the sender re-sends it as a new transfer (``resend``).
 
 A moment exactly at a deadline is still on time; overdue starts after it.
 """
@@ -55,6 +63,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.PACKAGED, Event.PACKAGE): State.PACKAGED,
     (State.PACKAGED, Event.DISPATCH): State.DISPATCHED,
     (State.DISPATCHED, Event.DELIVER): State.DELIVERED,
+    (State.VERIFIED, Event.DELIVER): State.DELIVERED,
     (State.DELIVERED, Event.VERIFY): State.VERIFIED,
     (State.VERIFIED, Event.VERIFY): State.VERIFIED,
     (State.VERIFIED, Event.ACCEPT): State.RECEIVED,

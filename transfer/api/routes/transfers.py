@@ -455,6 +455,41 @@ def return_(transfer_id: str, state: StateDep, ctx: Notary, caller: Operator) ->
     return _fresh(state, caller, transfer_id)
 
 
+class ResendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfer_no: str | None = Field(
+        default=None, min_length=1, max_length=64, description="转递编号 (default: the same)"
+    )
+    transfer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@router.post(
+    "/{transfer_id}/resend",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransferOut,
+    summary="Send a returned transfer again: a new transfer (new notice) over the same volumes",
+)
+def resend(
+    transfer_id: str,
+    state: StateDep,
+    ctx: Notary,
+    caller: Operator,
+    clock: ClockDep,
+    body: ResendIn | None = None,
+) -> TransferOut:
+    t = send.resend_transfer(
+        state,
+        ctx,
+        caller,
+        transfer_id,
+        clock(),
+        transfer_no=None if body is None else body.transfer_no,
+        new_id=None if body is None else body.transfer_id,
+    )
+    return _fresh(state, caller, t.transfer_id)
+
+
 @router.post(
     "/{transfer_id}/recall",
     response_model=TransferOut,

@@ -1,0 +1,140 @@
+"""``notary volume create|list|show``: the volumes (卷) the caller's unit holds.
+
+The cadre identifier (身份证号) is sent once, at creation, and only its blinded form
+(HMAC-SM3) is stored or shown; when ``--cadre`` is not given it is asked for at the
+prompt, so that it stays out of the shell history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Column, Table
+
+from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
+from clients.errors import UserError
+
+volume_app = typer.Typer(
+    help="案卷：建卷、列出本单位保管的案卷、查看案卷及其材料。", no_args_is_help=True
+)
+
+KINDS = {"main": "正本", "copy": "副本"}
+KIND_ARGS = {"main": "main", "copy": "copy", "正本": "main", "副本": "copy"}
+STATUSES = {"held": "在库", "in_transfer": "转递中", "transferred_out": "已转出"}
+
+
+def _kind_arg(value: str | None) -> str | None:
+    if value is None:
+        return None
+    kind = KIND_ARGS.get(value.strip())
+    if kind is None:
+        raise UserError(f"--kind 须为 main（正本）或 copy（副本），而不是 {value}")
+    return kind
+
+
+def _line(v: dict[str, Any]) -> str:
+    return (
+        f"{v['id']}  {KINDS.get(v['kind'], v['kind'])}  "
+        f"{STATUSES.get(v['status'], v['status'])}  建卷于 {str(v['created_at'])[:19]}"
+    )
+
+
+@volume_app.command("create")
+def create(
+    cadre: Annotated[
+        str | None,
+        typer.Option("--cadre", help="干部身份证号（只以盲化形式存储；不给出则在提示符下输入）。"),
+    ] = None,
+    kind: Annotated[str, typer.Option("--kind", help="main（正本）或 copy（副本）。")] = "main",
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """建卷：为一名干部登记正本或副本案卷，由本单位保管。"""
+    volume_kind = _kind_arg(kind)
+    with client(url, key) as c:  # checks the URL and the key before asking anything
+        if cadre is None:
+            cadre = typer.prompt("干部身份证号", err=True)
+        if not cadre.strip():
+            raise UserError("干部身份证号不能为空")
+        v = c.create_volume(cadre.strip(), volume_kind or "main")
+    if as_json:
+        print_json(v)
+        return
+    out.print(f"案卷已建立：{v['id']}（{KINDS.get(v['kind'], v['kind'])}），保管单位为本单位")
+    out.print(f"登记材料：notary ingest 目录 --volume {v['id']} --manifest 清单.csv")
+
+
+@volume_app.command("list")
+def list_(
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="只列出 main（正本）或 copy（副本）。")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """本单位保管的案卷（全部页）。"""
+    wanted = _kind_arg(kind)
+    items: list[dict[str, Any]] = []
+    with client(url, key) as c:
+        offset: int | None = 0
+        while offset is not None:
+            page = c.list_volumes(limit=500, offset=offset)
+            items += page["items"]
+            offset = page["next_offset"]
+    if wanted is not None:
+        items = [v for v in items if v["kind"] == wanted]
+    if as_json:
+        print_json(items)
+        return
+    t = Table(Column("案卷 ID", no_wrap=True), "类别", "状态", "建卷时间", title="本单位保管的案卷")
+    for v in items:
+        t.add_row(
+            str(v["id"]),
+            KINDS.get(v["kind"], v["kind"]),
+            STATUSES.get(v["status"], v["status"]),
+            str(v["created_at"])[:19],
+        )
+    out.print(t)
+    out.print(f"共 {len(items)} 卷")
+
+
+@volume_app.command("show")
+def show(
+    volume_id: Annotated[str, typer.Argument(help="案卷 ID。")],
+    all_versions: Annotated[
+        bool, typer.Option("--all-versions", help="列出材料的全部版本（含已更正的）。")
+    ] = False,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """案卷及其材料（按类号、形成日期、顺序号排列）。"""
+    with client(url, key) as c:
+        v = c.get_volume(volume_id)
+        materials = c.volume_materials(volume_id, all_versions=all_versions)
+    if as_json:
+        print_json({"volume": v, "materials": materials})
+        return
+    out.print(f"案卷 {_line(v)}")
+    out.print(f"干部标识（盲化）：{v['cadre_blind_id']}")
+    # The material ID is what `notary read` and `receipt get` take: never cut. The leaf
+    # index and the SM3 are in --json.
+    columns = [
+        Column("类号-顺序号-页码", no_wrap=True),
+        Column("题名", min_width=10, overflow="fold"),
+        Column("形成日期", no_wrap=True),
+        Column("材料 ID", no_wrap=True),
+    ]
+    if all_versions:
+        columns.append(Column("版本", no_wrap=True))
+    t = Table(*columns, title="材料目录")
+    for m in materials:
+        row = [m["designation"], m["title"], str(m["formation_date"]), str(m["id"])]
+        if all_versions:
+            row.append(str(m["version"]) + ("" if m.get("current", True) else "（已更正）"))
+        t.add_row(*row)
+    out.print(t)
+    out.print(f"共 {len(materials)} 件材料")
