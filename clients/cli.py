@@ -19,7 +19,9 @@ from clients.commands.audit import audit
 from clients.commands.ingest import ingest
 from clients.commands.log import log_app
 from clients.commands.provenance import provenance
+from clients.commands.receipt_print import receipt_app
 from clients.commands.transfer import transfer_app
+from clients.commands.transfer_print import transfer_print
 from clients.errors import UserError
 from clients.sdk.errors import (
     ClientVerificationError,
@@ -434,7 +436,9 @@ def demo(
 
 app.command("ingest")(ingest)
 app.command("provenance")(provenance)
+transfer_app.command("print")(transfer_print)
 app.add_typer(transfer_app, name="transfer")
+app.add_typer(receipt_app, name="receipt")
 app.add_typer(log_app, name="log")
 app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")

@@ -29,6 +29,7 @@ from transfer.api.metrics import Metrics, MetricsMiddleware
 from transfer.api.principals import PrincipalCache
 from transfer.api.routes import (
     audit,
+    forms,
     health,
     ingest,
     log,
@@ -181,6 +182,7 @@ def create_app(
         transfers,
         log,
         audit,
+        forms,
         metrics,
     ):
         app.include_router(module.router)
