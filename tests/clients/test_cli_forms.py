@@ -173,7 +173,8 @@ def test_notice_prints_the_transfer_and_its_qr_checks_on_chain(
     answer = follow(forged)
     assert answer["valid"] is False
     assert [m["field"] for m in answer["mismatches"]] == ["root"]
-    assert "转递包根" in answer["summary"] and answer["mismatches"][0]["chain"] == t["package_root"]
+    assert "转递包根" in answer["summary"]
+    assert t["package_root"] not in str(answer)  # the chain's value is not given away
     # And one naming another transaction.
     answer = follow(tampered(url, "tx", "0x" + "12" * 32))
     assert answer["valid"] is False and [m["field"] for m in answer["mismatches"]] == ["tx"]
@@ -210,7 +211,6 @@ def test_a_tampered_record_prints_a_form_the_check_refuses(
         answer = follow(scan_qr(pdf, tmp_path))
         assert answer["valid"] is False
         assert [m["field"] for m in answer["mismatches"]] == ["root"]
-        assert answer["mismatches"][0]["chain"] == t["package_root"]
         assert "转递包根" in answer["summary"] and "不符" in answer["summary"]
     finally:
         with write_sessionmaker(engine)() as s:
