@@ -22,8 +22,10 @@ from clients.commands.network import network_app, peer_app
 from clients.commands.provenance import provenance
 from clients.commands.read import read
 from clients.commands.receipt import receipt_app
+from clients.commands.receipt_print import receipt_print
 from clients.commands.transfer import transfer_app
 from clients.commands.transfer_ops import COMMANDS as TRANSFER_OPS
+from clients.commands.transfer_print import transfer_print
 from clients.commands.volume import volume_app
 from clients.errors import UserError
 from clients.sdk.errors import (
@@ -491,9 +493,11 @@ def demo(
 
 app.command("ingest")(ingest)
 app.command("provenance")(provenance)
+transfer_app.command("print")(transfer_print)
 app.add_typer(transfer_app, name="transfer")
 for _name, _command in TRANSFER_OPS.items():
     transfer_app.command(_name)(_command)
+receipt_app.command("print")(receipt_print)
 app.add_typer(volume_app, name="volume")
 app.add_typer(receipt_app, name="receipt")
 app.command("read")(read)

@@ -37,6 +37,18 @@ browser() {
   fi
 }
 
+forms_tools() {
+  # The printable forms embed a CJK font (fonts-wqy-microhei: the service needs it to
+  # render any form); their tests read the PDFs with poppler (pdftotext, pdftoppm) and
+  # decode the QR codes with zbar (zbarimg). Debian packages, skipped when present.
+  if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ ! -x /usr/bin/pdftotext ] \
+      || [ ! -x /usr/bin/zbarimg ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      fonts-wqy-microhei poppler-utils zbar-tools
+  fi
+}
+
 postgres_up() {
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
@@ -47,12 +59,14 @@ postgres_up() {
 case "$task" in
   demo)
     venv .
+    forms_tools
     exec .venv/bin/notary demo --home "${NOTARY_HOME:-./demo-home}" "$@"
     ;;
   test)
     venv ".[test]"
     node_tools
     browser
+    forms_tools
     postgres_up
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # The address people reach this service at, for the QR codes on printed forms
+    # (docs/qr-format.md); empty means the address the printing request came to.
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s#?]+)?$")
 
     @field_validator("database_url")
     @classmethod

@@ -17,6 +17,7 @@ ASSETS: dict[str, str] = {
     "volumes.html": "text/html; charset=utf-8",
     "provenance.html": "text/html; charset=utf-8",
     "verify.html": "text/html; charset=utf-8",
+    "check.html": "text/html; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "sm3.js": "text/javascript; charset=utf-8",
@@ -26,4 +27,5 @@ ASSETS: dict[str, str] = {
     "volumes.js": "text/javascript; charset=utf-8",
     "provenance.js": "text/javascript; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
+    "check.js": "text/javascript; charset=utf-8",
 }

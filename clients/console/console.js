@@ -397,3 +397,34 @@ export function overdueBadge(detail = "") {
   if (detail) b.title = detail;
   return detail ? h("span", {}, b, " ", h("span", { class: "overdue-detail" }, detail)) : b;
 }
+
+// --- printable forms (A4 PDF, docs/qr-format.md) ---------------------------------------
+
+/** Fetch a printable form with the session's key and save it as a file download: the
+ * PDF is the form to print (the console pages themselves print without their controls). */
+export async function downloadPdf(path, filename) {
+  const headers = { Accept: "application/pdf, application/problem+json" };
+  const key = apiKey();
+  if (key) headers.Authorization = `Bearer ${key}`;
+  let response;
+  try {
+    response = await fetch(path, { headers, cache: "no-store", credentials: "omit" });
+  } catch {
+    throw new ApiError(0, { detail: "无法连接服务" });
+  }
+  if (!response.ok) {
+    let problem = null;
+    try {
+      problem = await response.json();
+    } catch {
+      problem = null;
+    }
+    throw new ApiError(response.status, problem);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const a = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

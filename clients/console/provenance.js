@@ -3,6 +3,7 @@ import {
   $,
   api,
   badge,
+  downloadPdf,
   focus,
   h,
   hexEl,
@@ -81,6 +82,30 @@ function item(e) {
   );
 }
 
+/** 打印: a material's 存证证明 as an A4 PDF (with its QR check reference). */
+function printEvidence(materialId, ariaLabel) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      "data-action": "print-evidence",
+      "data-material-id": materialId,
+      "aria-label": ariaLabel,
+      onclick: async () => {
+        say("正在生成存证证明…", "busy");
+        try {
+          await downloadPdf(`/v1/materials/${encodeURIComponent(materialId)}/evidence.pdf`, `${materialId}-evidence.pdf`);
+          say("存证证明已下载（PDF），请用 PDF 阅读器打印。", "ok");
+        } catch (err) {
+          say(`无法生成存证证明：${err.message}`, "error");
+        }
+      },
+    },
+    "打印",
+  );
+}
+
 async function materialsOf(volumeId) {
   const { data } = await api(`/v1/volumes/${encodeURIComponent(volumeId)}/materials`);
   if (!data.length) return null;
@@ -94,7 +119,7 @@ async function materialsOf(volumeId) {
       h(
         "thead",
         {},
-        h("tr", {}, ["类号-顺序号-页码", "题名", "形成日期", "版本", "追溯"].map((t) => h("th", { scope: "col" }, t))),
+        h("tr", {}, ["类号-顺序号-页码", "题名", "形成日期", "版本", "追溯", "存证证明"].map((t) => h("th", { scope: "col" }, t))),
       ),
       h(
         "tbody",
@@ -112,6 +137,7 @@ async function materialsOf(volumeId) {
               {},
               h("a", { href: `provenance.html?material=${encodeURIComponent(m.id)}`, "aria-label": `追溯材料：${m.title}` }, "追溯此材料"),
             ),
+            h("td", { class: "no-print" }, printEvidence(m.id, `打印：${m.title}`)),
           ),
         ),
       ),
@@ -128,6 +154,9 @@ async function trace(kind, id) {
     $("#timeline").replaceChildren(...items.map(item));
     $("#result-title").textContent = `${kind === "volume" ? "案卷" : "材料"} ${id} 的经过（${items.length} 项）`;
     $("#materials").replaceChildren();
+    if (kind === "material") {
+      $("#materials").replaceChildren(h("p", { class: "no-print" }, printEvidence(id, "打印此材料的存证证明"), " 存证证明（A4 PDF，附二维码）"));
+    }
     if (kind === "volume") {
       const table = await materialsOf(id);
       if (table) $("#materials").replaceChildren(h("h2", {}, "本卷材料"), table);

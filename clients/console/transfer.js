@@ -8,6 +8,7 @@ import {
   CHECK_NAME_ZH,
   CHECK_ZH,
   checkBadge,
+  downloadPdf,
   focus,
   h,
   hexEl,
@@ -305,6 +306,42 @@ function renderTimeline(doc) {
   $("#timeline").hidden = false;
 }
 
+const FORMS = [
+  ["notice", "打印转递通知单", () => true],
+  ["list", "打印转递材料目录", () => true],
+  ["receipt", "打印回执", (state) => state === "received"],
+  ["rejection", "打印退回单", (state) => ["rejected", "returned"].includes(state)],
+];
+
+function renderPrint(t) {
+  const state = T.state(t);
+  const buttons = FORMS.filter(([, , shown]) => shown(state)).map(([form, label]) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        "data-action": `print-${form}`,
+        onclick: async () => {
+          say("正在生成文书…", "busy");
+          try {
+            await downloadPdf(
+              `/v1/transfers/${encodeURIComponent(id)}/forms/${form}.pdf`,
+              `${T.id(t)}-${form}.pdf`,
+            );
+            say(`${label.slice(2)}已下载（PDF），请用 PDF 阅读器打印。`, "ok");
+          } catch (err) {
+            say(`无法生成文书：${err.message}`, "error");
+          }
+        },
+      },
+      label,
+    ),
+  );
+  $("#print-buttons").replaceChildren(...buttons);
+  $("#print").hidden = false;
+}
+
 async function optional(path) {
   try {
     return (await api(path)).data;
@@ -326,6 +363,7 @@ async function load(announce = true) {
     const timeline = await optional(`/v1/transfers/${encodeURIComponent(id)}/timeline`);
     renderNotice(current);
     renderActions(current);
+    renderPrint(current);
     renderMaterials(current);
     renderTimeline(timeline);
     if (announce) say("", "info");

@@ -221,6 +221,16 @@ class ApiMethods:
         """Stream the transfer's BagIt package (tar, 机要 offline delivery) into ``dest``."""
         return self._run(core.download_package(transfer_id, Path(dest)))
 
+    def download_transfer_form(self, transfer_id: str, form: str, dest: str | Path) -> Any:
+        """A transfer's form as A4 PDF: ``notice`` (转递通知单), ``list`` (转递材料目录),
+        ``receipt`` (回执) or ``rejection`` (退回单)."""
+        path = f"/v1/transfers/{transfer_id}/forms/{form}.pdf"
+        return self._run(core.download_pdf(path, Path(dest)))
+
+    def download_evidence_form(self, material_id: str, dest: str | Path) -> Any:
+        """A material's 存证证明 (its evidence receipt in human form) as A4 PDF."""
+        return self._run(core.download_pdf(f"/v1/materials/{material_id}/evidence.pdf", Path(dest)))
+
     def import_package(self, transfer_id: str, path: str | Path) -> Any:
         """Deliver a transfer offline: upload the package file received by 机要."""
         return self._run(core.import_package(transfer_id, Path(path)))

@@ -289,6 +289,12 @@ def download_package(transfer_id: str, dest: Path) -> Op:
     return dest
 
 
+def download_pdf(path: str, dest: Path) -> Op:
+    """A printable form (A4 PDF) streamed into ``dest``."""
+    yield Call("GET", path, dest=dest)
+    return dest
+
+
 def import_package(transfer_id: str, path: Path) -> Op:
     """Offline delivery (机要): the package file is the request body (application/x-tar)."""
     with open(path, "rb") as f:

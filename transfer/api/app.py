@@ -30,6 +30,7 @@ from transfer.api.principals import PrincipalCache
 from transfer.api.routes import (
     audit,
     federation,
+    forms,
     health,
     ingest,
     log,
@@ -187,6 +188,7 @@ def create_app(
         federation,
         log,
         audit,
+        forms,
         metrics,
     ):
         app.include_router(module.router)
