@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from clients.chain_cmd import chain_app
 from clients.commands._common import DEFAULT_URL, KeyOpt, RpcOpt, UrlOpt
 from clients.commands.audit import audit
+from clients.commands.backup import backup, restore
 from clients.commands.ingest import ingest
 from clients.commands.log import log_app
 from clients.commands.provenance import provenance
@@ -438,6 +439,8 @@ app.add_typer(transfer_app, name="transfer")
 app.add_typer(log_app, name="log")
 app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def run(argv: list[str] | None = None) -> int:
