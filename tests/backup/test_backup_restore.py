@@ -241,3 +241,42 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
     shutil.copytree(inc, lonely)
     r = _restore(cli, lonely, tmp_path / "restored-2", svc)
     assert r.code == 2 and "[基础备份]" in r.err
+
+
+def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    """The chain moved on after the backup (an external chain does; here the live
+    deployment's chain is put beside the restored log): the entries between the backup's
+    log and the chain's newest anchor are reported, recorded as an alert, and nothing is
+    anchored over them."""
+    from sqlalchemy import select
+
+    from transfer.backup.manifest import parse_manifest
+    from transfer.backup.restore import ALERT_KIND, REPORT, prove_restored
+    from transfer.backup.take import sqlite_snapshot
+    from transfer.db.models import Alert
+    from transfer.db.session import make_engine, read_sessionmaker
+
+    svc = taken.service
+    with svc.client() as c:  # the live log grows past the backup, and is anchored
+        m = _upload(c, new_volume(svc), _scan(tmp_path, 20_000), 1)
+        assert c.receipt(m["id"], wait=30).anchored
+    home = tmp_path / "restored"
+    assert _restore(cli, taken.backup, home, svc).code == 0
+    sqlite_snapshot(svc.home / "chain" / "chain.sqlite", home / "chain" / "chain.sqlite")
+    manifest = parse_manifest((taken.backup / "manifest.json").read_bytes())
+
+    proof = prove_restored(home, manifest)
+
+    assert proof.log_size == manifest.log_size and proof.chain_size > manifest.log_size
+    assert proof.missing == [manifest.log_size, proof.chain_size - 1]
+    report = json.loads((home / REPORT).read_text("utf-8"))
+    assert report["missing_entries"] == proof.chain_size - manifest.log_size
+    engine = make_engine(f"sqlite:///{home / 'notary.db'}")
+    try:
+        with read_sessionmaker(engine)() as s:
+            alert = s.scalars(select(Alert).where(Alert.kind == ALERT_KIND)).one()
+            assert alert.detail["missing_leaf_range"] == proof.missing
+    finally:
+        engine.dispose()
