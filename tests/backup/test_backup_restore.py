@@ -280,3 +280,47 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
             assert alert.detail["missing_leaf_range"] == proof.missing
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    name = f"notary_backup_{secrets.token_hex(6)}"
+    admin_dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(
+    cli: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    with pg_database() as source, pg_database() as fresh:
+        r = cli("init", "--home", home, "--database-url", source)
+        assert r.code == 0, r.err
+        r = cli("unit", "add", "--home", home, "UNIT-A", "甲单位")
+        key = r.out.split()[-1]
+        with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+            vol = new_volume_at(c)
+            ups = [_upload(c, vol, _scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            assert c.receipt(ups[-1]["id"], wait=30).anchored
+            r = cli("backup", "--home", home, "--to", tmp_path / "b")
+            assert r.code == 0, r.err
+        assert (tmp_path / "b" / "db" / "notary.pgdump").is_file()
+        passphrase = home / "keys" / "passphrase"
+        r = cli("restore", "--from", tmp_path / "b", "--home", tmp_path / "r",
+                "--passphrase-file", passphrase)  # fmt: skip
+        assert r.code == 2 and "--database-url" in r.err
+        r = cli("restore", "--from", tmp_path / "b", "--home", tmp_path / "r",
+                "--passphrase-file", passphrase, "--database-url", fresh)  # fmt: skip
+        assert r.code == 0, r.out + r.err
+        assert "材料 2 件" in r.out and "结论：通过" in r.out
+        assert fresh.split("/")[-1] in (tmp_path / "r" / "service.json").read_text()
