@@ -46,9 +46,7 @@ def backup(
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录")
     try:
-        result = take_backup(
-            home, to, base=base, include_passphrase=include_passphrase, echo=_echo
-        )
+        result = take_backup(home, to, base=base, include_passphrase=include_passphrase, echo=_echo)
     except (BackupError, BackupCheckFailed) as e:
         raise UserError(f"备份失败：{e}") from None
     except OSError as e:

@@ -95,8 +95,10 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
         # The volume's custody registration is leaf 0; the first upload leaf 1.
         before = [m for m in acked if m["leaf_index"] < size]
         in_log = [m for m in acked if m["leaf_index"] < manifest["log_size"]]
-        print(f"acked {len(acked)} ({during} during the backup), checkpoint {size}, "
-              f"log {manifest['log_size']}, before {len(before)}, in log {len(in_log)}")
+        print(
+            f"acked {len(acked)} ({during} during the backup), checkpoint {size}, "
+            f"log {manifest['log_size']}, before {len(before)}, in log {len(in_log)}"
+        )
         yield Taken(svc, root / "b1", manifest, acked, before, in_log)
 
 
@@ -144,20 +146,22 @@ def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoin
     print(r.out)
     assert r.code == 0, r.out + r.err
     assert "与链上锚定一致" in r.out and "结论：通过" in r.out and "已自证" in r.out
-    with serving(tmp_path / "restored") as (url, rpc):
-        with NotaryClient(url, taken.service.keys["UNIT-A"], rpc_url=rpc) as c:
-            # The embedded chain was backed up first, the database after it: what the
-            # database holds beyond the checkpoint is anchored again at restore.
-            assert {m["id"] for m in taken.before} <= {m["id"] for m in taken.in_log}
-            for m in taken.in_log:
-                got = c.download(m["id"], "恢复演练核验", wait=30)
-                assert got.sm3 == m["sm3"]
-                assert got.receipt is not None and got.receipt.anchored
-                assert "anchor" in " ".join(got.client_checks)
-            # The restored deployment takes new work and anchors it.
-            vol = new_volume_at(c)
-            new = _upload(c, vol, _scan(tmp_path, 10_000), 1)
-            assert c.receipt(new["id"], wait=30).anchored
+    with (
+        serving(tmp_path / "restored") as (url, rpc),
+        NotaryClient(url, taken.service.keys["UNIT-A"], rpc_url=rpc) as c,
+    ):
+        # The embedded chain was backed up first, the database after it: what the
+        # database holds beyond the checkpoint is anchored again at restore.
+        assert {m["id"] for m in taken.before} <= {m["id"] for m in taken.in_log}
+        for m in taken.in_log:
+            got = c.download(m["id"], "恢复演练核验", wait=30)
+            assert got.sm3 == m["sm3"]
+            assert got.receipt is not None and got.receipt.anchored
+            assert "anchor" in " ".join(got.client_checks)
+        # The restored deployment takes new work and anchors it.
+        vol = new_volume_at(c)
+        new = _upload(c, vol, _scan(tmp_path, 10_000), 1)
+        assert c.receipt(new["id"], wait=30).anchored
 
 
 def new_volume_at(c: NotaryClient) -> str:
@@ -299,9 +303,7 @@ def pg_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(
-    cli: Any, tmp_path: Path
-) -> None:
+def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     with pg_database() as source, pg_database() as fresh:
         r = cli("init", "--home", home, "--database-url", source)

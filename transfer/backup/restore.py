@@ -115,7 +115,7 @@ def verify_backup(
     except FileNotFoundError:
         raise BackupCheckFailed(CHECK_MISSING, "home/keys/log.pem 不在备份中") from None
     except CryptoError:
-        raise BackupError("日志密钥无法用所给口令解密：口令不对，或 home/keys/log.pem 已损坏") from None
+        raise BackupError("日志密钥无法用所给口令解密：口令不对，或密钥文件已损坏") from None
     descriptor = json.loads((path / "home" / DESCRIPTOR).read_text("utf-8"))
     if log_key.public_key.fingerprint().hex() != descriptor.get("log_key_fingerprint"):
         raise BackupCheckFailed(
@@ -346,7 +346,5 @@ def prove_restored(home: Path, manifest: Manifest, *, echo: Echo = lambda _: Non
                     proof.problems.append("部分检查点未能锚定（链不可用？），服务启动后会继续")
     finally:
         engine.dispose()
-    (home / REPORT).write_text(
-        json.dumps(proof.to_json(), ensure_ascii=False, indent=2), "utf-8"
-    )
+    (home / REPORT).write_text(json.dumps(proof.to_json(), ensure_ascii=False, indent=2), "utf-8")
     return proof

@@ -304,12 +304,12 @@ def take_backup(
         for p in sorted(root.rglob("*")):
             if not p.is_file() or p.name.startswith(".tmp-"):
                 continue
-            rel = "blocks/" + p.relative_to(root).as_posix()
-            prior = known.get(rel)
-            if rel.startswith("blocks/blocks/") and prior is not None and base is not None:
-                inherited[rel] = FileEntry(prior.sm3, prior.size, prior.source or base.name)
+            block_rel = "blocks/" + p.relative_to(root).as_posix()
+            prior = known.get(block_rel)
+            if block_rel.startswith("blocks/blocks/") and prior is not None and base is not None:
+                inherited[block_rel] = FileEntry(prior.sm3, prior.size, prior.source or base.name)
                 continue
-            _copy_file(p, target / rel)
+            _copy_file(p, target / block_rel)
             copied += 1
         store_kind = "local"
     else:
@@ -325,11 +325,11 @@ def take_backup(
     files: dict[str, FileEntry] = {}
     written = 0
     for p in sorted(target.rglob("*")):
-        rel = p.relative_to(target).as_posix()
-        if p.is_file() and rel not in (MANIFEST, SIGNATURE):
+        name = p.relative_to(target).as_posix()
+        if p.is_file() and name not in (MANIFEST, SIGNATURE):
             size = p.stat().st_size
             written += size
-            files[rel] = FileEntry(sm3_file(p).hex(), size)
+            files[name] = FileEntry(sm3_file(p).hex(), size)
     manifest = Manifest(
         created_ms=int(time.time() * 1000),
         origin=descriptor.origin,
