@@ -73,6 +73,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
                 while not stop.is_set():
                     acked.append(_upload(c2, vol, _scan(scans, i), i + 1))
                     i += 1
+                    stop.wait(0.05)  # a steady trickle, not a flood: the test stays short
 
         uploader = threading.Thread(target=keep_uploading)
         uploader.start()
