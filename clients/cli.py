@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from clients.chain_cmd import chain_app
 from clients.commands._common import DEFAULT_URL, KeyOpt, RpcOpt, UrlOpt
 from clients.commands.audit import audit
+from clients.commands.backup import backup, restore
 from clients.commands.ingest import ingest
 from clients.commands.log import log_app
 from clients.commands.network import network_app, peer_app
@@ -506,6 +507,8 @@ app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")
 app.add_typer(network_app, name="network")
 app.add_typer(peer_app, name="peer")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def run(argv: list[str] | None = None) -> int:

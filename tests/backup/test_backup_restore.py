@@ -1,0 +1,329 @@
+"""``notary backup`` while uploads run, ``notary restore`` into a new home: the restored
+deployment serves, and every material acknowledged before the backup's checkpoint reads
+back verified (content SM3, receipt, chain anchor on the restored chain). A backup with
+one byte changed — in the database or in a content block — is refused, naming the check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from clients.demo import sample_pdf
+from clients.sdk import NotaryClient
+from tests.clients.conftest import Service, free_port, new_volume, running_service, write_materials
+
+
+@dataclass
+class Taken:
+    service: Service
+    backup: Path
+    manifest: dict[str, Any]
+    acked: list[dict[str, Any]]  # every upload acknowledged (201) while the test ran
+    before: list[dict[str, Any]]  # acknowledged, with the leaf inside the backup's checkpoint
+    in_log: list[dict[str, Any]]  # acknowledged, with the leaf in the backup's log
+
+
+def _upload(c: NotaryClient, vol: str, file: Path, seq: int) -> dict[str, Any]:
+    up = c.upload_material(
+        vol, file, category="1", seq_no=seq, pages=1, title=f"材料{seq}",
+        formation_date="2001-02-03",
+    )  # fmt: skip
+    return {**up.material, "sm3": up.sm3}
+
+
+def _scan(directory: Path, i: int) -> Path:
+    """A distinct small PDF per upload."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"m{i}.pdf"
+    path.write_bytes(sample_pdf(f"material {i}"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
+    """A served deployment, a backup taken while a client keeps uploading."""
+    root = tmp_path_factory.mktemp("backup")
+    scans = root / "scans"
+    with running_service(root / "home") as svc:
+        vol = new_volume(svc)
+        acked: list[dict[str, Any]] = []
+        with svc.client() as c:
+            for i in range(3):
+                acked.append(_upload(c, vol, _scan(scans, i), i + 1))
+            c.receipt(acked[-1]["id"], wait=30)
+        stop = threading.Event()
+
+        def keep_uploading() -> None:
+            with svc.client() as c2:
+                i = 3
+                while not stop.is_set():
+                    acked.append(_upload(c2, vol, _scan(scans, i), i + 1))
+                    i += 1
+                    stop.wait(0.05)  # a steady trickle, not a flood: the test stays short
+
+        uploader = threading.Thread(target=keep_uploading)
+        uploader.start()
+        try:
+            at_start = len(acked)
+            done = subprocess.run(
+                [sys.executable, "-m", "clients.cli", "backup", "--home", str(svc.home),
+                 "--to", str(root / "b1")],
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            during = len(acked) - at_start
+        finally:
+            stop.set()
+            uploader.join()
+        assert done.returncode == 0, done.stderr
+        assert "备份完成" in done.stdout and "覆盖的已锚定检查点：树大小" in done.stdout
+        assert during >= 3  # uploads were acknowledged while the backup was taken
+        manifest = json.loads((root / "b1" / "manifest.json").read_bytes())
+        size = manifest["checkpoint"]["tree_size"]
+        # The volume's custody registration is leaf 0; the first upload leaf 1.
+        before = [m for m in acked if m["leaf_index"] < size]
+        in_log = [m for m in acked if m["leaf_index"] < manifest["log_size"]]
+        print(
+            f"acked {len(acked)} ({during} during the backup), checkpoint {size}, "
+            f"log {manifest['log_size']}, before {len(before)}, in log {len(in_log)}"
+        )
+        yield Taken(svc, root / "b1", manifest, acked, before, in_log)
+
+
+@contextlib.contextmanager
+def serving(home: Path) -> Iterator[tuple[str, str]]:
+    """``notary serve`` on a restored home (url, chain RPC url) until the block ends."""
+    port, rpc_port = free_port(), free_port()
+    env = {**os.environ, "NOTARY_CHAIN_RPC_PORT": str(rpc_port)}
+    log = home.parent / f"{home.name}-serve.log"
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clients.cli", "serve", "--home", str(home),
+             "--port", str(port)],
+            env=env, stdout=logf, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url, f"http://127.0.0.1:{rpc_port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _restore(cli: Any, backup: Path, home: Path, service: Service) -> Any:
+    passphrase = service.home / "keys" / "passphrase"
+    return cli("restore", "--from", backup, "--home", home, "--passphrase-file", passphrase)
+
+
+def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoint(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    assert len(taken.before) >= 3
+    r = _restore(cli, taken.backup, tmp_path / "restored", taken.service)
+    print(r.out)
+    assert r.code == 0, r.out + r.err
+    assert "与链上锚定一致" in r.out and "结论：通过" in r.out and "已自证" in r.out
+    with (
+        serving(tmp_path / "restored") as (url, rpc),
+        NotaryClient(url, taken.service.keys["UNIT-A"], rpc_url=rpc) as c,
+    ):
+        # The embedded chain was backed up first, the database after it: what the
+        # database holds beyond the checkpoint is anchored again at restore.
+        assert {m["id"] for m in taken.before} <= {m["id"] for m in taken.in_log}
+        for m in taken.in_log:
+            got = c.download(m["id"], "恢复演练核验", wait=30)
+            assert got.sm3 == m["sm3"]
+            assert got.receipt is not None and got.receipt.anchored
+            assert "anchor" in " ".join(got.client_checks)
+        # The restored deployment takes new work and anchors it.
+        vol = new_volume_at(c)
+        new = _upload(c, vol, _scan(tmp_path, 10_000), 1)
+        assert c.receipt(new["id"], wait=30).anchored
+
+
+def new_volume_at(c: NotaryClient) -> str:
+    return str(c.create_volume("110101199001019999", "main")["id"])
+
+
+def _tampered_copy(taken: Taken, tmp_path: Path, rel: str) -> Path:
+    copy = tmp_path / "tampered"
+    shutil.copytree(taken.backup, copy)
+    target = copy / rel
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    return copy
+
+
+def test_one_byte_changed_in_the_database_is_refused(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    copy = _tampered_copy(taken, tmp_path, "db/notary.db")
+    r = _restore(cli, copy, tmp_path / "restored", taken.service)
+    assert r.code == 2
+    assert "拒绝恢复 [文件摘要]" in r.err and "db/notary.db" in r.err
+    assert not (tmp_path / "restored").exists()  # nothing written
+
+
+def test_one_byte_changed_in_a_content_block_is_refused(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    block = next(k for k in taken.manifest["files"] if k.startswith("blocks/blocks/"))
+    copy = _tampered_copy(taken, tmp_path, block)
+    r = _restore(cli, copy, tmp_path / "restored", taken.service)
+    assert r.code == 2
+    assert "拒绝恢复 [文件摘要]" in r.err and block in r.err
+
+
+def test_a_manifest_rewritten_to_match_is_refused_by_its_signature(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    from notary.canonical import canonical_json
+    from notary.crypto import sm3_file
+
+    copy = _tampered_copy(taken, tmp_path, "db/notary.db")
+    doc = json.loads((copy / "manifest.json").read_bytes())
+    doc["files"]["db/notary.db"]["sm3"] = sm3_file(copy / "db/notary.db").hex()
+    (copy / "manifest.json").write_bytes(canonical_json(doc))
+    r = _restore(cli, copy, tmp_path / "restored", taken.service)
+    assert r.code == 2 and "拒绝恢复 [清单签名]" in r.err
+
+
+def test_without_the_passphrase_restore_says_what_it_needs(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    r = cli("restore", "--from", taken.backup, "--home", tmp_path / "restored")
+    assert r.code == 2 and "--passphrase-file" in r.err
+
+
+def test_incremental_backup_copies_only_new_blocks_and_restores(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    svc = taken.service
+    vol = new_volume(svc)
+    scan = tmp_path / "inc.png"
+    write_materials(tmp_path / "inc", 2, prefix="inc")
+    shutil.copy(tmp_path / "inc" / "inc1.png", scan)
+    with svc.client() as c:
+        m = _upload(c, vol, scan, 1)
+        assert c.receipt(m["id"], wait=30).anchored
+    inc = taken.backup.parent / "b1-inc"
+    r = cli("backup", "--home", svc.home, "--to", inc, "--base", taken.backup)
+    assert r.code == 0, r.out + r.err
+    manifest = json.loads((inc / "manifest.json").read_bytes())
+    copied = [k for k in manifest["files"] if k.startswith("blocks/blocks/")]
+    assert manifest["inherited"] and all(v["from"] == "b1" for v in manifest["inherited"].values())
+    assert 1 <= len(copied) < len(manifest["inherited"])
+    r = _restore(cli, inc, tmp_path / "restored", svc)
+    assert r.code == 0, r.out + r.err
+    assert "结论：通过" in r.out
+    # Without the base beside it, the incremental backup cannot be restored.
+    lonely = tmp_path / "alone" / "b1-inc"
+    shutil.copytree(inc, lonely)
+    r = _restore(cli, lonely, tmp_path / "restored-2", svc)
+    assert r.code == 2 and "[基础备份]" in r.err
+
+
+def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    """The chain moved on after the backup (an external chain does; here the live
+    deployment's chain is put beside the restored log): the entries between the backup's
+    log and the chain's newest anchor are reported, recorded as an alert, and nothing is
+    anchored over them."""
+    from sqlalchemy import select
+
+    from transfer.backup.manifest import parse_manifest
+    from transfer.backup.restore import ALERT_KIND, REPORT, prove_restored
+    from transfer.backup.take import sqlite_snapshot
+    from transfer.db.models import Alert
+    from transfer.db.session import make_engine, read_sessionmaker
+
+    svc = taken.service
+    with svc.client() as c:  # the live log grows past the backup, and is anchored
+        m = _upload(c, new_volume(svc), _scan(tmp_path, 20_000), 1)
+        assert c.receipt(m["id"], wait=30).anchored
+    home = tmp_path / "restored"
+    assert _restore(cli, taken.backup, home, svc).code == 0
+    sqlite_snapshot(svc.home / "chain" / "chain.sqlite", home / "chain" / "chain.sqlite")
+    manifest = parse_manifest((taken.backup / "manifest.json").read_bytes())
+
+    proof = prove_restored(home, manifest)
+
+    assert proof.log_size == manifest.log_size and proof.chain_size > manifest.log_size
+    assert proof.missing == [manifest.log_size, proof.chain_size - 1]
+    report = json.loads((home / REPORT).read_text("utf-8"))
+    assert report["missing_entries"] == proof.chain_size - manifest.log_size
+    engine = make_engine(f"sqlite:///{home / 'notary.db'}")
+    try:
+        with read_sessionmaker(engine)() as s:
+            alert = s.scalars(select(Alert).where(Alert.kind == ALERT_KIND)).one()
+            assert alert.detail["missing_leaf_range"] == proof.missing
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (SQLAlchemy URL), dropped afterwards."""
+    import secrets
+
+    import psycopg
+
+    name = f"notary_backup_{secrets.token_hex(6)}"
+    admin_dsn = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with pg_database() as source, pg_database() as fresh:
+        r = cli("init", "--home", home, "--database-url", source)
+        assert r.code == 0, r.err
+        r = cli("unit", "add", "--home", home, "UNIT-A", "甲单位")
+        key = r.out.split()[-1]
+        with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+            vol = new_volume_at(c)
+            ups = [_upload(c, vol, _scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            assert c.receipt(ups[-1]["id"], wait=30).anchored
+            r = cli("backup", "--home", home, "--to", tmp_path / "b")
+            assert r.code == 0, r.err
+        assert (tmp_path / "b" / "db" / "notary.pgdump").is_file()
+        passphrase = home / "keys" / "passphrase"
+        r = cli("restore", "--from", tmp_path / "b", "--home", tmp_path / "r",
+                "--passphrase-file", passphrase)  # fmt: skip
+        assert r.code == 2 and "--database-url" in r.err
+        r = cli("restore", "--from", tmp_path / "b", "--home", tmp_path / "r",
+                "--passphrase-file", passphrase, "--database-url", fresh)  # fmt: skip
+        assert r.code == 0, r.out + r.err
+        assert "材料 2 件" in r.out and "结论：通过" in r.out
+        assert fresh.split("/")[-1] in (tmp_path / "r" / "service.json").read_text()
