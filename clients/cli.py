@@ -5,6 +5,7 @@ User errors print one line to stderr and exit non-zero; no traceback reaches a u
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -196,7 +197,12 @@ def init(
     centre_code: Annotated[str, typer.Option("--centre-code")] = "CENTRE",
     centre_name: Annotated[str, typer.Option("--centre-name")] = "档案中心",
     chain: Annotated[
-        str, typer.Option("--chain", help="'embedded' (a chain of this deployment's own).")
+        str,
+        typer.Option(
+            "--chain",
+            help="'embedded' (a chain of this deployment's own); with --join, the URL of "
+            "this centre's own node of the network (default: the one in network.json).",
+        ),
     ] = "embedded",
     join: Annotated[
         Path | None,
@@ -218,6 +224,8 @@ def init(
     network = None
     if join is not None:
         network = NetworkDescriptor.load(join)
+        if chain != "embedded":  # this centre's own node of the network (its validator)
+            network = dataclasses.replace(network, rpc_url=chain)
     elif chain != "embedded":
         raise UserError(
             "共享链上的档案中心须加入网络：由网络管理员运行 notary network create --chain URL，"

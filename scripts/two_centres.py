@@ -157,7 +157,15 @@ def up(work: Path) -> None:
         run("peer", "add", "CA", env["A_URL"], "--url", env["B_URL"], "--key", env["B_ADMIN_KEY"],
             log=log)  # fmt: skip
         env["CHAIN_RPC"] = chain.url
-        env["IPFS_A"], env["IPFS_B"] = nodes["a"].api_url, nodes["b"].api_url
+        for c in ("a", "b"):
+            env[f"IPFS_{c.upper()}"] = nodes[c].api_url
+            env[f"IPFS_{c.upper()}_SWARM_PORT"] = str(nodes[c].swarm_port)
+        # Process ids, for the fault tests (tests/federation/test_faults.py) and for
+        # an operator who wants to stop one part.
+        env["CHAIN_PID"] = str(chain.pid)
+        for c, proc in zip(("a", "b"), services, strict=True):
+            env[f"SERVE_{c.upper()}_PID"] = str(proc.pid)
+            env[f"IPFS_{c.upper()}_PID"] = str(nodes[c].pid)
         lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
         tmp = work / "env.sh.tmp"
         tmp.write_text("\n".join(lines) + "\n", "utf-8")

@@ -165,6 +165,12 @@ class AnvilProcess:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise ChainUnavailable("anvil is not running")
+        return self._proc.pid
+
     def __enter__(self) -> AnvilProcess:
         return self.start() if self._proc is None else self
 

@@ -87,6 +87,12 @@ class JsIpfsNode:
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise JsIpfsLaunchError("js-ipfs node has not been started")
+        return self._proc.pid
+
+    @property
     def api_url(self) -> str:
         if self.api_port is None:
             raise JsIpfsLaunchError("js-ipfs node has not been started")

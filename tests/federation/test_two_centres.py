@@ -12,136 +12,23 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import signal
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from clients.demo import sample_pdf
+from tests.federation.conftest import World
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[2]
-NOTARY = str(Path(sys.executable).with_name("notary"))
-
-
-class World:
-    def __init__(self, env: dict[str, str], work: Path) -> None:
-        self.env = env
-        self.work = work
-
-    def notary(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [NOTARY, *args], capture_output=True, text=True, timeout=300, check=False
-        )
-        if ok:
-            assert done.returncode == 0, f"notary {shlex.join(args)}: {done.stderr}"
-        return done
-
-    def api(self, centre: str, method: str, path: str, **kw: Any) -> httpx.Response:
-        key = self.env[f"{centre}_OPERATOR_KEY"]
-        return httpx.request(
-            method,
-            self.env[f"{centre}_URL"] + path,
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=120,
-            **kw,
-        )
-
-    def as_(self, centre: str) -> list[str]:
-        return ["--url", self.env[f"{centre}_URL"], "--key", self.env[f"{centre}_OPERATOR_KEY"]]
-
-
-def _read_env(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text("utf-8").splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = shlex.split(value)[0]
-    return env
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    work = tmp_path_factory.mktemp("two-centres")
-    log = work.parent / "two-centres.out"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(REPO / "scripts" / "two_centres.py"), "up", str(work)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 420
-        while not (work / "env.sh").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"two_centres.py did not come up:\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield World(_read_env(work / "env.sh"), work)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_state(w: World, centre: str, transfer_id: str, state: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        t = w.api(centre, "GET", f"/v1/transfers/{transfer_id}").json()
-        if t.get("state") == state or time.monotonic() > deadline:
-            return t
-        time.sleep(0.5)
-
-
-def _ingest(w: World, tmp: Path, volume: str, tag: str) -> None:
-    files = tmp / f"materials-{tag}"
-    files.mkdir()
-    rows = ["file,category,title,formation_date,pages,seq_no"]
-    for i, (cat, title) in enumerate([("1", "干部履历表"), ("9-1", "工资审批表")], start=1):
-        (files / f"{i}.pdf").write_bytes(sample_pdf(f"{tag} {i}"))
-        rows.append(f"{i}.pdf,{cat},{title},2001-0{i}-01,1,{i}")
-    (files / "list.csv").write_text("\n".join(rows) + "\n", "utf-8")
-    w.notary("ingest", str(files), "--volume", volume, "--manifest", str(files / "list.csv"),
-             *w.as_("A"))  # fmt: skip
-
-
-def _volume(w: World, cadre: str) -> str:
-    r = w.api("A", "POST", "/v1/volumes", json={"cadre_identifier": cadre, "kind": "main"})
-    assert r.status_code == 201, r.text
-    return str(r.json()["id"])
-
-
-def _send(w: World, volume: str, transfer_id: str, no: str) -> None:
-    w.notary("transfer", "create", "--to", "UB", "--volume", volume, "--reason", "工作调动",
-             "--no", no, "--id", transfer_id, *w.as_("A"))  # fmt: skip
-    # Packaging waits until every material's checkpoint is anchored (503 meanwhile).
-    deadline = time.monotonic() + 60
-    while True:
-        done = w.notary("transfer", "send", transfer_id, *w.as_("A"), ok=False)
-        if done.returncode == 0 or time.monotonic() > deadline:
-            break
-        assert "503" in done.stderr or "锚定" in done.stderr, done.stderr
-        time.sleep(1)
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_transfer_between_two_centres_is_proven_on_both_sides(
     world: World, tmp_path: Path
 ) -> None:
     w = world
-    volume = _volume(w, "110101199001011234")
-    _ingest(w, tmp_path, volume, "first")
-    _send(w, volume, "fed-1", "组转字〔2026〕1号")
+    w.sent(tmp_path, "fed-1")
 
     # B's inbox holds the dispatch: A's service handed it over, B checked it on chain.
     inbox = w.notary("transfer", "inbox", *w.as_("B"), "--json")
@@ -153,7 +40,7 @@ def test_a_transfer_between_two_centres_is_proven_on_both_sides(
     assert answer["transfer"]["state"] == "received"
 
     # A learns the receipt at once (pushed by B, checked against the chain's hash).
-    t = _wait_state(w, "A", "fed-1", "received", timeout=30)
+    t = w.wait_state("A", "fed-1", "received", timeout=30)
     assert t["state"] == "received", t
     timeline_a = w.api("A", "GET", "/v1/transfers/fed-1/timeline").json()
     timeline_b = w.api("B", "GET", "/v1/transfers/fed-1/timeline").json()
@@ -162,7 +49,7 @@ def test_a_transfer_between_two_centres_is_proven_on_both_sides(
     (custody,) = timeline_b["chain"]
     assert custody["custody_state"] == "held"
     assert custody["dispatch"]["outcome"] == "received"
-    ub = next(u for u in _peers(w, "A")["CB"]["units"] if u["code"] == "UB")
+    ub = next(u for u in w.peers("A")["CB"]["units"] if u["code"] == "UB")
     assert custody["custodian"] == ub["chain_account"]
     # A keeps the signed receipt: its hash is the one the chain recorded.
     events_a = [e["event"] for e in timeline_a["events"]]
@@ -179,16 +66,6 @@ def test_a_transfer_between_two_centres_is_proven_on_both_sides(
         assert r.content.startswith(b"%PDF")
     # A no longer reads the content it handed over.
     assert w.api("A", "GET", f"/v1/materials/{mats[0]['id']}/content").status_code in (403, 404)
-
-
-def _peers(w: World, centre: str) -> dict[str, Any]:
-    r = httpx.get(
-        w.env[f"{centre}_URL"] + "/v1/transfers/peers",
-        headers={"Authorization": f"Bearer {w.env[centre + '_ADMIN_KEY']}"},
-        timeout=30,
-    )
-    assert r.status_code == 200, r.text
-    return {p["code"]: p for p in r.json()}
 
 
 def test_a_peer_presenting_a_key_the_chain_does_not_hold_is_refused(world: World) -> None:

@@ -171,7 +171,8 @@ def give_chain_account(
         return UnitAccount(account, False)
     path = dep.home / "requests" / f"unit-{unit.code}.json"
     unit_req = UnitRequest(unit.code, unit.name, account, public_key)
-    return UnitAccount(account, False, write_join_request(dep, [unit_req], "", path))
+    centre = s.scalar(select(Unit.name).where(Unit.code == dep.descriptor.centre_code))
+    return UnitAccount(account, False, write_join_request(dep, [unit_req], centre or "", path))
 
 
 def write_join_request(dep: Deployment, units: list[UnitRequest], name: str, path: Path) -> Path:
