@@ -270,13 +270,13 @@ def verify_anchor(receipt: EvidenceReceipt, chain: AnchorReader) -> AnchorCheck:
     )
 
 
-def verify_anchor_rpc(receipt: EvidenceReceipt, rpc_url: str) -> AnchorCheck:
-    """verify_anchor against any chain JSON-RPC URL (read-only; no keys, no service)."""
+def rpc_reader(receipt: EvidenceReceipt, rpc_url: str) -> AnchorReader:
+    """A read-only reader of the receipt's contract through any chain JSON-RPC URL
+    (no keys, no service)."""
     from notary.chain.client import ChainClient
     from notary.chain.rpc import connect
 
     ref = receipt.anchor
     if ref is None:
         raise NotAnchored("the receipt has no anchor yet (anchoring pending)")
-    reader = ChainClient.reader(connect(rpc_url), ref.contract)
-    return verify_anchor(receipt, reader)
+    return ChainClient.reader(connect(rpc_url), ref.contract)

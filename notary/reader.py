@@ -19,11 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from notary.anchoring import AnchorReader, verify_anchor
+from notary.anchoring import AnchorReader
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, NotAnchored, VerificationError
-from notary.receipts import EvidenceReceipt, verify_offline
+from notary.receipts import EvidenceReceipt
 from notary.store import (
     ContentIntegrityError,
     ContentNotFound,
@@ -31,6 +31,7 @@ from notary.store import (
     InvalidCIDError,
     StoreUnavailable,
 )
+from notary.verifier import ReceiptVerifier, TrustPolicy
 
 
 class ContentCheckError(VerificationError):
@@ -127,12 +128,10 @@ def _read(
             raise NotAnchored(f"material {record.material_id} is not yet in an anchored checkpoint")
     else:
         check_entry(record, receipt.entry)
-        verify_offline(receipt, material_sm3=record.sm3, trusted_log_keys=log_keys)
+        policy = TrustPolicy.pinned(*log_keys, require_anchor=require_anchor)
+        verified = ReceiptVerifier(policy, chain).verify(receipt, material_sm3=record.sm3)
         checks.append("log")
-        if receipt.anchor is not None and chain is not None:
-            verify_anchor(receipt, chain)
+        if verified.anchor is not None:
             checks.append("anchor")
             anchored = True
-        elif require_anchor:
-            raise NotAnchored(f"material {record.material_id}: checkpoint not anchored yet")
     return ReadResult(plain, tuple(checks), anchored)

@@ -34,7 +34,7 @@ class TrustPolicy:
     log_keys: tuple[SM2PublicKey, ...] | None = None
     # The anchor must be present and check out on chain (else a receipt may be pending).
     require_anchor: bool = True
-    # Accounts whose anchors are accepted (lower-case 0x…); None: any active centre.
+    # Accounts whose anchors are accepted; None: any active archive centre's.
     anchorers: frozenset[str] | None = None
 
     @classmethod
@@ -44,7 +44,7 @@ class TrustPolicy:
     @classmethod
     def registry(cls, *anchorers: str) -> TrustPolicy:
         """The chain decides; with ``anchorers``, only those accounts' anchors."""
-        accounts = frozenset(a.lower() for a in anchorers) if anchorers else None
+        accounts = frozenset(anchorers) if anchorers else None
         return cls(log_keys=None, require_anchor=True, anchorers=accounts)
 
 
@@ -87,7 +87,7 @@ class ReceiptVerifier:
             raise NotAnchored("no chain to check the anchor against")
         check = verify_anchor(receipt, self.chain)
         allowed = self.policy.anchorers
-        if allowed is not None and check.anchored_by.lower() not in allowed:
+        if allowed is not None and check.anchored_by.lower() not in {a.lower() for a in allowed}:
             raise UntrustedKey(
                 f"the checkpoint was anchored by {check.anchored_by}, "
                 "not by the centre whose receipts are expected here"

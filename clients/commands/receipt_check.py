@@ -23,8 +23,10 @@ from notary.errors import VerificationError
 def verify_receipt_file(
     receipt: Path, material: bytes | None, rpc: str | None, log_key: Path | None, as_json: bool
 ) -> None:
+    from notary.anchoring import rpc_reader
     from notary.crypto import SM2PublicKey
-    from notary.receipts import parse_receipt, verify_offline
+    from notary.receipts import parse_receipt
+    from notary.verifier import ReceiptVerifier, TrustPolicy
 
     try:
         data = receipt.read_bytes()
@@ -34,7 +36,13 @@ def verify_receipt_file(
     passed: dict[str, str] | None = None
     try:
         parsed = parse_receipt(data)
-        result = verify_offline(parsed, material_sm3=material, trusted_log_keys=pinned)
+        # Pinned with --log-key; otherwise the chain's member registry binds the key,
+        # which only the anchor check (--rpc) establishes.
+        receipts = ReceiptVerifier(
+            TrustPolicy(log_keys=None if pinned is None else tuple(pinned), require_anchor=False),
+            None if rpc is None else rpc_reader(parsed, rpc),
+        )
+        result = receipts.check_offline(parsed, material_sm3=material)
         passed = {
             "format": "passed",
             "log-key": "passed" if pinned else "not pinned",
@@ -44,9 +52,7 @@ def verify_receipt_file(
         }
         anchor: dict[str, Any] | None = None
         if rpc is not None:
-            from notary.anchoring import verify_anchor_rpc
-
-            anchor = verify_anchor_rpc(parsed, rpc).to_json()
+            anchor = receipts.check_anchor(parsed).to_json()
     except VerificationError as e:
         if as_json:
             failure = {"valid": False, "check": e.check, "detail": str(e)}

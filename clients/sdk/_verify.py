@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.sdk.errors import ClientVerificationError
-from notary.anchoring import AnchorCheck, verify_anchor_rpc
+from notary.anchoring import AnchorCheck, rpc_reader
 from notary.chain.errors import ChainError
 from notary.crypto import SM2PublicKey
 from notary.errors import NotaryError, VerificationError
-from notary.receipts import EvidenceReceipt, OfflineResult, parse_receipt, verify_offline
+from notary.receipts import EvidenceReceipt, OfflineResult, parse_receipt
+from notary.verifier import ReceiptVerifier, TrustPolicy
 
 
 def fingerprint_of(key: SM2PublicKey | str | bytes) -> bytes:
@@ -84,12 +85,15 @@ class Verifier:
         if cid is not None and entry.get("cid") != cid:
             raise ClientVerificationError("entry", "the receipt's entry names another CID")
         try:
-            offline = verify_offline(
-                receipt, material_sm3=sm3, trusted_log_keys=[receipt.log_public_key]
-            )
-            anchor = None
+            chain = None
             if self.rpc_url is not None and receipt.anchor is not None:
-                anchor = verify_anchor_rpc(receipt, self.rpc_url)
+                chain = rpc_reader(receipt, self.rpc_url)
+            # The key matched the pinned fingerprint above; the chain, when given, is
+            # asked whether the checkpoint is anchored by the member holding it.
+            policy = TrustPolicy.pinned(receipt.log_public_key, require_anchor=False)
+            verified = ReceiptVerifier(policy, chain).verify(receipt, material_sm3=sm3)
+            offline, anchor = verified.offline, verified.anchor
+            if anchor is not None:
                 self.anchor_checks += 1
         except VerificationError as e:
             raise ClientVerificationError(e.check, str(e)) from None

@@ -5,6 +5,8 @@ in-process eth-tester, the durable embedded chain), signs locally, and raises th
 typed errors of :mod:`notary.chain.errors`.
 """
 
+import sys as _sys
+
 from notary.chain.artifacts import ContractArtifact, load_artifact
 from notary.chain.client import ChainClient, account_address, deploy
 from notary.chain.errors import (
@@ -32,6 +34,12 @@ from notary.chain.models import (
     TxRef,
 )
 from notary.chain.rpc import connect, ensure_poa_compat
+
+# web3 imports py_ecc, which raises the interpreter's recursion limit to 100,000: a
+# JSON body nested a few ten thousand deep then overflows the C stack (SIGSEGV, the
+# whole service gone) instead of raising RecursionError. py-evm needs 1024 * 12
+# frames for the EVM's call depth; no more is ever needed.
+_sys.setrecursionlimit(1024 * 12)
 
 __all__ = [
     "Anchor",

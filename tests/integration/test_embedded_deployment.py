@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from notary.anchoring import Anchorer, MemoryOutbox, verify_anchor_rpc
+from notary.anchoring import Anchorer, MemoryOutbox, rpc_reader, verify_anchor
 from notary.chain.rpcserver import ReadOnlyRpcServer
 from notary.deployment import DeploymentError, init_deployment, open_deployment
 from notary.entries import decode_entry, encode_entry, material_registered
@@ -39,7 +39,7 @@ def verify_via_rpc(home: Path, receipts: list[EvidenceReceipt]) -> None:
         with ReadOnlyRpcServer(dep.embedded) as rpc:
             for r in receipts:
                 verify_offline(r, trusted_log_keys=[dep.log_key.public_key])
-                check = verify_anchor_rpc(r, rpc.url)
+                check = verify_anchor(r, rpc_reader(r, rpc.url))
                 assert check.anchored_by == dep.chain.account
 
 

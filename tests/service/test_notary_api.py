@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from notary.anchoring import verify_anchor, verify_anchor_rpc
+from notary.anchoring import rpc_reader, verify_anchor
 from notary.chain.rpcserver import ReadOnlyRpcServer
 from notary.crypto import sm3
 from notary.deployment import Deployment
@@ -57,7 +57,10 @@ def test_upload_is_durable_then_anchored_and_its_receipt_verifies_on_chain(
     # The stand-alone verifier needs nothing but the chain's JSON-RPC.
     assert deployment.embedded is not None
     with ReadOnlyRpcServer(deployment.embedded) as rpc:
-        assert verify_anchor_rpc(parsed, rpc.url).tx_hash == receipt["anchor"]["tx_hash"]
+        assert (
+            verify_anchor(parsed, rpc_reader(parsed, rpc.url)).tx_hash
+            == receipt["anchor"]["tx_hash"]
+        )
     # Asked again, the same receipt (the smallest anchored checkpoint never changes).
     again = nclient.get(body["receipt_url"], headers=ncast.operator.headers).json()
     assert again == receipt

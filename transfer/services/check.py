@@ -18,11 +18,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from notary.anchoring import verify_anchor
 from notary.chain import ChainError
 from notary.chain.models import Outcome
 from notary.errors import VerificationError
-from notary.receipts import verify_offline
+from notary.verifier import ReceiptVerifier, TrustPolicy
 from transfer.api.errors import ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import Material, Transfer
@@ -188,8 +187,12 @@ def _check_material(state: AppState, ctx: NotaryContext, ref: CheckRef, r: Check
         r.fail("n", f"表单记载的日志位置 {ref.leaf} 与该材料的存证记录不符")
     elif ref.leaf is not None:
         r.agree("n")
+    # The deployment's own receipt, pinned to its log key; the anchor checked next.
+    receipts = ReceiptVerifier(
+        TrustPolicy.pinned(ctx.log_public_key, require_anchor=False), ctx.deployment.chain
+    )
     try:
-        verify_offline(receipt, material_sm3=bytes.fromhex(ref.sm3))
+        receipts.check_offline(receipt, material_sm3=bytes.fromhex(ref.sm3))
     except VerificationError as e:
         if e.check == "entry":
             r.fail("sm3", f"表单记载的 SM3 摘要 {_short(ref.sm3)} 不是该材料登记并锚定的摘要")
@@ -198,7 +201,7 @@ def _check_material(state: AppState, ctx: NotaryContext, ref: CheckRef, r: Check
         return
     r.agree("sm3")
     try:
-        verify_anchor(receipt, ctx.deployment.chain)
+        receipts.check_anchor(receipt)
     except VerificationError as e:
         r.fail("tx", f"该材料的链上锚定核验未通过（{e.check}）")
         return

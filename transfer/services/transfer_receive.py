@@ -318,7 +318,11 @@ def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
         s.rollback()
         sender = _unit(s, t.sender_unit_id)
         receiver = _unit(s, t.receiver_unit_id)
-        log_key = units.peer_log_key(s, ctx, sender.id)
+        # A peer's receipts are trusted through the chain: the checkpoint's key must be
+        # the one its centre's account holds in the member registry, and that account
+        # must have anchored it. Our own receipts: our own log key.
+        sender_centre = federation.centre_of(s, sender.id)
+        anchorers = None if sender_centre is None else frozenset({sender_centre.chain_account})
     assert t.package_root is not None and t.dispatch_act is not None
     try:
         bag = open_bag(
@@ -331,7 +335,8 @@ def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
         holder=ctx.unit_key(receiver.code),
         dispatch=parse_act(t.dispatch_act),
         sender_key=_unit_key(sender),
-        trusted_log_keys=[log_key],
+        trusted_log_keys=None if anchorers is not None else [ctx.log_public_key],
+        anchorers=anchorers,
         chain=CachedAnchorReader(ctx.deployment.chain),
     )
     with state.write_sessions() as s:

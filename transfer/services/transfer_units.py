@@ -25,50 +25,12 @@ from web3 import Web3
 from notary.chain import ChainClient
 from notary.chain.client import account_address
 from notary.chain.models import Role as ChainRole
-from notary.crypto import KeyFormatError, SM2PublicKey
+from notary.crypto import SM2PublicKey
 from notary.deployment import Deployment, _write_secret
 from notary.network import JoinRequest, UnitRequest, fund_account, unit_chain_id
 from transfer.api.errors import Conflict, NotFound, Unprocessable
-from transfer.db.models import TransferPeer, Unit, UnitKind
+from transfer.db.models import TransferPeer, Unit
 from transfer.services.context import NotaryContext
-
-
-@dataclass(frozen=True, slots=True)
-class PeerIn:
-    code: str
-    name: str
-    public_key_hex: str
-    chain_account: str
-    log_public_key_hex: str
-
-
-def register_peer(s: Session, peer: PeerIn) -> Unit:
-    """A unit hosted by another deployment (not committed)."""
-    try:
-        key = SM2PublicKey.from_hex(peer.public_key_hex)
-        log_key = SM2PublicKey.from_hex(peer.log_public_key_hex)
-    except (KeyFormatError, ValueError) as e:
-        raise Unprocessable(f"not an SM2 public key: {e}") from None
-    if s.scalar(select(Unit.id).where(Unit.code == peer.code)) is not None:
-        raise Conflict(f"unit {peer.code} is already registered")
-    unit = Unit(
-        code=peer.code,
-        name=peer.name,
-        kind=UnitKind.ARCHIVE_CENTRE,
-        public_key_hex=key.raw.hex(),
-        key_fingerprint=key.fingerprint().hex(),
-    )
-    s.add(unit)
-    s.flush()
-    s.add(
-        TransferPeer(
-            unit_id=unit.id,
-            chain_account=_checksum(peer.chain_account),
-            log_public_key_hex=log_key.raw.hex(),
-            hosted=False,
-        )
-    )
-    return unit
 
 
 def _checksum(account: str) -> str:
@@ -94,14 +56,6 @@ def unit_account(s: Session, unit_id: uuid.UUID, centre_account: str) -> str:
 def is_peer(s: Session, unit_id: uuid.UUID) -> bool:
     peer = s.get(TransferPeer, unit_id)
     return peer is not None and not peer.hosted
-
-
-def peer_log_key(s: Session, ctx: NotaryContext, unit_id: uuid.UUID) -> SM2PublicKey:
-    """The log key that signs the sender's evidence receipts."""
-    peer = s.get(TransferPeer, unit_id)
-    if peer is None or peer.hosted or peer.log_public_key_hex is None:
-        return ctx.log_public_key
-    return SM2PublicKey.from_hex(peer.log_public_key_hex)
 
 
 def chain_client(s: Session, ctx: NotaryContext, unit: Unit) -> ChainClient:

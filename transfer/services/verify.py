@@ -7,7 +7,7 @@ its chain anchor and its evidence receipt. An unknown digest is an answer
 
 By receipt: the receipt is read from the request's bytes by the one strict parser
 (``notary.receipts.parse_receipt``) and checked exactly as the stand-alone verifier
-does (``verify_offline`` + ``verify_anchor`` against this deployment's chain); a
+does (one :class:`~notary.verifier.ReceiptVerifier` trusting the chain's registry); a
 failure is a problem whose ``type`` and ``check`` name the failed check.
 """
 
@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
-from notary.anchoring import verify_anchor
 from notary.chain import ChainError
 from notary.entries import MATERIAL_REGISTERED
 from notary.errors import FormatError, VerificationError
-from notary.receipts import parse_receipt, read_json, verify_offline
+from notary.receipts import parse_receipt, read_json
+from notary.verifier import ReceiptVerifier, TrustPolicy
 from transfer.api.errors import ServiceUnavailable
 from transfer.api.state import AppState
 from transfer.db.models import Material, Unit
@@ -209,9 +209,11 @@ def verify_receipt_request(
         if not isinstance(doc, dict):
             raise FormatError("'receipt' must be a JSON object")
         receipt = parse_receipt(doc)
-        offline = verify_offline(receipt, material_sm3=material_sm3)
+        # Any member's receipt: the chain's member registry binds its log key.
+        receipts = ReceiptVerifier(TrustPolicy.registry(), ctx.deployment.chain)
+        offline = receipts.check_offline(receipt, material_sm3=material_sm3)
         passed = _offline_checks(material_sm3)
-        anchor = verify_anchor(receipt, ctx.deployment.chain)
+        anchor = receipts.check_anchor(receipt)
     except VerificationError as e:
         state.metrics.verify_failures.labels("receipt", e.check).inc()
         # offline_checks only when they all passed and the anchor failed (None is left

@@ -35,14 +35,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO
 
-from notary.anchoring import AnchorReader, verify_anchor
+from notary.anchoring import AnchorReader
 from notary.canonical import CanonicalJSONError
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
 from notary.errors import EntryMismatch, VerificationError
-from notary.receipts import EvidenceReceipt, parse_receipt, verify_offline
+from notary.receipts import EvidenceReceipt, parse_receipt
 from notary.store.cid import cid_str
 from notary.store.unixfs import FileDagBuilder, chunks
+from notary.verifier import ReceiptVerifier, TrustPolicy
 from transfer.workflow.acts import ActKind, SignedAct, verify_act
 from transfer.workflow.envelope import EnvelopeEntry, evidence_path, material_path
 from transfer.workflow.errors import ActError, PackageError
@@ -83,6 +84,7 @@ def _evidence_checks(
     policy: VerifyPolicy,
     trusted_log_keys: Sequence[SM2PublicKey] | None,
     chain: AnchorReader | None,
+    anchorers: frozenset[str] | None = None,
 ) -> list[Check]:
     if problem is not None:
         return [_fail(A, "log-proof", problem)]
@@ -90,13 +92,17 @@ def _evidence_checks(
         if policy.require_evidence:
             return [_fail(A, "log-proof", "no evidence receipt from the sender's log")]
         return []
+    receipts = ReceiptVerifier(
+        TrustPolicy(
+            log_keys=None if trusted_log_keys is None else tuple(trusted_log_keys),
+            require_anchor=False,
+            anchorers=anchorers,
+        ),
+        chain,
+    )
     checks: list[Check] = []
     try:
-        verify_offline(
-            receipt,
-            material_sm3=bytes.fromhex(catalogue.sm3),
-            trusted_log_keys=None if trusted_log_keys is None else list(trusted_log_keys),
-        )
+        receipts.check_offline(receipt, material_sm3=bytes.fromhex(catalogue.sm3))
         logged = receipt.entry
         if logged.get("material_id") != catalogue.material_id:
             raise EntryMismatch(f"the log entry is of material {logged.get('material_id')}")
@@ -106,9 +112,8 @@ def _evidence_checks(
     except VerificationError as e:
         return [_fail(A, "log-proof", f"{e.check}: {e}")]
     if policy.require_anchor:
-        assert chain is not None  # verify_package refuses the combination up front
         try:
-            anchor = verify_anchor(receipt, chain)
+            anchor = receipts.check_anchor(receipt)
             checks.append(_ok(A, "anchor", f"block {anchor.block_number}"))
         except VerificationError as e:
             checks.append(_fail(A, "anchor", f"{e.check}: {e}"))
@@ -199,6 +204,7 @@ def verify_material(
     policy: VerifyPolicy = VerifyPolicy(),
     trusted_log_keys: Sequence[SM2PublicKey] | None = None,
     chain: AnchorReader | None = None,
+    anchorers: frozenset[str] | None = None,
 ) -> MaterialResult:
     """Judge one material of the notice from what its read established; never raises
     for a bad material. ``opened`` None: the envelope holds no entry or key for it."""
@@ -244,7 +250,7 @@ def verify_material(
         checks.append(_ok(A, "cid"))
     checks += _evidence_checks(
         evidence, evidence_problem, catalogue, entry,
-        policy=policy, trusted_log_keys=trusted_log_keys, chain=chain,
+        policy=policy, trusted_log_keys=trusted_log_keys, chain=chain, anchorers=anchorers,
     )  # fmt: skip
 
     if opened.key_error is not None:
@@ -322,9 +328,14 @@ def verify_package(
     policy: VerifyPolicy = VerifyPolicy(),
     trusted_log_keys: Sequence[SM2PublicKey] | None = None,
     chain: AnchorReader | None = None,
+    anchorers: frozenset[str] | None = None,
     workers: int = WORKERS,
 ) -> VerificationReport:
     """Judge every material of the bag's notice, and the package as a whole.
+
+    Evidence is checked by one :class:`~notary.verifier.ReceiptVerifier`: pinned to
+    ``trusted_log_keys``, or (None) bound by the chain's member registry, and then only
+    anchors made by ``anchorers`` count (a peer centre's account).
 
     ``evidence`` (by material id) overrides the receipts carried in the bag, e.g. newer
     ones fetched from the sender's deployment once their checkpoints are anchored.
@@ -351,7 +362,7 @@ def verify_package(
                 receipt, problem = _load_evidence(bag, entry, measured)
         result = verify_material(
             c, entry, opened, evidence=receipt, evidence_problem=problem, policy=policy,
-            trusted_log_keys=trusted_log_keys, chain=chain,
+            trusted_log_keys=trusted_log_keys, chain=chain, anchorers=anchorers,
         )  # fmt: skip
         materials.append(result)
 
