@@ -165,7 +165,7 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
     anchor: AnchorRef | None
     if pending:
         if doc["anchor"] is not None:
-            raise FormatError("a pending receipt has 'anchor': null")
+            raise FormatError("a pending receipt must have 'anchor': null")
         anchor = None
     elif doc["anchor"] is None:
         raise FormatError(
