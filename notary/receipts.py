@@ -30,6 +30,7 @@ from notary.log.merkle import ProofError, leaf_hash, verify_inclusion
 
 FORMAT = "archive-notary/evidence-receipt/v1"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")
+_MAX_INT = 2**53 - 1  # I-JSON (RFC 7493): integers every JSON reader holds exactly
 _HEX_KEY = re.compile(r"^[0-9a-f]{128}$")
 _HEX_TX = re.compile(r"^0x[0-9a-f]{64}$")
 _ADDR = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -90,7 +91,7 @@ def _parse_anchor(obj: Any) -> AnchorRef:
     block = _require(obj, "block_number", int)
     contract = _require(obj, "contract", str)
     tx = _require(obj, "tx_hash", str)
-    if chain_id <= 0 or block < 0:
+    if not (0 < chain_id <= _MAX_INT and 0 <= block <= _MAX_INT):
         raise FormatError("anchor chain_id must be positive and block_number non-negative")
     if not _ADDR.fullmatch(contract):
         raise FormatError("anchor contract must be a 0x-prefixed 20-byte address")
@@ -157,14 +158,14 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
         key = SM2PublicKey.from_hex(key_hex)
     except KeyFormatError as e:
         raise FormatError(f"log_public_key: {e}") from None
-    if index < 0:
-        raise FormatError("leaf_index must be non-negative")
+    if not 0 <= index <= _MAX_INT:
+        raise FormatError("leaf_index must be non-negative (and within I-JSON's range)")
     if "anchor" not in doc:
         raise FormatError("receipt lacks field 'anchor'")
     anchor: AnchorRef | None
     if pending:
         if doc["anchor"] is not None:
-            raise FormatError("a pending receipt has 'anchor': null")
+            raise FormatError("a pending receipt must have 'anchor': null")
         anchor = None
     elif doc["anchor"] is None:
         raise FormatError(

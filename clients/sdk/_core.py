@@ -9,6 +9,7 @@ receipts and content runs here, so both clients behave identically.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -277,6 +278,21 @@ def verify_by_sm3(v: Verifier, sm3_hex: str) -> Op:
             reg["client_verified"] = True
             reg["client_anchor"] = None if checked.anchor is None else checked.anchor.to_json()
     return body
+
+
+def verify_receipt_remotely(receipt: bytes | str | dict[str, Any], sm3_hex: str | None) -> Op:
+    """POST /v1/verify with a receipt: a dict as JSON, bytes or text as they are."""
+    if isinstance(receipt, dict):
+        body: dict[str, Any] = {"receipt": receipt}
+        if sm3_hex:
+            body["sm3"] = sm3_hex.lower()
+        return (yield from send_json("POST", "/v1/verify", body))
+    raw = receipt.encode("utf-8") if isinstance(receipt, str) else receipt
+    sm3_part = b"" if not sm3_hex else b',"sm3":' + json.dumps(sm3_hex.lower()).encode()
+    headers = {"Content-Type": "application/json"}
+    content = b'{"receipt":' + raw + sm3_part + b"}"
+    resp = yield Call("POST", "/v1/verify", content=content, headers=headers)
+    return _json(resp)
 
 
 def verify_receipt_locally(v: Verifier, doc: Any, sm3_hex: str | None = None) -> Op:

@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clients.demo import sample_pdf
+from clients.sdk import NotaryAPIError
 from notary.crypto import sm3
 from tests.clients.conftest import Service, new_volume, write_materials
 
@@ -109,6 +112,19 @@ def test_verify_a_file_an_sm3_and_a_receipt_offline(
     other.write_bytes(sample_pdf("not the same"))
     r = cli("verify", "--receipt", rfile, other)
     assert r.code == 1 and r.err.count("\n") == 1 and "EntryMismatch" in r.err
+    assert "[entry]" in r.err  # the check id, as POST /v1/verify names it
+
+    # The SDK sends a receipt file's bytes as they are: the service's strict reader sees
+    # a repeated key (the wrong leaf_index first, the right one last) and refuses it.
+    raw = rfile.read_bytes()
+    right = f'"leaf_index": {receipt.document["leaf_index"]}'.encode()
+    twice = raw.replace(right, b'"leaf_index": 0, ' + right)
+    assert twice != raw
+    with service.client() as c:
+        assert c.verify_receipt(raw, sm3(f.read_bytes()).hex())["valid"] is True
+        with pytest.raises(NotaryAPIError) as caught:
+            c.verify_receipt(twice)
+    assert caught.value.status == 422 and caught.value.problem["check"] == "format"
 
 
 def test_log_checkpoints_and_monitor(service: Service, cli: Any, tmp_path: Path) -> None:

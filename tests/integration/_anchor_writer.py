@@ -26,7 +26,7 @@ def main(home: Path, out: Path) -> None:
         while True:
             entry = material_registered(
                 material_id=f"k{i}", sm3_hex=f"{i:064x}", cid="c", size=i, category="2",
-                volume="v", unit="U", version=1, time_ms=i,
+                volume="ab" * 32, unit="U", version=1, time_ms=i,
             )  # fmt: skip
             log.append(encode_entry(entry))
             anchorer.step()

@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 def entry(i: int) -> dict[str, object]:
     return material_registered(
         material_id=f"m{i}", sm3_hex=f"{i:064x}", cid="c", size=i, category="5",
-        volume="v", unit="U", version=1, time_ms=i,
+        volume="ab" * 32, unit="U", version=1, time_ms=i,
     )  # fmt: skip
 
 

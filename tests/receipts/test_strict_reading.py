@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,6 +108,16 @@ def test_a_pending_proof_is_read_only_where_it_is_labelled_pending() -> None:
     _format_error({k: v for k, v in doc.items() if k != "anchor"}, pending=True)
 
 
+def test_integers_beyond_i_json_are_format_errors_as_in_the_schema() -> None:
+    doc = RECEIPTS[0]
+    for bad in (
+        {**doc, "leaf_index": 2**53},
+        {**doc, "anchor": {**doc["anchor"], "block_number": 2**53}},
+        {**doc, "anchor": {**doc["anchor"], "chain_id": 2**53}},
+    ):
+        _format_error(bad)
+
+
 def test_not_strict_json_is_a_format_error() -> None:
     for data in (b'{"format": NaN}', b"{", b"\xff\xfe", b"[" * 100_000, b""):
         _format_error(data)
@@ -146,3 +160,27 @@ def test_v1_entry_bytes_are_unchanged() -> None:
         b'{"event":"registered","time_ms":2,"to":"U1","type":"custody.event","v":1,'
         b'"volume":"' + VOLUME.encode() + b'"}'
     )
+
+
+def test_deep_nesting_is_a_format_error_even_under_py_evms_recursion_limit() -> None:
+    """py-evm's py_ecc raises the recursion limit to 100,000 when the embedded chain is
+    imported; the C JSON parser would then overflow the C stack (a crash, not an error)
+    on a few kilobytes of ``[``. The reader refuses such nesting first. In a child
+    process, so that a regression crashes it and not the test run."""
+    code = (
+        "import sys; sys.setrecursionlimit(100_000)\n"
+        "from notary.errors import FormatError\n"
+        "from notary.receipts import parse_receipt\n"
+        "for doc in (b'[' * 200_000, '{\"a\":' * 100_000):\n"
+        "    try:\n"
+        "        parse_receipt(doc)\n"
+        "    except FormatError as e:\n"
+        "        print(e.check)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() == ["format", "format"]

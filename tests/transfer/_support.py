@@ -135,8 +135,8 @@ def evidence_for(items: list[Material], log_key: SM2PrivateKey) -> dict[str, Evi
     for m in items:
         entry = material_registered(
             material_id=m.material_id, sm3_hex=sm3(m.plain).hex(), cid=compute_cid(m.sealed),
-            size=len(m.plain), category=m.category, volume=m.volume_id, unit="unit-a",
-            version=1, time_ms=1_740_000_000_000,
+            size=len(m.plain), category=m.category, volume=blind_id(b"s" * 32, m.volume_id),
+            unit="unit-a", version=1, time_ms=1_740_000_000_000,
         )  # fmt: skip
         entries.append(entry)
         log.append(encode_entry(entry))
