@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,13 @@ import httpx
 
 from tests.clients.conftest import Service
 from tests.clients.test_cli_transfer import _create_and_send, _env, _volume_with_materials
+
+
+def _anchored_past(c: Any, leaf: int) -> None:
+    deadline = time.monotonic() + 30
+    while c.latest_checkpoint(anchored=True)["checkpoint"]["checkpoint"]["tree_size"] <= leaf:
+        assert time.monotonic() < deadline, "no anchored checkpoint covers the last step"
+        time.sleep(0.2)
 
 
 def _damaged_copy(good: bytes, tmp_path: Path) -> bytes:
@@ -141,6 +149,15 @@ def test_verify_then_reject_show_return_and_resend(
     assert r.code == 0, r.err
     with service.client("UNIT-B") as c:
         assert c.get_volume(vol)["id"] == vol  # the re-sent transfer moved custody
+    # The auditor re-derives every step of both transfers (the resend record included)
+    # from its row and finds it in the anchored log; custody agrees with the chain.
+    with service.client("UNIT-B") as c:
+        last = max(e["leaf_index"] for e in c.transfer_timeline(new["transfer_id"])["events"])
+        _anchored_past(c, last)
+    r = cli("audit", "--home", service.home, "--volume", vol, "--out", tmp_path / "audit",
+            "--json", "--rpc", service.rpc_url)  # fmt: skip
+    assert r.code == 0, r.out + r.err
+    assert json.loads(r.out)["summary"]["result"] == "通过"
 
 
 def test_resend_of_a_rejected_transfer_returns_it_first(

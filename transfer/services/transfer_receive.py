@@ -330,15 +330,21 @@ def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
         )
     except (PackageError, TransferError) as e:
         raise Conflict(f"转递包无法打开：{e}") from None
-    report = verify_package(
-        bag,
-        holder=ctx.unit_key(receiver.code),
-        dispatch=parse_act(t.dispatch_act),
-        sender_key=_unit_key(sender),
-        trusted_log_keys=None if anchorers is not None else [ctx.log_public_key],
-        anchorers=anchorers,
-        chain=CachedAnchorReader(ctx.deployment.chain),
-    )
+    try:
+        report = verify_package(
+            bag,
+            holder=ctx.unit_key(receiver.code),
+            dispatch=parse_act(t.dispatch_act),
+            sender_key=_unit_key(sender),
+            trusted_log_keys=None if anchorers is not None else [ctx.log_public_key],
+            anchorers=anchorers,
+            chain=CachedAnchorReader(ctx.deployment.chain),
+        )
+    except FileNotFoundError:
+        # Another copy was moved in place meanwhile (deliver after a failed check).
+        raise Conflict(
+            "转递包在检测过程中被另一份替换：请重新检测", rule="optimistic-lock"
+        ) from None
     with state.write_sessions() as s:
         t = find(s, transfer_id, caller)
         check_version(t, version)
