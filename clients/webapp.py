@@ -25,6 +25,7 @@ from clients.console import ASSETS, CONSOLE_DIR
 from transfer.api.app import create_app
 from transfer.api.deps import DbSession, get_principal
 from transfer.api.errors import NotFound
+from transfer.api.pageheaders import content_security_policy, security_headers
 from transfer.db.models import Unit
 from transfer.roles import ROLE_PERMISSIONS
 from transfer.security import Principal
@@ -32,27 +33,8 @@ from transfer.settings import Settings
 
 CONSOLE_PATH = "/console"
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    # Small files, changed with the code: always revalidate.
-    "Cache-Control": "no-cache",
-}
+CONTENT_SECURITY_POLICY = content_security_policy()
+SECURITY_HEADERS = security_headers()
 
 
 def _asset(name: str) -> Response:

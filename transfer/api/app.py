@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, inspect, select
 
 from transfer.api.bodylimit import BodyLimit
+from transfer.api.docs import docs_router
 from transfer.api.errors import install_error_handlers
 from transfer.api.health import DatabaseCheck, HealthCheck, ProcessCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
@@ -165,6 +166,10 @@ def create_app(
         # No OpenTelemetry here (metrics are Prometheus, /metrics): FastAPI otherwise
         # looks up the global providers on every request (~4 % of a verify call).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # FastAPI's own pages load their scripts from a public CDN: /docs is served
+        # from the swagger-ui-bundle package instead (transfer/api/docs.py), no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.notary = state
     install_error_handlers(app)
@@ -192,6 +197,7 @@ def create_app(
         metrics,
     ):
         app.include_router(module.router)
+    app.include_router(docs_router())
     return app
 
 

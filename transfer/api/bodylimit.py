@@ -3,10 +3,10 @@
 In order, for every request with a body-carrying method (all such routes are
 authenticated):
 
-1. **authentication first** — the API key is checked (the same lookup as every
-   route's, :func:`transfer.api.deps.authenticate`) before one byte of the body is
-   read: a caller without a valid key gets its 401 with the body unread and the
-   connection closed, whatever the body's size or type;
+1. **authentication first** — for a request that has a body, the API key is checked
+   (the same lookup as every route's, :func:`transfer.api.deps.authenticate`) before
+   one byte of the body is read: a caller without a valid key gets its 401 with the
+   body unread and the connection closed, whatever the body's size or type;
 2. **a well-formed ``Content-Length``** (digits only), else 400;
 3. **a size limit on every body**: the three streaming routes (:data:`STREAMED_ROUTES`:
    material upload, verify-by-file, package import), with their content type only,
@@ -91,6 +91,10 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: nothing to guard
             return
         try:
             await self._gate(scope, receive, send)

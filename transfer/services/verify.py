@@ -29,7 +29,9 @@ from notary.receipts import parse_receipt, read_json
 from notary.verifier import ReceiptVerifier, TrustPolicy
 from transfer.api.errors import ServiceUnavailable
 from transfer.api.state import AppState
-from transfer.db.models import Material, Unit
+from transfer.db.models import Material, Unit, Volume
+from transfer.roles import Role
+from transfer.security import Principal
 from transfer.services.context import NotaryContext
 from transfer.services.problems import VerificationProblem
 from transfer.services.receipts import receipt_state
@@ -51,6 +53,8 @@ class Registration:
     unit_code: str | None
     created_at: datetime
     leaf_index: int | None
+    registrar_unit_id: uuid.UUID | None
+    custodian_unit_id: uuid.UUID | None
 
 
 _successor = aliased(Material)
@@ -69,7 +73,10 @@ _REGISTRATIONS = select(
     Unit.code,
     Material.created_at,
     Material.leaf_index,
+    Material.registered_by_unit_id,
+    Volume.custodian_unit_id,
 ).join_from(Material, Unit, Material.registered_by_unit_id == Unit.id, isouter=True)
+_REGISTRATIONS = _REGISTRATIONS.join(Volume, Material.volume_id == Volume.id, isouter=True)
 _BY_SM3 = (
     _REGISTRATIONS.add_columns(Material.sm3)
     .where(Material.sm3.in_(bindparam("sm3s", expanding=True)))
@@ -80,7 +87,9 @@ _BY_ID = _REGISTRATIONS.where(Material.id == bindparam("id"))
 
 def registration_by_id(conn: Connection, material_id: uuid.UUID) -> Registration | None:
     row = conn.execute(_BY_ID, {"id": material_id}).first()
-    return None if row is None else Registration(*row)
+    # Ten columns: past SQLAlchemy's typed select() overloads.
+    values: tuple[Any, ...] | None = None if row is None else tuple(row)
+    return None if values is None else Registration(*values)
 
 
 def describe_registration(
@@ -101,11 +110,42 @@ def describe_registration(
         "checkpoint": None,
         "chain": None,
         "receipt": None,
+        # Who may see all of it (disclosed_to); never sent as such.
+        HOLDERS: frozenset(
+            str(u) for u in (reg.registrar_unit_id, reg.custodian_unit_id) if u is not None
+        ),
     }
     if reg.leaf_index is None:
         return out
     out.update(_proof_part(session, ctx, reg.material_id, reg.leaf_index))
     return out
+
+
+HOLDERS = "_holders"
+#: What a verify answer tells a unit about another unit's registration: that it exists,
+#: when, and the anchored evidence of its log position (checkpoint, chain anchor) — not
+#: the material id, version history, category, registering unit or the receipt (whose
+#: entry names the volume's blinded reference). SECURITY.md §2.
+FOREIGN_FIELDS = ("registered_at", "leaf_index", "anchored", "anchored_at", "checkpoint", "chain")
+
+
+def disclosed_registration(reg: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    """``reg`` (from :func:`describe_registration`) as ``caller`` may see it: all of it
+    if the caller's unit registered the material or holds its volume, or the caller is
+    the deployment's audit administrator (安全审计员, who oversees every unit);
+    otherwise only :data:`FOREIGN_FIELDS`. A new dict: answers are shared by batched
+    callers."""
+    held = str(caller.unit_id) in reg[HOLDERS]
+    if held or caller.role is Role.AUDIT:
+        return {k: v for k, v in reg.items() if k != HOLDERS} | {"held": held}
+    return {k: reg[k] for k in FOREIGN_FIELDS} | {"held": False}
+
+
+def disclosed_answer(answer: dict[str, Any], caller: Principal) -> dict[str, Any]:
+    """A verify-by-SM3 answer with each registration as :func:`disclosed_registration`."""
+    return answer | {
+        "registrations": [disclosed_registration(r, caller) for r in answer["registrations"]]
+    }
 
 
 def _proof_part(

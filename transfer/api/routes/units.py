@@ -148,6 +148,14 @@ def revoke_key(
         raise NotFound(f"unit {unit_id} has no API key {key_id}")
     if key.id == caller.key_id:
         raise Conflict("a key cannot revoke itself")
+    if key.role not in API_ISSUABLE_ROLES:
+        # 三员分立: no administrator silences another (the security administrator the
+        # auditor, above all); administrator keys change where they are issued.
+        raise Forbidden(
+            "系统管理员、安全保密管理员和安全审计员的密钥只能在服务器控制台吊销",
+            rule="separation-of-duties",
+            role=str(key.role),
+        )
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()
         db.commit()
@@ -162,6 +170,18 @@ def _set_status(
     if unit.id == caller.unit_id and new is UnitStatus.SUSPENDED:
         # Suspending one's own unit would lock the security administrator out.
         raise Conflict("a unit cannot be suspended with one of its own keys")
+    if new is UnitStatus.SUSPENDED and db.scalar(
+        select(ApiKey.id).where(
+            ApiKey.unit_id == unit.id,
+            ApiKey.revoked_at.is_(None),
+            ApiKey.role.not_in(list(API_ISSUABLE_ROLES)),
+        )
+    ):
+        # Suspending it would silence the administrators whose keys it holds.
+        raise Forbidden(
+            "该单位持有管理员密钥（三员），不能通过接口暂停",
+            rule="separation-of-duties",
+        )
     if unit.status is not new:
         unit.status = new
         db.commit()

@@ -24,7 +24,11 @@ from transfer.services.multipart import (
     PartInfo,
     StreamingForm,
 )
-from transfer.services.verify import verify_receipt_request
+from transfer.services.verify import (
+    disclosed_answer,
+    disclosed_registration,
+    verify_receipt_request,
+)
 
 router = APIRouter(
     prefix=f"{API_V1}/verify", tags=["verify"], responses=problem_responses(401, 403, 422)
@@ -116,7 +120,7 @@ def _hash_upload(content_type: str | None, pull: Any, limit: int) -> bytes:
     responses=problem_responses(400, 413, 503),
     openapi_extra=_BODY,
 )
-async def verify(request: Request, _: Verifier) -> dict[str, Any]:
+async def verify(request: Request, caller: Verifier) -> dict[str, Any]:
     # The hot path of archive systems: state and deployment without two more
     # dependencies for FastAPI to solve on every call (benches/results/load.md).
     state = state_of(request)
@@ -127,7 +131,8 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         limit = state.settings.upload_max_bytes
-        return await lookup(await _uploaded_digest(request, content_type, limit))
+        uploaded = await _uploaded_digest(request, content_type, limit)
+        return disclosed_answer(await lookup(uploaded), caller)
     raw = await request.body()
     try:
         body = VerifyRequest.model_validate_json(raw)
@@ -140,12 +145,16 @@ async def verify(request: Request, _: Verifier) -> dict[str, Any]:
     if body.receipt is not None:
         # The model has read the body leniently (a duplicate key: last one wins); the
         # receipt is read again from the raw bytes by the one strict parser.
-        return await anyio.to_thread.run_sync(
+        checked = await anyio.to_thread.run_sync(
             lambda: verify_receipt_request(state, notary, raw, digest)
         )
+        registration = checked["registration"]
+        if registration is not None:
+            checked["registration"] = disclosed_registration(registration, caller)
+        return checked
     if digest is None:
         raise Unprocessable("give 'sm3', 'receipt', or upload a 'file'")
-    return await lookup(digest)
+    return disclosed_answer(await lookup(digest), caller)
 
 
 async def _uploaded_digest(request: Request, content_type: str, limit: int) -> bytes:

@@ -20,7 +20,7 @@ from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
-from transfer.db.models import CustodyEvent, CustodyEventKind, Volume, VolumeKind
+from transfer.db.models import Alert, CustodyEvent, CustodyEventKind, Volume, VolumeKind
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal, blind_cadre_id
@@ -71,10 +71,29 @@ def create_volume(
     body: VolumeCreate, db: WriteSession, state: StateDep, caller: VolumeWriter
 ) -> Volume:
     blinded = _blinded(state.blinding_secret, body.cadre_identifier)
-    if body.kind is VolumeKind.MAIN and db.scalar(
-        select(Volume.id).where(Volume.cadre_blind_id == blinded, Volume.kind == VolumeKind.MAIN)
-    ):
-        raise Conflict("this cadre already has a main volume (正本)")
+    holder = (
+        db.scalar(
+            select(Volume.custodian_unit_id).where(
+                Volume.cadre_blind_id == blinded, Volume.kind == VolumeKind.MAIN
+            )
+        )
+        if body.kind is VolumeKind.MAIN
+        else None
+    )
+    if holder is not None:
+        # One 正本 per cadre in the deployment: the refusal necessarily tells that one
+        # exists (SECURITY.md §7). It never says where, and a refusal for a volume
+        # another unit holds is an alert for the security administrator (probing a
+        # 身份证号 across units leaves a trace).
+        if holder != caller.unit_id:
+            db.add(
+                Alert(
+                    kind="cadre-main-volume-elsewhere",
+                    detail={"unit": caller.unit_code, "cadre_blind_id": blinded},
+                )
+            )
+            db.commit()
+        raise Conflict("该干部已有正本档案，不能再登记正本")
     volume = Volume(cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id)
     db.add(volume)
     db.flush()

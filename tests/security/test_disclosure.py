@@ -1,0 +1,92 @@
+"""Minimal disclosure across units (issue 15): what another unit's key learns about
+materials and cadres it does not hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from notary.crypto import sm3
+from notary.deployment import Deployment
+from tests.security._world import World, build_world
+from tests.service.conftest import Cast
+from transfer.services.verify import FOREIGN_FIELDS
+
+
+@pytest.fixture
+def world(sclient: TestClient, scast: Cast, deployment: Deployment) -> World:
+    return build_world(sclient, scast, deployment)
+
+
+def _by_sm3(world: World, headers: dict[str, str]) -> dict[str, Any]:
+    r = world.client.post("/v1/verify", json={"sm3": sm3(world.content_a).hex()}, headers=headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_another_unit_learns_only_that_a_material_is_registered_and_its_anchor(
+    world: World,
+) -> None:
+    mine = _by_sm3(world, world.cast.operator.headers)["registrations"][0]
+    assert mine["held"] is True and mine["material_id"] == world.a["id"]
+
+    answer = _by_sm3(world, world.cast.other.headers)
+    assert answer["found"] is True and answer["anchored"] is True
+    (foreign,) = answer["registrations"]
+    assert set(foreign) == {*FOREIGN_FIELDS, "held"} and foreign["held"] is False
+    assert foreign["chain"] == mine["chain"] and foreign["checkpoint"] == mine["checkpoint"]
+    entry = world.receipt_a["entry"]
+    r = world.client.post(
+        "/v1/verify", json={"sm3": sm3(world.content_a).hex()}, headers=world.cast.other.headers
+    )
+    for secret in (world.a["id"], entry["volume"], entry["cid"], world.cast.operator.unit_code):
+        assert secret not in r.text, secret
+    # By file: the same answer.
+    by_file = world.client.post(
+        "/v1/verify",
+        files={"file": ("a.pdf", world.content_a)},
+        headers=world.cast.other.headers,
+    )
+    assert by_file.json() == answer
+    # The deployment's audit administrator oversees every unit: all of it.
+    audited = _by_sm3(world, world.cast.audit.headers)["registrations"][0]
+    assert audited["material_id"] == world.a["id"] and audited["held"] is False
+
+
+def test_a_receipt_presented_by_another_unit_is_checked_without_telling_more(
+    world: World,
+) -> None:
+    r = world.client.post(
+        "/v1/verify", json={"receipt": world.receipt_a}, headers=world.cast.other.headers
+    )
+    assert r.status_code == 200 and r.json()["valid"] is True
+    registration = r.json()["registration"]
+    assert set(registration) == {*FOREIGN_FIELDS, "held"}
+
+
+CADRE = "110105194912310020"  # the world's volume (tests/service/_notary.py::new_volume)
+
+
+def test_a_main_volume_held_elsewhere_is_refused_without_naming_the_holder_and_alerted(
+    world: World,
+) -> None:
+    client, cast = world.client, world.cast
+    r = client.post(
+        "/v1/volumes", json={"cadre_identifier": CADRE, "kind": "main"}, headers=cast.other.headers
+    )
+    assert r.status_code == 409
+    assert cast.operator.unit_code not in r.text and world.volume not in r.text
+    alerts = client.get("/v1/alerts", headers=cast.security.headers).json()["items"]
+    probe = [a for a in alerts if a["kind"] == "cadre-main-volume-elsewhere"]
+    assert len(probe) == 1 and probe[0]["detail"]["unit"] == cast.other.unit_code
+    # The holder's own second attempt is a plain refusal, not an alert.
+    again = client.post(
+        "/v1/volumes",
+        json={"cadre_identifier": CADRE, "kind": "main"},
+        headers=cast.operator.headers,
+    )
+    assert again.status_code == 409
+    alerts = client.get("/v1/alerts", headers=cast.security.headers).json()["items"]
+    assert len([a for a in alerts if a["kind"] == "cadre-main-volume-elsewhere"]) == 1
