@@ -383,6 +383,8 @@ def test_forms_need_a_party_and_a_key(service: Service, sent: dict[str, Any]) ->
         ("v=1&t=transfer&id=x&root=XYZ", "root"),
         ("v=1&t=transfer&id=x&x=1", "未知字段"),
         ("v=1&t=transfer&id=x&id=y", "重复"),
+        ("v=1&t=transfer&id=x" + "&v=1" * 20, "字段过多"),
+        ("v=1&t=material&id=x&n=-1", "n"),
     ],
 )
 def test_check_refuses_a_malformed_reference(service: Service, query: str, says: str) -> None:
@@ -394,3 +396,28 @@ def test_check_of_an_unknown_transfer_names_it(service: Service) -> None:
     r = httpx.get(f"{service.url}/v1/check?v=1&t=transfer&id=no-such-transfer&root={'a' * 64}")
     answer = r.json()
     assert answer["valid"] is False and answer["mismatches"][0]["field"] == "id"
+
+
+def test_names_written_on_the_notice_are_printed_and_never_stored(
+    service: Service, cli: Any, sent: dict[str, Any], tmp_path: Path
+) -> None:
+    t = sent["transfer"]
+    pdf = tmp_path / "filled.pdf"
+    a = _env(service, "UNIT-A")
+    r = cli("transfer", "print", t["transfer_id"], "-o", pdf, "--cadre-name", "欧阳明远",
+            "--handler", "司马经办", env=a)  # fmt: skip
+    assert r.code == 0, r.err
+    text = pdf_text(pdf)
+    assert "现将欧阳明远同志的干部人事档案转去" in text
+    assert "转来欧阳明远同志的干部人事档案" in text  # the receipt stub
+    assert "经办人司马经办" in text
+    assert follow(scan_qr(pdf, tmp_path))["valid"] is True  # the QR does not carry them
+    # Neither the database, nor its journal, nor the service's log holds the names.
+    db = Path(settings_for(service.home).database_url_resolved.removeprefix("sqlite:///"))
+    assert db.is_file()
+    for f in [*db.parent.glob(db.name + "*"), service.log]:
+        data = f.read_bytes()
+        assert "欧阳明远".encode() not in data and "司马经办".encode() not in data, f
+    r = cli("transfer", "print", t["transfer_id"], "--form", "list", "-o", tmp_path / "l.pdf",
+            "--cadre-name", "欧阳明远", env=a)  # fmt: skip
+    assert r.code == 2 and "--form notice" in r.err and not (tmp_path / "l.pdf").exists()

@@ -232,13 +232,15 @@ def transfer_pdf(
     transfer_id: str,
     form: TransferForm,
     base_url: str,
+    fill: doc.Fill | None = None,
 ) -> bytes:
-    """One of a transfer's forms as PDF bytes, for a party to it."""
+    """One of a transfer's forms as PDF bytes, for a party to it; ``fill`` (the names
+    written on the notice) is rendered only, never stored."""
     with state.sessions() as s:
         t = svc.find(s, transfer_id, caller)
         facts = transfer_facts(s, ctx, t)
         if form is TransferForm.NOTICE:
-            return doc.render_notice(facts, dispatch_ref(facts).url(base_url))
+            return doc.render_notice(facts, dispatch_ref(facts).url(base_url), fill)
         if form is TransferForm.LIST:
             return doc.render_list(facts, catalogue(s, t), dispatch_ref(facts).url(base_url))
         if t.state not in _OUTCOME_STATES[form] or t.outcome_act is None:

@@ -14,11 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from transfer.api.deps import Notary, StateDep, require
 from transfer.api.errors import Unprocessable, problem_responses
 from transfer.api.routes import API_V1
+from transfer.forms.documents import Fill
 from transfer.forms.qr import RefError, parse_ref
 from transfer.roles import Permission
 from transfer.security import Principal
@@ -65,6 +67,43 @@ async def transfer_form(
 ) -> Response:
     base = _base_url(request, state.settings.public_url)
     data = await run_in_threadpool(forms.transfer_pdf, state, ctx, caller, transfer_id, form, base)
+    return _pdf(data, f"{transfer_id}-{form.value}.pdf")
+
+
+class FillIn(BaseModel):
+    """Names written on the notice at print time: rendered, never stored or logged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cadre_name: str | None = Field(
+        default=None, min_length=1, max_length=50, description="干部姓名"
+    )
+    handler: str | None = Field(default=None, min_length=1, max_length=50, description="经办人")
+
+
+@router.post(
+    "/transfers/{transfer_id}/forms/{form}.pdf",
+    response_class=Response,
+    responses={**_PDF, **problem_responses(401, 403, 404, 409, 422)},
+    summary="A transfer's form with the names the clerk fills in (干部姓名, 经办人)",
+    description="As the GET, with a JSON body of the names to print on the 转递通知单. "
+    "They are rendered into this PDF only: the service stores no names, and a body, "
+    "unlike a query string, is not in any access log.",
+)
+async def transfer_form_filled(
+    transfer_id: str,
+    form: forms.TransferForm,
+    body: FillIn,
+    request: Request,
+    state: StateDep,
+    ctx: Notary,
+    caller: Operator,
+) -> Response:
+    base = _base_url(request, state.settings.public_url)
+    fill = Fill(body.cadre_name, body.handler)
+    data = await run_in_threadpool(
+        forms.transfer_pdf, state, ctx, caller, transfer_id, form, base, fill
+    )
     return _pdf(data, f"{transfer_id}-{form.value}.pdf")
 
 
