@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests.clients.conftest import Service, new_volume, running_service, write_materials
 from transfer.db.models import Transfer
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for
@@ -452,3 +452,25 @@ def test_a_notice_printed_before_dispatch_says_so(
     assert cli("transfer", "send", t["transfer_id"], env=a).code == 0
     answer = follow(url)  # the early paper, after dispatch: reprint it
     assert answer["valid"] is False and "重新打印" in answer["mismatches"][0]["message"]
+
+
+def test_the_qr_code_uses_the_public_url_when_one_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
+) -> None:
+    """Behind a proxy the service is reached at another address than it listens on:
+    NOTARY_PUBLIC_URL is what the QR codes lead to."""
+    monkeypatch.setenv("NOTARY_PUBLIC_URL", "https://archive.example.gov.cn")
+    with running_service(tmp_path / "home") as svc:
+        vol = new_volume(svc, "UNIT-A")
+        write_materials(tmp_path / "m", 1)
+        with svc.client("UNIT-A") as c:
+            c.upload_material(vol, tmp_path / "m" / "m0.pdf", category="1", seq_no=1, pages=1,
+                              title="履历", formation_date="1990-01-01")  # fmt: skip
+            t = c.create_transfer(
+                transfer_no="组转字〔2026〕1号", volume_ids=[vol], receiver="UNIT-B", reason="调动"
+            )
+        pdf = tmp_path / "n.pdf"
+        r = cli("transfer", "print", t["transfer_id"], "-o", pdf, env=_env(svc, "UNIT-A"))
+        assert r.code == 0, r.err
+        url = scan_qr(pdf, tmp_path)
+        assert url.startswith("https://archive.example.gov.cn/console/check.html#v=1&")
