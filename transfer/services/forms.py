@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from notary.chain import ChainError
 from transfer.api.errors import Conflict, NotFound
 from transfer.api.state import AppState
-from transfer.db.models import Material, Transfer, TransferState, Unit, Volume
+from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit, Volume
 from transfer.forms import documents as doc
 from transfer.forms.qr import CheckRef, RefKind
 from transfer.security import Principal
@@ -71,7 +71,7 @@ def _block(ctx: NotaryContext, tx_hash: str) -> int | None:
 
 
 def _txs(
-    ctx: NotaryContext, s: Session, t: Transfer, pick: Callable[..., str | None]
+    ctx: NotaryContext, s: Session, t: Transfer, pick: Callable[[TransferVolume], str | None]
 ) -> tuple[doc.ChainTx, ...]:
     out = []
     for tv in svc.volumes_of(s, t):
