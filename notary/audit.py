@@ -78,6 +78,17 @@ class Problem:
 
 
 @dataclass(frozen=True, slots=True)
+class MaterialDetails:
+    """What the report lists of a material besides what it re-verifies."""
+
+    designation: str  # 类号-序号-页码
+    title: str
+    custodian: str  # the custodian unit's code
+    plain_size: int  # bytes of the material as registered (ingest's size)
+    leaf_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class AuditItem:
     """One material as the notary registered it, with what is needed to re-verify it."""
 
@@ -85,6 +96,7 @@ class AuditItem:
     media_type: str
     receipt: EvidenceReceipt | None
     label: str = ""
+    details: MaterialDetails | None = None
 
 
 @dataclass
@@ -93,7 +105,10 @@ class Report:
     started_ms: int
     finished_ms: int = 0
     materials: int = 0
-    bytes_rehashed: int = 0
+    # Both sizes, named: the SM4-GCM ciphertext re-hashed against its CID (fixity), and
+    # the decrypted content re-hashed with SM3 (the size ingest reports).
+    sealed_bytes_rehashed: int = 0
+    plain_bytes_rehashed: int = 0
     proofs_checked: int = 0
     checkpoints_checked: int = 0
     custody_events: int = 0
@@ -102,6 +117,13 @@ class Report:
     records: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     passed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PROPERTIES, 0))
+    # What was covered, one row each: materials, custody events, other logged records.
+    material_rows: list[dict[str, Any]] = field(default_factory=list)
+    custody_rows: list[dict[str, Any]] = field(default_factory=list)
+    record_rows: list[dict[str, Any]] = field(default_factory=list)
+    tool_version: str = ""
+    # The chain the anchors were checked against, as read when the audit ran.
+    chain_state: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -120,9 +142,14 @@ class Report:
             "scope": self.scope,
             "started_ms": self.started_ms,
             "finished_ms": self.finished_ms,
+            "tool_version": self.tool_version,
+            "chain": self.chain_state,
             "summary": {
                 "materials": self.materials,
-                "bytes_rehashed": self.bytes_rehashed,
+                "materials_passed": sum(1 for r in self.material_rows if r["passed"]),
+                "materials_with_problems": sum(1 for r in self.material_rows if not r["passed"]),
+                "sealed_bytes_rehashed": self.sealed_bytes_rehashed,
+                "plain_bytes_rehashed": self.plain_bytes_rehashed,
                 "proofs_checked": self.proofs_checked,
                 "checkpoints_checked": self.checkpoints_checked,
                 "volumes": self.volumes,
@@ -135,6 +162,9 @@ class Report:
                 },
             },
             "problems": [p.to_json() for p in self.problems],
+            "materials": self.material_rows,
+            "custody_events": self.custody_rows,
+            "records": self.record_rows,
         }
 
     def to_html(self) -> str:
@@ -170,11 +200,42 @@ def audit_materials(
 ) -> Report:
     """Re-hash every material's content and re-check its proofs; record, never raise."""
     for n, item in enumerate(items, 1):
-        _audit_one(item, store, holder, log_keys, chain, report)
+        before = len(report.problems)
+        sealed_size = _audit_one(item, store, holder, log_keys, chain, report)
+        report.material_rows.append(_material_row(item, sealed_size, report.problems[before:]))
         report.materials += 1
         if progress is not None:
             progress(n)
     return report
+
+
+def _results(found: list[Problem]) -> dict[str, str]:
+    failed = {p.property for p in found}
+    return {p: "未通过" if p in failed else "通过" for p in PROPERTIES}
+
+
+def _material_row(item: AuditItem, sealed_size: int | None, found: list[Problem]) -> dict[str, Any]:
+    r, d, receipt = item.record, item.details, item.receipt
+    anchor = None if receipt is None else receipt.anchor
+    return {
+        "material_id": r.material_id,
+        "designation": None if d is None else d.designation,
+        "title": None if d is None else d.title,
+        "sm3": r.sm3.hex(),
+        "cid": r.cid,
+        "custodian": None if d is None else d.custodian,
+        "leaf_index": None if d is None else d.leaf_index,
+        "checkpoint_tree_size": None
+        if receipt is None
+        else receipt.checkpoint.checkpoint.tree_size,
+        "chain_tx": None if anchor is None else anchor.tx_hash,
+        "block": None if anchor is None else anchor.block_number,
+        "plain_size": None if d is None else d.plain_size,
+        "sealed_size": sealed_size,
+        "results": _results(found),
+        "checks_failed": [p.check for p in found],
+        "passed": not found,
+    }
 
 
 def _audit_one(
@@ -184,7 +245,8 @@ def _audit_one(
     log_keys: list[SM2PublicKey],
     chain: AnchorReader | None,
     report: Report,
-) -> None:
+) -> int | None:
+    """Check one material; the size of its ciphertext as read (None: not readable)."""
     r = item.record
     subject = item.label or r.material_id
     problems = report.problems
@@ -210,23 +272,24 @@ def _audit_one(
         sealed = store.get(r.cid)
     except ContentNotFound as e:
         problem(COMPLETENESS, "content", f"内容缺失 (content missing): {e}")
-        return
+        return None
     except (ContentIntegrityError, InvalidCIDError) as e:
         problem(AUTHENTICITY, "content", f"存储内容与 CID 不符 (fixity): {e}")
-        return
-    report.bytes_rehashed += len(sealed)
+        return None
+    report.sealed_bytes_rehashed += len(sealed)
     key_holder = holder(r)
     if key_holder is None:
         problem(SECURITY, "envelope", "保管单位的密钥不可用 (custodian key unavailable)")
-        return
+        return len(sealed)
     try:
         plain = open_sealed((sealed,), unwrap_key(r.wrapped_key, key_holder), r.material_id, r.sm3)
     except EnvelopeError as e:
         problem(SECURITY, "envelope", str(e))
-        return
+        return len(sealed)
     except DigestMismatch as e:  # pragma: no cover - the AAD binds the SM3 first
         problem(AUTHENTICITY, "sm3", str(e))
-        return
+        return len(sealed)
+    report.plain_bytes_rehashed += len(plain)
     if sm3(plain) != r.sm3:  # pragma: no cover - bound by the AAD
         problem(AUTHENTICITY, "sm3", "SM3 mismatch")
     unusable = _usable(item.media_type, plain)
@@ -236,6 +299,7 @@ def _audit_one(
     for prop in PROPERTIES:
         if prop not in found:
             report.passed[prop] += 1
+    return len(sealed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +434,7 @@ def _audit_volume_custody(
     problems = report.problems
     for e in v.events:
         report.custody_events += 1
+        before = len(problems)
         _check_logged(e, "保管", log_keys, chain, report)
         if chain is not None and e.tx_hash is not None:
             tx = chain.transaction_receipt(e.tx_hash)
@@ -386,6 +451,21 @@ def _audit_volume_custody(
                         f"保管交易 {e.tx_hash} 不是对本合约的成功调用",
                     )
                 )
+        report.custody_rows.append(
+            {
+                "volume": v.subject,
+                "subject": e.subject,
+                "kind": e.kind,
+                "to_unit": e.to_unit,
+                "leaf_index": e.leaf_index,
+                "chain_tx": e.tx_hash,
+                "anchor_tx": None
+                if e.receipt is None or e.receipt.anchor is None
+                else e.receipt.anchor.tx_hash,
+                "checks_failed": [p.check for p in problems[before:]],
+                "passed": len(problems) == before,
+            }
+        )
     missing = _missing_rows(v.events, v.logged, "保管", "custody-record", v.subject)
     problems.extend(missing)
     holder = None
@@ -463,7 +543,22 @@ def audit_records(
         what, check = RECORD_KINDS[g.kind]
         for r in g.rows:
             report.records[g.kind] = report.records.get(g.kind, 0) + 1
+            before = len(report.problems)
             _check_logged(r, what, log_keys, chain, report)
+            report.record_rows.append(
+                {
+                    "kind": g.kind,
+                    "what": what,
+                    "about": g.subject,
+                    "subject": r.subject,
+                    "leaf_index": r.leaf_index,
+                    "anchor_tx": None
+                    if r.receipt is None or r.receipt.anchor is None
+                    else r.receipt.anchor.tx_hash,
+                    "checks_failed": [p.check for p in report.problems[before:]],
+                    "passed": len(report.problems) == before,
+                }
+            )
         report.problems.extend(_missing_rows(g.rows, g.logged, what, check, g.subject))
     return report
 
@@ -519,6 +614,46 @@ def new_report(scope: str) -> Report:
     return Report(scope=scope, started_ms=int(time.time() * 1000))
 
 
+def _cell(value: Any) -> str:
+    return "—" if value is None else html.escape(str(value))
+
+
+def _verdict(passed: bool) -> str:
+    return "<span class='ok'>通过</span>" if passed else "<span class='bad'>未通过</span>"
+
+
+def _material_rows_html(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for r in rows:
+        results = "".join(
+            f"<td class='{'ok' if r['results'][p] == '通过' else 'bad'}'>{r['results'][p]}</td>"
+            for p in PROPERTIES
+        )
+        out.append(
+            f"<tr><td>{_cell(r['designation'])}</td><td>{_cell(r['title'])}</td>"
+            f"<td><code>{_cell(r['material_id'])}</code></td>"
+            f"<td><code>{_cell(r['sm3'])}</code></td><td><code>{_cell(r['cid'])}</code></td>"
+            f"<td>{_cell(r['custodian'])}</td><td>{_cell(r['leaf_index'])}</td>"
+            f"<td>{_cell(r['checkpoint_tree_size'])}</td><td><code>{_cell(r['chain_tx'])}</code>"
+            f"</td><td>{_cell(r['block'])}</td><td>{_cell(r['plain_size'])}</td>"
+            f"<td>{_cell(r['sealed_size'])}</td>{results}</tr>"
+        )
+    return "".join(out) or "<tr><td colspan='16'>范围内没有材料</td></tr>"
+
+
+def _logged_rows_html(rows: list[dict[str, Any]], first: str) -> str:
+    return (
+        "".join(
+            f"<tr><td>{_cell(r.get(first))}</td><td>{_cell(r.get('what') or r.get('kind'))}</td>"
+            f"<td>{_cell(r['subject'])}</td><td>{_cell(r['leaf_index'])}</td>"
+            f"<td><code>{_cell(r.get('chain_tx'))}</code></td>"
+            f"<td><code>{_cell(r['anchor_tx'])}</code></td><td>{_verdict(r['passed'])}</td></tr>"
+            for r in rows
+        )
+        or "<tr><td colspan='7'>无</td></tr>"
+    )
+
+
 def render_html(report: Report) -> str:
     data = report.to_json()
     s = data["summary"]
@@ -537,30 +672,54 @@ def render_html(report: Report) -> str:
         or "<tr><td colspan='4'>未发现问题</td></tr>"
     )
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(report.started_ms / 1000))
+    chain = report.chain_state or {}
+    chain_text = (
+        f"链 ID {chain.get('chain_id')}，合约 {chain.get('contract')}，"
+        f"检测时链高 {chain.get('block_number')}"
+        if chain
+        else "未读链（未核验链上锚定）"
+    )
+    heads = "".join(f"<th>{p}</th>" for p in PROPERTIES)
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>档案四性检测报告 — {e(report.scope)}</title>
 <style>
-body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;max-width:60rem;margin:2rem auto;
+body{{font-family:system-ui,"Noto Sans CJK SC",sans-serif;max-width:80rem;margin:2rem auto;
 color:#1f2937;padding:0 1rem}}
 h1{{font-size:1.5rem}} table{{border-collapse:collapse;width:100%;margin:1rem 0}}
 td,th{{border:1px solid #d1d5db;padding:.4rem .6rem;text-align:left;vertical-align:top}}
 th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:600}}
-.result{{font-size:1.2rem}}
+.result{{font-size:1.2rem}} code{{word-break:break-all;font-size:.8em}}
 </style></head><body>
 <h1>档案四性检测报告</h1>
 <p>检测范围：{e(report.scope)}　开始时间：{e(started)}</p>
+<p>检测工具：Archive Notary {e(report.tool_version or "—")}　链状态：{e(chain_text)}</p>
 <p class="result">结论：<span class="{"ok" if report.ok else "bad"}">{e(s["result"])}</span></p>
-<table><tr><th>材料数</th><th>重新计算哈希的字节数</th><th>已验证证明</th><th>已验证检查点</th>
+<table><tr><th>材料数</th><th>通过</th><th>有问题</th><th>重算哈希：密文字节（SM4-GCM，对 CID）</th>
+<th>重算哈希：明文字节（SM3）</th><th>已验证证明</th><th>已验证检查点</th>
 <th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>问题数</th></tr>
-<tr><td>{s["materials"]}</td>
-<td>{s["bytes_rehashed"]:,}</td><td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
+<tr><td>{s["materials"]}</td><td>{s["materials_passed"]}</td><td>{s["materials_with_problems"]}</td>
+<td>{s["sealed_bytes_rehashed"]:,}</td><td>{s["plain_bytes_rehashed"]:,}</td>
+<td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
 <td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["records"]["read_log"]}</td>
 <td>{s["records"]["transfer_events"]}</td><td>{s["problems"]}</td></tr></table>
 <h2>四性汇总</h2>
 <table><tr><th>性质</th><th>通过</th><th>问题</th></tr>{rows}</table>
 <h2>问题明细</h2>
 <table><tr><th>性质</th><th>检查项</th><th>对象</th><th>说明</th></tr>{problems}</table>
+<h2>材料明细</h2>
+<table><tr><th>类号-序号-页码</th><th>题名</th><th>材料 ID</th><th>SM3</th><th>CID</th>
+<th>保管单位</th><th>日志序号</th><th>锚定检查点（日志长度）</th><th>锚定交易</th><th>区块</th>
+<th>明文字节</th><th>密文字节</th>{heads}</tr>
+{_material_rows_html(data["materials"])}</table>
+<h2>保管记录</h2>
+<table><tr><th>案卷</th><th>事件</th><th>记录</th><th>日志序号</th><th>保管交易</th>
+<th>锚定交易</th><th>结果</th></tr>
+{_logged_rows_html(data["custody_events"], "volume")}</table>
+<h2>利用登记与转递事件</h2>
+<table><tr><th>对象</th><th>类别</th><th>记录</th><th>日志序号</th><th>—</th>
+<th>锚定交易</th><th>结果</th></tr>
+{_logged_rows_html(data["records"], "about")}</table>
 </body></html>
 """
 

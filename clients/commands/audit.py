@@ -103,7 +103,7 @@ def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
     """AuditItems built lazily, so the progress bar moves with the work."""
     from sqlalchemy import select
 
-    from notary.audit import AuditItem
+    from notary.audit import AuditItem, MaterialDetails
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
     from transfer.db.models import MaterialKey
@@ -131,7 +131,11 @@ def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
         record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
         designation = f"{material.category}-{material.seq_no}-{material.pages}"
         label = f"{mid}（{designation} {material.title}）"
-        yield AuditItem(record, material.media_type, receipt, label=label), unit.code
+        details = MaterialDetails(
+            designation, material.title, unit.code, material.size, material.leaf_index
+        )
+        item = AuditItem(record, material.media_type, receipt, label=label, details=details)
+        yield item, unit.code
 
 
 def audit(
@@ -184,6 +188,8 @@ def audit(
         with open_sources(home, settings.store, rpc) as src, read_sessionmaker(engine)() as s:
             scope, rows, volume_ids = _scope_materials(s, volume, unit)
             report = new_report(scope)
+            report.tool_version = _tool_version()
+            report.chain_state = _chain_state(src.chain)
             cp_rows = s.scalars(
                 select(Checkpoint)
                 .where(Checkpoint.status == CheckpointStatus.ANCHORED)
@@ -268,19 +274,59 @@ def audit(
     json_path, html_path = out_dir / "audit-report.json", out_dir / "audit-report.html"
     write_report(report, json_path, html_path)
     doc = report.to_json()
+    pdf_path = _write_pdf(doc, out_dir / "audit-report.pdf")
     if as_json:
-        print_json({**doc, "files": {"json": str(json_path), "html": str(html_path)}})
+        files = {"json": str(json_path), "html": str(html_path), "pdf": pdf_path and str(pdf_path)}
+        print_json({**doc, "files": files})
     else:
-        _print_summary(doc, json_path, html_path)
+        _print_summary(doc, json_path, html_path, pdf_path)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def _print_summary(doc: dict[str, Any], json_path: Path, html_path: Path) -> None:
+def _write_pdf(doc: dict[str, Any], path: Path) -> Path | None:
+    """The report as an A4 PDF beside the JSON and HTML; without the CJK font (or a
+    writable file) those two still stand, and the reason is printed."""
+    from transfer.forms.audit_report import render_audit
+    from transfer.forms.pdf import FontMissing
+
+    try:
+        path.write_bytes(render_audit(doc))
+    except (FontMissing, OSError) as e:
+        err.print(f"未生成 PDF 报告：{e}")
+        return None
+    return path
+
+
+def _tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("archive-notary")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _chain_state(chain: Any) -> dict[str, Any] | None:
+    """The chain the anchors are checked against, read before the checks start."""
+    if chain is None:
+        return None
+    return {
+        "chain_id": chain.chain_id,
+        "contract": chain.address,
+        "block_number": chain.block_number(),
+    }
+
+
+def _print_summary(
+    doc: dict[str, Any], json_path: Path, html_path: Path, pdf_path: Path | None
+) -> None:
     s = doc["summary"]
     out.print(f"检测范围：{doc['scope']}")
     out.print(
-        f"材料 {s['materials']} 件，重算哈希 {s['bytes_rehashed']:,} 字节，"
+        f"材料 {s['materials']} 件（通过 {s['materials_passed']}，有问题 "
+        f"{s['materials_with_problems']}），重算哈希：密文 {s['sealed_bytes_rehashed']:,} 字节、"
+        f"明文 {s['plain_bytes_rehashed']:,} 字节，"
         f"核验证明 {s['proofs_checked']} 个，检查点 {s['checkpoints_checked']} 个，"
         f"案卷保管 {s['volumes']} 卷（保管记录 {s['custody_events']} 条）"
     )
@@ -294,4 +340,4 @@ def _print_summary(doc: dict[str, Any], json_path: Path, html_path: Path) -> Non
             p.add_row(x["property"], x["check"], x["subject"], x["detail"])
         out.print(p)
     out.print(f"结论：{s['result']}")
-    out.print(f"报告：{json_path}  {html_path}")
+    out.print(f"报告：{json_path}  {html_path}" + (f"  {pdf_path}" if pdf_path else ""))

@@ -222,11 +222,21 @@ class ApiMethods:
         """Stream the transfer's BagIt package (tar, 机要 offline delivery) into ``dest``."""
         return self._run(core.download_package(transfer_id, Path(dest)))
 
-    def download_transfer_form(self, transfer_id: str, form: str, dest: str | Path) -> Any:
+    def download_transfer_form(
+        self,
+        transfer_id: str,
+        form: str,
+        dest: str | Path,
+        *,
+        cadre_name: str | None = None,
+        handler: str | None = None,
+    ) -> Any:
         """A transfer's form as A4 PDF: ``notice`` (转递通知单), ``list`` (转递材料目录),
-        ``receipt`` (回执) or ``rejection`` (退回单)."""
+        ``receipt`` (回执) or ``rejection`` (退回单); the notice with the cadre's name and
+        the 经办人 printed on it if given (rendered, never stored)."""
         path = f"/v1/transfers/{transfer_id}/forms/{form}.pdf"
-        return self._run(core.download_pdf(path, Path(dest)))
+        fill = {k: v for k, v in (("cadre_name", cadre_name), ("handler", handler)) if v}
+        return self._run(core.download_pdf(path, Path(dest), fill))
 
     def download_evidence_form(self, material_id: str, dest: str | Path) -> Any:
         """A material's 存证证明 (its evidence receipt in human form) as A4 PDF."""

@@ -305,9 +305,13 @@ def download_package(transfer_id: str, dest: Path) -> Op:
     return dest
 
 
-def download_pdf(path: str, dest: Path) -> Op:
-    """A printable form (A4 PDF) streamed into ``dest``."""
-    yield Call("GET", path, dest=dest)
+def download_pdf(path: str, dest: Path, fill: dict[str, str] | None = None) -> Op:
+    """A printable form (A4 PDF) streamed into ``dest``; ``fill``: names to print on it
+    (sent in a POST body, never in the URL)."""
+    if fill:
+        yield Call("POST", path, json=fill, dest=dest)
+    else:
+        yield Call("GET", path, dest=dest)
     return dest
 
 

@@ -60,6 +60,16 @@ class TransferFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Fill:
+    """What the clerk writes on a notice at print time, rendered and never stored: the
+    service keeps no names (the cadre is a blinded id), so without it the form leaves
+    the lines blank for handwriting."""
+
+    cadre_name: str | None = None
+    handler: str | None = None  # 经办人
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogueRow:
     volume: str  # 正本 / 副本
     category: str
@@ -148,8 +158,10 @@ def _chain(t: TransferFacts) -> str:
     return f"链 ID {t.chain_id}，合约 {t.contract}"
 
 
-def render_notice(t: TransferFacts, url: str) -> bytes:
+def render_notice(t: TransferFacts, url: str, fill: Fill | None = None) -> bytes:
     """干部人事档案转递通知单, with the 回执 stub the receiving unit fills in and returns."""
+    fill = fill or Fill()
+    name = fill.cadre_name or "________"
     p = Page(f"干部人事档案转递通知单 {t.transfer_no}", t.transfer_id)
     _head(
         p,
@@ -160,7 +172,7 @@ def render_notice(t: TransferFacts, url: str) -> bytes:
     )
     p.line_text(f"{t.receiver.name}：")
     p.line_text(
-        f"现将 ________ 同志的干部人事档案转去，正本 {t.volumes_main} 卷、"
+        f"现将 {name} 同志的干部人事档案转去，正本 {t.volumes_main} 卷、"
         f"副本 {t.volumes_copy} 卷，共 {t.material_count} 份材料（详见转递材料目录），"
         "请按规定查收，"
         f"并于 {fmt_date(t.deadline)} 前将回执退回。",
@@ -171,11 +183,14 @@ def render_notice(t: TransferFacts, url: str) -> bytes:
         [
             ("转出单位", str(t.sender)),
             ("接收单位", str(t.receiver)),
-            ("干部姓名", "（经办人手填）        档案标识：" + t.cadre_ref[:16]),
+            (
+                "干部姓名",
+                f"{fill.cadre_name or '（经办人手填）'}        档案标识：{t.cadre_ref[:16]}",
+            ),
             ("档案卷数", f"正本 {t.volumes_main} 卷　副本 {t.volumes_copy} 卷"),
             ("材料份数", f"{t.material_count} 份"),
             ("转递原因", t.reason),
-            ("经办人", " "),  # written by hand
+            ("经办人", fill.handler or " "),  # " ": left blank, written by hand
             ("转出日期", fmt_date(t.dispatched_at or t.created_at)),
             ("回执期限", fmt_date(t.deadline)),
             ("转递包根", t.package_root or "尚未打包"),
@@ -191,7 +206,7 @@ def render_notice(t: TransferFacts, url: str) -> bytes:
     p.title("干部人事档案转递回执", 14)
     p.line_text(f"{t.sender.name}：")
     p.line_text(
-        f"你单位 {t.transfer_no} 转来 ________ 同志的干部人事档案正本 {t.volumes_main} 卷、"
+        f"你单位 {t.transfer_no} 转来 {name} 同志的干部人事档案正本 {t.volumes_main} 卷、"
         f"副本 {t.volumes_copy} 卷，共 {t.material_count} 份材料，已收到。经核对：□ 无误　□ 有误"
         "（另附说明）。",
         indent=7 * mm,

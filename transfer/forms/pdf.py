@@ -12,7 +12,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 
@@ -33,6 +33,7 @@ FONT_PATHS = (
 PAGE_W, PAGE_H = A4
 MARGIN = 18 * mm
 CONTENT_W = PAGE_W - 2 * MARGIN
+BEIJING = timezone(timedelta(hours=8), "CST")
 
 
 class FontMissing(RuntimeError):
@@ -56,9 +57,7 @@ def fmt_time(value: datetime | None) -> str:
     """Beijing time is what a clerk writes on paper; the service keeps UTC."""
     if value is None:
         return "—"
-    from datetime import timedelta, timezone
-
-    return value.astimezone(timezone(timedelta(hours=8))).strftime("%Y年%m月%d日 %H:%M")
+    return value.astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M")
 
 
 def fmt_date(value: datetime | None) -> str:

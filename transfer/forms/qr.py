@@ -22,6 +22,7 @@ VERSION = "1"
 CHECK_PAGE = "/console/check.html"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TX = re.compile(r"^0x[0-9a-f]{64}$")
+_DECIMAL = re.compile(r"^[0-9]{1,19}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_TX = 100  # a transfer carries at most 100 volumes (transfer.workflow.notice)
 
@@ -103,7 +104,10 @@ def parse_ref(text: str) -> CheckRef:
         text = text.split("#", 1)[1]
     elif "://" in text:
         text = urlsplit(text).query
-    pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=len(_KEYS) + 1)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=len(_KEYS) + 1)
+    except ValueError:
+        raise RefError("字段过多") from None
     seen: dict[str, str] = {}
     for key, value in pairs:
         if key not in _KEYS:
@@ -135,7 +139,7 @@ def _int(seen: dict[str, str], key: str) -> int | None:
     value = seen.get(key)
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 19:
+    if not _DECIMAL.match(value):
         raise RefError(f"{key} 须为十进制整数")
     return int(value)
 

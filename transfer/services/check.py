@@ -117,6 +117,9 @@ def _check_transfer(state: AppState, ctx: NotaryContext, ref: CheckRef, r: Check
     if t is None or not dispatched:
         r.fail("id", f"链上没有转递 {ref.id} 的转出记录（未转出，或不是本服务经手的转递）")
         return
+    if ref.root is None and not ref.tx:
+        r.fail("root", "此表单打印于转出之前，未载转递包根与链上交易：请在转出后重新打印")
+        return
     event, outcome = _EVENT[ref.kind]
     chain_txs: set[str] = set()
     for tv in dispatched:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from notary.chain import ChainError
 from transfer.api.errors import Conflict, NotFound
 from transfer.api.state import AppState
-from transfer.db.models import Material, Transfer, TransferState, Unit, Volume
+from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit, Volume
 from transfer.forms import documents as doc
 from transfer.forms.qr import CheckRef, RefKind
 from transfer.security import Principal
@@ -71,7 +71,7 @@ def _block(ctx: NotaryContext, tx_hash: str) -> int | None:
 
 
 def _txs(
-    ctx: NotaryContext, s: Session, t: Transfer, pick: Callable[..., str | None]
+    ctx: NotaryContext, s: Session, t: Transfer, pick: Callable[[TransferVolume], str | None]
 ) -> tuple[doc.ChainTx, ...]:
     out = []
     for tv in svc.volumes_of(s, t):
@@ -232,13 +232,15 @@ def transfer_pdf(
     transfer_id: str,
     form: TransferForm,
     base_url: str,
+    fill: doc.Fill | None = None,
 ) -> bytes:
-    """One of a transfer's forms as PDF bytes, for a party to it."""
+    """One of a transfer's forms as PDF bytes, for a party to it; ``fill`` (the names
+    written on the notice) is rendered only, never stored."""
     with state.sessions() as s:
         t = svc.find(s, transfer_id, caller)
         facts = transfer_facts(s, ctx, t)
         if form is TransferForm.NOTICE:
-            return doc.render_notice(facts, dispatch_ref(facts).url(base_url))
+            return doc.render_notice(facts, dispatch_ref(facts).url(base_url), fill)
         if form is TransferForm.LIST:
             return doc.render_list(facts, catalogue(s, t), dispatch_ref(facts).url(base_url))
         if t.state not in _OUTCOME_STATES[form] or t.outcome_act is None:
