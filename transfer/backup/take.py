@@ -239,8 +239,9 @@ def take_backup(
 ) -> BackupResult:
     """Back up the deployment at ``home`` into the new directory ``target``.
 
-    With ``base`` (an earlier backup in the same parent directory), content blocks that
-    backup already holds are listed as inherited instead of copied (incremental).
+    With ``base`` (an earlier backup in the same parent directory), content blocks and
+    pins that backup already holds are listed as inherited instead of copied
+    (incremental).
     """
     started = time.monotonic()
     home, target = Path(home), Path(target)
@@ -306,7 +307,9 @@ def take_backup(
                 continue
             block_rel = "blocks/" + p.relative_to(root).as_posix()
             prior = known.get(block_rel)
-            if block_rel.startswith("blocks/blocks/") and prior is not None and base is not None:
+            # Blocks and pins alike never change once written (a pin is an empty file
+            # named by its CID): what the base holds is listed, not copied.
+            if prior is not None and base is not None:
                 inherited[block_rel] = FileEntry(prior.sm3, prior.size, prior.source or base.name)
                 continue
             _copy_file(p, target / block_rel)
