@@ -357,3 +357,21 @@ def test_ipfs_store_is_backed_up_as_pins_and_a_car_and_restored_into_another_nod
                 "--passphrase-file", passphrase, "--store", fresh.api_url)  # fmt: skip
         assert r.code == 0, r.out + r.err
         assert "材料 2 件" in r.out and "结论：通过" in r.out
+
+
+def test_bad_backup_and_restore_arguments_are_one_line_errors(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    r = cli("backup", "--home", taken.service.home, "--to", tmp_path / "full")
+    assert r.code == 2 and "已存在且不为空" in r.err
+    r = cli("backup", "--home", tmp_path / "nowhere", "--to", tmp_path / "b")
+    assert r.code == 2 and "不是部署目录" in r.err
+    r = cli("backup", "--home", taken.service.home, "--to", tmp_path / "b", "--base", tmp_path)
+    assert r.code == 2 and "同一上级目录" in r.err
+    r = cli("restore", "--from", tmp_path / "full", "--home", tmp_path / "r")
+    assert r.code == 2 and "[文件缺失]" in r.err and "manifest.json" in r.err
+    r = _restore(cli, taken.backup, tmp_path / "full", taken.service)
+    assert r.code == 2 and "已存在且不为空" in r.err
+    assert all("Traceback" not in x for x in (r.out, r.err))
