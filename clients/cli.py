@@ -20,6 +20,7 @@ from clients.commands.backup import backup, restore
 from clients.commands.ingest import ingest
 from clients.commands.log import log_app
 from clients.commands.provenance import provenance
+from clients.commands.replicas import replicas_app
 from clients.commands.transfer import transfer_app
 from clients.errors import UserError
 from clients.sdk.errors import (
@@ -441,6 +442,7 @@ app.command("audit")(audit)
 app.add_typer(chain_app, name="chain")
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.add_typer(replicas_app, name="replicas")
 
 
 def run(argv: list[str] | None = None) -> int:

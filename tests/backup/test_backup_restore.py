@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
-from tests.clients.conftest import Service, free_port, new_volume, running_service, write_materials
+from tests.backup._support import new_volume_at, scan, serving, upload
+from tests.clients.conftest import Service, new_volume, running_service, write_materials
 
 
 @dataclass
@@ -37,22 +34,6 @@ class Taken:
     in_log: list[dict[str, Any]]  # acknowledged, with the leaf in the backup's log
 
 
-def _upload(c: NotaryClient, vol: str, file: Path, seq: int) -> dict[str, Any]:
-    up = c.upload_material(
-        vol, file, category="1", seq_no=seq, pages=1, title=f"材料{seq}",
-        formation_date="2001-02-03",
-    )  # fmt: skip
-    return {**up.material, "sm3": up.sm3}
-
-
-def _scan(directory: Path, i: int) -> Path:
-    """A distinct small PDF per upload."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"m{i}.pdf"
-    path.write_bytes(sample_pdf(f"material {i}"))
-    return path
-
-
 @pytest.fixture(scope="module")
 def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
     """A served deployment, a backup taken while a client keeps uploading."""
@@ -63,7 +44,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
         acked: list[dict[str, Any]] = []
         with svc.client() as c:
             for i in range(3):
-                acked.append(_upload(c, vol, _scan(scans, i), i + 1))
+                acked.append(upload(c, vol, scan(scans, i), i + 1))
             c.receipt(acked[-1]["id"], wait=30)
         stop = threading.Event()
 
@@ -71,7 +52,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
             with svc.client() as c2:
                 i = 3
                 while not stop.is_set():
-                    acked.append(_upload(c2, vol, _scan(scans, i), i + 1))
+                    acked.append(upload(c2, vol, scan(scans, i), i + 1))
                     i += 1
                     stop.wait(0.05)  # a steady trickle, not a flood: the test stays short
 
@@ -103,37 +84,6 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
         yield Taken(svc, root / "b1", manifest, acked, before, in_log)
 
 
-@contextlib.contextmanager
-def serving(home: Path) -> Iterator[tuple[str, str]]:
-    """``notary serve`` on a restored home (url, chain RPC url) until the block ends."""
-    port, rpc_port = free_port(), free_port()
-    env = {**os.environ, "NOTARY_CHAIN_RPC_PORT": str(rpc_port)}
-    log = home.parent / f"{home.name}-serve.log"
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "clients.cli", "serve", "--home", str(home),
-             "--port", str(port)],
-            env=env, stdout=logf, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url, f"http://127.0.0.1:{rpc_port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _restore(cli: Any, backup: Path, home: Path, service: Service) -> Any:
     passphrase = service.home / "keys" / "passphrase"
     return cli("restore", "--from", backup, "--home", home, "--passphrase-file", passphrase)
@@ -161,12 +111,8 @@ def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoin
             assert "anchor" in " ".join(got.client_checks)
         # The restored deployment takes new work and anchors it.
         vol = new_volume_at(c)
-        new = _upload(c, vol, _scan(tmp_path, 10_000), 1)
+        new = upload(c, vol, scan(tmp_path, 10_000), 1)
         assert c.receipt(new["id"], wait=30).anchored
-
-
-def new_volume_at(c: NotaryClient) -> str:
-    return str(c.create_volume("110101199001019999", "main")["id"])
 
 
 def _tampered_copy(taken: Taken, tmp_path: Path, rel: str) -> Path:
@@ -229,7 +175,7 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
     write_materials(tmp_path / "inc", 2, prefix="inc")
     shutil.copy(tmp_path / "inc" / "inc1.png", scan)
     with svc.client() as c:
-        m = _upload(c, vol, scan, 1)
+        m = upload(c, vol, scan, 1)
         assert c.receipt(m["id"], wait=30).anchored
     inc = taken.backup.parent / "b1-inc"
     r = cli("backup", "--home", svc.home, "--to", inc, "--base", taken.backup)
@@ -265,7 +211,7 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
 
     svc = taken.service
     with svc.client() as c:  # the live log grows past the backup, and is anchored
-        m = _upload(c, new_volume(svc), _scan(tmp_path, 20_000), 1)
+        m = upload(c, new_volume(svc), scan(tmp_path, 20_000), 1)
         assert c.receipt(m["id"], wait=30).anchored
     home = tmp_path / "restored"
     assert _restore(cli, taken.backup, home, svc).code == 0
@@ -313,7 +259,7 @@ def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_
         key = r.out.split()[-1]
         with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
             vol = new_volume_at(c)
-            ups = [_upload(c, vol, _scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
             assert c.receipt(ups[-1]["id"], wait=30).anchored
             r = cli("backup", "--home", home, "--to", tmp_path / "b")
             assert r.code == 0, r.err
@@ -346,7 +292,7 @@ def test_ipfs_store_is_backed_up_as_pins_and_a_car_and_restored_into_another_nod
         key = cli("unit", "add", "--home", home, "UNIT-A", "甲单位").out.split()[-1]
         with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
             vol = new_volume_at(c)
-            ups = [_upload(c, vol, _scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
             assert c.receipt(ups[-1]["id"], wait=30).anchored
             r = cli("backup", "--home", home, "--to", tmp_path / "b")
             assert r.code == 0, r.err

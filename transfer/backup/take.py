@@ -185,7 +185,7 @@ def _covered_checkpoint(
             (chain_dir / "LOCK").unlink(missing_ok=True)
 
 
-def _store_cids(db: Path | None, url: str | None) -> list[str]:
+def database_cids(db: Path | None, url: str | None) -> list[str]:
     """Every CID the database names (materials, transfer packages)."""
     from sqlalchemy import select
 
@@ -317,7 +317,7 @@ def take_backup(
         store_kind = "local"
     else:
         echo("导出 IPFS 内容（CAR）……")
-        _export_ipfs(settings.store, _store_cids(db_copy, db_url), target)
+        _export_ipfs(settings.store, database_cids(db_copy, db_url), target)
         copied += 2
         store_kind = "ipfs"
 
