@@ -36,7 +36,7 @@ def scan(directory: Path, i: int) -> Path:
 
 @contextlib.contextmanager
 def serving(home: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, str]]:
-    """``notary serve`` on a restored home (url, chain RPC url) until the block ends."""
+    """``notary serve`` on an existing home (url, chain RPC url) until the block ends."""
     port, rpc_port = free_port(), free_port()
     env = {**os.environ, **(env or {}), "NOTARY_CHAIN_RPC_PORT": str(rpc_port)}
     log = home.parent / f"{home.name}-serve.log"
@@ -51,7 +51,7 @@ def serving(home: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/v1/health", timeout=2).status_code < 600:  # answering
                     break
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)

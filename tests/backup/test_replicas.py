@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from clients.sdk import NotaryClient
 from notary.store import LocalStore
@@ -58,3 +59,25 @@ def test_replicas_check_without_replicas_says_so(cli: Any, tmp_path: Path) -> No
     assert cli("init", "--home", tmp_path / "home").code == 0
     r = cli("replicas", "check", "--home", tmp_path / "home")
     assert r.code == 2 and "未配置内容副本" in r.err
+
+
+def test_upload_below_the_copy_quorum_is_refused_and_health_says_down(
+    cli: Any, tmp_path: Path
+) -> None:
+    from clients.sdk.errors import ServiceUnavailable
+    from tests.clients.conftest import free_port
+
+    home = tmp_path / "home"
+    assert cli("init", "--home", home).code == 0
+    key = cli("unit", "add", "--home", home, "UNIT-A", "甲单位").out.split()[-1]
+    service = json.loads((home / "service.json").read_text())
+    service.update(replicas=[f"http://127.0.0.1:{free_port()}"], replica_acks=2)
+    (home / "service.json").write_text(json.dumps(service))
+    with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+        replicas = httpx.get(f"{url}/v1/health").json()["checks"]["replicas"]
+        assert replicas["status"] == "down" and replicas["detail"]["up"] == 1
+        vol = new_volume_at(c)
+        with pytest.raises(ServiceUnavailable) as refused:
+            upload(c, vol, scan(tmp_path / "scans", 0), 1)
+        assert refused.value.status == 503
+        assert c.volume_materials(vol) == []
