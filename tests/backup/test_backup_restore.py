@@ -145,6 +145,19 @@ def test_one_byte_changed_in_a_content_block_is_refused(
     assert "拒绝恢复 [文件摘要]" in r.err and block in r.err
 
 
+@pytest.mark.parametrize(
+    "rel", ["home/deployment.json", "home/keys/log.pem", "home/keys/units/UNIT-A.pem",
+            "chain/chain.sqlite", "home/secrets/blinding.key"],
+)  # fmt: skip
+def test_one_byte_changed_in_any_other_file_is_refused_naming_it(
+    taken: Taken, cli: Any, tmp_path: Path, rel: str
+) -> None:
+    copy = _tampered_copy(taken, tmp_path, rel)
+    r = _restore(cli, copy, tmp_path / "restored", taken.service)
+    assert r.code == 2
+    assert "拒绝恢复 [文件摘要]" in r.err and rel in r.err
+
+
 def test_a_manifest_rewritten_to_match_is_refused_by_its_signature(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
@@ -321,3 +334,28 @@ def test_bad_backup_and_restore_arguments_are_one_line_errors(
     r = _restore(cli, taken.backup, tmp_path / "full", taken.service)
     assert r.code == 2 and "已存在且不为空" in r.err
     assert all("Traceback" not in x for x in (r.out, r.err))
+
+
+def test_a_damaged_block_stops_the_backup_unless_a_replica_holds_it(
+    cli: Any, tmp_path: Path
+) -> None:
+    from notary.store import LocalStore
+
+    home = tmp_path / "home"
+    assert cli("init", "--home", home).code == 0
+    cid = LocalStore(home / "blocks").put(b"sealed content" * 100)
+    path = LocalStore(home / "blocks").block_path(cid)
+    good = path.read_bytes()
+    path.write_bytes(b"X" + good[1:])
+    r = cli("backup", "--home", home, "--to", tmp_path / "b1")
+    assert r.code == 2 and "已损坏" in r.err and path.name in r.err
+
+    LocalStore(tmp_path / "mirror").put(b"sealed content" * 100)
+    service = json.loads((home / "service.json").read_text())
+    (home / "service.json").write_text(
+        json.dumps({**service, "replicas": [str(tmp_path / "mirror")]})
+    )
+    r = cli("backup", "--home", home, "--to", tmp_path / "b2")
+    assert r.code == 0, r.err
+    copied = tmp_path / "b2" / "blocks" / path.relative_to(home / "blocks")
+    assert copied.read_bytes() == good
