@@ -13,6 +13,7 @@ written under a CID.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from notary.store.base import (
     StoreUnavailable,
 )
 from notary.store.cid import cid_str, to_binary
+from notary.store.local import LocalStore
 from notary.store.unixfs import iter_dag, iter_file
 
 log = logging.getLogger(__name__)
@@ -194,7 +196,14 @@ class ReplicatedStore(ContentStore):
         out = []
         for store in self.stores:
             try:
-                store.has(probe)
+                if isinstance(store, LocalStore):
+                    # A directory never fails a lookup, it just finds nothing: ask
+                    # whether it is there to be written (a disk lost or unmounted).
+                    blocks = store.root / "blocks"
+                    if not (blocks.is_dir() and os.access(blocks, os.W_OK)):
+                        raise StoreUnavailable(f"{blocks} is missing or not writable")
+                else:
+                    store.has(probe)
                 out.append({"store": _name(store), "state": "ok"})
             except StoreError as e:
                 out.append({"store": _name(store), "state": "down", "error": type(e).__name__})

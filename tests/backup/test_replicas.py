@@ -45,6 +45,9 @@ def test_replica_serves_when_the_primary_is_lost_and_check_repairs_copies(
         assert replica.get(ups[0]["cid"])  # verifies again
 
         shutil.rmtree(home / "blocks")  # the primary disk is lost
+        # One store of the two an upload needs: uploads wait, reads go on.
+        replicas = httpx.get(f"{url}/v1/health").json()["checks"]["replicas"]
+        assert replicas["status"] == "down" and replicas["detail"]["up"] == 1
         for m in ups:
             got = c.download(m["id"], "主存储丢失后读取", wait=30)
             assert got.sm3 == m["sm3"] and "anchor" in got.client_checks

@@ -80,3 +80,14 @@ def test_check_finds_a_damaged_and_a_missing_copy_and_repairs_both(tmp_path: Pat
 def test_quorum_must_fit_the_stores_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="acks"):
         ReplicatedStore(list(_stores(tmp_path, 2)), acks=3)
+
+
+def test_status_names_a_store_whose_directory_is_gone(tmp_path: Path) -> None:
+    from transfer.services.replicas import ReplicasCheck
+
+    store = ReplicatedStore(list(_stores(tmp_path, 2)), acks=1)
+    assert [s["state"] for s in store.status()] == ["ok", "ok"]
+    assert ReplicasCheck(store).check().status == "ok"
+    shutil.rmtree(tmp_path / "s1")
+    assert [s["state"] for s in store.status()] == ["ok", "down"]
+    assert ReplicasCheck(store).check().status == "degraded"  # the quorum of one still holds
