@@ -15,7 +15,7 @@ import httpx
 
 from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
-from tests.clients.conftest import free_port
+from notary._internal.net import free_port
 
 
 def upload(c: NotaryClient, vol: str, file: Path, seq: int) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_upload_below_the_copy_quorum_is_refused_and_health_says_down(
     cli: Any, tmp_path: Path
 ) -> None:
     from clients.sdk.errors import ServiceUnavailable
-    from tests.clients.conftest import free_port
+    from notary._internal.net import free_port
 
     home = tmp_path / "home"
     assert cli("init", "--home", home).code == 0

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from notary._internal.net import free_port
 from notary.store import CHUNK_SIZE, ContentIntegrityError, KuboStore, LocalStore, StoreUnavailable
 from notary.store.replicated import ReplicatedStore
-from tests.clients.conftest import free_port
 from tests.store.helpers import content
 
 DATA = content(3 * CHUNK_SIZE + 17)  # a dag-pb root over four raw leaves
