@@ -210,38 +210,57 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
 def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
-    """The chain moved on after the backup (an external chain does; here the live
-    deployment's chain is put beside the restored log): the entries between the backup's
-    log and the chain's newest anchor are reported, recorded as an alert, and nothing is
-    anchored over them."""
+    """The chain moved on after the backup, as an external chain does (here: the live
+    deployment's newer chain put in a copy of the backup, signed again with the log
+    key). The entries between the backup's log and the chain's newest anchor are
+    reported, recorded as an alert, nothing is anchored over them, and restore exits 3."""
     from sqlalchemy import select
 
-    from transfer.backup.manifest import parse_manifest
-    from transfer.backup.restore import ALERT_KIND, REPORT, prove_restored
-    from transfer.backup.take import sqlite_snapshot
-    from transfer.db.models import Alert
+    from notary.canonical import canonical_json
+    from notary.crypto import SM2PrivateKey, sm3_file
+    from transfer.backup.restore import ALERT_KIND, REPORT
+    from transfer.backup.take import CHAIN_FILE, sqlite_snapshot
+    from transfer.db.models import Alert, Checkpoint, CheckpointStatus
     from transfer.db.session import make_engine, read_sessionmaker
 
     svc = taken.service
     with svc.client() as c:  # the live log grows past the backup, and is anchored
         m = upload(c, new_volume(svc), scan(tmp_path, 20_000), 1)
         assert c.receipt(m["id"], wait=30).anchored
+    copy = tmp_path / "ahead"
+    shutil.copytree(taken.backup, copy)
+    sqlite_snapshot(svc.home / CHAIN_FILE, copy / CHAIN_FILE)
+    doc = json.loads((copy / "manifest.json").read_bytes())
+    doc["files"][CHAIN_FILE] = {
+        "sm3": sm3_file(copy / CHAIN_FILE).hex(),
+        "size": (copy / CHAIN_FILE).stat().st_size,
+    }
+    data = canonical_json(doc)
+    passphrase = (svc.home / "keys" / "passphrase").read_bytes().strip()
+    log_key = SM2PrivateKey.from_pem((svc.home / "keys" / "log.pem").read_bytes(), passphrase)
+    (copy / "manifest.sig").write_bytes(log_key.sign(data))
+    (copy / "manifest.json").write_bytes(data)
     home = tmp_path / "restored"
-    assert _restore(cli, taken.backup, home, svc).code == 0
-    sqlite_snapshot(svc.home / "chain" / "chain.sqlite", home / "chain" / "chain.sqlite")
-    manifest = parse_manifest((taken.backup / "manifest.json").read_bytes())
 
-    proof = prove_restored(home, manifest)
+    r = _restore(cli, copy, home, svc)
 
-    assert proof.log_size == manifest.log_size and proof.chain_size > manifest.log_size
-    assert proof.missing == [manifest.log_size, proof.chain_size - 1]
+    assert r.code == 3, r.out + r.err
     report = json.loads((home / REPORT).read_text("utf-8"))
-    assert report["missing_entries"] == proof.chain_size - manifest.log_size
+    size, ahead = doc["log_size"], report["chain_anchored_size"]
+    assert ahead > size and report["missing_leaf_range"] == [size, ahead - 1]
+    assert f"序号 {size}–{ahead - 1} 的 {ahead - size} 条已确证存在但不在备份中" in r.out
+    assert "请勿启动服务" in r.out and "结论" not in r.out  # no audit of a log cut short
     engine = make_engine(f"sqlite:///{home / 'notary.db'}")
     try:
         with read_sessionmaker(engine)() as s:
             alert = s.scalars(select(Alert).where(Alert.kind == ALERT_KIND)).one()
-            assert alert.detail["missing_leaf_range"] == proof.missing
+            assert alert.detail["missing_leaf_range"] == [size, ahead - 1]
+            newest = s.scalars(
+                select(Checkpoint)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size.desc())
+            ).first()
+            assert newest is not None and newest.tree_size <= size  # nothing anchored over
     finally:
         engine.dispose()
 
