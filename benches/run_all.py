@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "audit": ([], ["--entries", "20000", "--materials", "4"]),
     "load": (["--seconds", "60"], ["--seconds", "5", "--materials", "4"]),
     "transfer": (["--count", "150"], ["--count", "10"]),
+    "backup": ([], ["--materials", "20", "--size-kb", "64", "--daily", "2"]),
 }
 
 

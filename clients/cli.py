@@ -25,6 +25,7 @@ from clients.commands.provenance import provenance
 from clients.commands.read import read
 from clients.commands.receipt import receipt_app
 from clients.commands.receipt_print import receipt_print
+from clients.commands.replicas import replicas_app
 from clients.commands.transfer import transfer_app
 from clients.commands.transfer_ops import COMMANDS as TRANSFER_OPS
 from clients.commands.transfer_print import transfer_print
@@ -517,6 +518,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(peer_app, name="peer")
 app.command("backup")(backup)
 app.command("restore")(restore)
+app.add_typer(replicas_app, name="replicas")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     chain: str = "embedded"
     # "local" (blockstore under home/blocks) or a Kubo RPC API URL.
     store: str = "local"
+    # Extra copies of the content: local blockstore directories (on other disks) or Kubo
+    # RPC API URLs (other IPFS nodes); see transfer/services/replicas.py. As an
+    # environment variable, a JSON list: NOTARY_REPLICAS='["/mnt/disk2/blocks"]'.
+    replicas: tuple[str, ...] = ()
+    # Stores (the primary counts as one) that must hold an upload before it is
+    # acknowledged. The default 1 acknowledges on the primary alone.
+    replica_acks: int = Field(default=1, ge=1)
     # Serve the embedded chain's read-only JSON-RPC on 127.0.0.1:<port> while the app
     # runs, so that third parties can verify receipts against the chain alone (the
     # embedded chain has no node of its own). 0 = off; ignored for a JSON-RPC chain.
@@ -133,6 +140,12 @@ class Settings(BaseSettings):
         if value != "local" and not value.startswith(("http://", "https://")):
             raise ValueError("store must be 'local' or an http(s) Kubo RPC API URL")
         return value
+
+    @model_validator(mode="after")
+    def _replica_quorum(self) -> Settings:
+        if self.replica_acks > 1 + len(self.replicas):
+            raise ValueError("replica_acks cannot exceed the primary plus the replicas named")
+        return self
 
     @model_validator(mode="after")
     def _deadlines(self) -> Settings:

@@ -93,6 +93,7 @@ def restore(
 ) -> None:
     """恢复备份：先核验清单签名与每个文件的 SM3，再重建部署，并对照链上锚定证明恢复结果。"""
     from clients.commands.audit import audit
+    from notary.errors import NotaryError
     from transfer.backup.manifest import BackupCheckFailed
     from transfer.backup.restore import REPORT, prove_restored, rebuild_home, verify_backup
     from transfer.backup.take import BackupError
@@ -113,7 +114,13 @@ def restore(
         raise UserError(f"无法恢复：{e}") from None
     except OSError as e:
         raise UserError(f"无法恢复：{e.filename or ''} {e.strerror or e}") from None
-    proof = prove_restored(home, verified.manifest, echo=_echo)
+    try:
+        proof = prove_restored(home, verified.manifest, echo=_echo)
+    except (NotaryError, OSError) as e:
+        raise UserError(
+            f"部署已重建于 {home}，但未能对照链完成自证（{type(e).__name__}: {e}）："
+            f"请在链可用后运行 notary audit --home {home} --out 报告目录"
+        ) from None
     out.print(f"已恢复到 {home.resolve()}：日志条目 {proof.log_size} 条")
     if proof.checkpoint_size is not None and not proof.problems:
         out.print(f"备份检查点（树大小 {proof.checkpoint_size}）的日志根与链上锚定一致")

@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
-from tests.clients.conftest import Service, free_port, new_volume, running_service, write_materials
+from tests.backup._support import new_volume_at, scan, serving, upload
+from tests.clients.conftest import Service, new_volume, running_service, write_materials
 
 
 @dataclass
@@ -37,22 +34,6 @@ class Taken:
     in_log: list[dict[str, Any]]  # acknowledged, with the leaf in the backup's log
 
 
-def _upload(c: NotaryClient, vol: str, file: Path, seq: int) -> dict[str, Any]:
-    up = c.upload_material(
-        vol, file, category="1", seq_no=seq, pages=1, title=f"材料{seq}",
-        formation_date="2001-02-03",
-    )  # fmt: skip
-    return {**up.material, "sm3": up.sm3}
-
-
-def _scan(directory: Path, i: int) -> Path:
-    """A distinct small PDF per upload."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"m{i}.pdf"
-    path.write_bytes(sample_pdf(f"material {i}"))
-    return path
-
-
 @pytest.fixture(scope="module")
 def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
     """A served deployment, a backup taken while a client keeps uploading."""
@@ -63,7 +44,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
         acked: list[dict[str, Any]] = []
         with svc.client() as c:
             for i in range(3):
-                acked.append(_upload(c, vol, _scan(scans, i), i + 1))
+                acked.append(upload(c, vol, scan(scans, i), i + 1))
             c.receipt(acked[-1]["id"], wait=30)
         stop = threading.Event()
 
@@ -71,7 +52,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
             with svc.client() as c2:
                 i = 3
                 while not stop.is_set():
-                    acked.append(_upload(c2, vol, _scan(scans, i), i + 1))
+                    acked.append(upload(c2, vol, scan(scans, i), i + 1))
                     i += 1
                     stop.wait(0.05)  # a steady trickle, not a flood: the test stays short
 
@@ -103,37 +84,6 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Taken]:
         yield Taken(svc, root / "b1", manifest, acked, before, in_log)
 
 
-@contextlib.contextmanager
-def serving(home: Path) -> Iterator[tuple[str, str]]:
-    """``notary serve`` on a restored home (url, chain RPC url) until the block ends."""
-    port, rpc_port = free_port(), free_port()
-    env = {**os.environ, "NOTARY_CHAIN_RPC_PORT": str(rpc_port)}
-    log = home.parent / f"{home.name}-serve.log"
-    with open(log, "wb") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "clients.cli", "serve", "--home", str(home),
-             "--port", str(port)],
-            env=env, stdout=logf, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield url, f"http://127.0.0.1:{rpc_port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _restore(cli: Any, backup: Path, home: Path, service: Service) -> Any:
     passphrase = service.home / "keys" / "passphrase"
     return cli("restore", "--from", backup, "--home", home, "--passphrase-file", passphrase)
@@ -161,12 +111,8 @@ def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoin
             assert "anchor" in " ".join(got.client_checks)
         # The restored deployment takes new work and anchors it.
         vol = new_volume_at(c)
-        new = _upload(c, vol, _scan(tmp_path, 10_000), 1)
+        new = upload(c, vol, scan(tmp_path, 10_000), 1)
         assert c.receipt(new["id"], wait=30).anchored
-
-
-def new_volume_at(c: NotaryClient) -> str:
-    return str(c.create_volume("110101199001019999", "main")["id"])
 
 
 def _tampered_copy(taken: Taken, tmp_path: Path, rel: str) -> Path:
@@ -199,6 +145,19 @@ def test_one_byte_changed_in_a_content_block_is_refused(
     assert "拒绝恢复 [文件摘要]" in r.err and block in r.err
 
 
+@pytest.mark.parametrize(
+    "rel", ["home/deployment.json", "home/keys/log.pem", "home/keys/units/UNIT-A.pem",
+            "chain/chain.sqlite", "home/secrets/blinding.key"],
+)  # fmt: skip
+def test_one_byte_changed_in_any_other_file_is_refused_naming_it(
+    taken: Taken, cli: Any, tmp_path: Path, rel: str
+) -> None:
+    copy = _tampered_copy(taken, tmp_path, rel)
+    r = _restore(cli, copy, tmp_path / "restored", taken.service)
+    assert r.code == 2
+    assert "拒绝恢复 [文件摘要]" in r.err and rel in r.err
+
+
 def test_a_manifest_rewritten_to_match_is_refused_by_its_signature(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
@@ -229,7 +188,7 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
     write_materials(tmp_path / "inc", 2, prefix="inc")
     shutil.copy(tmp_path / "inc" / "inc1.png", scan)
     with svc.client() as c:
-        m = _upload(c, vol, scan, 1)
+        m = upload(c, vol, scan, 1)
         assert c.receipt(m["id"], wait=30).anchored
     inc = taken.backup.parent / "b1-inc"
     r = cli("backup", "--home", svc.home, "--to", inc, "--base", taken.backup)
@@ -251,38 +210,57 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
 def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
-    """The chain moved on after the backup (an external chain does; here the live
-    deployment's chain is put beside the restored log): the entries between the backup's
-    log and the chain's newest anchor are reported, recorded as an alert, and nothing is
-    anchored over them."""
+    """The chain moved on after the backup, as an external chain does (here: the live
+    deployment's newer chain put in a copy of the backup, signed again with the log
+    key). The entries between the backup's log and the chain's newest anchor are
+    reported, recorded as an alert, nothing is anchored over them, and restore exits 3."""
     from sqlalchemy import select
 
-    from transfer.backup.manifest import parse_manifest
-    from transfer.backup.restore import ALERT_KIND, REPORT, prove_restored
-    from transfer.backup.take import sqlite_snapshot
-    from transfer.db.models import Alert
+    from notary.canonical import canonical_json
+    from notary.crypto import SM2PrivateKey, sm3_file
+    from transfer.backup.restore import ALERT_KIND, REPORT
+    from transfer.backup.take import CHAIN_FILE, sqlite_snapshot
+    from transfer.db.models import Alert, Checkpoint, CheckpointStatus
     from transfer.db.session import make_engine, read_sessionmaker
 
     svc = taken.service
     with svc.client() as c:  # the live log grows past the backup, and is anchored
-        m = _upload(c, new_volume(svc), _scan(tmp_path, 20_000), 1)
+        m = upload(c, new_volume(svc), scan(tmp_path, 20_000), 1)
         assert c.receipt(m["id"], wait=30).anchored
+    copy = tmp_path / "ahead"
+    shutil.copytree(taken.backup, copy)
+    sqlite_snapshot(svc.home / CHAIN_FILE, copy / CHAIN_FILE)
+    doc = json.loads((copy / "manifest.json").read_bytes())
+    doc["files"][CHAIN_FILE] = {
+        "sm3": sm3_file(copy / CHAIN_FILE).hex(),
+        "size": (copy / CHAIN_FILE).stat().st_size,
+    }
+    data = canonical_json(doc)
+    passphrase = (svc.home / "keys" / "passphrase").read_bytes().strip()
+    log_key = SM2PrivateKey.from_pem((svc.home / "keys" / "log.pem").read_bytes(), passphrase)
+    (copy / "manifest.sig").write_bytes(log_key.sign(data))
+    (copy / "manifest.json").write_bytes(data)
     home = tmp_path / "restored"
-    assert _restore(cli, taken.backup, home, svc).code == 0
-    sqlite_snapshot(svc.home / "chain" / "chain.sqlite", home / "chain" / "chain.sqlite")
-    manifest = parse_manifest((taken.backup / "manifest.json").read_bytes())
 
-    proof = prove_restored(home, manifest)
+    r = _restore(cli, copy, home, svc)
 
-    assert proof.log_size == manifest.log_size and proof.chain_size > manifest.log_size
-    assert proof.missing == [manifest.log_size, proof.chain_size - 1]
+    assert r.code == 3, r.out + r.err
     report = json.loads((home / REPORT).read_text("utf-8"))
-    assert report["missing_entries"] == proof.chain_size - manifest.log_size
+    size, ahead = doc["log_size"], report["chain_anchored_size"]
+    assert ahead > size and report["missing_leaf_range"] == [size, ahead - 1]
+    assert f"序号 {size}–{ahead - 1} 的 {ahead - size} 条已确证存在但不在备份中" in r.out
+    assert "请勿启动服务" in r.out and "结论" not in r.out  # no audit of a log cut short
     engine = make_engine(f"sqlite:///{home / 'notary.db'}")
     try:
         with read_sessionmaker(engine)() as s:
             alert = s.scalars(select(Alert).where(Alert.kind == ALERT_KIND)).one()
-            assert alert.detail["missing_leaf_range"] == proof.missing
+            assert alert.detail["missing_leaf_range"] == [size, ahead - 1]
+            newest = s.scalars(
+                select(Checkpoint)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size.desc())
+            ).first()
+            assert newest is not None and newest.tree_size <= size  # nothing anchored over
     finally:
         engine.dispose()
 
@@ -313,7 +291,7 @@ def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_
         key = r.out.split()[-1]
         with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
             vol = new_volume_at(c)
-            ups = [_upload(c, vol, _scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
             assert c.receipt(ups[-1]["id"], wait=30).anchored
             r = cli("backup", "--home", home, "--to", tmp_path / "b")
             assert r.code == 0, r.err
@@ -327,3 +305,76 @@ def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_
         assert r.code == 0, r.out + r.err
         assert "材料 2 件" in r.out and "结论：通过" in r.out
         assert fresh.split("/")[-1] in (tmp_path / "r" / "service.json").read_text()
+
+
+@pytest.mark.node
+def test_ipfs_store_is_backed_up_as_pins_and_a_car_and_restored_into_another_node(
+    cli: Any, tmp_path: Path
+) -> None:
+    """The content of an IPFS-backed deployment goes into the backup as the CIDs its
+    database names and one CAR; restored into a fresh node, the audit re-reads every
+    block from that node."""
+    from notary.store.jsipfs import JsIpfsNode
+
+    home = tmp_path / "home"
+    with JsIpfsNode() as source, JsIpfsNode() as fresh:
+        source.start()
+        fresh.start()
+        assert cli("init", "--home", home, "--store", source.api_url).code == 0
+        key = cli("unit", "add", "--home", home, "UNIT-A", "甲单位").out.split()[-1]
+        with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+            vol = new_volume_at(c)
+            ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
+            assert c.receipt(ups[-1]["id"], wait=30).anchored
+            r = cli("backup", "--home", home, "--to", tmp_path / "b")
+            assert r.code == 0, r.err
+        pins = (tmp_path / "b" / "ipfs" / "pins.txt").read_text().split()
+        assert sorted(pins) == sorted(m["cid"] for m in ups)
+        passphrase = home / "keys" / "passphrase"
+        r = cli("restore", "--from", tmp_path / "b", "--home", tmp_path / "r",
+                "--passphrase-file", passphrase, "--store", fresh.api_url)  # fmt: skip
+        assert r.code == 0, r.out + r.err
+        assert "材料 2 件" in r.out and "结论：通过" in r.out
+
+
+def test_bad_backup_and_restore_arguments_are_one_line_errors(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    r = cli("backup", "--home", taken.service.home, "--to", tmp_path / "full")
+    assert r.code == 2 and "已存在且不为空" in r.err
+    r = cli("backup", "--home", tmp_path / "nowhere", "--to", tmp_path / "b")
+    assert r.code == 2 and "不是部署目录" in r.err
+    r = cli("backup", "--home", taken.service.home, "--to", tmp_path / "b", "--base", tmp_path)
+    assert r.code == 2 and "同一上级目录" in r.err
+    r = cli("restore", "--from", tmp_path / "full", "--home", tmp_path / "r")
+    assert r.code == 2 and "[文件缺失]" in r.err and "manifest.json" in r.err
+    r = _restore(cli, taken.backup, tmp_path / "full", taken.service)
+    assert r.code == 2 and "已存在且不为空" in r.err
+    assert all("Traceback" not in x for x in (r.out, r.err))
+
+
+def test_a_damaged_block_stops_the_backup_unless_a_replica_holds_it(
+    cli: Any, tmp_path: Path
+) -> None:
+    from notary.store import LocalStore
+
+    home = tmp_path / "home"
+    assert cli("init", "--home", home).code == 0
+    cid = LocalStore(home / "blocks").put(b"sealed content" * 100)
+    path = LocalStore(home / "blocks").block_path(cid)
+    good = path.read_bytes()
+    path.write_bytes(b"X" + good[1:])
+    r = cli("backup", "--home", home, "--to", tmp_path / "b1")
+    assert r.code == 2 and "已损坏" in r.err and path.name in r.err
+
+    LocalStore(tmp_path / "mirror").put(b"sealed content" * 100)
+    service = json.loads((home / "service.json").read_text())
+    (home / "service.json").write_text(
+        json.dumps({**service, "replicas": [str(tmp_path / "mirror")]})
+    )
+    r = cli("backup", "--home", home, "--to", tmp_path / "b2")
+    assert r.code == 0, r.err
+    copied = tmp_path / "b2" / "blocks" / path.relative_to(home / "blocks")
+    assert copied.read_bytes() == good

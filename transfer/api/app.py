@@ -215,6 +215,10 @@ def _open_notary(settings: Settings, deployment: Deployment | None) -> NotaryCon
         deployment = open_deployment(
             settings.home, store=settings.store, writer=_chain_writer(settings)
         )
+    if settings.replicas:
+        from transfer.services.replicas import with_replicas
+
+        deployment.store = with_replicas(deployment.store, settings)
     # The deployment's own log, unless the settings name one explicitly.
     origin = settings.origin if "origin" in settings.model_fields_set else deployment.origin
     return NotaryContext(deployment, origin=origin, owns_deployment=owns)
@@ -268,6 +272,12 @@ def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
         AnchoringCheck(state.sessions, state.anchoring, settings.checkpoint_interval_s),
     ]
     state.metrics.registry.register(AnchoringCollector(state.sessions))
+    from notary.store.replicated import ReplicatedStore
+
+    if isinstance(ctx.store, ReplicatedStore):
+        from transfer.services.replicas import ReplicasCheck
+
+        state.health_checks.append(ReplicasCheck(ctx.store))
 
 
 @contextmanager

@@ -13,7 +13,6 @@ is the 四性 audit, which ``notary restore`` runs last.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -27,7 +26,6 @@ from notary.crypto import SM2PrivateKey, sm3_file
 from notary.crypto.errors import CryptoError
 from notary.deployment import DESCRIPTOR
 from notary.store.base import StoreError
-from notary.store.cid import RAW
 from transfer.backup.manifest import (
     CHECK_BASE,
     CHECK_BLOCK,
@@ -50,6 +48,7 @@ from transfer.backup.take import (
     SQLITE_FILE,
     BackupError,
     _pg_tool,
+    cid_of_key,
     libpq_url,
 )
 from transfer.services.setup import SERVICE_FILE
@@ -106,21 +105,18 @@ def verify_backup(
         ) from None
     manifest = parse_manifest(data)
     for rel in (f"home/{DESCRIPTOR}", "home/keys/log.pem"):
-        entry = manifest.files.get(rel)
-        if entry is None:
+        if rel not in manifest.files:
             raise BackupCheckFailed(CHECK_MISSING, f"清单未列出 {rel}")
+    # The key that checks the signature is itself in the backup: a damaged key file is
+    # named as such (its SM3), before it is blamed on the passphrase.
+    _check_file(
+        path / "home/keys/log.pem", "home/keys/log.pem", manifest.files["home/keys/log.pem"]
+    )
     passphrase = _read_passphrase(path, passphrase_file)
     try:
         log_key = SM2PrivateKey.from_pem((path / "home/keys/log.pem").read_bytes(), passphrase)
-    except FileNotFoundError:
-        raise BackupCheckFailed(CHECK_MISSING, "home/keys/log.pem 不在备份中") from None
     except CryptoError:
         raise BackupError("日志密钥无法用所给口令解密：口令不对，或密钥文件已损坏") from None
-    descriptor = json.loads((path / "home" / DESCRIPTOR).read_text("utf-8"))
-    if log_key.public_key.fingerprint().hex() != descriptor.get("log_key_fingerprint"):
-        raise BackupCheckFailed(
-            "日志密钥", "home/keys/log.pem 与 deployment.json 记录的日志密钥指纹不符"
-        )
     echo("核验清单签名……")
     verify_signature(data, signature, log_key.public_key)
     echo(f"核验 {len(manifest.all_files())} 个文件的 SM3……")
@@ -136,14 +132,14 @@ def verify_backup(
             )
         _check_file(holder / rel, rel, entry)
         sources[rel] = holder / rel
+    # Signed and intact: the descriptor must still name this log key (a backup put
+    # together from two deployments' files fails here).
+    descriptor = json.loads((path / "home" / DESCRIPTOR).read_text("utf-8"))
+    if log_key.public_key.fingerprint().hex() != descriptor.get("log_key_fingerprint"):
+        raise BackupCheckFailed(
+            "日志密钥", "home/keys/log.pem 与 deployment.json 记录的日志密钥指纹不符"
+        )
     return VerifiedBackup(path, manifest, passphrase, sources)
-
-
-def _cid_of_key(key: str) -> bytes:
-    """A CID for a block file of the local store, named by its base32 multihash (the
-    codec is not part of the name; verifying the bytes needs the hash only)."""
-    multihash = base64.b32decode(key.upper() + "=" * (-len(key) % 8))
-    return bytes((1, RAW)) + multihash
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -215,7 +211,7 @@ def rebuild_home(
         for rel, src in sorted(backup.sources.items()):
             if rel.startswith("blocks/blocks/"):
                 try:
-                    local.put_block(_cid_of_key(src.name), src.read_bytes())
+                    local.put_block(cid_of_key(src.name), src.read_bytes())
                 except (StoreError, ValueError) as e:
                     raise BackupCheckFailed(CHECK_BLOCK, f"{rel}：{e}") from None
             elif rel.startswith("blocks/pins/"):

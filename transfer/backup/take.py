@@ -25,6 +25,7 @@ Order is what makes it consistent without stopping the service:
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sqlite3
@@ -38,8 +39,12 @@ from typing import Any
 
 from notary.crypto import SM2PrivateKey, sm3_file
 from notary.deployment import DESCRIPTOR, EMBEDDED, Descriptor
+from notary.errors import NotaryError
+from notary.store.base import ContentIntegrityError
+from notary.store.cid import RAW, verify_block
 from transfer.backup.manifest import MANIFEST, SIGNATURE, FileEntry, Manifest, parse_manifest
 from transfer.services.setup import SERVICE_FILE, settings_for
+from transfer.settings import Settings
 
 Echo = Callable[[str], None]
 
@@ -69,7 +74,7 @@ def sqlite_snapshot(source: Path, dest: Path) -> None:
     """A consistent copy of a live SQLite database (the online backup API: the copy is
     one snapshot, whatever the writers do meanwhile)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         with closing(sqlite3.connect(dest)) as dst:
             src.backup(dst, pages=0)
@@ -121,6 +126,35 @@ def _copy_file(src: Path, dest: Path) -> int:
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     shutil.copy2(src, dest)
     return dest.stat().st_size
+
+
+def cid_of_key(key: str) -> bytes:
+    """A CID for a block file of the local store, named by its base32 multihash (the
+    codec is not part of the name; verifying the bytes needs the hash only)."""
+    multihash = base64.b32decode(key.upper() + "=" * (-len(key) % 8))
+    return bytes((1, RAW)) + multihash
+
+
+def _copy_block(src: Path, dest: Path, settings: Settings) -> None:
+    """Copy one content block, re-hashed against its CID: a damaged block is taken from
+    a replica when one is configured, and otherwise stops the backup (a backup that
+    copied it would fail its restore)."""
+    data = src.read_bytes()
+    cid = cid_of_key(src.name)
+    try:
+        verify_block(cid, data)
+    except ContentIntegrityError:
+        if not settings.replicas:
+            raise BackupError(
+                f"内容块 {src} 已损坏（与其 CID 不符）：请先用 notary audit 查明受影响的材料并"
+                "从其他副本修复，再备份"
+            ) from None
+        from transfer.services.replicas import open_primary, with_replicas
+
+        with with_replicas(open_primary(settings), settings) as store:
+            data = store.get_block(cid)  # type: ignore[attr-defined]
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dest.write_bytes(data)
 
 
 def _log_state(db: Path | None, url: str | None) -> tuple[int, list[dict[str, Any]]]:
@@ -185,7 +219,7 @@ def _covered_checkpoint(
             (chain_dir / "LOCK").unlink(missing_ok=True)
 
 
-def _store_cids(db: Path | None, url: str | None) -> list[str]:
+def database_cids(db: Path | None, url: str | None) -> list[str]:
     """Every CID the database names (materials, transfer packages)."""
     from sqlalchemy import select
 
@@ -239,8 +273,9 @@ def take_backup(
 ) -> BackupResult:
     """Back up the deployment at ``home`` into the new directory ``target``.
 
-    With ``base`` (an earlier backup in the same parent directory), content blocks that
-    backup already holds are listed as inherited instead of copied (incremental).
+    With ``base`` (an earlier backup in the same parent directory), content blocks and
+    pins that backup already holds are listed as inherited instead of copied
+    (incremental).
     """
     started = time.monotonic()
     home, target = Path(home), Path(target)
@@ -306,20 +341,33 @@ def take_backup(
                 continue
             block_rel = "blocks/" + p.relative_to(root).as_posix()
             prior = known.get(block_rel)
-            if block_rel.startswith("blocks/blocks/") and prior is not None and base is not None:
+            # Blocks and pins alike never change once written (a pin is an empty file
+            # named by its CID): what the base holds is listed, not copied.
+            if prior is not None and base is not None:
                 inherited[block_rel] = FileEntry(prior.sm3, prior.size, prior.source or base.name)
                 continue
-            _copy_file(p, target / block_rel)
+            if block_rel.startswith("blocks/blocks/"):
+                _copy_block(p, target / block_rel, settings)
+            else:
+                _copy_file(p, target / block_rel)
             copied += 1
         store_kind = "local"
     else:
         echo("导出 IPFS 内容（CAR）……")
-        _export_ipfs(settings.store, _store_cids(db_copy, db_url), target)
+        _export_ipfs(settings.store, database_cids(db_copy, db_url), target)
         copied += 2
         store_kind = "ipfs"
 
     echo("核对链上锚定的检查点……")
-    checkpoint = _covered_checkpoint(descriptor, chain_dir, anchored)
+    try:
+        checkpoint = _covered_checkpoint(descriptor, chain_dir, anchored)
+    except (NotaryError, OSError) as e:
+        if chain_dir is not None:
+            raise  # the backup's own chain copy does not open: the backup is no good
+        # The network is out of reach: the copy is still worth keeping; restore checks
+        # the log against the chain anyway.
+        echo(f"警告：无法读取链（{type(e).__name__}），清单不记录已锚定检查点")
+        checkpoint = None
 
     echo("计算 SM3 并签署清单……")
     files: dict[str, FileEntry] = {}

@@ -32,7 +32,7 @@ from transfer.settings import Settings
 
 SERVICE_FILE = "service.json"
 # What `notary init` records for `notary serve` (environment variables still win).
-_PERSISTED = ("database_url", "store")
+_PERSISTED = ("database_url", "store", "replicas", "replica_acks")
 
 
 def settings_for(home: Path, **overrides: Any) -> Settings:
