@@ -59,9 +59,12 @@ def material(i: int, size: int = 2 * MB) -> bytes:
     return head + os.urandom(size - len(head) - len(tail)) + tail
 
 
-def seed(base: str, admin: str, count: int) -> tuple[str, list[tuple[str, str]], float]:
-    """A unit, an operator key, a volume and ``count`` anchored materials; and the
-    upload rate in MB/s (one client, one upload after another, anchoring not waited)."""
+def seed(
+    base: str, admin: str, security: str, count: int
+) -> tuple[str, list[tuple[str, str]], float]:
+    """A unit, an operator key (issued by the admin, approved by the security
+    administrator), a volume and ``count`` anchored materials; and the upload rate in
+    MB/s (one client, one upload after another, anchoring not waited)."""
     with httpx.Client(base_url=base, timeout=120) as c:
         h = {"Authorization": f"Bearer {admin}"}
         unit = (
@@ -73,11 +76,16 @@ def seed(base: str, admin: str, count: int) -> tuple[str, list[tuple[str, str]],
             .raise_for_status()
             .json()["id"]
         )
-        key = (
+        issued = (
             c.post(f"/v1/units/{unit}/keys", json={"role": "operator"}, headers=h)
             .raise_for_status()
-            .json()["key"]
+            .json()
         )
+        c.post(
+            f"/v1/units/{unit}/keys/{issued['id']}/approve",
+            headers={"Authorization": f"Bearer {security}"},
+        ).raise_for_status()
+        key = issued["key"]
         h = {"Authorization": f"Bearer {key}"}
         vol = c.post(
             "/v1/volumes", json={"cadre_identifier": "110101198001010011", "kind": "main"},
@@ -158,6 +166,7 @@ def main() -> None:
         keys = init_home(home, origin="load.archive-notary/log", centre_code="LOADC",
                          centre_name="负载测试中心")  # fmt: skip
         admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
+        security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = (Path(tmp) / "server.log").open("wb")
@@ -184,7 +193,7 @@ def main() -> None:
             serving = wait_for_processes(base, args.workers)
             print(f"{len(serving)} serving processes: {sorted(serving)}", flush=True)
             t0 = time.perf_counter()
-            key, mats, upload_mb_s = seed(base, admin, args.materials)
+            key, mats, upload_mb_s = seed(base, admin, security, args.materials)
             print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s "
                   f"(uploads {upload_mb_s:.1f} MB/s)", flush=True)  # fmt: skip
             for mode in args.modes:

@@ -27,6 +27,7 @@ class Permission(enum.StrEnum):
     KEYS_ISSUE = "keys:issue"
     KEYS_READ = "keys:read"
     KEYS_REVOKE = "keys:revoke"
+    KEYS_APPROVE = "keys:approve"
     UNITS_SUSPEND = "units:suspend"
     ALERTS_READ = "alerts:read"
     ALERTS_ACK = "alerts:ack"
@@ -50,6 +51,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.UNITS_READ,
             _P.KEYS_READ,
             _P.KEYS_REVOKE,
+            # The second person of a key issued over the API (三员分立).
+            _P.KEYS_APPROVE,
             _P.UNITS_SUSPEND,
             _P.ALERTS_READ,
             _P.ALERTS_ACK,

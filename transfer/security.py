@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from notary.crypto import sm3
 from notary.entries import blind_id
 from transfer.db.models import ApiKey, Unit, UnitStatus
+from transfer.db.types import utcnow
 from transfer.roles import Permission, Role, allows
 from transfer.settings import Settings
 
@@ -65,7 +66,14 @@ def presented_digest(presented: str) -> bytes | None:
 # every API call makes skips the ORM's identity map and instance loading.
 _BY_KEY_HASH = (
     select(
-        ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.role, Unit.id, Unit.code, Unit.status
+        ApiKey.id,
+        ApiKey.key_hash,
+        ApiKey.revoked_at,
+        ApiKey.approved_at,
+        ApiKey.role,
+        Unit.id,
+        Unit.code,
+        Unit.status,
     )
     .join_from(ApiKey, Unit, ApiKey.unit_id == Unit.id)
     .where(ApiKey.key_hash == bindparam("digest"))
@@ -77,10 +85,12 @@ def principal_for_digest(conn: Connection, digest: bytes) -> Principal | None:
     row = conn.execute(_BY_KEY_HASH, {"digest": digest}).first()
     if row is None:
         return None
-    key_id, key_hash, revoked_at, role, unit_id, unit_code, unit_status = row
+    key_id, key_hash, revoked_at, approved_at, role, unit_id, unit_code, unit_status = row
     # The index lookup already matched; compare again in constant time so that no
     # code path branches on a partial match of secret-derived bytes.
     if not hmac.compare_digest(key_hash, digest) or revoked_at is not None:
+        return None
+    if approved_at is None:  # issued over the API, not yet approved (三员分立)
         return None
     return Principal(
         key_id=key_id,
@@ -98,9 +108,17 @@ def authenticate(session: Session, presented: str) -> Principal | None:
 
 
 def issue_api_key(
-    session: Session, unit: Unit, role: Role, label: str | None = None
+    session: Session,
+    unit: Unit,
+    role: Role,
+    label: str | None = None,
+    *,
+    issued_by: uuid.UUID | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key for ``unit`` (flushed, not committed); return it and its text."""
+    """Create a key for ``unit`` (flushed, not committed); return it and its text.
+    ``issued_by``: the key of the administrator who issued it over the API — the new
+    key then works only once another administrator approved it; None: the server
+    console, approved at once."""
     text = generate_api_key()
     key = ApiKey(
         unit_id=unit.id,
@@ -108,6 +126,8 @@ def issue_api_key(
         prefix=text[:_SHOWN_PREFIX_LEN],
         role=role,
         label=label,
+        issued_by_key_id=issued_by,
+        approved_at=utcnow() if issued_by is None else None,
     )
     session.add(key)
     session.flush()

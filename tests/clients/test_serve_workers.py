@@ -172,7 +172,7 @@ def test_workers_on_a_json_rpc_chain_read_the_node_and_every_upload_is_anchored_
             workers = processes(server.base, 2)
             assert server.proc is not None and server.proc.pid not in workers
             assert not any(workers.values())  # the supervisor anchors, on the node
-            key, volume = setup_operator(server.base, home.admin_key)
+            key, volume = setup_operator(server.base, home.admin_key, home.security_key)
             with UploadStream(server.base, key, volume, workers=4) as stream:
                 wait_for(lambda: len(stream.acks) >= 30, 120, "30 uploads")
             assert set(stream.statuses) == {201}, stream.statuses

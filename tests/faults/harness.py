@@ -85,6 +85,7 @@ META = {
 class Home:
     path: Path
     admin_key: str
+    security_key: str  # approves the operator keys the admin issues (三员分立)
     database_url: str = ""
 
     @property
@@ -110,7 +111,8 @@ def init_embedded_home(path: Path, *, database_url: str = "", store: str = "loca
         database_url=database_url,
     )
     admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
-    return Home(path, admin, database_url)
+    security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
+    return Home(path, admin, security, database_url)
 
 
 def init_rpc_home(
@@ -150,10 +152,11 @@ def init_rpc_home(
         with write_sessionmaker(engine)() as s:
             unit = add_unit(s, "FAULTS", "故障注入测试中心", UnitKind.ARCHIVE_CENTRE, centre_key)
             _, admin = issue_api_key(s, unit, Role.ADMIN, "faults")
+            _, security = issue_api_key(s, unit, Role.SECURITY, "faults")
             s.commit()
     finally:
         engine.dispose()
-    return Home(path, admin, database_url)
+    return Home(path, admin, security, database_url)
 
 
 # --- the server process ---------------------------------------------------------------
@@ -279,8 +282,9 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def setup_operator(base: str, admin_key: str) -> tuple[str, str]:
-    """A hosted unit with an operator key and one volume: (operator key, volume id)."""
+def setup_operator(base: str, admin_key: str, security_key: str) -> tuple[str, str]:
+    """A hosted unit with an operator key (issued by the admin, approved by the
+    security administrator) and one volume: (operator key, volume id)."""
     with httpx.Client(base_url=base, timeout=30) as c:
         code = f"U{secrets.token_hex(3)}"
         r = c.post(
@@ -295,6 +299,10 @@ def setup_operator(base: str, admin_key: str) -> tuple[str, str]:
         )
         r.raise_for_status()
         key = str(r.json()["key"])
+        r = c.post(
+            f"/v1/units/{unit_id}/keys/{r.json()['id']}/approve", headers=bearer(security_key)
+        )
+        r.raise_for_status()
         r = c.post(
             "/v1/volumes",
             json={

@@ -113,7 +113,7 @@ def kill9(
     all_acks: list[Ack] = []
     server.start()
     try:
-        key, volume = setup_operator(server.base, home.admin_key)
+        key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         for i in range(trials):
             rng = random.Random(seed + i)
             # Every third trial kills during anchoring, so that any run covers both.
@@ -413,7 +413,7 @@ def chain_down(workdir: Path, *, down_s: float, echo: Echo = print) -> OutageRep
         home = init_rpc_home(workdir / "home", anvil.url, admin_key, centre_key)
         server = Server(home, workdir / "server.log")
         server.start()
-        key, volume = setup_operator(server.base, home.admin_key)
+        key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         with UploadStream(server.base, key, volume, workers=2) as stream:
             wait_for(lambda: len(stream.acks) >= 5, 30, "uploads before the outage")
             anvil.stop()
@@ -477,7 +477,7 @@ def ipfs_down(workdir: Path, *, down_s: float, echo: Echo = print) -> StoreOutag
         home = init_embedded_home(workdir / "home", store=node.api_url)
         server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
         server.start()
-        key, volume = setup_operator(server.base, home.admin_key)
+        key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         c = httpx.Client(base_url=server.base, timeout=60, headers=bearer(key))
         contents: dict[str, bytes] = {}
         acks: list[Ack] = []
@@ -556,7 +556,7 @@ def db_drop(workdir: Path, *, rounds: int, echo: Echo = print) -> DbDropReport:
         server.start()
         terminated = 0
         try:
-            key, volume = setup_operator(server.base, home.admin_key)
+            key, volume = setup_operator(server.base, home.admin_key, home.security_key)
             with (
                 psycopg.connect(PG_ADMIN, autocommit=True) as admin,
                 UploadStream(server.base, key, volume, workers=4) as stream,

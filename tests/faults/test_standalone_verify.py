@@ -41,7 +41,7 @@ def test_a_receipt_from_the_api_verifies_against_the_chain_alone(tmp_path: Path)
     digest = sm3(content).hex()
     receipt_file = tmp_path / "r.json"
     with Server(home, tmp_path / "server.log", chain_rpc_port=free_port()) as server:
-        key, volume = setup_operator(server.base, home.admin_key)
+        key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         with httpx.Client(base_url=server.base, headers=bearer(key), timeout=30) as c:
             r = c.post(
                 f"/v1/volumes/{volume}/materials",

@@ -54,3 +54,40 @@ def test_a_unit_holding_administrator_keys_cannot_be_suspended_over_the_api(
     # A unit with operator keys only is suspended as before.
     r = sclient.post(f"/v1/units/{cast.other.unit_id}/suspend", headers=cast.security.headers)
     assert r.status_code == 200 and r.json()["status"] == "suspended"
+
+
+def test_no_one_administrator_alone_obtains_a_key_that_reads_content(
+    sclient: TestClient, cast: Cast
+) -> None:
+    # The system administrator issues an operator key for unit U1 (which holds volumes).
+    r = sclient.post(
+        f"/v1/units/{cast.operator.unit_id}/keys",
+        json={"role": "operator"},
+        headers=cast.admin.headers,
+    )
+    assert r.status_code == 201, r.text
+    issued = r.json()
+    minted = {"Authorization": f"Bearer {issued['key']}"}
+    assert sclient.get("/v1/volumes", headers=minted).status_code == 401
+    # The issuer cannot approve it; the auditor cannot either.
+    approve = f"/v1/units/{cast.operator.unit_id}/keys/{issued['id']}/approve"
+    for who in (cast.admin, cast.audit, cast.operator):
+        assert sclient.post(approve, headers=who.headers).status_code == 403, who.role
+    assert sclient.get("/v1/volumes", headers=minted).status_code == 401
+    # The second person, the security administrator, approves: from then on it works.
+    r = sclient.post(approve, headers=cast.security.headers)
+    assert r.status_code == 200, r.text
+    assert sclient.get("/v1/volumes", headers=minted).status_code == 200
+    # Who issued, approved and revoked it is recorded.
+    org_keys = sclient.get(f"/v1/units/{cast.admin.unit_id}/keys", headers=cast.audit.headers)
+    by_role = {k["role"]: k["id"] for k in org_keys.json()}
+    revoke = f"/v1/units/{cast.operator.unit_id}/keys/{issued['id']}/revoke"
+    assert sclient.post(revoke, headers=cast.security.headers).status_code == 200
+    listed = sclient.get(f"/v1/units/{cast.operator.unit_id}/keys", headers=cast.audit.headers)
+    (key,) = [k for k in listed.json() if k["id"] == issued["id"]]
+    assert key["issued_by_key_id"] == by_role["admin"]
+    assert key["approved_by_key_id"] == by_role["security"]
+    assert key["revoked_by_key_id"] == by_role["security"]
+    # A revoked key cannot be approved back to life.
+    assert sclient.post(approve, headers=cast.security.headers).status_code == 409
+    assert sclient.get("/v1/volumes", headers=minted).status_code == 401

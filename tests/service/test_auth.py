@@ -180,6 +180,14 @@ def test_issued_key_is_shown_once_and_works(client: TestClient, cast: Cast) -> N
     assert r.headers["cache-control"] == "no-store"
     issued = r.json()
     assert issued["role"] == "operator" and issued["label"] == "档案管理系统接口"
+    # 三员分立: it works once the security administrator has approved it.
+    assert issued["approved_at"] is None and issued["issued_by_key_id"] is not None
+    assert client.get("/v1/volumes", headers={"X-API-Key": issued["key"]}).status_code == 401
+    r = client.post(
+        f"/v1/units/{cast.other.unit_id}/keys/{issued['id']}/approve",
+        headers=cast.security.headers,
+    )
+    assert r.status_code == 200 and r.json()["approved_at"] is not None
     assert client.get("/v1/volumes", headers={"X-API-Key": issued["key"]}).status_code == 200
     listed = client.get(f"/v1/units/{cast.other.unit_id}/keys", headers=cast.admin.headers).json()
     assert all("key" not in k for k in listed)

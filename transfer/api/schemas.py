@@ -87,6 +87,14 @@ class ApiKeyOut(_Out):
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    approved_at: datetime | None = Field(
+        description="When the key was approved; it works only from then (null: not yet)."
+    )
+    issued_by_key_id: uuid.UUID | None = Field(
+        description="The administrator key that issued it; null: the server console."
+    )
+    approved_by_key_id: uuid.UUID | None
+    revoked_by_key_id: uuid.UUID | None
 
 
 class ApiKeyIssued(ApiKeyOut):

@@ -132,6 +132,13 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # 三员分立: a key works once approved. Issued over the API (by the system
+    # administrator), it is approved by the security administrator; issued at the
+    # server console, when created. Who did each (None: the server console).
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    approved_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class Volume(Base):

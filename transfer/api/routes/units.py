@@ -35,6 +35,7 @@ UnitsWriter = Annotated[Principal, Depends(require(Permission.UNITS_WRITE))]
 KeyIssuer = Annotated[Principal, Depends(require(Permission.KEYS_ISSUE))]
 KeyReader = Annotated[Principal, Depends(require(Permission.KEYS_READ))]
 KeyRevoker = Annotated[Principal, Depends(require(Permission.KEYS_REVOKE))]
+KeyApprover = Annotated[Principal, Depends(require(Permission.KEYS_APPROVE))]
 Suspender = Annotated[Principal, Depends(require(Permission.UNITS_SUSPEND))]
 
 
@@ -104,7 +105,7 @@ def create_key(
     unit_id: uuid.UUID,
     body: ApiKeyCreate,
     db: WriteSession,
-    _: KeyIssuer,
+    caller: KeyIssuer,
     response: Response,
 ) -> ApiKeyIssued:
     if body.role not in API_ISSUABLE_ROLES:
@@ -115,7 +116,9 @@ def create_key(
             role=str(body.role),
         )
     unit = _unit(db, unit_id)
-    key, text = issue_api_key(db, unit, body.role, body.label)
+    # 三员分立: the key works once the security administrator approved it (.../approve):
+    # no one administrator alone obtains a key that reads archive content.
+    key, text = issue_api_key(db, unit, body.role, body.label, issued_by=caller.key_id)
     db.commit()
     response.headers["Cache-Control"] = "no-store"
     return ApiKeyIssued.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": text})
@@ -158,6 +161,31 @@ def revoke_key(
         )
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()
+        key.revoked_by_key_id = caller.key_id
+        db.commit()
+        state.principals.invalidate()  # after the commit: see PrincipalCache
+    return key
+
+
+@router.post(
+    "/{unit_id}/keys/{key_id}/approve",
+    response_model=ApiKeyOut,
+    responses=problem_responses(404, 409),
+    summary="Approve an API key issued over the API (it works from then on)",
+)
+def approve_key(
+    unit_id: uuid.UUID, key_id: uuid.UUID, db: WriteSession, state: StateDep, caller: KeyApprover
+) -> ApiKey:
+    key = db.get(ApiKey, key_id)
+    if key is None or key.unit_id != unit_id:
+        raise NotFound(f"unit {unit_id} has no API key {key_id}")
+    if key.revoked_at is not None:
+        raise Conflict("该密钥已吊销，不能批准")
+    if key.issued_by_key_id == caller.key_id:  # pragma: no cover - different roles today
+        raise Forbidden("签发密钥的人不能批准同一把密钥", rule="separation-of-duties")
+    if key.approved_at is None:  # approving twice keeps the first approval
+        key.approved_at = utcnow()
+        key.approved_by_key_id = caller.key_id
         db.commit()
         state.principals.invalidate()  # after the commit: see PrincipalCache
     return key
