@@ -68,6 +68,53 @@ def test_a_transfer_between_two_centres_is_proven_on_both_sides(
     assert w.api("A", "GET", f"/v1/materials/{mats[0]['id']}/content").status_code in (403, 404)
 
 
+def test_a_rejected_transfer_stays_with_the_sender_and_is_sent_again(
+    world: World, tmp_path: Path
+) -> None:
+    w = world
+    volume = w.sent(tmp_path, "fed-2")
+    assert w.wait_state("B", "fed-2", "dispatched")["state"] == "dispatched"
+    w.notary("transfer", "verify", "fed-2", *w.as_("B"))  # deliver by CID, 四性
+    w.notary("transfer", "reject", "fed-2", "--reason", "材料缺页，请补齐后重新转递",
+             *w.as_("B"))  # fmt: skip
+
+    # A sees the rejection and its reasons at once (pushed by B, hash checked on chain).
+    t = w.wait_state("A", "fed-2", "rejected", timeout=30)
+    assert t["state"] == "rejected", t
+    assert "材料缺页" in json.dumps(t["outcome"], ensure_ascii=False)
+    # Custody stays with UA on chain, as both sides read it.
+    ua = next(u for u in w.peers("B")["CA"]["units"] if u["code"] == "UA")
+    (custody,) = w.api("A", "GET", "/v1/transfers/fed-2/timeline").json()["chain"]
+    assert custody["custodian"] == ua["chain_account"]
+    assert custody["dispatch"]["outcome"] == "rejected"
+    assert w.api("B", "GET", "/v1/transfers/fed-2/timeline").json()["chain"] == [custody]
+    provenance = w.api("A", "GET", f"/v1/volumes/{volume}/provenance")
+    assert provenance.status_code == 200, provenance.text
+
+    # A takes it back and sends it again as a new transfer; B accepts that one.
+    w.until_ok("transfer", "resend", "fed-2", "--id", "fed-2b", *w.as_("A"))
+    assert w.wait_state("B", "fed-2b", "dispatched")["state"] == "dispatched"
+    w.notary("transfer", "accept", "fed-2b", *w.as_("B"))
+    assert w.wait_state("A", "fed-2b", "received")["state"] == "received"
+    (custody,) = w.api("B", "GET", "/v1/transfers/fed-2b/timeline").json()["chain"]
+    ub = next(u for u in w.peers("A")["CB"]["units"] if u["code"] == "UB")
+    assert custody["custodian"] == ub["chain_account"]
+    assert custody["dispatch"]["number"] == 2  # the volume's second dispatch
+
+
+def test_a_transfer_by_offline_package_between_the_centres(world: World, tmp_path: Path) -> None:
+    """机要: the package travels as a file; B checks it against the root on chain."""
+    w = world
+    w.sent(tmp_path, "fed-3")
+    package = tmp_path / "fed-3.tar"
+    w.notary("transfer", "export", "fed-3", "--out", str(package), *w.as_("A"))
+    assert w.wait_state("B", "fed-3", "dispatched")["state"] == "dispatched"
+    w.notary("transfer", "import", str(package), *w.as_("B"))
+    assert w.wait_state("B", "fed-3", "delivered")["state"] == "delivered"
+    w.notary("transfer", "accept", "fed-3", *w.as_("B"))
+    assert w.wait_state("A", "fed-3", "received")["state"] == "received"
+
+
 def test_a_peer_presenting_a_key_the_chain_does_not_hold_is_refused(world: World) -> None:
     """A fake centre answers with CB's code and account but another log key."""
     w = world

@@ -1,12 +1,14 @@
 """The gate every request body passes before anything reads it.
 
 In order, for every request with a body-carrying method (all such routes are
-authenticated):
+authenticated, but for the peer centres' messages, :data:`PEER_ROUTES`):
 
 1. **authentication first** — for a request that has a body, the API key is checked
    (the same lookup as every route's, :func:`transfer.api.deps.authenticate`) before
    one byte of the body is read: a caller without a valid key gets its 401 with the
-   body unread and the connection closed, whatever the body's size or type;
+   body unread and the connection closed, whatever the body's size or type. A peer
+   centre holds no key here: its messages carry signed acts checked against the
+   chain (transfer/api/routes/federation.py), and pass steps 2–4 like any body;
 2. **a well-formed ``Content-Length``** (digits only), else 400;
 3. **a size limit on every body**: the three streaming routes (:data:`STREAMED_ROUTES`:
    material upload, verify-by-file, package import), with their content type only,
@@ -82,6 +84,10 @@ STREAMED_ROUTES = (
 )
 
 
+#: Messages from peer archive centres: no API key, bounded like every other body.
+PEER_ROUTES = re.compile(r"/v1/federation/(dispatches|outcomes)")
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp, max_bytes: int, idle_timeout_s: float = 30.0) -> None:
         self.app = app
@@ -104,14 +110,15 @@ class BodyLimit:
     async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         state: AppState = scope["app"].state.notary
-        principal = await authenticate(
-            state,
-            presented_key(
-                headers.get(b"authorization", b"").decode("latin-1"),
-                headers.get(b"x-api-key", b"").decode("latin-1"),
-            ),
-        )
-        scope.setdefault("state", {})[GATE_PRINCIPAL] = principal
+        if not (scope["method"] == "POST" and PEER_ROUTES.fullmatch(scope["path"])):
+            principal = await authenticate(
+                state,
+                presented_key(
+                    headers.get(b"authorization", b"").decode("latin-1"),
+                    headers.get(b"x-api-key", b"").decode("latin-1"),
+                ),
+            )
+            scope.setdefault("state", {})[GATE_PRINCIPAL] = principal
 
         declared: int | None = None
         length = headers.get(b"content-length")
