@@ -26,7 +26,6 @@ Order is what makes it consistent without stopping the service:
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from notary._internal import keyfiles
 from notary.crypto import SM2PrivateKey, sm3_file
 from notary.deployment import DESCRIPTOR, EMBEDDED, Descriptor
 from notary.errors import NotaryError
@@ -100,15 +100,12 @@ def _pg_tool(name: str) -> str:
 
 
 def _passphrase(home: Path) -> bytes:
-    env = os.environ.get("NOTARY_KEY_PASSPHRASE")
-    if env:
-        return env.encode("utf-8")
-    try:
-        return (home / PASSPHRASE).read_bytes().strip()
-    except FileNotFoundError:
+    found = keyfiles.passphrase(home, create=False)
+    if found is None:
         raise BackupError(
             f"{home / PASSPHRASE} 不存在且未设置 NOTARY_KEY_PASSPHRASE：无法用日志密钥签署备份清单"
-        ) from None
+        )
+    return found
 
 
 def _home_files(home: Path, include_passphrase: bool) -> Iterator[Path]:

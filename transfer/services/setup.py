@@ -90,35 +90,20 @@ def init_home(
     final place and renamed into it at the end: a failure leaves no half-made home
     (a database outside the home keeps at most an empty, migrated schema)."""
     home = Path(home)
-    with private_umask():
-        return _init_outside(
-            home, origin, centre_code, centre_name, chain, store, database_url, network
-        )
-
-
-def _init_outside(
-    home: Path,
-    origin: str,
-    centre_code: str,
-    centre_name: str,
-    chain: str,
-    store: str,
-    database_url: str,
-    network: NetworkDescriptor | None,
-) -> InitResult:
     if home.exists() and any(home.iterdir()):
         raise ValueError(f"{home} 已存在且非空，不是部署目录：请换一个目录")
     tmp = home.with_name(f".{home.name}.creating-{secrets.token_hex(4)}")
-    try:
-        result = _init_in(
-            tmp, home, origin, centre_code, centre_name, chain, store, database_url, network
-        )
-        if home.exists():
-            home.rmdir()
-        os.replace(tmp, home)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with private_umask():
+        try:
+            result = _init_in(
+                tmp, origin, centre_code, centre_name, chain, store, database_url, network
+            )
+            if home.exists():
+                home.rmdir()
+            os.replace(tmp, home)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if result.join_request is not None:
         result = replace(result, join_request=home / result.join_request.relative_to(tmp))
     return result
@@ -126,7 +111,6 @@ def _init_outside(
 
 def _init_in(
     tmp: Path,
-    home: Path,
     origin: str,
     centre_code: str,
     centre_name: str,

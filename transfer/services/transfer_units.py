@@ -21,11 +21,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notary._internal.keyfiles import write_secret
 from notary.chain import ChainClient
 from notary.chain.client import account_address
 from notary.chain.models import Role as ChainRole
 from notary.crypto import SM2PublicKey
-from notary.deployment import Deployment, _write_secret
+from notary.deployment import Deployment
 from notary.network import JoinRequest, UnitRequest, fund_account, unit_chain_id
 from transfer.api.errors import Conflict, NotFound
 from transfer.db.models import TransferPeer, Unit
@@ -96,7 +97,7 @@ def give_chain_account(
         key = bytes.fromhex(path.read_text("ascii").strip())
     except FileNotFoundError:
         key = secrets.token_bytes(32)
-        _write_secret(path, key.hex().encode("ascii"))
+        write_secret(path, key.hex().encode("ascii"))
     account = account_address(key)
     public_key = SM2PublicKey.from_hex(unit.public_key_hex)
     s.add(TransferPeer(unit_id=unit.id, chain_account=account, hosted=True))
