@@ -168,6 +168,8 @@ def test_verify_by_file_limits_fields_and_skips_other_files_in_linear_time(
     key = cast.operator.key
     long_field = _form(("note", None, b"x" * (MAX_FIELD_BYTES + 1)), ("file", "a.pdf", b"%PDF"))
     assert _post_form(port, key, long_field)[0] == 400
+    many = _form(*[(f"f{i}", None, b"x") for i in range(65)], ("file", "a.pdf", b"%PDF"))
+    assert _post_form(port, key, many)[0] == 400
     # A 64 MiB file part that is not 'file' is dropped as it streams (it was buffered by
     # bytes concatenation: quadratic, ~10 s of CPU here).
     other = _form(("extra", "b.bin", b"y" * (64 << 20)), ("file", "a.pdf", b"%PDF"))
