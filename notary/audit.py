@@ -415,6 +415,7 @@ def _audit_volume_custody(
 RECORD_KINDS = {
     "read_log": ("利用登记", "read-record"),
     "transfer_events": ("转递事件", "transfer-record"),
+    "access_events": ("权限变更", "access-record"),
 }
 
 

@@ -19,7 +19,10 @@ MATERIAL_REGISTERED = "material.registered"
 CUSTODY_EVENT = "custody.event"
 MATERIAL_READ = "material.read"
 TRANSFER_RECEIPT = "transfer.receipt"
-ENTRY_TYPES = frozenset({MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT})
+ACCESS_EVENT = "access.event"
+ENTRY_TYPES = frozenset(
+    {MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT, ACCESS_EVENT}
+)
 # A transfer's transitions are custody entries whose ``event`` carries this prefix.
 TRANSFER_EVENT_PREFIX = "transfer."
 
@@ -116,6 +119,33 @@ def material_read(*, material_id: str, unit: str, purpose: str, time_ms: int) ->
         "purpose": purpose,
         "time_ms": time_ms,
     }
+
+
+def access_event(
+    *,
+    action: str,
+    unit: str,
+    actor: str | None,
+    time_ms: int,
+    key: str | None = None,
+    role: str | None = None,
+) -> dict[str, Any]:
+    """A change of who may do what (三员分立): ``action`` (``key.issue``,
+    ``key.approve``, ``key.revoke``, ``unit.create``, ``unit.suspend``,
+    ``unit.reinstate``) on ``unit`` (code), by the administrator key ``actor`` (its id;
+    None: the server console), about API key ``key`` of role ``role``.
+
+    Built from an ``access_events`` row when it is logged and again by every checker."""
+    entry: dict[str, Any] = {
+        "type": ACCESS_EVENT,
+        "v": 1,
+        "action": action,
+        "unit": unit,
+        "time_ms": time_ms,
+    }
+    optional = {"actor": actor, "key": key, "role": role}
+    entry.update({k: v for k, v in optional.items() if v is not None})
+    return entry
 
 
 def transfer_event(
