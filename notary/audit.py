@@ -545,11 +545,12 @@ th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:60
 <p>检测范围：{e(report.scope)}　开始时间：{e(started)}</p>
 <p class="result">结论：<span class="{"ok" if report.ok else "bad"}">{e(s["result"])}</span></p>
 <table><tr><th>材料数</th><th>重新计算哈希的字节数</th><th>已验证证明</th><th>已验证检查点</th>
-<th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>问题数</th></tr>
+<th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>权限变更</th><th>问题数</th></tr>
 <tr><td>{s["materials"]}</td>
 <td>{s["bytes_rehashed"]:,}</td><td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
 <td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["records"]["read_log"]}</td>
-<td>{s["records"]["transfer_events"]}</td><td>{s["problems"]}</td></tr></table>
+<td>{s["records"]["transfer_events"]}</td><td>{s["records"]["access_events"]}</td>
+<td>{s["problems"]}</td></tr></table>
 <h2>四性汇总</h2>
 <table><tr><th>性质</th><th>通过</th><th>问题</th></tr>{rows}</table>
 <h2>问题明细</h2>
