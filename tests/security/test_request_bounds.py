@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -40,12 +41,9 @@ IMPORT = "/v1/transfers/T-NOT-THERE/import"
 ROUTES = [(UNITS, JSON), (UPLOAD, MULTIPART), (VERIFY, JSON), (VERIFY, MULTIPART), (IMPORT, TAR)]
 
 
-@pytest.fixture
-def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
-    settings = notary_settings.model_copy(
-        update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
-    )
-    app = create_app(settings, engine=clean_engine, deployment=deployment)
+@contextmanager
+def _serving(settings: Settings, engine: Engine, deployment: Deployment) -> Iterator[int]:
+    app = create_app(settings, engine=engine, deployment=deployment)
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -54,9 +52,31 @@ def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.02)
-    yield config.port
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield config.port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
+    )
+    with _serving(settings, clean_engine, deployment) as p:
+        yield p
+
+
+@pytest.fixture
+def small_upload_port(
+    notary_settings: Settings, clean_engine: Engine, deployment: Deployment
+) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={"anchoring_enabled": False, "upload_max_bytes": 1 << 20}
+    )
+    with _serving(settings, clean_engine, deployment) as p:
+        yield p
 
 
 def _send(
@@ -175,3 +195,24 @@ def test_verify_by_file_limits_fields_and_skips_other_files_in_linear_time(
     other = _form(("extra", "b.bin", b"y" * (64 << 20)), ("file", "a.pdf", b"%PDF"))
     status, seconds = _post_form(port, key, other)
     assert status == 200 and seconds < 5, seconds
+
+
+def test_a_chunked_body_on_a_streaming_route_is_cut_at_the_routes_limit(
+    small_upload_port: int, cast: Cast
+) -> None:
+    # Form fields within their own limits (40 × 60 KiB), together past the route's
+    # limit (upload limit + 1 MiB of form overhead = 2 MiB): the gate's count stops it.
+    body = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n'.encode()
+        + b"x" * (60 << 10)
+        + b"\r\n"
+        for i in range(40)
+    )
+    piece = f"{len(body):x}\r\n".encode() + body + b"\r\n"
+    headers = {
+        **_auth(cast.operator.key),
+        "Content-Type": MULTIPART,
+        "Transfer-Encoding": "chunked",
+    }
+    status, _, seconds = _send(small_upload_port, VERIFY, headers, piece)
+    assert status == 413 and seconds < 5

@@ -97,12 +97,13 @@ class BodyLimit:
             await self.app(scope, receive, send)  # no body: nothing to guard
             return
         try:
-            await self._gate(scope, receive, send)
+            await self._gate(scope, receive, send, headers)
         except ProblemError as exc:
             await _refuse(exc, scope, receive, send)
 
-    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope["headers"])
+    async def _gate(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
         state: AppState = scope["app"].state.notary
         principal = await authenticate(
             state,
