@@ -12,6 +12,8 @@ from typing import Any
 
 import rfc8785
 
+from notary._internal.jsondepth import too_deep
+
 
 class CanonicalJSONError(ValueError):
     """The value cannot be canonically encoded."""
@@ -62,6 +64,8 @@ def parse_json(data: bytes | str) -> Any:
     def no_constant(name: str) -> Any:
         raise CanonicalJSONError(f"non-finite number {name}")
 
+    if too_deep(data):  # json.loads would overflow the C stack (notary/_internal/jsondepth.py)
+        raise CanonicalJSONError("malformed JSON: nested too deeply")
     try:
         return json.loads(data, object_pairs_hook=no_dupes, parse_constant=no_constant)
     except json.JSONDecodeError as e:

@@ -216,3 +216,18 @@ def test_a_chunked_body_on_a_streaming_route_is_cut_at_the_routes_limit(
     }
     status, _, seconds = _send(small_upload_port, VERIFY, headers, piece)
     assert status == 413 and seconds < 5
+
+
+@pytest.mark.parametrize("path", [UNITS, VERIFY, "/v1/transfers/peers"])
+def test_a_body_nested_too_deeply_is_a_400_not_a_crash(port: int, cast: Cast, path: str) -> None:
+    # 200,000 levels in 400 kB: json.loads under py_ecc's recursion limit (100,000)
+    # overflowed the C stack — a segmentation fault of the whole service.
+    depth = 200_000
+    body = b"[" * depth + b"]" * depth
+    key = cast.admin.key if path != VERIFY else cast.operator.key
+    headers = {**_auth(key), "Content-Type": JSON, "Content-Length": str(len(body))}
+    status, _, _ = _send(port, path, headers, body)
+    assert status == 400
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.1 ")

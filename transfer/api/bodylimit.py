@@ -15,7 +15,8 @@ authenticated):
    beyond it: on the declared ``Content-Length`` before reading anything, or while a
    chunked body arrives;
 4. **no stalled body**: a body that sends nothing for ``body_idle_timeout_s`` seconds is
-   answered 408.
+   answered 408;
+5. **no body nested too deeply to parse** (notary/_internal/jsondepth.py): 400.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notary._internal.jsondepth import too_deep
 from transfer.api.deps import GATE_PRINCIPAL, authenticate, presented_key
 from transfer.api.errors import (
     PROBLEM_TYPE_BASE,
@@ -146,7 +148,12 @@ class BodyLimit:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        body = b"".join(chunks)
+        if too_deep(body):
+            # FastAPI parses JSON bodies with json.loads: this deep, it would crash the
+            # process (notary/_internal/jsondepth.py).
+            raise BadRequest("JSON 嵌套层数过多", limit_levels=200)
+        whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([whole], then=receive), send)
 
     async def _next(self, receive: Receive) -> Message:
