@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 import notary.chain  # noqa: F401 - the chain stack (py_ecc) raises the recursion limit
+from clients.cli import run
 from notary.canonical import CanonicalJSONError, parse_json
 from notary.crypto.sm2 import SM2PrivateKey
 from notary.deployment import Deployment
@@ -181,3 +182,34 @@ def test_json_nested_too_deeply_is_a_format_error_not_a_crash() -> None:
     with pytest.raises(ActFormatError):
         act_from_bytes(b"[" * 30_000 + b"]" * 30_000)
     assert parse_json(b'{"a": [[1], {"b": []}]}') == {"a": [[1], {"b": []}]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "--centre-code", "../../x"],
+        ["init", "--centre-code", "C1", "--centre-name", "档案\n中心"],
+    ],
+)
+def test_init_refuses_an_unsafe_centre_code_or_name_before_creating_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    home = tmp_path / "home"
+    assert run([args[0], "--home", str(home), *args[1:]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("notary:") and "\n" not in err and "Traceback" not in err
+    assert not home.exists()
+
+
+def test_unit_add_refuses_an_unsafe_code_or_name_before_making_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert run(["init", "--home", str(home), "--centre-code", "CENTRE"]) == 0
+    before = sorted(p.name for p in (home / "keys" / "units").iterdir())
+    for code, name in (("U 1", "某单位"), ("U1", "某\n单位"), ("..", "某单位")):
+        capsys.readouterr()
+        assert run(["unit", "add", "--home", str(home), code, name]) in (1, 2)
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("notary:") and "\n" not in err
+    assert sorted(p.name for p in (home / "keys" / "units").iterdir()) == before

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
-from notary.deployment import DESCRIPTOR, init_deployment
+from notary.deployment import DESCRIPTOR, DeploymentError, init_deployment
+from transfer.api.fields import UnitCode, UnitName
 from transfer.db.migrate import upgrade
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
@@ -25,6 +27,9 @@ from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
 from transfer.services.private_home import private_umask
 from transfer.settings import Settings
+
+_UNIT_CODE: TypeAdapter[str] = TypeAdapter(UnitCode)
+_UNIT_NAME: TypeAdapter[str] = TypeAdapter(UnitName)
 
 SERVICE_FILE = "service.json"
 # What `notary init` records for `notary serve` (environment variables still win).
@@ -70,6 +75,10 @@ def init_home(
     """Create deployment, blinding secret and database; return the administrator keys
     (shown once: only their hashes are stored). Everything is private to the owner
     (transfer/services/private_home.py)."""
+    try:
+        centre_code, centre_name = checked_unit_fields(centre_code, centre_name)
+    except ValueError as e:  # before anything is created
+        raise DeploymentError(str(e)) from None
     with private_umask():
         home.mkdir(parents=True, exist_ok=True)
         home.chmod(0o700)
@@ -109,9 +118,24 @@ def _init_home(
     return keys
 
 
+def checked_unit_fields(code: str, name: str) -> tuple[str, str]:
+    """``code`` and ``name`` by the rules the API applies (transfer/api/fields.py);
+    otherwise a ValueError whose message tells people what to fix."""
+    try:
+        code = _UNIT_CODE.validate_python(code)
+    except ValidationError as e:
+        raise ValueError(f"单位代码 {code!r} 无效：{e.errors()[0]['msg']}") from None
+    try:
+        name = _UNIT_NAME.validate_python(name)
+    except ValidationError as e:
+        raise ValueError(f"单位名称 {name!r} 无效：{e.errors()[0]['msg']}") from None
+    return code, name
+
+
 def add_unit(
     session: Session, code: str, name: str, kind: UnitKind, public_key_hex: str | None
 ) -> Unit:
+    code, name = checked_unit_fields(code, name)
     if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
         raise ValueError(f"单位 {code} 已存在")
     fingerprint = (
