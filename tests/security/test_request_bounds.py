@@ -219,7 +219,7 @@ def test_a_chunked_body_on_a_streaming_route_is_cut_at_the_routes_limit(
 
 
 @pytest.mark.parametrize("path", [UNITS, VERIFY, "/v1/transfers/peers"])
-def test_a_body_nested_too_deeply_is_a_400_not_a_crash(port: int, cast: Cast, path: str) -> None:
+def test_a_body_nested_too_deeply_is_a_422_not_a_crash(port: int, cast: Cast, path: str) -> None:
     # 200,000 levels in 400 kB: json.loads under py_ecc's recursion limit (100,000)
     # overflowed the C stack — a segmentation fault of the whole service.
     depth = 200_000
@@ -227,7 +227,7 @@ def test_a_body_nested_too_deeply_is_a_400_not_a_crash(port: int, cast: Cast, pa
     key = cast.admin.key if path != VERIFY else cast.operator.key
     headers = {**_auth(key), "Content-Type": JSON, "Content-Length": str(len(body))}
     status, _, _ = _send(port, path, headers, body)
-    assert status == 400
+    assert status == 422
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(64).startswith(b"HTTP/1.1 ")

@@ -16,7 +16,8 @@ authenticated):
    chunked body arrives;
 4. **no stalled body**: a body that sends nothing for ``body_idle_timeout_s`` seconds is
    answered 408;
-5. **no body nested too deeply to parse** (notary/_internal/jsondepth.py): 400.
+5. **no body nested too deeply to parse** (notary/_internal/jsondepth.py): 422, as
+   any JSON the routes cannot read.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from transfer.api.errors import (
     PayloadTooLarge,
     ProblemError,
     RequestTimeout,
+    Unprocessable,
     problem_response,
 )
 from transfer.api.state import AppState
@@ -152,7 +154,7 @@ class BodyLimit:
         if too_deep(body):
             # FastAPI parses JSON bodies with json.loads: this deep, it would crash the
             # process (notary/_internal/jsondepth.py).
-            raise BadRequest("JSON 嵌套层数过多", limit_levels=200)
+            raise Unprocessable("JSON 嵌套层数过多", limit_levels=200)
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([whole], then=receive), send)
 
