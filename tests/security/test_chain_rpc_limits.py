@@ -120,6 +120,15 @@ def test_batches_are_limited(server: ReadOnlyRpcServer) -> None:
     assert refused["error"]["code"] == -32600 and "batch" in refused["error"]["message"]
 
 
+def test_a_deeply_nested_body_is_a_parse_error(server: ReadOnlyRpcServer) -> None:
+    depth = MAX_BODY_BYTES // 2 - 1
+    request = urllib.request.Request(
+        server.url, data=b"[" * depth + b"]" * depth, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["error"]["code"] == -32700
+
+
 def _raw(server: ReadOnlyRpcServer, head: bytes, timeout: float = 5) -> bytes:
     """Sends ``head`` (and nothing more, keeping the connection open); the status line."""
     with socket.create_connection(server.address, timeout=timeout) as sock:
