@@ -42,6 +42,9 @@ STATE_ZH = {
 }
 
 
+_BATCH = 500  # material ids per IN list
+
+
 class TransferForm(StrEnum):
     NOTICE = "notice"  # 干部人事档案转递通知单 (with the receipt stub)
     LIST = "list"  # 转递材料目录
@@ -127,7 +130,12 @@ def catalogue(s: Session, t: Transfer) -> list[doc.CatalogueRow]:
             ids.append(uuid.UUID(m.material_id))
         except ValueError:
             continue
-    held = {str(m.id): m for m in s.scalars(select(Material).where(Material.id.in_(ids)))}
+    held: dict[str, Material] = {}
+    for start in range(0, len(ids), _BATCH):  # bound parameters per statement stay few
+        batch = ids[start : start + _BATCH]
+        held.update(
+            (str(m.id), m) for m in s.scalars(select(Material).where(Material.id.in_(batch)))
+        )
     rows = []
     for m in notice.materials:
         row = held.get(m.material_id)
