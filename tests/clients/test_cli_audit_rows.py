@@ -103,6 +103,7 @@ def test_every_material_custody_event_and_read_is_listed(
         assert row["plain_size"] == m.size and row["sealed_size"] == m.sealed_size
         assert row["results"] == dict.fromkeys(PROPS, "通过") and row["passed"]
 
+    assert doc["format"] == "archive-notary/audit-report/v2"
     s = doc["summary"]
     assert s["materials"] == 3 == s["materials_passed"] + s["materials_with_problems"]
     assert s["materials_with_problems"] == 0
