@@ -138,7 +138,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         grouped = self.by_property()
         return {
-            "format": "archive-notary/audit-report/v1",
+            "format": "archive-notary/audit-report/v2",
             "scope": self.scope,
             "started_ms": self.started_ms,
             "finished_ms": self.finished_ms,
