@@ -378,3 +378,10 @@ def test_a_damaged_block_stops_the_backup_unless_a_replica_holds_it(
     assert r.code == 0, r.err
     copied = tmp_path / "b2" / "blocks" / path.relative_to(home / "blocks")
     assert copied.read_bytes() == good
+    # A restore (a drill, say) does not take over the original's replicas.
+    restored = tmp_path / "restored"
+    r = cli("restore", "--from", tmp_path / "b2", "--home", restored,
+            "--passphrase-file", home / "keys" / "passphrase")  # fmt: skip
+    assert r.code == 0, r.out + r.err
+    assert "未写入新部署的配置" in r.err
+    assert "replicas" not in json.loads((restored / "service.json").read_text())

@@ -182,8 +182,14 @@ def rebuild_home(
     if (home / SERVICE_FILE).is_file():
         service = json.loads((home / SERVICE_FILE).read_text("utf-8"))
     service["database_url"] = database_url if m.database == "postgresql" else ""
-    if store is not None:
+    if store is not None and m.store == "ipfs":
         service["store"] = store
+    # Replicas name the old machine's disks or nodes: a restore drill must not write
+    # into production's replicas. The operator names this home's replicas again.
+    dropped = service.pop("replicas", None)
+    service.pop("replica_acks", None)
+    if dropped:
+        echo(f"注意：原部署的内容副本 {dropped} 未写入新部署的配置，如需请重新配置")
     (home / SERVICE_FILE).write_text(json.dumps(service, indent=2), "utf-8")
 
     if CHAIN_FILE in backup.sources:
@@ -208,14 +214,16 @@ def rebuild_home(
     echo("恢复内容块（逐块按 CID 重新核验）……")
     if m.store == "local":
         local = LocalStore(home / "blocks")
+        # Sorted: every block (blocks/blocks/…) is in before its pin (blocks/pins/…)
+        # asks for the whole DAG.
         for rel, src in sorted(backup.sources.items()):
-            if rel.startswith("blocks/blocks/"):
-                try:
+            try:
+                if rel.startswith("blocks/blocks/"):
                     local.put_block(cid_of_key(src.name), src.read_bytes())
-                except (StoreError, ValueError) as e:
-                    raise BackupCheckFailed(CHECK_BLOCK, f"{rel}：{e}") from None
-            elif rel.startswith("blocks/pins/"):
-                local.pin(src.name)
+                elif rel.startswith("blocks/pins/"):
+                    local.pin(src.name)
+            except (StoreError, ValueError) as e:
+                raise BackupCheckFailed(CHECK_BLOCK, f"{rel}：{e}") from None
     else:
         target = store or json.loads((home / SERVICE_FILE).read_text("utf-8")).get("store")
         if not target or target == "local":
