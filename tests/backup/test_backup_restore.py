@@ -286,6 +286,10 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     assert ahead > size and report["missing_leaf_range"] == [size, ahead - 1]
     assert f"序号 {size}–{ahead - 1} 的 {ahead - size} 条已确证存在但不在备份中" in r.out
     assert "请勿启动服务" in r.out and "结论" not in r.out  # no audit of a log cut short
+    # Set aside, so that `notary serve` does not continue a log the chain contradicts.
+    assert not (home / "deployment.json").exists()
+    assert (home / "deployment.json.missing-entries").is_file()
+    assert cli("serve", "--home", home).code == 2
     engine = make_engine(f"sqlite:///{home / 'notary.db'}")
     try:
         with read_sessionmaker(engine)() as s:

@@ -56,6 +56,7 @@ from transfer.services.setup import SERVICE_FILE
 Echo = Callable[[str], None]
 REPORT = "restore-report.json"
 ALERT_KIND = "restore_missing_entries"
+HELD_DESCRIPTOR = DESCRIPTOR + ".missing-entries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +269,8 @@ def prove_restored(home: Path, manifest: Manifest, *, echo: Echo = lambda _: Non
     snapshot — goes back to the outbox and is anchored again, same size and root. If
     the chain anchors a larger tree than the restored log holds, the entries in
     between existed (the chain proves it) and are missing from this backup: they are
-    reported, recorded as an alert, and nothing is anchored over them.
+    reported, recorded as an alert, nothing is anchored over them, and deployment.json
+    is set aside (HELD_DESCRIPTOR) so that the home is not served by mistake.
     """
     from sqlalchemy import select, update
 
@@ -351,4 +353,8 @@ def prove_restored(home: Path, manifest: Manifest, *, echo: Echo = lambda _: Non
     finally:
         engine.dispose()
     (home / REPORT).write_text(json.dumps(proof.to_json(), ensure_ascii=False, indent=2), "utf-8")
+    if proof.missing:
+        # Not a home `notary serve` opens by mistake: a log continued from here would
+        # contradict the chain's anchor. The operator renames it back knowingly.
+        (home / DESCRIPTOR).rename(home / HELD_DESCRIPTOR)
     return proof
