@@ -46,6 +46,7 @@ from transfer.db.types import utcnow
 from transfer.roles import Role
 from transfer.security import Principal
 from transfer.services.context import NotaryContext
+from transfer.services.setup import checked_unit_fields
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +188,12 @@ def add_peer(
             public_key=log_key,
             what=f"档案中心 {code} 的日志",
         )
+        # Names and codes from a peer are held to the same rules as ours: they end up in
+        # notices, bags and printed forms.
+        _, centre_name = checked_unit_fields(code, str(doc.get("name") or code))
         units = []
         for u in doc.get("units") or []:
+            checked_unit_fields(str(u["code"]), str(u["name"]))
             key = SM2PublicKey.from_hex(str(u["public_key"]))
             check_member(
                 chain,
@@ -210,7 +215,7 @@ def add_peer(
         if centre is None:
             centre = PeerCentre(code=code)
             s.add(centre)
-        centre.name = str(doc.get("name") or code)
+        centre.name = centre_name
         centre.url = base
         centre.chain_account = account
         centre.log_public_key_hex = log_key.raw.hex()
@@ -222,7 +227,7 @@ def add_peer(
         s.commit()
     return {
         "code": code,
-        "name": str(doc.get("name") or code),
+        "name": centre_name,
         "url": base,
         "chain_account": account,
         "log_key_fingerprint": log_key.fingerprint().hex(),
