@@ -48,13 +48,98 @@ const STATUS_ZH = {
   503: "服务暂不可用",
 };
 
+// Field names of the API's request bodies, as staff call them (for 422 answers).
+export const FIELD_ZH = {
+  cadre_identifier: "干部身份证号（或建档标识）",
+  kind: "正本/副本",
+  receiver: "接收单位代码",
+  transfer_no: "转递编号",
+  reason: "转递原因",
+  volume_ids: "案卷",
+  classification: "密级",
+  category: "类号",
+  seq_no: "顺序号",
+  pages: "页码",
+  title: "题名",
+  formation_date: "形成日期",
+  file: "文件",
+  code: "单位代码",
+  name: "单位名称",
+  label: "经办人/用途",
+  role: "角色",
+  detail: "理由",
+  reasons: "理由",
+  public_key: "单位公钥",
+};
+
+// Events of the transfer state machine, as in a refusal "当前状态为 X，不能执行 Y".
+const EVENT_VERB_ZH = {
+  package: "打包",
+  dispatch: "转出",
+  deliver: "送达",
+  verify: "四性检测",
+  accept: "签收回执",
+  reject: "拒收",
+  return: "退回",
+  recall: "撤回",
+};
+
+// English details the service may send, in words a clerk can act on.
+const DETAIL_ZH = [
+  [/first bytes match no accepted type/i, "文件类型不被接受：只接受 PDF、TIFF、JPEG、PNG 或 OFD 文件（按文件内容判断，不看扩展名）。"],
+  [/does not exist or is not held by your unit/i, "未找到，或不由本单位保管。请核对编号。"],
+  [/SelfDispatch/i, "不能转递给本单位自己，请选择其他接收单位。"],
+  [/unknown (receiving )?unit|no unit/i, "接收单位代码不存在，请核对。"],
+  [/empty once whitespace is removed/i, "干部身份证号不能为空。"],
+];
+
+const hasChinese = (text) => /[\u4e00-\u9fff]/.test(String(text || ""));
+
+/** A problem document (RFC 9457) in Chinese: { text, detail } where detail is the
+ * original wording when it was not Chinese (shown only behind 详情). */
+export function problemText(status, problem) {
+  const zh = STATUS_ZH[status] || `请求失败（错误代码 ${status}）`;
+  if (!problem || typeof problem !== "object") {
+    return { text: zh, detail: problem ? String(problem).slice(0, 500) : "" };
+  }
+  const raw = String(problem.detail || problem.title || "");
+  if (Array.isArray(problem.errors) && problem.errors.length) {
+    const fields = [
+      ...new Set(
+        problem.errors.map((e) => {
+          const loc = Array.isArray(e.loc) ? e.loc.filter((x) => typeof x === "string" && x !== "body") : [];
+          const name = loc[loc.length - 1] || "";
+          return FIELD_ZH[name] || (hasChinese(name) ? name : "某一项");
+        }),
+      ),
+    ];
+    const specific = DETAIL_ZH.find(([re]) => re.test(JSON.stringify(problem.errors)));
+    return {
+      text: `填写有误，请检查：${fields.join("、")}${specific ? `（${specific[1]}）` : ""}`,
+      detail: JSON.stringify(problem.errors),
+    };
+  }
+  const refused = /当前状态为 (\w+)，不能执行 (\w+)/.exec(raw);
+  if (refused) {
+    const [, st, ev] = refused;
+    return {
+      text: `${zh}：当前状态为“${STATE_ZH[st] || st}”，不能${EVENT_VERB_ZH[ev] || ev}。请刷新页面查看最新状态。`,
+      detail: raw,
+    };
+  }
+  if (hasChinese(raw)) return { text: `${zh}：${raw}`, detail: "" };
+  const known = DETAIL_ZH.find(([re]) => re.test(raw));
+  if (known) return { text: `${zh}：${known[1]}`, detail: raw };
+  return { text: zh, detail: raw };
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
-    const zh = STATUS_ZH[status] || `请求失败（HTTP ${status}）`;
-    const detail = problem && typeof problem === "object" ? problem.detail || problem.title : "";
-    super(detail ? `${zh}：${detail}` : zh);
+    const { text, detail } = problemText(status, problem);
+    super(text);
     this.status = status;
     this.problem = problem;
+    this.detail = detail;
   }
 }
 
@@ -127,13 +212,25 @@ export function $(selector) {
 // --- status messages (aria-live) --------------------------------------------------------
 
 /** Show a message in the page's live region (#status). kind: info | ok | error | busy |
- * quiet (announced to screen readers, not shown). */
-export function say(text, kind = "info") {
+ * quiet (announced to screen readers, not shown). detail: technical wording (English,
+ * hex) kept behind a 详情 toggle, never in the sentence itself. */
+export function say(text, kind = "info", detail = "") {
   const el = document.getElementById("status");
   if (!el) return;
   el.className = `status status-${kind}`;
-  el.textContent = text;
+  el.replaceChildren(text);
+  if (detail) el.append(" ", detailsEl(detail));
   el.hidden = !text;
+}
+
+/** Say what failed: the error's Chinese sentence, its original wording behind 详情. */
+export function sayError(prefix, err) {
+  say(`${prefix}${err && err.message ? err.message : err}`, "error", (err && err.detail) || "");
+}
+
+/** A closed 详情 toggle holding technical text. */
+export function detailsEl(detail) {
+  return h("details", { class: "more" }, h("summary", {}, "详情"), h("code", { class: "detail" }, String(detail)));
 }
 
 // --- the shell ---------------------------------------------------------------------------
@@ -263,10 +360,19 @@ export const STATE_ZH = {
   packaged: "已打包",
   dispatched: "已转出",
   delivered: "已送达",
-  verified: "已核验",
+  verified: "已检测",
   received: "已签收",
   rejected: "已拒收",
   returned: "已退回",
+};
+
+// A dispatch's outcome as the contract records it (clients/vocabulary.py CHAIN_OUTCOME_ZH).
+export const CHAIN_OUTCOME_ZH = {
+  pending: "待答复",
+  received: "已签收",
+  rejected: "已拒收",
+  returned: "已退回",
+  recalled: "已撤回",
 };
 
 export const VOLUME_KIND_ZH = { main: "正本", copy: "副本" };

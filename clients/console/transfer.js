@@ -5,6 +5,7 @@ import {
   api,
   ApiError,
   badge,
+  CHAIN_OUTCOME_ZH,
   CHECK_NAME_ZH,
   CHECK_ZH,
   checkBadge,
@@ -248,7 +249,6 @@ const EVENT_ZH = {
 };
 
 const CUSTODY_ZH = { held: "保管中", in_transit: "转递中", in_transfer: "转递中", none: "未登记" };
-const OUTCOME_ZH = { pending: "待答复", received: "已签收", rejected: "已拒收", returned: "已退回" };
 
 function renderTimeline(doc) {
   const events = doc ? doc.events || [] : [];
@@ -281,7 +281,7 @@ function renderTimeline(doc) {
       h("th", { scope: "row" }, hexEl(c.chain_volume_id, 16)),
       h("td", {}, CUSTODY_ZH[c.custody_state] || c.custody_state || "—"),
       h("td", {}, c.custodian ? h("code", { class: "hex" }, c.custodian) : "—"),
-      h("td", {}, c.dispatch ? `第 ${c.dispatch.number} 次转递：${OUTCOME_ZH[c.dispatch.outcome] || c.dispatch.outcome}` : "—"),
+      h("td", {}, c.dispatch ? `第 ${c.dispatch.number} 次转递：${CHAIN_OUTCOME_ZH[c.dispatch.outcome] || c.dispatch.outcome}` : "—"),
     ),
   );
   $("#timeline-list").replaceChildren(...list);

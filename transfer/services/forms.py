@@ -36,9 +36,9 @@ STATE_ZH = {
     "dispatched": "已转出",
     "delivered": "已送达",
     "verified": "已检测",
-    "received": "已接收",
-    "rejected": "已退回",
-    "returned": "已退还",
+    "received": "已签收",
+    "rejected": "已拒收",
+    "returned": "已退回",
 }
 
 
