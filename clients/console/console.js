@@ -127,7 +127,8 @@ export function problemText(status, problem) {
       detail: raw,
     };
   }
-  if (hasChinese(raw)) return { text: `${zh}：${raw}`, detail: "" };
+  // The service's own Chinese sentence is the most specific one.
+  if (hasChinese(raw)) return { text: /[。！？]$/.test(raw) ? raw : `${raw}。`, detail: "" };
   const known = DETAIL_ZH.find(([re]) => re.test(raw));
   if (known) return { text: `${zh}：${known[1]}`, detail: raw };
   return { text: zh, detail: raw };
@@ -240,6 +241,7 @@ const NAV = [
   { page: "outgoing", href: "transfers.html?role=outgoing", label: "发件箱（转出）", needs: "transfers" },
   { page: "volumes", href: "volumes.html", label: "本单位案卷", needs: "volumes:read" },
   { page: "provenance", href: "provenance.html", label: "来源追溯", needs: "materials:read" },
+  { page: "admin", href: "admin.html", label: "管理", needs: "units:read" },
   { page: "verify", href: "verify.html", label: "核验", needs: "verify" },
 ];
 
@@ -413,6 +415,41 @@ export const CHECK_NAME_ZH = {
   "dispatch-signature": "转出签名",
   recipient: "收件单位",
 };
+
+// Each check's failure as a sentence a clerk can act on: what is wrong, what to do next.
+export const CHECK_ADVICE_ZH = {
+  manifest: "转递包的清单摘要与转出时签名的不一致，包在途中被改动或不完整。请拒收，并请转出单位重新转递。",
+  cid: "材料的内容标识与清单不符，收到的不是转出时的那份内容。请拒收。",
+  sm3: "材料内容与登记存证时的 SM3 摘要不符，材料被改动过。请拒收，并写明该份材料。",
+  "content-sm3": "材料内容与登记存证时的摘要不符，材料被改动过。请拒收，并写明该份材料。",
+  "log-proof": "这份材料的存证证明无法验证（日志中查不到或证明无效）。请拒收，并请转出单位核查存证。",
+  anchor: "存证尚未锚定上链，或与链上记录不符。可稍后再点“核验材料”；仍不通过请拒收。",
+  notice: "通知单与转递包不一致。请拒收，并请转出单位重新出具通知单。",
+  listed: "这份材料不在转递包清单中。请拒收，并写明该份材料。",
+  catalogue: "这份材料不在通知单的材料目录中。请拒收，并写明该份材料。",
+  present: "转递包中缺少这份材料。请拒收，并请转出单位补齐后重新转递。",
+  size: "材料大小与清单不符，文件不完整。请拒收。",
+  counts: "材料份数与通知单不符。请拒收，并写明实收份数。",
+  extra: "转递包中有通知单未列出的多余文件。请拒收，并请转出单位核对。",
+  "payload-oxum": "转递包的文件数或总大小与清单不符（缺文件或有多余文件）。请拒收。",
+  opens: "这份材料无法正常打开（文件损坏或格式不符）。请拒收，并请转出单位重新提供。",
+  "key-unwrap": "无法用本单位的密钥解封材料：转递包不是发给本单位的，或密钥不匹配。请联系转出单位。",
+  "gcm-tag": "材料密文完整性校验失败，材料在途中被改动或损坏。可请转出单位再送达一份；仍不通过请拒收。",
+  "dispatch-signature": "转出签名无效，无法确认通知单出自转出单位。请拒收。",
+  recipient: "这次转递的接收单位不是本单位。请拒收。",
+};
+
+/** A failed or skipped check as {text, detail}: the sentence, and the technical wording
+ * (check name, English detail, hex) for 详情. */
+export function checkSentence(c) {
+  const prop = Object.fromEntries(PROPERTIES)[c.property] || "";
+  const name = CHECK_NAME_ZH[c.check] || "检查";
+  const text =
+    c.status === "skipped"
+      ? `${prop ? `${prop}：` : ""}${name}未能检查（前一项检查未通过，无法进行）。`
+      : `${prop ? `${prop}：` : ""}${CHECK_ADVICE_ZH[c.check] || `${name}未通过。请拒收，并写明该项。`}`;
+  return { text, detail: [c.check, c.status, c.detail].filter(Boolean).join(" · ") };
+}
 
 /** A badge: text always says the meaning (colour is never the only cue). */
 export function badge(text, kind = "neutral") {
