@@ -42,6 +42,7 @@ const STATUS_ZH = {
   404: "未找到，或不由本单位保管",
   409: "当前状态不允许此操作",
   413: "文件过大",
+  415: "文件类型不被接受",
   422: "请求内容有误",
   429: "请求过于频繁",
   500: "服务内部错误",
@@ -130,7 +131,7 @@ export function problemText(status, problem) {
   // The service's own Chinese sentence is the most specific one.
   if (hasChinese(raw)) return { text: /[。！？]$/.test(raw) ? raw : `${raw}。`, detail: "" };
   const known = DETAIL_ZH.find(([re]) => re.test(raw));
-  if (known) return { text: `${zh}：${known[1]}`, detail: raw };
+  if (known) return { text: known[1], detail: raw };
   return { text: zh, detail: raw };
 }
 

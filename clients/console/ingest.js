@@ -130,6 +130,7 @@ async function addFiles(files) {
     }
   }
   $("#rows-card").hidden = false;
+  $("#files-chosen").textContent = `已选择 ${rows.length} 个文件`;
   const dups = rows.filter((r) => r.skip).length;
   say(dups ? `已选择 ${rows.length} 个文件，其中 ${dups} 个与已登记材料相同（已标出）。请填写著录项。` : `已选择 ${rows.length} 个文件，请填写著录项。`, dups ? "warn" : "info");
 }
@@ -262,6 +263,7 @@ async function start() {
     rows = [];
     $("#rows tbody").replaceChildren();
     $("#rows-card").hidden = true;
+    $("#files-chosen").textContent = "尚未选择文件";
     say("", "info");
   });
   $("#ingest-form").addEventListener("submit", submit);
