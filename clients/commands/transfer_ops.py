@@ -25,8 +25,8 @@ from clients.commands._common import (
     print_json,
 )
 from clients.commands.transfer import STATES, _report_table, _state
-from clients.vocabulary import CHAIN_OUTCOME_ZH
 from clients.sdk import Conflict, NotaryAPIError, NotaryClient
+from clients.vocabulary import CHAIN_OUTCOME_ZH
 
 STEPS = {
     "create": "创建",

@@ -42,7 +42,9 @@ def english_words(driver: Any, also_allowed: set[str] | frozenset[str] = frozens
     found = []
     for text, where in texts:
         words = re.findall(r"[A-Za-z][A-Za-z_-]{2,}", text)
-        found += [f"{w} (in {text[:80]!r} at {where})" for w in words if w not in ALLOWED | also_allowed]
+        found += [
+            f"{w} (in {text[:80]!r} at {where})" for w in words if w not in ALLOWED | also_allowed
+        ]
     return found
 
 

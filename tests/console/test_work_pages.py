@@ -129,7 +129,9 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
     assert css(bad, "details summary").text == "详情"
     # The material is in the volume, its month-only date registered as the 1st.
     existing = visible(page, "#existing-materials tbody tr")
-    assert "1-1" in existing.text and "1998-07-01" in existing.text and "干部履历表" in existing.text
+    assert (
+        "1-1" in existing.text and "1998-07-01" in existing.text and "干部履历表" in existing.text
+    )
     assert not english_words(page), english_words(page)
     assert no_sideways_scroll(page)
     screenshot(page, f"ingest-results-{size}")
@@ -149,8 +151,8 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
 def test_clerk_creates_a_transfer_and_sends_it(
     receiver_on_chain: None, page: Any, server: Server, tmp_path: Path
 ) -> None:
-    from tests.console.conftest import register_material
     from clients.demo import sample_pdf
+    from tests.console.conftest import register_material
 
     reg = register_material(
         server, server.sender, sample_pdf("transfer me"), tmp_path / "a.pdf", _cadre()
@@ -188,7 +190,9 @@ def test_rejection_reasons_are_shown_to_both_sides_and_the_sender_takes_it_back(
     receiver_on_chain: None, sized: tuple[Any, str], server: Server, tmp_path: Path
 ) -> None:
     page, size = sized
-    _, transfer_id = _incoming_transfer(server, tmp_path, f"组转字〔2026〕{30 + list(SIZES).index(size)}号")
+    _, transfer_id = _incoming_transfer(
+        server, tmp_path, f"组转字〔2026〕{30 + list(SIZES).index(size)}号"
+    )
     sign_in(page, server, server.receiver, next_page=f"transfer.html?id={transfer_id}")
     visible(page, '[data-action="verify"]').click()
     wait_status(page, "四性检测完成：全部通过")
