@@ -442,13 +442,16 @@ export const CHECK_ADVICE_ZH = {
 
 /** A failed or skipped check as {text, detail}: the sentence, and the technical wording
  * (check name, English detail, hex) for 详情. */
-export function checkSentence(c) {
+export function checkSentence(c, forSender = false) {
   const prop = Object.fromEntries(PROPERTIES)[c.property] || "";
   const name = CHECK_NAME_ZH[c.check] || "检查";
+  let advice = CHECK_ADVICE_ZH[c.check] || `${name}未通过。请拒收，并写明该项。`;
+  // The sender reads what was wrong, and its own next step (not the receiver's).
+  if (forSender) advice = `${advice.split("。")[0]}。请核对该份材料，补正后重新转递。`;
   const text =
     c.status === "skipped"
-      ? `${prop ? `${prop}：` : ""}${name}未能检查（前一项检查未通过，无法进行）。`
-      : `${prop ? `${prop}：` : ""}${CHECK_ADVICE_ZH[c.check] || `${name}未通过。请拒收，并写明该项。`}`;
+      ? `${prop ? `${prop}：` : ""}${name}未能检查（前一项检查未通过，无法进行），请按前一项的提示处理。`
+      : `${prop ? `${prop}：` : ""}${advice}`;
   return { text, detail: [c.check, c.status, c.detail].filter(Boolean).join(" · ") };
 }
 

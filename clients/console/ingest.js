@@ -241,19 +241,7 @@ async function submit(event) {
 }
 
 async function start() {
-  if (!volumeId) {
-    say("缺少案卷 ID：请从“本单位案卷”选择案卷后点“登记材料”。", "error");
-    return;
-  }
-  try {
-    const { data: v } = await api(`/v1/volumes/${encodeURIComponent(volumeId)}`);
-    $("#title").textContent = `登记材料 · ${VOLUME_KIND_ZH[v.kind] || v.kind}案卷`;
-    $("#lead").append(h("br"), "案卷 ID：", h("code", {}, v.id));
-    await loadExisting();
-  } catch (err) {
-    sayError("无法打开案卷：", err);
-    return;
-  }
+  // Listeners first: a file chosen while the volume is still loading is not lost.
   $("#files").addEventListener("change", async (e) => {
     const files = [...e.target.files];
     e.target.value = "";
@@ -267,6 +255,18 @@ async function start() {
     say("", "info");
   });
   $("#ingest-form").addEventListener("submit", submit);
+  if (!volumeId) {
+    say("缺少案卷 ID：请从“本单位案卷”选择案卷后点“登记材料”。", "error");
+    return;
+  }
+  try {
+    const { data: v } = await api(`/v1/volumes/${encodeURIComponent(volumeId)}`);
+    $("#title").textContent = `登记材料 · ${VOLUME_KIND_ZH[v.kind] || v.kind}案卷`;
+    $("#lead").append(h("br"), "案卷 ID：", h("code", {}, v.id));
+    await loadExisting();
+  } catch (err) {
+    sayError("无法打开案卷：", err);
+  }
 }
 
 if (who) start();

@@ -165,7 +165,7 @@ function renderOutcome(t) {
       return h("li", {}, who_, r.detail);
     }
     const [property, check] = String(r.code).split(".");
-    const { text, detail } = checkSentence({ property, check, status: "fail", detail: r.detail });
+    const { text, detail } = checkSentence({ property, check, status: "fail", detail: r.detail }, !incoming);
     return h("li", {}, who_, text, " ", detailsEl(detail));
   });
   let next;
@@ -178,6 +178,10 @@ function renderOutcome(t) {
     h("p", { class: "hint" }, next),
   );
   el.hidden = false;
+}
+
+function isIncoming(t) {
+  return T.receiver(t).code === who.unit_code;
 }
 
 function renderMaterials(t) {
@@ -198,7 +202,7 @@ function renderMaterials(t) {
           "ul",
           { class: "plain" },
           res.failures.map((f) => {
-            const { text, detail } = checkSentence(f);
+            const { text, detail } = checkSentence(f, !isIncoming(t));
             return h("li", { "data-check": f.check }, text, " ", detailsEl(detail));
           }),
         )
@@ -222,7 +226,7 @@ function renderMaterials(t) {
           "ul",
           { class: "plain" },
           r.transfer.filter((c) => c.status !== "pass").map((c) => {
-            const { text, detail } = checkSentence(c);
+            const { text, detail } = checkSentence(c, !isIncoming(t));
             return h("li", { "data-check": c.check }, text, " ", detailsEl(detail));
           }),
         ),
@@ -253,6 +257,23 @@ function renderMaterials(t) {
   );
   if (transferChecks) $("#materials-table").append(transferChecks);
   $("#materials").hidden = false;
+}
+
+/** Each failed check of the 四性 report as a signed reason (as the service derives them
+ * when no reasons are given): the sender sees which material failed which check. */
+function reportReasons() {
+  const r = resultsOf(report);
+  if (!r) return [];
+  const out = [];
+  for (const c of r.transfer || []) {
+    if (c.status !== "pass") out.push({ code: `${c.property}.${c.check}`, detail: String(c.detail || c.status).slice(0, 500), material_id: null, property: c.property });
+  }
+  for (const m of r.materials) {
+    for (const c of m.failures || []) {
+      if (c.status !== "pass") out.push({ code: `${c.property}.${c.check}`, detail: String(c.detail || c.status).slice(0, 500), material_id: String(m.material_id), property: c.property });
+    }
+  }
+  return out;
 }
 
 function verifiedMessage() {
@@ -508,7 +529,7 @@ if (who) {
       }
       act(
         "rejection",
-        { reasons: [{ code: "other", detail: reason }] },
+        { reasons: [{ code: "other", detail: reason }, ...reportReasons()] },
         "正在签署拒收…",
         "已拒收，理由已签名并退回转出单位；保管权不转移。",
       );

@@ -120,7 +120,7 @@ def test_receiver_sees_the_transfer_accepts_it_and_custody_moves(
     assert held
     screenshot(page, "volumes-after-receipt")
     # … and its timeline says so, proven in the log.
-    css(held[-1], "a").click()
+    css(held[-1], 'a[data-action="provenance"]').click()
     wait_status(page, "项")
     kinds = [li.get_attribute("data-kind") for li in css_all(page, "#timeline > li")]
     assert "custody.received" in kinds, kinds

@@ -106,7 +106,7 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
 
     # 登记材料: two files, one a PDF, one not a document at all.
     page.get(server.url(f"/console/ingest.html?volume={volume_id}"))
-    visible(page, "#files")
+    wait_for(lambda: "还没有登记材料" in css(page, "#existing").text, "the volume's materials")
     pdf = tmp_path / "干部履历表.pdf"
     pdf.write_bytes(sample_pdf(f"record {uuid.uuid4()}"))
     note = tmp_path / "说明.txt"
@@ -236,3 +236,63 @@ def test_a_refusal_in_english_reaches_the_clerk_in_chinese(page: Any, server: Se
     assert "invalid" not in text and "field" not in text
     assert css(page, "#status details summary").text == "详情"
     assert not english_words(page), english_words(page)
+
+
+def _tampered(package: bytes, material_id: str) -> bytes:
+    """The package with one byte of a material's ciphertext flipped (damaged on the way)."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(package)) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith(f"{material_id}.sm4"))
+        offset = member.offset_data + member.size // 2
+    out = bytearray(package)
+    out[offset] ^= 0x01
+    return bytes(out)
+
+
+def test_a_failed_check_is_a_red_banner_with_a_sentence_and_reaches_the_sender(
+    receiver_on_chain: None, page: Any, server: Server, tmp_path: Path
+) -> None:
+    reg, transfer_id = _incoming_transfer(server, tmp_path, "组转字〔2026〕40号")
+    # Delivered offline (机要), with one material damaged on the way.
+    with server.client(server.sender) as c:
+        r = c.get(f"/v1/transfers/{transfer_id}/package.tar")
+        assert r.status_code == 200, r.text
+    with server.client(server.receiver) as c:
+        r = c.post(
+            f"/v1/transfers/{transfer_id}/import",
+            content=_tampered(r.content, reg.material_id),
+            headers={"Content-Type": "application/x-tar"},
+        )
+        assert r.status_code == 200, r.text
+
+    sign_in(page, server, server.receiver, next_page=f"transfer.html?id={transfer_id}")
+    visible(page, '[data-action="verify"]').click()
+    status = wait_status(page, "四性检测完成：1 份材料未通过")
+    assert "不能签收回执" in status
+    banner = visible(page, "#banner")
+    assert "banner-bad" in (banner.get_attribute("class") or "")
+    assert "四性检测未通过：1 份材料有问题" in banner.text and "拒收" in banner.text
+    row = css(page, f'#materials-results tr[data-material-id="{reg.material_id}"]')
+    assert "不通过" in row.text
+    problems = css_all(row, "li[data-check]")
+    assert problems and all("请" in li.text for li in problems)  # each says what to do
+    assert not css(page, '[data-action="accept"]').is_enabled()
+    assert not english_words(page), english_words(page)
+    screenshot(page, "transfer-failed-banner")
+
+    css(page, '[data-action="reject"]').click()
+    css(page, "#reject-reason").send_keys("材料在途中损坏")
+    css(page, "#confirm-reject").click()
+    wait_status(page, "已拒收")
+
+    # The sender reads which material failed and why, in words, with the detail behind 详情.
+    sign_in(page, server, server.sender, next_page=f"transfer.html?id={transfer_id}")
+    reasons = visible(page, "#reasons")
+    assert "材料在途中损坏" in reasons.text
+    assert "1-1《干部履历表》" in reasons.text  # named by 类号-顺序号 and 题名
+    assert "补正后重新转递" in reasons.text and "请拒收" not in reasons.text  # its own next step
+    assert css_all(reasons, "details")
+    assert not english_words(page), english_words(page)
+    screenshot(page, "transfer-failed-sender")
