@@ -34,4 +34,6 @@ ASSETS: dict[str, str] = {
     "ingest.js": "text/javascript; charset=utf-8",
     "send.js": "text/javascript; charset=utf-8",
     "admin.js": "text/javascript; charset=utf-8",
+    # The manifest template of ``notary ingest`` (clients/manifest.py; a test keeps them equal).
+    "manifest-template.csv": "text/csv; charset=utf-8",
 }

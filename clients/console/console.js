@@ -315,21 +315,30 @@ export function param(name) {
 
 // --- formatting and labels -----------------------------------------------------------------
 
-const TIME = new Intl.DateTimeFormat("zh-CN", {
+// Times are shown in the deployment's time zone, Asia/Shanghai (北京时间) — the same
+// whatever the browser's zone — as YYYY-MM-DD HH:MM, like the calendar dates (形成日期).
+export const TIME_ZONE = "Asia/Shanghai";
+export const TIME_ZONE_ZH = "北京时间";
+const PARTS = new Intl.DateTimeFormat("en-CA", {
+  timeZone: TIME_ZONE,
   year: "numeric",
   month: "2-digit",
   day: "2-digit",
   hour: "2-digit",
   minute: "2-digit",
-  second: "2-digit",
-  hour12: false,
+  hourCycle: "h23",
 });
-const DAY = new Intl.DateTimeFormat("zh-CN", { year: "numeric", month: "2-digit", day: "2-digit" });
+
+function parts(d) {
+  return Object.fromEntries(PARTS.formatToParts(d).map((p) => [p.type, p.value]));
+}
 
 export function fmtTime(value) {
   if (value === null || value === undefined || value === "") return "—";
-  const d = typeof value === "number" ? new Date(value) : new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : TIME.format(d);
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const p = parts(d);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 export function fmtDay(value) {
@@ -337,14 +346,16 @@ export function fmtDay(value) {
   // A calendar date (形成日期) has no time zone: show it as it is.
   if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : DAY.format(d);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const p = parts(d);
+  return `${p.year}-${p.month}-${p.day}`;
 }
 
 /** <time> element with the machine-readable value and a readable text. */
 export function timeEl(value, day = false) {
   if (value === null || value === undefined || value === "") return "—";
   const machine = typeof value === "number" ? new Date(value).toISOString() : String(value);
-  return h("time", { datetime: machine }, day ? fmtDay(value) : fmtTime(value));
+  return h("time", { datetime: machine, title: TIME_ZONE_ZH }, day ? fmtDay(value) : fmtTime(value));
 }
 
 export function short(id, n = 8) {

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from clients.vocabulary import CHAIN_OUTCOME_ZH, TRANSFER_STATE_ZH
+from tests.console.conftest import Server
 from transfer.services.forms import STATE_ZH as FORMS_STATE_ZH
 from transfer.workflow.state import State
 
@@ -39,3 +40,15 @@ def test_the_state_filter_of_the_transfer_lists_uses_the_same_words() -> None:
     html = (CONSOLE_JS.parent / "transfers.html").read_text("utf-8")
     options = dict(re.findall(r'<option value="(\w+)">([^<]+)</option>', html))
     assert options == TRANSFER_STATE_ZH
+
+
+def test_the_console_offers_the_same_manifest_template_as_the_cli(server: Server) -> None:
+    import httpx
+
+    from clients.manifest import template
+
+    r = httpx.get(server.url("/console/manifest-template.csv"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content == template().encode("utf-8-sig")
+    page = httpx.get(server.url("/console/ingest.html")).text
+    assert 'href="manifest-template.csv"' in page
