@@ -211,9 +211,9 @@ function renderMaterials(t) {
       "tr",
       { "data-material-id": mid },
       h("th", { scope: "row" }, materialName(mid, m, ids.indexOf(mid))),
-      h("td", {}, m.category ?? "—"),
-      ...PROPERTIES.map(([en]) => h("td", {}, res ? checkBadge(res[en]) : badge("未检测", "neutral"))),
-      h("td", {}, failures),
+      h("td", { "data-label": "类号" }, m.category ?? "—"),
+      ...PROPERTIES.map(([en, zh]) => h("td", { "data-label": zh }, res ? checkBadge(res[en]) : badge("未检测", "neutral"))),
+      h("td", { "data-label": "问题" }, failures),
     );
   });
   const transferChecks = r && r.transfer && r.transfer.length
@@ -238,7 +238,7 @@ function renderMaterials(t) {
   $("#materials-table").replaceChildren(
     h(
       "table",
-      { id: "materials-results" },
+      { id: "materials-results", class: "rows-table" },
       h("caption", {}, caption),
       h(
         "thead",
