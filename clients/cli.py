@@ -37,6 +37,7 @@ from clients.sdk.errors import (
     NotaryClientError,
     TransportError,
 )
+from clients.usage_zh import usage_zh
 from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
 from notary.crypto.errors import CryptoError
@@ -534,7 +535,7 @@ def run(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except TyperException as e:  # usage errors (typer's click): one line, not a box
         status = int(getattr(e, "exit_code", 2))
-        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        message = usage_zh(e)
         if type(e).__name__ == "Abort":
             return fail(130, "已中断")
         return fail(status, message) if message.strip() else status
