@@ -505,7 +505,6 @@ export const transfer = {
   receiver: (t) => unitOf((t.notice && t.notice.receiver) ?? t.receiver),
   state: (t) => String(t.state ?? ""),
   created: (t) => t.created_at ?? (t.notice && t.notice.created_at),
-  deadline: (t) => t.deadline ?? (t.notice && t.notice.deadline),
   reason: (t) => (t.notice && t.notice.reason) ?? t.reason ?? "",
   classification: (t) => (t.notice && t.notice.classification) ?? t.classification ?? "",
   volumes: (t) => (t.notice && t.notice.volumes) ?? t.volumes ?? [],
@@ -514,12 +513,27 @@ export const transfer = {
     (t.notice && t.notice.material_count) ?? t.material_count ?? transfer.materials(t).length,
   // What is late (GET /v1/transfers/overdue), merged in as t.overdue: [{kind, due, message}].
   overdue: (t) => Array.isArray(t.overdue) && t.overdue.length > 0,
-  overdueText: (t) =>
+  // What is late, in the words of the side reading it: the sender chases (催办), the
+  // receiver is told its own obligation (核验并签收或拒收).
+  overdueText: (t, incoming = false) =>
     Array.isArray(t.overdue)
       ? t.overdue
-          .map((x) => `${x.message || x.kind}${x.due ? `（应于 ${fmtDay(x.due)} 前）` : ""}`)
+          .map((x) => `${(OVERDUE_ZH[x.kind] || {})[incoming ? "receiver" : "sender"] || x.message || "已逾期"}${x.due ? `（应于 ${fmtDay(x.due)} 前）` : ""}`)
           .join("；")
       : "",
+  // The deadline the 期限 column shows: the one that is late when something is, so the
+  // date and the 逾期 mark always refer to the same rule; otherwise the transfer's own.
+  deadline: (t) => {
+    const dues = Array.isArray(t.overdue) ? t.overdue.map((x) => x.due).filter(Boolean).sort() : [];
+    return dues[0] ?? t.deadline ?? (t.notice && t.notice.deadline);
+  },
+};
+
+// Overdue kinds (transfer/workflow/state.py OverdueKind), as each side reads them.
+export const OVERDUE_ZH = {
+  "sender-late": { sender: "本单位逾期未转出，请尽快打包转出", receiver: "转出单位逾期未转递" },
+  "receiver-late": { sender: "接收单位逾期未审核，请催办", receiver: "本单位逾期未审核，请尽快核验并签收回执或拒收" },
+  "no-receipt": { sender: "逾期未收到回执，请催办", receiver: "转出已逾一个月仍未签收回执，请尽快核验并签收或拒收" },
 };
 
 /** The caller's overdue transfers: transfer id → [{kind, due, message}]; null when the

@@ -86,7 +86,7 @@ function renderNotice(t) {
     ...fact("案卷", volumes.length ? h("ul", { class: "plain" }, volumes) : "—"),
     ...fact("材料份数", String(T.materialCount(t) ?? "—")),
     ...fact("创建时间", timeEl(T.created(t))),
-    ...fact("期限", h("span", {}, timeEl(T.deadline(t)), T.overdue(t) ? [" ", overdueBadge(T.overdueText(t))] : [])),
+    ...fact("期限", h("span", {}, timeEl(T.deadline(t)), T.overdue(t) ? [" ", overdueBadge(T.overdueText(t, incoming))] : [])),
     ...(t.package_root ? fact("包根（SM3）", hexEl(t.package_root, 24)) : []),
   );
   $("#notice").hidden = false;

@@ -296,3 +296,36 @@ def test_a_failed_check_is_a_red_banner_with_a_sentence_and_reaches_the_sender(
     assert css_all(reasons, "details")
     assert not english_words(page), english_words(page)
     screenshot(page, "transfer-failed-sender")
+
+
+def test_the_inbox_at_phone_width_tells_the_receiver_its_own_obligation(
+    receiver_on_chain: None, page: Any, server: Server, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from transfer.db.types import utcnow
+
+    _, transfer_id = _incoming_transfer(server, tmp_path, "组转字〔2026〕41号")
+    server.app.state.transfer_clock = lambda: utcnow() + timedelta(days=45)
+    before = page.get_window_size()
+    page.set_window_size(*SIZES["phone"])
+    try:
+        sign_in(page, server, server.receiver)
+        row = visible(page, f'tr[data-transfer-id="{transfer_id}"]')
+        # Status and 期限 are on screen at phone width, without scrolling sideways.
+        for label in ("状态", "期限"):
+            cell = css(row, f'td[data-label="{label}"]')
+            box = cell.rect
+            assert cell.is_displayed() and box["x"] + box["width"] <= 390, (label, box)
+        assert no_sideways_scroll(page)
+        # The receiver reads its own obligation, not the sender's 催办.
+        assert "请尽快核验并签收或拒收" in row.text and "催办" not in row.text
+        assert not english_words(page), english_words(page)
+        screenshot(page, "inbox-overdue-phone")
+
+        sign_in(page, server, server.sender, next_page="transfers.html?role=outgoing")
+        row = visible(page, f'tr[data-transfer-id="{transfer_id}"]')
+        assert "逾期未收到回执，请催办" in row.text
+    finally:
+        del server.app.state.transfer_clock
+        page.set_window_size(before["width"], before["height"])
