@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 ALLOWED = {
-    "PDF", "OFD", "TIFF", "JPEG", "PNG", "CSV", "API", "BagIt", "GBK", "UTF",
+    "PDF", "OFD", "TIFF", "JPEG", "PNG", "CSV", "JSON", "json", "API", "BagIt", "GBK", "UTF",
     "SENDER", "RECEIVER", "CENTRE",
 }  # fmt: skip
 

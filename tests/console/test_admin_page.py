@@ -116,3 +116,14 @@ def test_a_key_issued_by_the_administrator_works_once_security_approves_it(
     )
     assert not css_all(page, "#issue-form:not([hidden])")  # issuing is not security's power
     assert httpx.get(session, headers=auth).status_code == 200
+
+
+def test_the_auditor_reaches_the_verify_page_from_the_navigation(
+    page: Any, server: Server, admins: dict[Role, Person]
+) -> None:
+    _land(page, server, admins[Role.AUDIT])
+    next(a for a in css_all(page, "nav a") if a.text == "核验").click()
+    wait_for(lambda: page.current_url.endswith("/console/verify.html"), "the verify page")
+    visible(page, "#sm3-form")
+    assert "无权使用此页面" not in css(page, "body").text
+    assert not english_words(page), english_words(page)  # the file pickers too
