@@ -325,7 +325,7 @@ function renderActions(t) {
         ? "四性检测全部通过：签收回执后，保管权在链上转移至本单位。"
         : "四性检测未全部通过：不能签收回执，请拒收并写明理由。";
       buttons.push(
-        button("签收回执", () => act("receipt", {}, "正在签署回执…", "回执已签署，保管权已转移至本单位。"), {
+        button("签收回执…", openAccept, {
           name: "accept",
           disabled: !ok,
         }),
@@ -356,7 +356,18 @@ function renderActions(t) {
   $("#actions-hint").textContent = hint;
   $("#action-buttons").replaceChildren(...buttons);
   $("#reject-form").hidden = true;
+  $("#accept-form").hidden = true;
   $("#actions").hidden = !hint && !buttons.length;
+}
+
+// 签收回执 is not undone: the clerk confirms it first (the custody moves on chain).
+function openAccept(event) {
+  const form = $("#accept-form");
+  const opener = event.currentTarget;
+  form.hidden = false;
+  opener.setAttribute("aria-expanded", "true");
+  opener.setAttribute("aria-controls", "accept-form");
+  $("#confirm-accept").focus();
 }
 
 function openReject(event) {
@@ -533,6 +544,17 @@ if (who) {
         "正在签署拒收…",
         "已拒收，理由已签名并退回转出单位；保管权不转移。",
       );
+    });
+    $("#confirm-accept").addEventListener("click", () =>
+      act("receipt", {}, "正在签署回执…", "回执已签署，保管权已转移至本单位。"),
+    );
+    $("#cancel-accept").addEventListener("click", () => {
+      $("#accept-form").hidden = true;
+      const opener = document.querySelector('[data-action="accept"]');
+      if (opener) {
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
     });
     $("#reject-reason").addEventListener("input", (e) => e.target.removeAttribute("aria-invalid"));
     $("#cancel-reject").addEventListener("click", () => {
