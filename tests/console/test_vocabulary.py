@@ -23,6 +23,7 @@ def _js_table(name: str) -> dict[str, str]:
 
 def test_every_state_has_one_word_everywhere() -> None:
     assert set(TRANSFER_STATE_ZH) == {s.value for s in State}
+    assert {s.value: s.zh for s in State} == TRANSFER_STATE_ZH  # the service's refusals
     assert _js_table("STATE_ZH") == TRANSFER_STATE_ZH
     assert FORMS_STATE_ZH == TRANSFER_STATE_ZH
     assert _js_table("CHAIN_OUTCOME_ZH") == CHAIN_OUTCOME_ZH

@@ -221,6 +221,11 @@ def test_rejection_reasons_are_shown_to_both_sides_and_the_sender_takes_it_back(
     wait_status(page, "已办理退回")
     assert "已退回" in css(page, "#title").text
     assert "缺少学历证明材料" in visible(page, "#outcome").text
+    # A refused step names the state and the act in the same words (CLI and console).
+    with server.client(server.sender) as c:
+        r = c.post(f"/v1/transfers/{transfer_id}/package", json={})
+    assert r.status_code == 409
+    assert "当前状态为“已退回”，不能打包" in r.json()["detail"]
 
 
 def test_a_refusal_in_english_reaches_the_clerk_in_chinese(page: Any, server: Server) -> None:
