@@ -104,6 +104,38 @@ async function loadUnits() {
   $("#units-section").hidden = false;
 }
 
+async function addUnit(event) {
+  event.preventDefault();
+  const code = $("#unit-code");
+  const name = $("#unit-name");
+  const missing = [];
+  for (const [el, label] of [[code, "单位代码"], [name, "单位名称"]]) {
+    if (el.value.trim()) el.removeAttribute("aria-invalid");
+    else {
+      el.setAttribute("aria-invalid", "true");
+      missing.push(label);
+    }
+  }
+  if (missing.length) {
+    say(`请填写：${missing.join("、")}。`, "error");
+    document.querySelector('#unit-form [aria-invalid="true"]').focus();
+    return;
+  }
+  say("正在登记单位…", "busy");
+  try {
+    const { data } = await api("/v1/units", {
+      method: "POST",
+      body: { code: code.value.trim(), name: name.value.trim(), kind: $("#unit-kind").value },
+    });
+    code.value = "";
+    name.value = "";
+    await loadUnits();
+    say(`已登记单位“${data.name}”（${data.code}）。下一步：点“查看密钥”为其签发经办人员密钥。`, "ok");
+  } catch (err) {
+    sayError("登记单位失败：", err);
+  }
+}
+
 // --- keys --------------------------------------------------------------------------------
 
 function keyState(k) {
@@ -274,6 +306,8 @@ async function start() {
   $("#title").textContent = { admin: "系统管理", security: "安全保密管理", audit: "安全审计" }[who.role] || "管理";
   document.title = `${$("#title").textContent} · 档案公证控制台`;
   $("#issue-form").addEventListener("submit", issue);
+  $("#unit-form").addEventListener("submit", addUnit);
+  $("#unit-form").hidden = !can(who, "units:write");
   $("#unacked-only").addEventListener("change", () => loadAlerts().catch((err) => sayError("无法加载告警：", err)));
   say("正在加载…", "busy");
   try {

@@ -92,6 +92,10 @@ const DETAIL_ZH = [
   [/SelfDispatch/i, "不能转递给本单位自己，请选择其他接收单位。"],
   [/unknown (receiving )?unit|no unit/i, "接收单位代码不存在，请核对。"],
   [/empty once whitespace is removed/i, "干部身份证号不能为空。"],
+  [/a unit with code .* already exists/i, "该单位代码已登记，请核对（单位代码在本部署中唯一）。"],
+  [/cannot revoke itself/i, "不能吊销自己正在使用的密钥。"],
+  [/cannot be suspended with one of its own keys/i, "不能用本单位的密钥暂停本单位。"],
+  [/issued on the server console/i, "管理员（三员）的密钥只能在服务器控制台签发。"],
 ];
 
 const hasChinese = (text) => /[\u4e00-\u9fff]/.test(String(text || ""));

@@ -127,3 +127,25 @@ def test_the_auditor_reaches_the_verify_page_from_the_navigation(
     visible(page, "#sm3-form")
     assert "无权使用此页面" not in css(page, "body").text
     assert not english_words(page), english_words(page)  # the file pickers too
+
+
+def test_the_administrator_registers_a_unit(
+    page: Any, server: Server, admins: dict[Role, Person]
+) -> None:
+    import uuid
+
+    code = f"UNIT-{uuid.uuid4().hex[:6].upper()}"
+    _land(page, server, admins[Role.ADMIN])
+    css(page, "#add-unit").click()
+    wait_status(page, "请填写：单位代码、单位名称")
+    css(page, "#unit-code").send_keys(code)
+    css(page, "#unit-name").send_keys("丙县委组织部")
+    css(page, "#add-unit").click()
+    wait_status(page, "已登记单位“丙县委组织部”")
+    assert "丙县委组织部" in visible(page, f'tr[data-unit-code="{code}"]').text
+    # The same code again: refused in Chinese, the service's wording behind 详情.
+    css(page, "#unit-code").send_keys(code)
+    css(page, "#unit-name").send_keys("重复")
+    css(page, "#add-unit").click()
+    wait_status(page, "该单位代码已登记")
+    assert not english_words(page, {"console", "test", code}), english_words(page)
