@@ -171,7 +171,7 @@ function renderOutcome(t) {
   let next;
   if (incoming) next = "拒收已签名并通知转出单位；保管权仍属转出单位，本单位无需再办理。";
   else if (state === "rejected") next = "下一步：按上述理由核对材料，点“退回”办理退回手续；补正后可重新转递。";
-  else next = "已办理退回。补正材料后，可用命令行重新转递（新的通知单）。";
+  else next = "已办理退回。补正材料后，点“重新转递”发出新的通知单。";
   el.replaceChildren(
     h("h2", { id: "outcome-title" }, incoming ? "本单位的拒收理由" : "接收单位的拒收理由"),
     h("ul", { class: "reasons", id: "reasons" }, items),
@@ -276,6 +276,18 @@ function reportReasons() {
   return out;
 }
 
+async function resend() {
+  for (const b of document.querySelectorAll("#action-buttons button")) b.disabled = true;
+  say("正在重新转递…", "busy");
+  try {
+    const { data } = await api(`/v1/transfers/${encodeURIComponent(id)}/resend`, { method: "POST", body: {} });
+    location.assign(`transfer.html?id=${encodeURIComponent(data.transfer_id)}&created=1`);
+  } catch (err) {
+    sayError("重新转递失败：", err);
+    await load(false);
+  }
+}
+
 function verifiedMessage() {
   if (accepted(report)) return ["四性检测完成：全部通过。请查看结果后签收回执。", "ok"];
   const n = failedCount(report);
@@ -351,7 +363,10 @@ function renderActions(t) {
       hint = "接收单位已拒收，保管权仍属本单位。请按拒收理由核对后办理退回。";
       buttons.push(button("退回", () => act("return", {}, "正在办理退回…", "已办理退回。补正材料后可重新转递。"), { name: "return" }));
     }
-    if (state === "returned") hint = "已退回，保管权仍属本单位。补正材料后可重新转递。";
+    if (state === "returned") {
+      hint = "已退回，保管权仍属本单位。补正材料后可重新转递（新的通知单，原转递的记录保留）。";
+      buttons.push(button("重新转递", resend, { name: "resend" }));
+    }
   }
   $("#actions-hint").textContent = hint;
   $("#action-buttons").replaceChildren(...buttons);
@@ -393,6 +408,7 @@ const EVENT_ZH = {
   return: "退回",
   recall: "撤回",
   custody: "保管权转移（链上）",
+  resend: "重新转递",
 };
 
 const CUSTODY_ZH = { held: "保管中", in_transit: "转递中", in_transfer: "转递中", none: "未登记" };
@@ -410,7 +426,7 @@ function renderTimeline(doc) {
     return h(
       "li",
       { "data-event": e.event },
-      h("span", { class: "what" }, EVENT_ZH[e.event] || e.event),
+      h("span", { class: "what" }, EVENT_ZH[e.event] || "其他办理事项", EVENT_ZH[e.event] ? null : [" ", detailsEl(e.event)]),
       timeEl(e.at),
       h(
         "p",

@@ -227,6 +227,13 @@ def test_rejection_reasons_are_shown_to_both_sides_and_the_sender_takes_it_back(
     assert r.status_code == 409
     assert "当前状态为“已退回”，不能打包" in r.json()["detail"]
 
+    # 重新转递: a new notice over the same volumes, ready to package and send.
+    css(page, '[data-action="resend"]').click()
+    wait_status(page, "转递通知单已创建")
+    assert "已创建" in css(page, "#title").text
+    assert transfer_id not in page.current_url
+    visible(page, '[data-action="package"]')
+
 
 def test_a_refusal_in_english_reaches_the_clerk_in_chinese(page: Any, server: Server) -> None:
     """A validation problem ("1 field(s) are invalid") is named by its fields in Chinese;
