@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from clients.vocabulary import CHAIN_OUTCOME_ZH, TRANSFER_STATE_ZH
+from clients.vocabulary import CHAIN_OUTCOME_ZH, FIELD_ZH, TRANSFER_STATE_ZH, problem_detail_zh
 from tests.console.conftest import Server
 from transfer.services.forms import STATE_ZH as FORMS_STATE_ZH
 from transfer.workflow.state import State
@@ -53,3 +53,19 @@ def test_the_console_offers_the_same_manifest_template_as_the_cli(server: Server
     assert r.content == template().encode("utf-8-sig")
     page = httpx.get(server.url("/console/ingest.html")).text
     assert 'href="manifest-template.csv"' in page
+
+
+def test_field_names_of_validation_problems_agree_and_read_in_chinese() -> None:
+    assert _js_table("FIELD_ZH") == FIELD_ZH
+    problem = {
+        "detail": "2 field(s) are invalid",
+        "errors": [
+            {"loc": ["body", "transfer_no"], "msg": "too long"},
+            {"loc": ["body", "receiver"], "msg": "bad"},
+        ],
+    }
+    assert problem_detail_zh(problem, "2 field(s) are invalid") == (
+        "填写有误，请检查：转递编号、接收单位代码"
+    )
+    assert problem_detail_zh({}, "接收单位 X 未登记") == "接收单位 X 未登记"
+    assert problem_detail_zh({}, "no such thing") == "（服务原文：no such thing）"
