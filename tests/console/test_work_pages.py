@@ -149,8 +149,9 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
 
 
 def test_clerk_creates_a_transfer_and_sends_it(
-    receiver_on_chain: None, page: Any, server: Server, tmp_path: Path
+    receiver_on_chain: None, sized: tuple[Any, str], server: Server, tmp_path: Path
 ) -> None:
+    page, size = sized
     from clients.demo import sample_pdf
     from tests.console.conftest import register_material
 
@@ -165,6 +166,9 @@ def test_clerk_creates_a_transfer_and_sends_it(
 
     css(page, "#create-transfer").click()
     wait_status(page, "请填写：转递编号、接收单位代码、转递原因")
+    assert not english_words(page), english_words(page)
+    assert no_sideways_scroll(page)
+    screenshot(page, f"send-form-{size}")
     no = f"组转字〔2026〕{uuid.uuid4().int % 1000}号"
     css(page, "#transfer-no").send_keys(no)
     css(page, "#reason").send_keys("干部调动")
@@ -183,7 +187,7 @@ def test_clerk_creates_a_transfer_and_sends_it(
     visible(page, '[data-action="dispatch"]').click()
     wait_status(page, "已转出")
     assert "已转出" in css(page, "#title").text
-    screenshot(page, "transfer-created-and-sent")
+    screenshot(page, f"transfer-created-and-sent-{size}")
 
 
 def test_rejection_reasons_are_shown_to_both_sides_and_the_sender_takes_it_back(
