@@ -89,6 +89,7 @@ if (who) {
   document.title = `${title} · 档案公证控制台`;
   $("#title").textContent = title;
   $("#lead").textContent = lead;
+  $("#new-transfer-line").hidden = role !== "outgoing";
   const state = param("state");
   if (state) $("#state").value = state;
   $("#filter").addEventListener("submit", (e) => {

@@ -158,7 +158,10 @@ def test_clerk_creates_a_transfer_and_sends_it(
     reg = register_material(
         server, server.sender, sample_pdf("transfer me"), tmp_path / "a.pdf", _cadre()
     )
-    sign_in(page, server, server.sender, next_page="volumes.html")
+    # The outbox offers 发起转递 too.
+    sign_in(page, server, server.sender, next_page="transfers.html?role=outgoing")
+    assert visible(page, "#new-transfer").get_attribute("href").endswith("send.html")
+    page.get(server.url("/console/volumes.html"))
     visible(page, f'tr[data-volume-id="{reg.volume_id}"] [data-action="send"]').click()
     wait_for(lambda: "send.html" in page.current_url, "the new transfer page")
     box = visible(page, f'input[name="volume"][value="{reg.volume_id}"]')
