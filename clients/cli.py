@@ -403,11 +403,20 @@ def unit_add(
     from transfer.db.session import make_engine, write_sessionmaker
     from transfer.roles import Role
     from transfer.security import issue_api_key
-    from transfer.services.setup import add_unit, is_initialised, settings_for
+    from transfer.services.setup import (
+        add_unit,
+        checked_unit_fields,
+        is_initialised,
+        settings_for,
+    )
     from transfer.services.transfer_units import give_chain_account
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录")
+    try:
+        code, name = checked_unit_fields(code, name)  # before any key is made
+    except ValueError as e:
+        raise UserError(str(e)) from None
     try:
         unit_kind = UnitKind(kind)
     except ValueError:

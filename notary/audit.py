@@ -138,7 +138,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         grouped = self.by_property()
         return {
-            "format": "archive-notary/audit-report/v1",
+            "format": "archive-notary/audit-report/v2",
             "scope": self.scope,
             "started_ms": self.started_ms,
             "finished_ms": self.finished_ms,
@@ -503,6 +503,7 @@ def _audit_volume_custody(
 RECORD_KINDS = {
     "read_log": ("利用登记", "read-record"),
     "transfer_events": ("转递事件", "transfer-record"),
+    "access_events": ("权限变更", "access-record"),
 }
 
 
@@ -697,12 +698,13 @@ th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:60
 <p class="result">结论：<span class="{"ok" if report.ok else "bad"}">{e(s["result"])}</span></p>
 <table><tr><th>材料数</th><th>通过</th><th>有问题</th><th>重算哈希：密文字节（SM4-GCM，对 CID）</th>
 <th>重算哈希：明文字节（SM3）</th><th>已验证证明</th><th>已验证检查点</th>
-<th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>问题数</th></tr>
+<th>案卷数</th><th>保管记录</th><th>利用登记</th><th>转递事件</th><th>权限变更</th><th>问题数</th></tr>
 <tr><td>{s["materials"]}</td><td>{s["materials_passed"]}</td><td>{s["materials_with_problems"]}</td>
 <td>{s["sealed_bytes_rehashed"]:,}</td><td>{s["plain_bytes_rehashed"]:,}</td>
 <td>{s["proofs_checked"]}</td><td>{s["checkpoints_checked"]}</td>
 <td>{s["volumes"]}</td><td>{s["custody_events"]}</td><td>{s["records"]["read_log"]}</td>
-<td>{s["records"]["transfer_events"]}</td><td>{s["problems"]}</td></tr></table>
+<td>{s["records"]["transfer_events"]}</td><td>{s["records"]["access_events"]}</td>
+<td>{s["problems"]}</td></tr></table>
 <h2>四性汇总</h2>
 <table><tr><th>性质</th><th>通过</th><th>问题</th></tr>{rows}</table>
 <h2>问题明细</h2>

@@ -8,10 +8,11 @@ disagree on its serialisation.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import rfc8785
+
+from notary._internal.jsondepth import too_deep
 
 
 class CanonicalJSONError(ValueError):
@@ -49,34 +50,9 @@ def canonical_json(value: Any) -> bytes:
         raise CanonicalJSONError(str(e)) from e
 
 
-# Deeper than any document this project reads (receipts, acts, notices: < 10 levels).
-MAX_DEPTH = 64
-# A JSON string (escapes included) or one bracket: what nesting depth is counted from.
-_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
-
-
-def _check_depth(data: bytes | str) -> None:
-    """Refuse nesting deeper than :data:`MAX_DEPTH` before the C parser sees it: it
-    recurses on the C stack up to the interpreter's recursion limit, which py-evm's
-    ``py_ecc`` raises to 100,000 on import — far past what the stack holds, so a few
-    kilobytes of ``[`` would crash the whole process instead of raising."""
-    raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
-    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
-        return
-    depth = 0
-    for m in _TOKENS.finditer(raw):
-        t = m.group()[:1]
-        if t in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise CanonicalJSONError(f"nesting deeper than {MAX_DEPTH} levels")
-        elif t in (b"]", b"}"):
-            depth -= 1
-
-
 def parse_json(data: bytes | str) -> Any:
     """Parse JSON strictly: duplicate keys, non-finite numbers and nesting deeper than
-    :data:`MAX_DEPTH` are errors."""
+    :func:`~notary._internal.jsondepth.too_deep` allows are errors."""
 
     def no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -89,7 +65,8 @@ def parse_json(data: bytes | str) -> Any:
     def no_constant(name: str) -> Any:
         raise CanonicalJSONError(f"non-finite number {name}")
 
-    _check_depth(data)
+    if too_deep(data):  # json.loads would overflow the C stack (notary/_internal/jsondepth.py)
+        raise CanonicalJSONError("malformed JSON: nested too deeply")
     try:
         return json.loads(data, object_pairs_hook=no_dupes, parse_constant=no_constant)
     except json.JSONDecodeError as e:

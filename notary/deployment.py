@@ -21,13 +21,14 @@ passphrase comes from the environment, not from a file beside the keys.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notary._internal import keyfiles
+from notary._internal.keyfiles import write_secret
 from notary.chain import ChainClient, Role, account_address
 from notary.chain.embedded import DEFAULT_CHAIN_ID, EmbeddedChain
 from notary.chain.rpc import connect
@@ -44,16 +45,6 @@ _GENESIS_BALANCE = 10**24  # wei: gas for the deployment's own transactions, for
 
 class DeploymentError(NotaryError):
     """The home directory is missing, incomplete or inconsistent."""
-
-
-def _write_secret(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -112,7 +103,7 @@ class Deployment:
         """Generate the envelope key of a unit this deployment hosts."""
         key = SM2PrivateKey.generate()
         try:
-            _write_secret(self.unit_key_path(code), key.to_pem(self._passphrase))
+            write_secret(self.unit_key_path(code), key.to_pem(self._passphrase))
         except FileExistsError:
             raise DeploymentError(f"unit {code} already has an envelope key") from None
         return key.public_key
@@ -138,16 +129,11 @@ class Deployment:
 
 
 def _passphrase(home: Path, *, create: bool) -> bytes:
-    env = os.environ.get("NOTARY_KEY_PASSPHRASE")
-    if env:
-        return env.encode("utf-8")
-    path = home / "keys" / "passphrase"
-    if create and not path.exists():
-        _write_secret(path, secrets.token_urlsafe(32).encode("ascii"))
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        raise DeploymentError(f"{path} is missing and NOTARY_KEY_PASSPHRASE is not set") from None
+    found = keyfiles.passphrase(home, create=create)
+    if found is None:
+        path = keyfiles.passphrase_path(home)
+        raise DeploymentError(f"{path} is missing and NOTARY_KEY_PASSPHRASE is not set")
+    return found
 
 
 def _open_store(home: Path, store: str) -> ContentStore:
@@ -184,15 +170,15 @@ def init_deployment(
     home.mkdir(parents=True, exist_ok=True)
     passphrase = _passphrase(home, create=True)
     log_key = SM2PrivateKey.generate()
-    _write_secret(home / "keys" / "log.pem", log_key.to_pem(passphrase))
+    write_secret(home / "keys" / "log.pem", log_key.to_pem(passphrase))
     chain_key = chain_key or secrets.token_bytes(32)
-    _write_secret(home / "keys" / "chain.key", chain_key.hex().encode("ascii"))
+    write_secret(home / "keys" / "chain.key", chain_key.hex().encode("ascii"))
     account = account_address(chain_key)
     embedded: EmbeddedChain | None = None
     if chain == EMBEDDED:
         # The embedded chain is this deployment's own network, so it is also its admin.
         admin_key = admin_key or secrets.token_bytes(32)
-        _write_secret(home / "keys" / "admin.key", admin_key.hex().encode("ascii"))
+        write_secret(home / "keys" / "admin.key", admin_key.hex().encode("ascii"))
         alloc: dict[str, int] = {
             account: _GENESIS_BALANCE,
             account_address(admin_key): _GENESIS_BALANCE,
@@ -209,7 +195,7 @@ def init_deployment(
             # One account holds one role: the admin registers the centre's account,
             # bound to the log key that signs the checkpoints it will anchor.
             admin_sm2 = SM2PrivateKey.generate()
-            _write_secret(home / "keys" / "admin-sm2.pem", admin_sm2.to_pem(passphrase))
+            write_secret(home / "keys" / "admin-sm2.pem", admin_sm2.to_pem(passphrase))
             admin = ChainClient.deploy(
                 w3,
                 admin_key,

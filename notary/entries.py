@@ -20,7 +20,10 @@ MATERIAL_REGISTERED = "material.registered"
 CUSTODY_EVENT = "custody.event"
 MATERIAL_READ = "material.read"
 TRANSFER_RECEIPT = "transfer.receipt"
-ENTRY_TYPES = frozenset({MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT})
+ACCESS_EVENT = "access.event"
+ENTRY_TYPES = frozenset(
+    {MATERIAL_REGISTERED, CUSTODY_EVENT, MATERIAL_READ, TRANSFER_RECEIPT, ACCESS_EVENT}
+)
 # A transfer's transitions are custody entries whose ``event`` carries this prefix.
 TRANSFER_EVENT_PREFIX = "transfer."
 
@@ -119,6 +122,33 @@ def material_read(*, material_id: str, unit: str, purpose: str, time_ms: int) ->
     }
 
 
+def access_event(
+    *,
+    action: str,
+    unit: str,
+    actor: str | None,
+    time_ms: int,
+    key: str | None = None,
+    role: str | None = None,
+) -> dict[str, Any]:
+    """A change of who may do what (三员分立): ``action`` (``key.issue``,
+    ``key.approve``, ``key.revoke``, ``unit.create``, ``unit.suspend``,
+    ``unit.reinstate``) on ``unit`` (code), by the administrator key ``actor`` (its id;
+    None: the server console), about API key ``key`` of role ``role``.
+
+    Built from an ``access_events`` row when it is logged and again by every checker."""
+    entry: dict[str, Any] = {
+        "type": ACCESS_EVENT,
+        "v": 1,
+        "action": action,
+        "unit": unit,
+        "time_ms": time_ms,
+    }
+    optional = {"actor": actor, "key": key, "role": role}
+    entry.update({k: v for k, v in optional.items() if v is not None})
+    return entry
+
+
 def transfer_event(
     *,
     event: str,
@@ -181,6 +211,11 @@ TRANSFER_STEPS = (
 TRANSFER_STATES = (
     "created", "packaged", "dispatched", "delivered", "verified", "received", "rejected",
     "returned",
+)  # fmt: skip
+
+# What an access.event records (三员分立).
+ACCESS_ACTIONS = (
+    "key.issue", "key.approve", "key.revoke", "unit.create", "unit.suspend", "unit.reinstate",
 )  # fmt: skip
 
 Check = Callable[[Any], bool]
@@ -256,6 +291,15 @@ SHAPES: dict[str, Shape] = {
         "purpose": (_text, "a non-empty string", True),
         "time_ms": (_TIME, "an integer ≥ 0", True),
     },
+    ACCESS_EVENT: _COMMON
+    | {
+        "action": (_one_of(ACCESS_ACTIONS), "an access action", True),
+        "unit": (_text, "a non-empty string", True),
+        "time_ms": (_TIME, "an integer ≥ 0", True),
+        "actor": (_text, "a non-empty string", False),
+        "key": (_text, "a non-empty string", False),
+        "role": (_text, "a non-empty string", False),
+    },
 }
 
 
@@ -264,7 +308,7 @@ def shape_of(entry: dict[str, Any]) -> str:
     kind = entry.get("type")
     if kind == CUSTODY_EVENT:
         return "custody.event/transfer" if is_transfer_event(entry) else "custody.event/volume"
-    if kind in (MATERIAL_REGISTERED, MATERIAL_READ):
+    if kind in (MATERIAL_REGISTERED, MATERIAL_READ, ACCESS_EVENT):
         return str(kind)
     if kind == TRANSFER_RECEIPT:
         # Reserved: no v1 writer logs it (a 回执 is logged as custody.event

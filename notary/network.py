@@ -29,6 +29,8 @@ from typing import Any
 from web3 import Web3
 from web3.types import TxParams, Wei
 
+from notary._internal import keyfiles
+from notary._internal.keyfiles import write_secret
 from notary.canonical import canonical_json, parse_json
 from notary.chain import ChainClient, Role, account_address
 from notary.chain.models import Member
@@ -257,34 +259,19 @@ def _name(value: Any) -> str:
 # ---------------------------------------------------------------- the admin's home
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _passphrase(home: Path, *, create: bool) -> str:
-    env = os.environ.get("NOTARY_KEY_PASSPHRASE")
-    if env:
-        return env
-    path = home / "keys" / "passphrase"
-    if create and not path.exists():
-        _write_private(path, secrets.token_urlsafe(32).encode("ascii"))
-    try:
-        return path.read_text("ascii").strip()
-    except FileNotFoundError:
-        raise NetworkError(f"{path} 不存在，且未设置 NOTARY_KEY_PASSPHRASE") from None
+    found = keyfiles.passphrase(home, create=create)
+    if found is None:
+        path = keyfiles.passphrase_path(home)
+        raise NetworkError(f"{path} 不存在，且未设置 NOTARY_KEY_PASSPHRASE")
+    return found.decode("utf-8")
 
 
 def _save_chain_key(home: Path, key: bytes, passphrase: str) -> None:
     from eth_account import Account
 
     keystore = Account.encrypt(key, passphrase)  # Web3 Secret Storage v3 (scrypt)
-    _write_private(home / "keys" / "admin.json", json.dumps(keystore).encode("utf-8"))
+    write_secret(home / "keys" / "admin.json", json.dumps(keystore).encode("utf-8"))
 
 
 def load_admin_key(home: Path) -> bytes:
@@ -319,7 +306,7 @@ def create_network(
         key = admin_key or secrets.token_bytes(32)
         _save_chain_key(tmp, key, passphrase)
         admin_sm2 = SM2PrivateKey.generate()
-        _write_private(tmp / "keys" / "admin-sm2.pem", admin_sm2.to_pem(passphrase.encode()))
+        write_secret(tmp / "keys" / "admin-sm2.pem", admin_sm2.to_pem(passphrase.encode()))
         w3 = connect(rpc_url)
         client = ChainClient.deploy(
             w3,

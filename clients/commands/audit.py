@@ -245,7 +245,7 @@ def audit(
                     report=report,
                 )
                 progress.update(t_custody, total=report.volumes, completed=report.volumes)
-                t_records = progress.add_task("利用登记与转递事件检测", total=1)
+                t_records = progress.add_task("利用登记、转递事件与权限变更检测", total=1)
                 audit_records(
                     logged_records(s, volume_ids, log_key=src.log_key),
                     log_keys=[src.log_key],

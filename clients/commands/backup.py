@@ -93,9 +93,16 @@ def restore(
 ) -> None:
     """恢复备份：先核验清单签名与每个文件的 SM3，再重建部署，并对照链上锚定证明恢复结果。"""
     from clients.commands.audit import audit
+    from notary.deployment import DESCRIPTOR
     from notary.errors import NotaryError
     from transfer.backup.manifest import BackupCheckFailed
-    from transfer.backup.restore import REPORT, prove_restored, rebuild_home, verify_backup
+    from transfer.backup.restore import (
+        HELD_DESCRIPTOR,
+        REPORT,
+        prove_restored,
+        rebuild_home,
+        verify_backup,
+    )
     from transfer.backup.take import BackupError
 
     try:
@@ -134,6 +141,9 @@ def restore(
             f"缺失：链上锚定的日志已有 {proof.chain_size} 条，本备份只有 {proof.log_size} 条；"
             f"序号 {first}–{last} 的 {proof.missing_count} 条已确证存在但不在备份中。"
             f"已记入告警；在补回这些条目之前请勿启动服务。报告：{home / REPORT}"
+        )
+        out.print(
+            f"为防误启动，部署描述已改名为 {HELD_DESCRIPTOR}；确认处置后改回 {DESCRIPTOR} 方可启动"
         )
         raise typer.Exit(MISSING_EXIT)
     if proof.problems:

@@ -578,13 +578,20 @@ export function overdueBadge(detail = "") {
 
 /** Fetch a printable form with the session's key and save it as a file download: the
  * PDF is the form to print (the console pages themselves print without their controls). */
-export async function downloadPdf(path, filename) {
+export async function downloadPdf(path, filename, body = null) {
   const headers = { Accept: "application/pdf, application/problem+json" };
   const key = apiKey();
   if (key) headers.Authorization = `Bearer ${key}`;
+  const init = { headers, cache: "no-store", credentials: "omit" };
+  if (body) {
+    // Names to print travel in a POST body, never in the URL (docs/forms.md).
+    init.method = "POST";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
   let response;
   try {
-    response = await fetch(path, { headers, cache: "no-store", credentials: "omit" });
+    response = await fetch(path, init);
   } catch {
     throw new ApiError(0, { detail: "无法连接服务" });
   }

@@ -488,9 +488,15 @@ function renderPrint(t) {
         onclick: async () => {
           say("正在生成文书…", "busy");
           try {
+            const names = {};
+            const cadre = $("#print-cadre").value.trim();
+            const handler = $("#print-handler").value.trim();
+            if (cadre) names.cadre_name = cadre;
+            if (handler) names.handler = handler;
             await downloadPdf(
               `/v1/transfers/${encodeURIComponent(id)}/forms/${form}.pdf`,
               `${T.id(t)}-${form}.pdf`,
+              form === "notice" && Object.keys(names).length ? names : null,
             );
             say(`${label.slice(2)}已下载（PDF），请用 PDF 阅读器打印。`, "ok");
           } catch (err) {

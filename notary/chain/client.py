@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 from typing import Any
@@ -141,6 +142,25 @@ class ChainClient:
         self._contract: Contract = w3.eth.contract(address=self.address, abi=artifact.abi_list())
         if verify_code:
             self._verify_code(artifact.deployed_bytecode)
+
+    def with_key(self, private_key: bytes) -> ChainClient:
+        """The same contract and connection, signing as another account (a hosted
+        unit's). Makes no call: a chain that is down fails the first transaction, where
+        the caller maps the outage, not the construction."""
+        clone = copy.copy(self)
+        clone._read_only = False
+        tx = self._tx
+        clone._tx = TransactionSender(
+            self._w3,
+            private_key,
+            lambda data, action, h: self._decoder.decode(data, action=action, tx_hash=h),
+            receipt_timeout=tx.receipt_timeout,
+            poll_interval=tx.poll_interval,
+            max_poll_interval=tx.max_poll_interval,
+            gas_margin=tx.gas_margin,
+            chain_id=self.chain_id,
+        )
+        return clone
 
     @classmethod
     def deploy(

@@ -39,6 +39,7 @@ from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils import is_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EthValidationError
 
+from notary._internal.jsondepth import too_deep
 from notary.chain.callview import CallTimeout, deadline
 from notary.chain.embedded import EmbeddedChain, RevertError
 
@@ -325,8 +326,10 @@ class ReadOnlyRpc:
     def handle_body(self, body: bytes) -> bytes | None:
         """One HTTP body in, one HTTP body out (None: only notifications)."""
         try:
+            if too_deep(body):  # json.loads would overflow the C stack (jsondepth.py)
+                raise ValueError("nested too deeply")
             request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _dump(_error_response(None, RpcError(PARSE_ERROR, "parse error")))
         self._local.budget = _Budget(self._time_s, self._gas_budget)
         try:

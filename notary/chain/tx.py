@@ -51,6 +51,7 @@ class TransactionSender:
         poll_interval: float = 0.005,
         max_poll_interval: float = 0.1,
         gas_margin: float = 1.25,
+        chain_id: int | None = None,
     ) -> None:
         self._w3 = w3
         self._account = Account.from_key(private_key)
@@ -61,8 +62,10 @@ class TransactionSender:
         self.gas_margin = gas_margin
         self._lock = threading.Lock()
         self._eip1559: bool | None = None
-        with unavailable_on_transport_error("reading chain id"):
-            self.chain_id: int = w3.eth.chain_id
+        if chain_id is None:
+            with unavailable_on_transport_error("reading chain id"):
+                chain_id = int(w3.eth.chain_id)
+        self.chain_id: int = chain_id
 
     @property
     def address(self) -> ChecksumAddress:

@@ -51,7 +51,7 @@ def serving(home: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code < 600:  # answering
+                if httpx.get(f"{url}/docs", timeout=2).status_code == 200:  # started
                     break
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)

@@ -207,6 +207,53 @@ def test_incremental_backup_copies_only_new_blocks_and_restores(
     assert r.code == 2 and "[基础备份]" in r.err
 
 
+def _resign(copy: Path, home: Path) -> dict[str, Any]:
+    """List every file of a backup directory in its manifest again and sign it with the
+    deployment's log key: a backup put together on purpose, as only the key holder can."""
+    from notary.canonical import canonical_json
+    from notary.crypto import SM2PrivateKey, sm3_file
+
+    doc = json.loads((copy / "manifest.json").read_bytes())
+    doc["files"] = {
+        p.relative_to(copy).as_posix(): {"sm3": sm3_file(p).hex(), "size": p.stat().st_size}
+        for p in sorted(copy.rglob("*"))
+        if p.is_file() and p.name not in ("manifest.json", "manifest.sig")
+    }
+    data = canonical_json(doc)
+    passphrase = (home / "keys" / "passphrase").read_bytes().strip()
+    log_key = SM2PrivateKey.from_pem((home / "keys" / "log.pem").read_bytes(), passphrase)
+    (copy / "manifest.sig").write_bytes(log_key.sign(data))
+    (copy / "manifest.json").write_bytes(data)
+    return dict(doc)
+
+
+def test_checkpoints_anchored_after_the_chain_snapshot_are_anchored_again(
+    taken: Taken, cli: Any, tmp_path: Path
+) -> None:
+    """The database is taken after the chain, so it may mark anchored a checkpoint the
+    chain copy does not hold (anchored in between). Made wide on purpose here: the
+    backup's chain with a newer database and its blocks. Restore anchors those
+    checkpoints again on the restored chain (same size, same root) and every receipt
+    verifies in the audit."""
+    from transfer.backup.take import SQLITE_FILE, sqlite_snapshot
+
+    svc = taken.service
+    with svc.client() as c:
+        m = upload(c, new_volume(svc), scan(tmp_path, 30_000), 1)
+        assert c.receipt(m["id"], wait=30).anchored
+    copy = tmp_path / "window"
+    shutil.copytree(taken.backup, copy)
+    sqlite_snapshot(svc.home / "notary.db", copy / SQLITE_FILE)
+    shutil.copytree(svc.home / "blocks", copy / "blocks", dirs_exist_ok=True)
+    _resign(copy, svc.home)
+
+    r = _restore(cli, copy, tmp_path / "restored", svc)
+
+    assert r.code == 0, r.out + r.err
+    assert "已重新锚定备份时尚未上链的检查点" in r.out
+    assert "结论：通过" in r.out and "已自证" in r.out
+
+
 def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
@@ -216,8 +263,6 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     reported, recorded as an alert, nothing is anchored over them, and restore exits 3."""
     from sqlalchemy import select
 
-    from notary.canonical import canonical_json
-    from notary.crypto import SM2PrivateKey, sm3_file
     from transfer.backup.restore import ALERT_KIND, REPORT
     from transfer.backup.take import CHAIN_FILE, sqlite_snapshot
     from transfer.db.models import Alert, Checkpoint, CheckpointStatus
@@ -230,16 +275,7 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     copy = tmp_path / "ahead"
     shutil.copytree(taken.backup, copy)
     sqlite_snapshot(svc.home / CHAIN_FILE, copy / CHAIN_FILE)
-    doc = json.loads((copy / "manifest.json").read_bytes())
-    doc["files"][CHAIN_FILE] = {
-        "sm3": sm3_file(copy / CHAIN_FILE).hex(),
-        "size": (copy / CHAIN_FILE).stat().st_size,
-    }
-    data = canonical_json(doc)
-    passphrase = (svc.home / "keys" / "passphrase").read_bytes().strip()
-    log_key = SM2PrivateKey.from_pem((svc.home / "keys" / "log.pem").read_bytes(), passphrase)
-    (copy / "manifest.sig").write_bytes(log_key.sign(data))
-    (copy / "manifest.json").write_bytes(data)
+    doc = _resign(copy, svc.home)
     home = tmp_path / "restored"
 
     r = _restore(cli, copy, home, svc)
@@ -250,6 +286,10 @@ def test_entries_the_chain_proves_but_the_backup_lacks_are_reported_missing(
     assert ahead > size and report["missing_leaf_range"] == [size, ahead - 1]
     assert f"序号 {size}–{ahead - 1} 的 {ahead - size} 条已确证存在但不在备份中" in r.out
     assert "请勿启动服务" in r.out and "结论" not in r.out  # no audit of a log cut short
+    # Set aside, so that `notary serve` does not continue a log the chain contradicts.
+    assert not (home / "deployment.json").exists()
+    assert (home / "deployment.json.missing-entries").is_file()
+    assert cli("serve", "--home", home).code == 2
     engine = make_engine(f"sqlite:///{home / 'notary.db'}")
     try:
         with read_sessionmaker(engine)() as s:
@@ -378,3 +418,10 @@ def test_a_damaged_block_stops_the_backup_unless_a_replica_holds_it(
     assert r.code == 0, r.err
     copied = tmp_path / "b2" / "blocks" / path.relative_to(home / "blocks")
     assert copied.read_bytes() == good
+    # A restore (a drill, say) does not take over the original's replicas.
+    restored = tmp_path / "restored"
+    r = cli("restore", "--from", tmp_path / "b2", "--home", restored,
+            "--passphrase-file", home / "keys" / "passphrase")  # fmt: skip
+    assert r.code == 0, r.out + r.err
+    assert "未写入新部署的配置" in r.err
+    assert "replicas" not in json.loads((restored / "service.json").read_text())

@@ -103,6 +103,7 @@ def test_every_material_custody_event_and_read_is_listed(
         assert row["plain_size"] == m.size and row["sealed_size"] == m.sealed_size
         assert row["results"] == dict.fromkeys(PROPS, "通过") and row["passed"]
 
+    assert doc["format"] == "archive-notary/audit-report/v2"
     s = doc["summary"]
     assert s["materials"] == 3 == s["materials_passed"] + s["materials_with_problems"]
     assert s["materials_with_problems"] == 0
@@ -157,3 +158,25 @@ def test_a_failing_audit_marks_the_material_and_the_counts_add_up(
     assert (s["materials"], s["materials_passed"], s["materials_with_problems"]) == (3, 2, 1)
     assert s["plain_bytes_rehashed"] == sum(m.size for m in materials if str(m.id) != bad["id"])
     assert s["by_property"]["真实性"] == {"problems": 1, "passed": 2}
+
+
+def test_a_transferred_volume_lists_its_custody_events_and_transfer_steps(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    vol, _ = _ingest(service, tmp_path, 1)
+    with service.client("UNIT-A") as c:
+        t = c.create_transfer(
+            transfer_no="组转字〔2026〕40号", volume_ids=[vol], receiver="UNIT-B", reason="调动"
+        )
+    env = {"NOTARY_URL": service.url, "NOTARY_API_KEY": service.keys["UNIT-A"]}
+    assert cli("transfer", "send", t["transfer_id"], env=env).code == 0
+    _ingest(service, tmp_path / "later", 1)  # the steps' entries are anchored by now
+    code, doc = _audit(service, cli, vol, tmp_path / "report")
+    assert code == 0, doc["problems"]
+    custody = doc["custody_events"]
+    assert [r["kind"] for r in custody] == ["registered", "dispatched"]
+    assert custody[1]["chain_tx"] and all(r["passed"] for r in custody)
+    steps = [r for r in doc["records"] if r["kind"] == "transfer_events"]
+    assert steps and all(t["transfer_id"] in r["about"] for r in steps)
+    assert len(steps) == doc["summary"]["records"]["transfer_events"]
+    assert all(r["passed"] and r["anchor_tx"] for r in steps)

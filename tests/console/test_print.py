@@ -93,12 +93,16 @@ def test_transfer_page_prints_its_forms_and_the_qr_opens_the_check(
     visible(page, '[data-action="print-notice"]')
     # Neither 回执 nor 退回单 before the receiver answers.
     assert not css_all(page, '[data-action="print-receipt"]')
+    css(page, "#print-cadre").send_keys("欧阳明远")
+    css(page, "#print-handler").send_keys("司马经办")
     css(page, '[data-action="print-notice"]').click()
     wait_status(page, "已下载")
+    screenshot(page, "transfer-print")
     pdf = _downloaded(downloads, f"{tid}-notice.pdf")
     text = _text(pdf)
     assert "干部人事档案转递通知单" in text and "组转字〔2026〕31号" in text
     assert t["package_root"] in text
+    assert "现将欧阳明远同志" in text and "经办人司马经办" in text
 
     # Printing the page itself: the content without header, navigation and buttons.
     page.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})

@@ -154,6 +154,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 thing.stop()
 
 
-def kill(pid: int | str) -> None:
+def stop(pid: int | str, timeout: float = 30) -> None:
+    """SIGTERM, and wait until the process is gone (or a zombie its parent has not
+    reaped yet): a node stopped, its repository lock released."""
+    kill(pid, signal.SIGTERM)
+    status = Path(f"/proc/{int(pid)}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "\nState:\tZ" in status.read_text():
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.2)
+    kill(pid)
+
+
+def kill(pid: int | str, sig: signal.Signals = signal.SIGKILL) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.kill(int(pid), signal.SIGKILL)
+        os.kill(int(pid), sig)

@@ -65,7 +65,10 @@ def test_a_transfer_between_two_centres_is_proven_on_both_sides(
         assert r.status_code == 200, r.text
         assert r.content.startswith(b"%PDF")
     # A no longer reads the content it handed over.
-    assert w.api("A", "GET", f"/v1/materials/{mats[0]['id']}/content").status_code in (403, 404)
+    handed_over = w.api(
+        "A", "GET", f"/v1/materials/{mats[0]['id']}/content", params={"purpose": "核验"}
+    )
+    assert handed_over.status_code in (403, 404), handed_over.text
 
 
 def test_a_rejected_transfer_stays_with_the_sender_and_is_sent_again(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from notary.store.jsipfs import JsIpfsNode
-from tests.federation.conftest import NOTARY, World, kill
+from tests.federation.conftest import NOTARY, World, kill, stop
 
 pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.faults]
 
@@ -62,7 +62,7 @@ def test_receiver_ipfs_down_during_delivery_is_503_and_a_retry_completes(
     w = world
     w.sent(tmp_path, "fed-f1")
     assert w.wait_state("B", "fed-f1", "dispatched")["state"] == "dispatched"
-    kill(w.env["IPFS_B_PID"])
+    stop(w.env["IPFS_B_PID"])
     r = w.api("B", "POST", "/v1/transfers/fed-f1/deliver")
     assert r.status_code == 503, r.text
     assert "内容" in r.json()["detail"] or "IPFS" in r.json()["detail"]
@@ -76,7 +76,7 @@ def test_sender_ipfs_down_after_delivery_the_receiver_still_reads(world: World) 
     w = world
     volumes = w.api("B", "GET", "/v1/volumes").json()["items"]
     assert volumes, "the tests before this one received volumes at B"
-    kill(w.env["IPFS_A_PID"])
+    stop(w.env["IPFS_A_PID"])
     try:
         mats = [
             m for v in volumes for m in w.api("B", "GET", f"/v1/volumes/{v['id']}/materials").json()

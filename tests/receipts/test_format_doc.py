@@ -12,6 +12,7 @@ from notary.crypto import sm3
 from notary.entries import (
     TRANSFER_STEPS,
     VOLUME_EVENTS,
+    access_event,
     check_entry,
     custody_event,
     encode_entry,
@@ -69,6 +70,8 @@ def _built_by_the_writer(entry: dict[str, Any]) -> dict[str, Any]:
         return material_registered(**e)
     if kind == "material.read":
         return material_read(**e)
+    if kind == "access.event":
+        return access_event(**{"actor": None, **e})
     assert kind == "custody.event"
     if is_transfer_event(entry):
         e["event"] = e["event"].removeprefix("transfer.")
@@ -89,7 +92,7 @@ def test_every_entry_example_is_checked_and_every_kind_has_one() -> None:
         assert encode_entry(entry).decode() == canonical
         assert leaf_hash(sm3, encode_entry(entry)).hex() == leaf
         seen.add((entry["type"], entry.get("event")))
-    expected = {("material.registered", None), ("material.read", None)}
+    expected = {("material.registered", None), ("material.read", None), ("access.event", None)}
     expected |= {("custody.event", e) for e in VOLUME_EVENTS}
     expected |= {("custody.event", f"transfer.{s}") for s in TRANSFER_STEPS}
     assert seen == expected

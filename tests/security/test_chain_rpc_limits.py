@@ -31,7 +31,9 @@ from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deploy
 LOOP = "0x5b600056"
 # GAS PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: the gas the code was given.
 GAS_LEFT = "0x5a60005260206000f3"
-TIME_S = 0.5
+# Long enough that a transaction on a loaded machine finishes well inside it: the test
+# proves it does not wait for the call, whatever the machine.
+TIME_S = 2.0
 
 
 @pytest.fixture
@@ -118,6 +120,15 @@ def test_batches_are_limited(server: ReadOnlyRpcServer) -> None:
     assert len(_post(server.url, [item] * MAX_BATCH)) == MAX_BATCH
     refused = _post(server.url, [item] * (MAX_BATCH + 1))
     assert refused["error"]["code"] == -32600 and "batch" in refused["error"]["message"]
+
+
+def test_a_deeply_nested_body_is_a_parse_error(server: ReadOnlyRpcServer) -> None:
+    depth = MAX_BODY_BYTES // 2 - 1
+    request = urllib.request.Request(
+        server.url, data=b"[" * depth + b"]" * depth, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read())["error"]["code"] == -32700
 
 
 def _raw(server: ReadOnlyRpcServer, head: bytes, timeout: float = 5) -> bytes:

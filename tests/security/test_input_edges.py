@@ -6,6 +6,7 @@ strings (``$`` accepted a trailing newline); no error detail names a server path
 from __future__ import annotations
 
 import io
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+import notary.chain  # noqa: F401 - the chain stack (py_ecc) raises the recursion limit
+from clients.cli import run
+from notary.canonical import CanonicalJSONError, parse_json
 from notary.crypto.sm2 import SM2PrivateKey
 from notary.deployment import Deployment
 from tests.security._world import World, build_world
@@ -21,6 +25,7 @@ from tests.service import _notary as n
 from tests.service.conftest import Cast
 from transfer.api.errors import without_server_paths
 from transfer.db.models import Material, Transfer, Unit
+from transfer.workflow.acts import ActFormatError, act_from_bytes
 from transfer.workflow.archive import extract_tar
 from transfer.workflow.errors import PackageError
 
@@ -162,3 +167,49 @@ def test_problem_details_never_carry_a_server_directory(tmp_path: Path) -> None:
     detail = f"[Errno 20] Not a directory: '{home}/incoming/T1/pkg/a/b'"
     cleaned = without_server_paths(detail, [home])
     assert cleaned is not None and home not in cleaned and "pkg/a/b" in cleaned
+
+
+def test_json_nested_too_deeply_is_a_format_error_not_a_crash() -> None:
+    # With py_ecc's recursion limit (100,000), json.loads overflowed the C stack on
+    # 200,000 levels: a segmentation fault. Bags, notices, envelopes, evidence and acts
+    # from other deployments are read with parse_json.
+    assert sys.getrecursionlimit() >= 100_000  # the chain stack is imported, as served
+    deep = b"[" * 200_000 + b"]" * 200_000
+    with pytest.raises(CanonicalJSONError, match="nested too deeply"):
+        parse_json(deep)
+    with pytest.raises(CanonicalJSONError):
+        parse_json(deep.decode())
+    with pytest.raises(ActFormatError):
+        act_from_bytes(b"[" * 30_000 + b"]" * 30_000)
+    assert parse_json(b'{"a": [[1], {"b": []}]}') == {"a": [[1], {"b": []}]}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "--centre-code", "../../x"],
+        ["init", "--centre-code", "C1", "--centre-name", "档案\n中心"],
+    ],
+)
+def test_init_refuses_an_unsafe_centre_code_or_name_before_creating_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    home = tmp_path / "home"
+    assert run([args[0], "--home", str(home), *args[1:]]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("notary:") and "\n" not in err and "Traceback" not in err
+    assert not home.exists()
+
+
+def test_unit_add_refuses_an_unsafe_code_or_name_before_making_a_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert run(["init", "--home", str(home), "--centre-code", "CENTRE"]) == 0
+    before = sorted(p.name for p in (home / "keys" / "units").iterdir())
+    for code, name in (("U 1", "某单位"), ("U1", "某\n单位"), ("..", "某单位")):
+        capsys.readouterr()
+        assert run(["unit", "add", "--home", str(home), code, name]) in (1, 2)
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("notary:") and "\n" not in err
+    assert sorted(p.name for p in (home / "keys" / "units").iterdir()) == before

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -40,12 +41,9 @@ IMPORT = "/v1/transfers/T-NOT-THERE/import"
 ROUTES = [(UNITS, JSON), (UPLOAD, MULTIPART), (VERIFY, JSON), (VERIFY, MULTIPART), (IMPORT, TAR)]
 
 
-@pytest.fixture
-def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
-    settings = notary_settings.model_copy(
-        update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
-    )
-    app = create_app(settings, engine=clean_engine, deployment=deployment)
+@contextmanager
+def _serving(settings: Settings, engine: Engine, deployment: Deployment) -> Iterator[int]:
+    app = create_app(settings, engine=engine, deployment=deployment)
     config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -54,9 +52,31 @@ def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.02)
-    yield config.port
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield config.port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
+    )
+    with _serving(settings, clean_engine, deployment) as p:
+        yield p
+
+
+@pytest.fixture
+def small_upload_port(
+    notary_settings: Settings, clean_engine: Engine, deployment: Deployment
+) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={"anchoring_enabled": False, "upload_max_bytes": 1 << 20}
+    )
+    with _serving(settings, clean_engine, deployment) as p:
+        yield p
 
 
 def _send(
@@ -168,8 +188,46 @@ def test_verify_by_file_limits_fields_and_skips_other_files_in_linear_time(
     key = cast.operator.key
     long_field = _form(("note", None, b"x" * (MAX_FIELD_BYTES + 1)), ("file", "a.pdf", b"%PDF"))
     assert _post_form(port, key, long_field)[0] == 400
+    many = _form(*[(f"f{i}", None, b"x") for i in range(65)], ("file", "a.pdf", b"%PDF"))
+    assert _post_form(port, key, many)[0] == 400
     # A 64 MiB file part that is not 'file' is dropped as it streams (it was buffered by
     # bytes concatenation: quadratic, ~10 s of CPU here).
     other = _form(("extra", "b.bin", b"y" * (64 << 20)), ("file", "a.pdf", b"%PDF"))
     status, seconds = _post_form(port, key, other)
     assert status == 200 and seconds < 5, seconds
+
+
+def test_a_chunked_body_on_a_streaming_route_is_cut_at_the_routes_limit(
+    small_upload_port: int, cast: Cast
+) -> None:
+    # Form fields within their own limits (40 × 60 KiB), together past the route's
+    # limit (upload limit + 1 MiB of form overhead = 2 MiB): the gate's count stops it.
+    body = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f{i}"\r\n\r\n'.encode()
+        + b"x" * (60 << 10)
+        + b"\r\n"
+        for i in range(40)
+    )
+    piece = f"{len(body):x}\r\n".encode() + body + b"\r\n"
+    headers = {
+        **_auth(cast.operator.key),
+        "Content-Type": MULTIPART,
+        "Transfer-Encoding": "chunked",
+    }
+    status, _, seconds = _send(small_upload_port, VERIFY, headers, piece)
+    assert status == 413 and seconds < 5
+
+
+@pytest.mark.parametrize("path", [UNITS, VERIFY, "/v1/transfers/peers"])
+def test_a_body_nested_too_deeply_is_a_422_not_a_crash(port: int, cast: Cast, path: str) -> None:
+    # 200,000 levels in 400 kB: json.loads under py_ecc's recursion limit (100,000)
+    # overflowed the C stack — a segmentation fault of the whole service.
+    depth = 200_000
+    body = b"[" * depth + b"]" * depth
+    key = cast.admin.key if path != VERIFY else cast.operator.key
+    headers = {**_auth(key), "Content-Type": JSON, "Content-Length": str(len(body))}
+    status, _, _ = _send(port, path, headers, body)
+    assert status == 422
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(64).startswith(b"HTTP/1.1 ")

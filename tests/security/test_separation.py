@@ -5,13 +5,21 @@ the server console. What does not hold yet is listed in SECURITY.md §7."""
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session
 
+from notary.audit import audit_records, new_report
+from notary.deployment import Deployment
+from tests.security._world import World, build_world
 from tests.service.conftest import Cast
-from transfer.db.models import Unit, UnitKind
+from transfer.db.models import AccessEvent, Unit, UnitKind
 from transfer.roles import Role
 from transfer.security import issue_api_key
+from transfer.services.record_audit import logged_records
 
 
 def test_the_security_administrator_cannot_revoke_another_administrators_key(
@@ -91,3 +99,72 @@ def test_no_one_administrator_alone_obtains_a_key_that_reads_content(
     # A revoked key cannot be approved back to life.
     assert sclient.post(approve, headers=cast.security.headers).status_code == 409
     assert sclient.get("/v1/volumes", headers=minted).status_code == 401
+
+
+def _audit_access(world: World) -> list[tuple[str, str]]:
+    """``notary audit``'s check of the access log (audit_records over it)."""
+    state = world.state
+    ctx = state.notary
+    assert ctx is not None
+    report = new_report("access")
+    with state.sessions() as s:
+        audit_records(
+            logged_records(s, None, log_key=ctx.log_public_key),
+            log_keys=[ctx.log_public_key],
+            chain=ctx.deployment.chain,
+            report=report,
+        )
+    return [(p.check, p.subject) for p in report.problems]
+
+
+@pytest.fixture
+def world(sclient: TestClient, scast: Cast, deployment: Deployment) -> World:
+    return build_world(sclient, scast, deployment)
+
+
+def test_every_change_of_keys_and_units_is_an_anchored_access_log_entry(
+    world: World, clean_engine: Engine
+) -> None:
+    c, cast = world.client, world.cast
+    unit = c.post(
+        "/v1/units",
+        json={"code": "U7", "name": "某县档案馆", "kind": "unit"},
+        headers=cast.admin.headers,
+    ).json()
+    key = c.post(f"/v1/units/{unit['id']}/keys", json={}, headers=cast.admin.headers).json()
+    base = f"/v1/units/{unit['id']}"
+    for path in (
+        f"/keys/{key['id']}/approve",
+        f"/keys/{key['id']}/revoke",
+        "/suspend",
+        "/reinstate",
+    ):
+        assert c.post(base + path, headers=cast.security.headers).status_code == 200, path
+    # Only the auditor lists it.
+    assert c.get("/v1/access-log", headers=cast.security.headers).status_code == 403
+    items = c.get("/v1/access-log", headers=cast.audit.headers).json()["items"]
+    org = {k["role"]: k["id"] for k in c.get(
+        f"/v1/units/{cast.admin.unit_id}/keys", headers=cast.audit.headers
+    ).json()}  # fmt: skip
+    assert [(i["action"], i["actor_key_id"]) for i in reversed(items)] == [
+        ("unit.create", org["admin"]),
+        ("key.issue", org["admin"]),
+        ("key.approve", org["security"]),
+        ("key.revoke", org["security"]),
+        ("unit.suspend", org["security"]),
+        ("unit.reinstate", org["security"]),
+    ]
+    assert all(i["leaf_index"] is not None for i in items)
+    world.anchor()
+    assert _audit_access(world) == []
+    # Rewritten or deleted after anchoring: the audit names it.
+    with clean_engine.begin() as conn:
+        conn.execute(
+            update(AccessEvent)
+            .where(AccessEvent.action == "key.approve")
+            .values(actor_key_id=uuid.UUID(org["admin"]))
+        )
+    assert [check for check, _ in _audit_access(world)] == ["entry"]
+    with clean_engine.begin() as conn:
+        conn.execute(delete(AccessEvent).where(AccessEvent.action == "key.revoke"))
+    assert sorted(check for check, _ in _audit_access(world)) == ["access-record", "entry"]

@@ -55,7 +55,7 @@ def test_a_recall_past_the_deadline_returns_custody_also_when_cut_short(
     w3.provider.make_request("evm_increaseTime", [61 * DAY])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     # Killed after the first volume's recall, before the commit: the chain is ahead.
-    a.chain.recall(chain_volumes[0])
+    a.unit_chain.recall(chain_volumes[0])
     assert a.get(f"/v1/transfers/{tid}").json()["state"] == "dispatched"
 
     r = a.post(f"/v1/transfers/{tid}/recall")
@@ -64,7 +64,7 @@ def test_a_recall_past_the_deadline_returns_custody_also_when_cut_short(
     for vid in chain_volumes:
         custody = a.chain.custody_state(vid)
         assert custody is not None
-        assert custody.state is CustodyState.HELD and custody.custodian == a.account
+        assert custody.state is CustodyState.HELD and custody.custodian == a.unit_account
         record = a.chain.get_transfer(vid, custody.transfers)
         assert record is not None and record.outcome is Outcome.RECALLED
     r = a.post(f"/v1/transfers/{tid}/recall")  # once returned, not again

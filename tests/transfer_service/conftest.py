@@ -22,7 +22,6 @@ from pydantic import SecretStr
 
 from notary.chain import ChainClient
 from notary.chain.anvil import AnvilProcess, dev_private_keys
-from notary.chain.client import account_address
 from notary.chain.models import Role as ChainRole
 from notary.chain.rpc import connect
 from notary.deployment import Deployment, init_deployment, unit_chain_id
@@ -60,8 +59,13 @@ class Centre:
     @property
     def unit_account(self) -> str:
         """The chain account of the hosted unit that sends and receives here."""
+        return self.unit_chain.account
+
+    @property
+    def unit_chain(self) -> ChainClient:
+        """The contract as that unit's account sees it (and signs for it)."""
         path = self.deployment.unit_key_path(self.unit_code).with_suffix(".chain")
-        return str(account_address(bytes.fromhex(path.read_text("ascii").strip())))
+        return self.chain.with_key(bytes.fromhex(path.read_text("ascii").strip()))
 
     @property
     def chain(self) -> ChainClient:

@@ -52,7 +52,7 @@ def test_rejected_returned_resent_received(centres: tuple[Centre, Centre]) -> No
     vid = bytes.fromhex(out["chain_volumes"][volume])
     custody = a.chain.custody_state(vid)
     assert custody is not None and custody.state is CustodyState.HELD
-    assert custody.custodian == b.account and custody.transfers == 2
+    assert custody.custodian == b.unit_account and custody.transfers == 2
 
     steps = [e["event"] for e in a.get(f"/v1/transfers/{tid}/timeline").json()["events"]]
     assert steps[-2:] == ["return", "resend"]

@@ -17,7 +17,9 @@ authenticated, but for the peer centres' messages, :data:`PEER_ROUTES`):
    beyond it: on the declared ``Content-Length`` before reading anything, or while a
    chunked body arrives;
 4. **no stalled body**: a body that sends nothing for ``body_idle_timeout_s`` seconds is
-   answered 408.
+   answered 408;
+5. **no body nested too deeply to parse** (notary/_internal/jsondepth.py): 422, as
+   any JSON the routes cannot read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notary._internal.jsondepth import too_deep
 from transfer.api.deps import GATE_PRINCIPAL, authenticate, presented_key
 from transfer.api.errors import (
     PROBLEM_TYPE_BASE,
@@ -36,6 +39,7 @@ from transfer.api.errors import (
     PayloadTooLarge,
     ProblemError,
     RequestTimeout,
+    Unprocessable,
     problem_response,
 )
 from transfer.api.state import AppState
@@ -103,12 +107,13 @@ class BodyLimit:
             await self.app(scope, receive, send)  # no body: nothing to guard
             return
         try:
-            await self._gate(scope, receive, send)
+            await self._gate(scope, receive, send, headers)
         except ProblemError as exc:
             await _refuse(exc, scope, receive, send)
 
-    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope["headers"])
+    async def _gate(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
         state: AppState = scope["app"].state.notary
         if not (scope["method"] == "POST" and PEER_ROUTES.fullmatch(scope["path"])):
             principal = await authenticate(
@@ -152,7 +157,12 @@ class BodyLimit:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        body = b"".join(chunks)
+        if too_deep(body):
+            # FastAPI parses JSON bodies with json.loads: this deep, it would crash the
+            # process (notary/_internal/jsondepth.py).
+            raise Unprocessable("JSON 嵌套层数过多", limit_levels=200)
+        whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([whole], then=receive), send)
 
     async def _next(self, receive: Receive) -> Message:

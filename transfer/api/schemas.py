@@ -185,6 +185,19 @@ class ReadLogOut(_Out):
     created_at: datetime
 
 
+class AccessEventOut(_Out):
+    id: uuid.UUID
+    action: str = Field(
+        description="key.issue, key.approve, key.revoke, unit.create, unit.suspend, unit.reinstate"
+    )
+    unit_id: uuid.UUID
+    actor_key_id: uuid.UUID | None = Field(description="The administrator key that did it.")
+    key_id: uuid.UUID | None
+    role: str | None
+    leaf_index: int | None = Field(description="Its access.event entry in the log.")
+    created_at: datetime
+
+
 class MaterialUploaded(_Out):
     id: uuid.UUID
     volume_id: uuid.UUID

@@ -56,6 +56,7 @@ from transfer.services.setup import SERVICE_FILE
 Echo = Callable[[str], None]
 REPORT = "restore-report.json"
 ALERT_KIND = "restore_missing_entries"
+HELD_DESCRIPTOR = DESCRIPTOR + ".missing-entries"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +183,14 @@ def rebuild_home(
     if (home / SERVICE_FILE).is_file():
         service = json.loads((home / SERVICE_FILE).read_text("utf-8"))
     service["database_url"] = database_url if m.database == "postgresql" else ""
-    if store is not None:
+    if store is not None and m.store == "ipfs":
         service["store"] = store
+    # Replicas name the old machine's disks or nodes: a restore drill must not write
+    # into production's replicas. The operator names this home's replicas again.
+    dropped = service.pop("replicas", None)
+    service.pop("replica_acks", None)
+    if dropped:
+        echo(f"注意：原部署的内容副本 {dropped} 未写入新部署的配置，如需请重新配置")
     (home / SERVICE_FILE).write_text(json.dumps(service, indent=2), "utf-8")
 
     if CHAIN_FILE in backup.sources:
@@ -208,14 +215,16 @@ def rebuild_home(
     echo("恢复内容块（逐块按 CID 重新核验）……")
     if m.store == "local":
         local = LocalStore(home / "blocks")
+        # Sorted: every block (blocks/blocks/…) is in before its pin (blocks/pins/…)
+        # asks for the whole DAG.
         for rel, src in sorted(backup.sources.items()):
-            if rel.startswith("blocks/blocks/"):
-                try:
+            try:
+                if rel.startswith("blocks/blocks/"):
                     local.put_block(cid_of_key(src.name), src.read_bytes())
-                except (StoreError, ValueError) as e:
-                    raise BackupCheckFailed(CHECK_BLOCK, f"{rel}：{e}") from None
-            elif rel.startswith("blocks/pins/"):
-                local.pin(src.name)
+                elif rel.startswith("blocks/pins/"):
+                    local.pin(src.name)
+            except (StoreError, ValueError) as e:
+                raise BackupCheckFailed(CHECK_BLOCK, f"{rel}：{e}") from None
     else:
         target = store or json.loads((home / SERVICE_FILE).read_text("utf-8")).get("store")
         if not target or target == "local":
@@ -260,7 +269,8 @@ def prove_restored(home: Path, manifest: Manifest, *, echo: Echo = lambda _: Non
     snapshot — goes back to the outbox and is anchored again, same size and root. If
     the chain anchors a larger tree than the restored log holds, the entries in
     between existed (the chain proves it) and are missing from this backup: they are
-    reported, recorded as an alert, and nothing is anchored over them.
+    reported, recorded as an alert, nothing is anchored over them, and deployment.json
+    is set aside (HELD_DESCRIPTOR) so that the home is not served by mistake.
     """
     from sqlalchemy import select, update
 
@@ -343,4 +353,8 @@ def prove_restored(home: Path, manifest: Manifest, *, echo: Echo = lambda _: Non
     finally:
         engine.dispose()
     (home / REPORT).write_text(json.dumps(proof.to_json(), ensure_ascii=False, indent=2), "utf-8")
+    if proof.missing:
+        # Not a home `notary serve` opens by mistake: a log continued from here would
+        # contradict the chain's anchor. The operator renames it back knowingly.
+        (home / DESCRIPTOR).rename(home / HELD_DESCRIPTOR)
     return proof

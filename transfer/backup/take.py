@@ -26,7 +26,6 @@ Order is what makes it consistent without stopping the service:
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -37,12 +36,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notary.crypto import SM2PrivateKey, sm3_file
+from notary._internal import keyfiles
+from notary.crypto import SM2PrivateKey, SM2PublicKey, sm3_file
 from notary.deployment import DESCRIPTOR, EMBEDDED, Descriptor
 from notary.errors import NotaryError
 from notary.store.base import ContentIntegrityError
 from notary.store.cid import RAW, verify_block
-from transfer.backup.manifest import MANIFEST, SIGNATURE, FileEntry, Manifest, parse_manifest
+from transfer.backup.manifest import (
+    MANIFEST,
+    SIGNATURE,
+    BackupCheckFailed,
+    FileEntry,
+    Manifest,
+    parse_manifest,
+    verify_signature,
+)
 from transfer.services.setup import SERVICE_FILE, settings_for
 from transfer.settings import Settings
 
@@ -74,14 +82,17 @@ def sqlite_snapshot(source: Path, dest: Path) -> None:
     """A consistent copy of a live SQLite database (the online backup API: the copy is
     one snapshot, whatever the writers do meanwhile)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     try:
-        with closing(sqlite3.connect(dest)) as dst:
-            src.backup(dst, pages=0)
-            # A standalone file: no -wal beside it to lose on the way off-site.
-            dst.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        src.close()
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            with closing(sqlite3.connect(dest)) as dst:
+                src.backup(dst, pages=0)
+                # A standalone file: no -wal beside it to lose on the way off-site.
+                dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            src.close()
+    except sqlite3.Error as e:
+        raise BackupError(f"无法读取数据库 {source}：{e}") from None
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -100,15 +111,12 @@ def _pg_tool(name: str) -> str:
 
 
 def _passphrase(home: Path) -> bytes:
-    env = os.environ.get("NOTARY_KEY_PASSPHRASE")
-    if env:
-        return env.encode("utf-8")
-    try:
-        return (home / PASSPHRASE).read_bytes().strip()
-    except FileNotFoundError:
+    found = keyfiles.passphrase(home, create=False)
+    if found is None:
         raise BackupError(
             f"{home / PASSPHRASE} 不存在且未设置 NOTARY_KEY_PASSPHRASE：无法用日志密钥签署备份清单"
-        ) from None
+        )
+    return found
 
 
 def _home_files(home: Path, include_passphrase: bool) -> Iterator[Path]:
@@ -256,11 +264,19 @@ def _export_ipfs(store_url: str, cids: list[str], target: Path) -> None:
                     writer.write(block_cid, block)
 
 
-def load_base(base: Path) -> Manifest:
+def load_base(base: Path, log_key: SM2PublicKey) -> Manifest:
+    """The manifest of the base of an incremental backup, its signature checked: the
+    hashes it lists are signed again into the new manifest."""
     try:
-        return parse_manifest((base / MANIFEST).read_bytes())
+        data = (base / MANIFEST).read_bytes()
+        signature = (base / SIGNATURE).read_bytes()
     except FileNotFoundError:
-        raise BackupError(f"{base} 不是完整的备份（没有 {MANIFEST}）") from None
+        raise BackupError(f"{base} 不是完整的备份（没有 {MANIFEST} 或 {SIGNATURE}）") from None
+    try:
+        verify_signature(data, signature, log_key)
+        return parse_manifest(data)
+    except BackupCheckFailed as e:
+        raise BackupError(f"基础备份 {base} 未通过核验 [{e.check}]：{e.detail}") from None
 
 
 def take_backup(
@@ -283,14 +299,14 @@ def take_backup(
     settings = settings_for(home)
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"备份目录 {target} 已存在且不为空：每次备份请使用新目录")
+    log_key = SM2PrivateKey.from_pem((home / "keys/log.pem").read_bytes(), _passphrase(home))
     base_manifest = None
     if base is not None:
         if base.resolve().parent != target.resolve().parent:
             raise BackupError("增量备份须与其基础备份放在同一上级目录下（恢复时按目录名查找）")
-        base_manifest = load_base(base)
+        base_manifest = load_base(base, log_key.public_key)
         if base_manifest.log_id != descriptor.log_id.hex():
             raise BackupError(f"{base} 是另一个部署的备份")
-    log_key = SM2PrivateKey.from_pem((home / "keys/log.pem").read_bytes(), _passphrase(home))
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     copied = 0
 
@@ -322,7 +338,8 @@ def take_backup(
             text=True,
         )  # fmt: skip
         if done.returncode != 0:
-            raise BackupError(f"pg_dump 失败：{done.stderr.strip().splitlines()[-1:]}")
+            last = (done.stderr.strip().splitlines() or ["?"])[-1]
+            raise BackupError(f"pg_dump 失败：{last}")
         kind = "postgresql"
     copied += 1
 

@@ -141,6 +141,23 @@ class ApiKey(Base):
     revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
+class AccessEvent(Base):
+    """A change of who may do what (三员分立): a key issued, approved or revoked, a unit
+    created, suspended or reinstated over the API; each one a log entry
+    (``access.event``, :func:`transfer.services.access_log.access_entry`)."""
+
+    __tablename__ = "access_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    action: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # None: the console
+    key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    role: Mapped[str | None] = mapped_column(String(16))
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Volume(Base):
     __tablename__ = "volumes"
     __table_args__ = (

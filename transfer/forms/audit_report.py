@@ -30,7 +30,7 @@ def _section(p: Page, title: str) -> None:
 
 def render_audit(doc: dict[str, Any]) -> bytes:
     s = doc["summary"]
-    p = Page(f"档案四性检测报告 {doc['scope']}", "archive-notary/audit-report/v1")
+    p = Page(f"档案四性检测报告 {doc['scope']}", "archive-notary/audit-report/v2")
     p.title("档案四性检测报告")
     started = datetime.fromtimestamp(doc["started_ms"] / 1000, UTC)
     chain = doc.get("chain") or {}

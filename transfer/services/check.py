@@ -178,11 +178,15 @@ def _check_material(state: AppState, ctx: NotaryContext, ref: CheckRef, r: Check
         return
     with state.sessions() as s:
         m = s.get(Material, mid)
-        receipt = (
-            None
-            if m is None or m.leaf_index is None
-            else stored_receipt(s, m.leaf_index, ctx.log_public_key)
-        )
+        try:
+            receipt = (
+                None
+                if m is None or m.leaf_index is None
+                else stored_receipt(s, m.leaf_index, ctx.log_public_key)
+            )
+        except VerificationError as e:  # a stored entry or checkpoint that does not parse
+            r.fail("id", f"该材料的存证记录未通过「{e.check}」检查")
+            return
     if m is None or receipt is None or receipt.anchor is None:
         r.fail("id", f"没有材料 {ref.id} 已锚定上链的存证记录")
         return

@@ -34,6 +34,9 @@ from transfer.workflow.state import State as WorkflowState
 STATE_ZH = {s.value: s.zh for s in WorkflowState}
 
 
+_BATCH = 500  # material ids per IN list
+
+
 class TransferForm(StrEnum):
     NOTICE = "notice"  # 干部人事档案转递通知单 (with the receipt stub)
     LIST = "list"  # 转递材料目录
@@ -62,12 +65,34 @@ def _block(ctx: NotaryContext, tx_hash: str) -> int | None:
     return None if receipt is None else int(receipt["blockNumber"])
 
 
+def _from_chain(ctx: NotaryContext, tv: TransferVolume, event: str) -> str | None:
+    """A step another deployment sent to the chain (an incoming dispatch; an outcome not
+    yet synced): the row keeps only this deployment's txs, the contract's record says
+    in which block to find it."""
+    if tv.chain_transfer_no is None:
+        return None
+    chain = ctx.deployment.chain
+    vid = bytes.fromhex(tv.chain_volume_id)
+    try:
+        record = chain.get_transfer(vid, tv.chain_transfer_no)
+        if record is None:
+            return None
+        block = record.dispatched_block if event == "VolumeDispatched" else record.closed_block
+        return None if not block else chain.custody_tx(vid, event, block)
+    except ChainError:
+        return None
+
+
 def _txs(
-    ctx: NotaryContext, s: Session, t: Transfer, pick: Callable[[TransferVolume], str | None]
+    ctx: NotaryContext,
+    s: Session,
+    t: Transfer,
+    pick: Callable[[TransferVolume], str | None],
+    event: str,
 ) -> tuple[doc.ChainTx, ...]:
     out = []
     for tv in svc.volumes_of(s, t):
-        tx = pick(tv)
+        tx = pick(tv) or _from_chain(ctx, tv, event)
         if tx is not None:
             out.append(doc.ChainTx(tx, _block(ctx, tx), tv.notice_volume_id))
     return tuple(out)
@@ -94,7 +119,11 @@ def transfer_facts(s: Session, ctx: NotaryContext, t: Transfer) -> doc.TransferF
         package_root=t.package_root,
         chain_id=ctx.chain_id,
         contract=ctx.contract,
-        dispatch_txs=_txs(ctx, s, t, lambda tv: tv.dispatch_tx),
+        dispatch_txs=(
+            _txs(ctx, s, t, lambda tv: tv.dispatch_tx, "VolumeDispatched")
+            if t.dispatched_at is not None
+            else ()
+        ),
     )
 
 
@@ -119,7 +148,12 @@ def catalogue(s: Session, t: Transfer) -> list[doc.CatalogueRow]:
             ids.append(uuid.UUID(m.material_id))
         except ValueError:
             continue
-    held = {str(m.id): m for m in s.scalars(select(Material).where(Material.id.in_(ids)))}
+    held: dict[str, Material] = {}
+    for start in range(0, len(ids), _BATCH):  # bound parameters per statement stay few
+        batch = ids[start : start + _BATCH]
+        held.update(
+            (str(m.id), m) for m in s.scalars(select(Material).where(Material.id.in_(batch)))
+        )
     rows = []
     for m in notice.materials:
         row = held.get(m.material_id)
@@ -191,7 +225,13 @@ def outcome_facts(s: Session, ctx: NotaryContext, t: Transfer) -> doc.OutcomeFac
             )
             for r in reasons
         ),
-        txs=_txs(ctx, s, t, lambda tv: tv.outcome_tx),
+        txs=_txs(
+            ctx,
+            s,
+            t,
+            lambda tv: tv.outcome_tx,
+            "VolumeReceived" if accepted else "VolumeRejected",
+        ),
         closed_at=t.closed_at,
     )
 

@@ -23,6 +23,7 @@ from notary.audit import LoggedRecord, LoggedRecords
 from notary.crypto import SM2PublicKey
 from notary.entries import MATERIAL_READ, TRANSFER_EVENT_PREFIX, is_transfer_event
 from transfer.db.models import Material, ReadLogEntry, Transfer, TransferEvent, TransferVolume
+from transfer.services.access_log import logged_access_events
 from transfer.services.custody_audit import Codes, load_receipt, scan_entries
 from transfer.services.reads import read_entry
 from transfer.services.transfers import event_entry
@@ -81,7 +82,9 @@ def logged_records(
     s: Session, volume_ids: Sequence[uuid.UUID] | None, *, log_key: SM2PublicKey
 ) -> Iterator[LoggedRecords]:
     """The read log of the given volumes' materials and the events of the transfers that
-    carried them (everything if None), for ``audit_records``."""
+    carried them (everything if None, then the access log too), for ``audit_records``."""
+    if volume_ids is None:
+        yield from logged_access_events(s, log_key=log_key)
     reads_logged, steps_logged = _logged(s)
     codes = Codes(s)
     transfers = select(Transfer).order_by(Transfer.created_at, Transfer.id)

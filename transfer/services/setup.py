@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
-from notary.deployment import DESCRIPTOR, init_deployment
+from notary.deployment import DESCRIPTOR, DeploymentError, init_deployment
 from notary.network import NetworkDescriptor, UnitRequest
+from transfer.api.fields import UnitCode, UnitName
 from transfer.db.migrate import upgrade
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
@@ -29,6 +31,9 @@ from transfer.security import blinding_secret, issue_api_key
 from transfer.services.private_home import private_umask
 from transfer.services.transfer_units import give_chain_account, write_join_request
 from transfer.settings import Settings
+
+_UNIT_CODE: TypeAdapter[str] = TypeAdapter(UnitCode)
+_UNIT_NAME: TypeAdapter[str] = TypeAdapter(UnitName)
 
 SERVICE_FILE = "service.json"
 # What `notary init` records for `notary serve` (environment variables still win).
@@ -89,36 +94,25 @@ def init_home(
     a join request is written for the network admin. The home is built beside its
     final place and renamed into it at the end: a failure leaves no half-made home
     (a database outside the home keeps at most an empty, migrated schema)."""
+    try:
+        centre_code, centre_name = checked_unit_fields(centre_code, centre_name)
+    except ValueError as e:  # before anything is created
+        raise DeploymentError(str(e)) from None
     home = Path(home)
-    with private_umask():
-        return _init_outside(
-            home, origin, centre_code, centre_name, chain, store, database_url, network
-        )
-
-
-def _init_outside(
-    home: Path,
-    origin: str,
-    centre_code: str,
-    centre_name: str,
-    chain: str,
-    store: str,
-    database_url: str,
-    network: NetworkDescriptor | None,
-) -> InitResult:
     if home.exists() and any(home.iterdir()):
         raise ValueError(f"{home} 已存在且非空，不是部署目录：请换一个目录")
     tmp = home.with_name(f".{home.name}.creating-{secrets.token_hex(4)}")
-    try:
-        result = _init_in(
-            tmp, home, origin, centre_code, centre_name, chain, store, database_url, network
-        )
-        if home.exists():
-            home.rmdir()
-        os.replace(tmp, home)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with private_umask():
+        try:
+            result = _init_in(
+                tmp, origin, centre_code, centre_name, chain, store, database_url, network
+            )
+            if home.exists():
+                home.rmdir()
+            os.replace(tmp, home)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if result.join_request is not None:
         result = replace(result, join_request=home / result.join_request.relative_to(tmp))
     return result
@@ -126,7 +120,6 @@ def _init_outside(
 
 def _init_in(
     tmp: Path,
-    home: Path,
     origin: str,
     centre_code: str,
     centre_name: str,
@@ -176,9 +169,24 @@ def _init_in(
     return InitResult(keys, request, centre_account, account.account)
 
 
+def checked_unit_fields(code: str, name: str) -> tuple[str, str]:
+    """``code`` and ``name`` by the rules the API applies (transfer/api/fields.py);
+    otherwise a ValueError whose message tells people what to fix."""
+    try:
+        code = _UNIT_CODE.validate_python(code)
+    except ValidationError as e:
+        raise ValueError(f"单位代码 {code!r} 无效：{e.errors()[0]['msg']}") from None
+    try:
+        name = _UNIT_NAME.validate_python(name)
+    except ValidationError as e:
+        raise ValueError(f"单位名称 {name!r} 无效：{e.errors()[0]['msg']}") from None
+    return code, name
+
+
 def add_unit(
     session: Session, code: str, name: str, kind: UnitKind, public_key_hex: str | None
 ) -> Unit:
+    code, name = checked_unit_fields(code, name)
     if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
         raise ValueError(f"单位 {code} 已存在")
     fingerprint = (

@@ -1,11 +1,11 @@
 """Who a transfer's units are on chain, and how to act for them.
 
-Custody on chain belongs to accounts. A unit of another deployment (a peer) is
-registered here with its envelope key, its chain account and its deployment's log
-key (to check the evidence receipts it sends). A hosted unit acts through the
-deployment's centre account, unless it was given a chain account of its own
-(``give_chain_account``): two hosted units can only hand a volume to each other
-if their accounts differ, because the contract refuses a dispatch to oneself.
+Custody on chain belongs to accounts. A unit of another centre (a peer unit) is
+recorded with its envelope key and chain account as the chain's member registry
+vouched for them (transfer/services/federation.py). Every hosted unit acts through a
+chain account of its own (``give_chain_account``): the contract refuses a dispatch
+to oneself, and a peer can trust a unit's key only through the unit's own member
+record. (Homes made before that act through the centre's account.)
 """
 
 from __future__ import annotations
@@ -20,23 +20,17 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from web3 import Web3
 
+from notary._internal.keyfiles import write_secret
 from notary.chain import ChainClient
 from notary.chain.client import account_address
 from notary.chain.models import Role as ChainRole
 from notary.crypto import SM2PublicKey
-from notary.deployment import Deployment, _write_secret
+from notary.deployment import Deployment
 from notary.network import JoinRequest, UnitRequest, fund_account, unit_chain_id
-from transfer.api.errors import Conflict, NotFound, Unprocessable
+from transfer.api.errors import Conflict, NotFound
 from transfer.db.models import TransferPeer, Unit
 from transfer.services.context import NotaryContext
-
-
-def _checksum(account: str) -> str:
-    if not Web3.is_address(account):
-        raise Unprocessable(f"{account!r} is not an account address")
-    return str(Web3.to_checksum_address(account))
 
 
 def _chain_key_path(ctx: NotaryContext, code: str) -> str:
@@ -67,8 +61,7 @@ def chain_client(s: Session, ctx: NotaryContext, unit: Unit) -> ChainClient:
         raise NotFound(f"unit {unit.code} is hosted by another deployment")
     with open(_chain_key_path(ctx, unit.code), encoding="ascii") as fh:
         key = bytes.fromhex(fh.read().strip())
-    base = ctx.deployment.chain
-    return ChainClient(base._w3, base.address, key)
+    return ctx.deployment.chain.with_key(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +97,7 @@ def give_chain_account(
         key = bytes.fromhex(path.read_text("ascii").strip())
     except FileNotFoundError:
         key = secrets.token_bytes(32)
-        _write_secret(path, key.hex().encode("ascii"))
+        write_secret(path, key.hex().encode("ascii"))
     account = account_address(key)
     public_key = SM2PublicKey.from_hex(unit.public_key_hex)
     s.add(TransferPeer(unit_id=unit.id, chain_account=account, hosted=True))
@@ -112,7 +105,7 @@ def give_chain_account(
     if admin_key is None and admin_path.exists():
         admin_key = bytes.fromhex(admin_path.read_text("ascii").strip())
     if admin_key is not None:
-        admin = ChainClient(dep.chain._w3, dep.chain.address, admin_key)
+        admin = dep.chain.with_key(admin_key)
         if admin.member(account) is None:
             fund_account(admin._w3, admin_key, account)
             admin.add_member(

@@ -1,5 +1,5 @@
-"""What the security administrator and the security auditor read: alerts and the
-read log (利用登记)."""
+"""What the security administrator and the security auditor read: alerts, the read
+log (利用登记) and the access log (三员分立)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from transfer.api.deps import DbSession, WriteSession, require
 from transfer.api.errors import NotFound, problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
-from transfer.api.schemas import AlertOut, Page, ReadLogOut
-from transfer.db.models import Alert, ReadLogEntry
+from transfer.api.schemas import AccessEventOut, AlertOut, Page, ReadLogOut
+from transfer.db.models import AccessEvent, Alert, ReadLogEntry
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal
@@ -24,6 +24,7 @@ router = APIRouter(prefix=API_V1, tags=["audit"], responses=problem_responses(40
 AlertReader = Annotated[Principal, Depends(require(Permission.ALERTS_READ))]
 AlertAcker = Annotated[Principal, Depends(require(Permission.ALERTS_ACK))]
 ReadLogReader = Annotated[Principal, Depends(require(Permission.READ_LOG_READ))]
+AuditReader = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 
 
 @router.get("/alerts", response_model=Page[AlertOut], summary="Alerts, newest first")
@@ -78,3 +79,23 @@ def read_log(
         .offset(paging.offset)
     ).all()
     return page_of([ReadLogOut.model_validate(r) for r in rows], paging)
+
+
+@router.get(
+    "/access-log",
+    response_model=Page[AccessEventOut],
+    summary="The access log: every change of keys and units made over the API (三员分立), "
+    "newest first",
+)
+def access_log(
+    db: DbSession, _: AuditReader, paging: Paging, unit_id: uuid.UUID | None = None
+) -> Page[AccessEventOut]:
+    query = select(AccessEvent)
+    if unit_id is not None:
+        query = query.where(AccessEvent.unit_id == unit_id)
+    rows = db.scalars(
+        query.order_by(AccessEvent.created_at.desc(), AccessEvent.id)
+        .limit(paging.limit + 1)
+        .offset(paging.offset)
+    ).all()
+    return page_of([AccessEventOut.model_validate(r) for r in rows], paging)

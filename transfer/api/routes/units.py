@@ -22,6 +22,7 @@ from transfer.db.models import ApiKey, Unit, UnitKind, UnitStatus
 from transfer.db.types import utcnow
 from transfer.roles import API_ISSUABLE_ROLES, Permission
 from transfer.security import Principal, issue_api_key
+from transfer.services.access_log import record_access
 from transfer.services.transfer_units import give_chain_account
 
 router = APIRouter(
@@ -53,7 +54,7 @@ def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
     responses=problem_responses(409),
     summary="Register a unit",
 )
-def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, _: UnitsWriter) -> Unit:
+def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, caller: UnitsWriter) -> Unit:
     if db.scalar(select(Unit.id).where(Unit.code == body.code)) is not None:
         raise Conflict(f"a unit with code {body.code!r} already exists")
     public_key = body.public_key
@@ -71,6 +72,7 @@ def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, _: UnitsWri
     )
     db.add(unit)
     db.flush()
+    record_access(db, "unit.create", unit, caller.key_id)
     if body.public_key is None and public_key is not None and state.notary is not None:
         # Hosted: an account of its own on chain (admitted at once on the embedded chain,
         # else a join request for the network admin: requests/unit-<code>.json).
@@ -119,6 +121,7 @@ def create_key(
     # 三员分立: the key works once the security administrator approved it (.../approve):
     # no one administrator alone obtains a key that reads archive content.
     key, text = issue_api_key(db, unit, body.role, body.label, issued_by=caller.key_id)
+    record_access(db, "key.issue", unit, caller.key_id, key)
     db.commit()
     response.headers["Cache-Control"] = "no-store"
     return ApiKeyIssued.model_validate({**ApiKeyOut.model_validate(key).model_dump(), "key": text})
@@ -162,6 +165,7 @@ def revoke_key(
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()
         key.revoked_by_key_id = caller.key_id
+        record_access(db, "key.revoke", _unit(db, unit_id), caller.key_id, key)
         db.commit()
         state.principals.invalidate()  # after the commit: see PrincipalCache
     return key
@@ -186,6 +190,7 @@ def approve_key(
     if key.approved_at is None:  # approving twice keeps the first approval
         key.approved_at = utcnow()
         key.approved_by_key_id = caller.key_id
+        record_access(db, "key.approve", _unit(db, unit_id), caller.key_id, key)
         db.commit()
         state.principals.invalidate()  # after the commit: see PrincipalCache
     return key
@@ -212,6 +217,8 @@ def _set_status(
         )
     if unit.status is not new:
         unit.status = new
+        action = "unit.suspend" if new is UnitStatus.SUSPENDED else "unit.reinstate"
+        record_access(db, action, unit, caller.key_id)
         db.commit()
         state.principals.invalidate()  # after the commit: see PrincipalCache
     return unit

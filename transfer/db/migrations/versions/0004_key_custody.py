@@ -1,4 +1,5 @@
-"""API keys: who issued, approved and revoked each (三员分立), and approval.
+"""API keys: who issued, approved and revoked each (三员分立), approval, and the
+access log (``access_events``: each change of who may do what, a log entry).
 
 A key issued over the API by the system administrator works only once the security
 administrator has approved it (two people for any key that reads archive content);
@@ -32,9 +33,28 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("approved_by_key_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("revoked_by_key_id", sa.Uuid(), nullable=True))
     op.execute("UPDATE api_keys SET approved_at = created_at")
+    op.create_table(
+        "access_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("unit_id", sa.Uuid(), nullable=False),
+        sa.Column("actor_key_id", sa.Uuid(), nullable=True),
+        sa.Column("key_id", sa.Uuid(), nullable=True),
+        sa.Column("role", sa.String(length=16), nullable=True),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", _UTC, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["units.id"], name=op.f("fk_access_events_unit_id_units")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_events")),
+        sa.UniqueConstraint("leaf_index", name=op.f("uq_access_events_leaf_index")),
+    )
+    op.create_index(op.f("ix_access_events_unit_id"), "access_events", ["unit_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_access_events_unit_id"), table_name="access_events")
+    op.drop_table("access_events")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("revoked_by_key_id")
         batch_op.drop_column("approved_by_key_id")

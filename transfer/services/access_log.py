@@ -1,0 +1,85 @@
+"""The access log (三员分立): every change of who may do what made over the API — a key
+issued, approved or revoked, a unit created, suspended or reinstated — is a row of
+``access_events`` naming the administrator key that made it, and a log entry
+(``access.event``) appended in the same transaction, anchored like every other.
+
+The auditor lists it (``GET /v1/access-log``); ``notary audit`` re-derives each row's
+entry, checks its proof and anchor, and that every logged ``access.event`` has its row
+(:func:`logged_access_events`, checked by :func:`notary.audit.audit_records`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notary.audit import LoggedRecord, LoggedRecords
+from notary.crypto import SM2PublicKey
+from notary.entries import ACCESS_EVENT, access_event
+from transfer.db.models import AccessEvent, ApiKey, Unit
+from transfer.db.types import utcnow
+from transfer.services.custody_audit import Codes, load_receipt, scan_entries
+from transfer.services.logwriter import append_entries
+
+_MARK = f'"type":"{ACCESS_EVENT}"'.encode()
+SUBJECT = "权限变更（三员分立）"
+
+
+def access_entry(row: AccessEvent, unit_code: str) -> dict[str, Any]:
+    """The ``access.event`` entry a row stands for: derived when the change is logged and
+    again by the audit."""
+    return access_event(
+        action=row.action,
+        unit=unit_code,
+        actor=None if row.actor_key_id is None else str(row.actor_key_id),
+        key=None if row.key_id is None else str(row.key_id),
+        role=row.role,
+        time_ms=int(row.created_at.timestamp() * 1000),
+    )
+
+
+def record_access(
+    s: Session,
+    action: str,
+    unit: Unit,
+    actor_key_id: uuid.UUID | None,
+    key: ApiKey | None = None,
+) -> AccessEvent:
+    """Adds the row and appends its entry in the caller's transaction (not committed):
+    the change, its row and its entry are committed together or not at all."""
+    row = AccessEvent(
+        action=action,
+        unit_id=unit.id,
+        actor_key_id=actor_key_id,
+        key_id=None if key is None else key.id,
+        role=None if key is None else str(key.role),
+        created_at=utcnow(),
+    )
+    row.leaf_index = append_entries(s, [access_entry(row, unit.code)]).start
+    s.add(row)
+    return row
+
+
+def logged_access_events(s: Session, *, log_key: SM2PublicKey) -> Iterator[LoggedRecords]:
+    """Every access-log row with its derived entry and stored receipt, and the leaves of
+    every ``access.event`` the log holds (a deleted row shows), for ``audit_records``."""
+    logged = tuple(idx for idx, _ in scan_entries(s, (_MARK,)))
+    codes = Codes(s)
+    rows = []
+    for r in s.scalars(select(AccessEvent).order_by(AccessEvent.leaf_index)):
+        receipt, unreadable = load_receipt(s, r.leaf_index, log_key, "权限变更没有日志条目")
+        rows.append(
+            LoggedRecord(
+                subject=f"{r.action}（单位 {codes(r.unit_id)}，日志序号 {r.leaf_index}）",
+                leaf_index=r.leaf_index,
+                derived_entry=access_entry(r, codes(r.unit_id)),
+                receipt=receipt,
+                unreadable=unreadable,
+            )
+        )
+    if rows or logged:
+        yield LoggedRecords("access_events", SUBJECT, tuple(rows), logged)
