@@ -37,6 +37,8 @@ from clients.sdk.errors import (
     NotaryClientError,
     TransportError,
 )
+from clients.usage_zh import usage_zh
+from clients.vocabulary import problem_detail_zh
 from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
 from notary.crypto.errors import CryptoError
@@ -543,7 +545,7 @@ def run(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except TyperException as e:  # usage errors (typer's click): one line, not a box
         status = int(getattr(e, "exit_code", 2))
-        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        message = usage_zh(e)
         if type(e).__name__ == "Abort":
             return fail(130, "已中断")
         return fail(status, message) if message.strip() else status
@@ -553,7 +555,7 @@ def run(argv: list[str] | None = None) -> int:
         return fail(1, f"客户端验证失败 [{e.check}]：{e.detail}")
     except NotaryAPIError as e:
         where = {401: "API 密钥无效或已吊销", 403: "无权执行此操作", 404: "未找到"}.get(e.status)
-        detail = e.detail or e.title
+        detail = problem_detail_zh(e.problem, e.detail or e.title)
         return fail(1, f"服务返回 {e.status}{'（' + where + '）' if where else ''}：{detail}")
     except TransportError as e:
         return fail(1, f"无法连接服务：{e}")

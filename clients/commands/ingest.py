@@ -1,15 +1,18 @@
 """``notary ingest DIR --volume ID --manifest CSV``: register a directory of materials.
 
-The manifest is UTF-8 CSV with a header: ``file, category, title, formation_date,
-pages`` and optionally ``seq_no`` (顺序号; when absent or empty, numbered per category
-after the volume's existing materials, in manifest order). A row that fails (a missing
-file, a bad value, a refusal by the service) is listed in the summary; the batch goes on.
+The manifest is a CSV with a header: ``file, category, title, formation_date, pages``
+and optionally ``seq_no`` (顺序号; when absent or empty, numbered per category after the
+volume's existing materials, in manifest order) — or the same columns in Chinese (文件,
+类号, 题名, 形成日期, 页数, 顺序号), in UTF-8, GBK/GB18030 or UTF-16, detected
+(clients/manifest.py). ``notary ingest --template FILE`` writes a template. A row that
+fails (a missing file, a bad value, a refusal by the service) is listed in the summary;
+the batch goes on. A file whose SM3 is already in the volume (a corrected manifest run
+again) is not registered twice: it is listed as skipped, unless ``--allow-duplicates``.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +39,10 @@ from clients.commands._common import (
     print_json,
 )
 from clients.errors import UserError
+from clients.manifest import ManifestError, columns, decode, delimiter, parse_date, template
 from clients.sdk import NotaryAPIError, NotaryClientError
+from notary.crypto.sm3 import sm3_file
 from notary.entries import CATEGORIES
-
-REQUIRED = ("file", "category", "title", "formation_date", "pages")
-OPTIONAL = ("seq_no",)
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Row:
 class Outcome:
     ok: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
     bytes: int = 0
 
 
@@ -66,61 +69,54 @@ def _positive(value: str, name: str) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise ValueError(f"{name} 须为正整数：{value!r}") from None
+        raise ValueError(f"{name}须为正整数：{value!r}") from None
     if n < 1:
-        raise ValueError(f"{name} 须为正整数：{value!r}")
+        raise ValueError(f"{name}须为正整数：{value!r}")
     return n
-
-
-def _date(value: str) -> str:
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ValueError(f"formation_date 须为 YYYY-MM-DD：{value!r}") from None
 
 
 def read_manifest(path: Path) -> list[Row]:
     """Parse the manifest; a structural problem is a UserError, a bad row is kept with
     its error (reported, not fatal)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"清单文件不存在：{path}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"清单须为 UTF-8 编码的 CSV：{path}") from None
     except OSError as e:
         raise UserError(f"无法读取清单 {path}：{e.strerror or e}") from None
-    reader = csv.DictReader(text.splitlines())
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise UserError(
-            f"清单格式错误：缺少列 {', '.join(missing)}（须有 {', '.join(REQUIRED)}[, seq_no]）"
-        )
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-    if unknown:
-        raise UserError(f"清单格式错误：未知的列 {', '.join(unknown)}")
+    try:
+        text, _ = decode(data)
+        lines = text.splitlines()
+        reader = csv.reader(lines, delimiter=delimiter(lines[0] if lines else ""))
+        header = next(reader, [])
+        if not any(h.strip() for h in header):
+            raise UserError(f"清单为空：{path}")
+        fields = columns(header)
+    except ManifestError as e:
+        raise UserError(str(e)) from None
     rows: list[Row] = []
     for raw in reader:
-        values = {(k or "").strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if not any(v.strip() for v in raw):
+            continue  # the blank lines spreadsheets leave at the end
+        values = {f: v.strip() for f, v in zip(fields, raw, strict=False)}
         row = Row(line=reader.line_num, file=values.get("file", ""))
-        if None in raw:
+        if len(raw) > len(fields) and any(v.strip() for v in raw[len(fields) :]):
             row.error = "列数多于表头"
             rows.append(row)
             continue
         try:
             if not row.file:
-                raise ValueError("file 为空")
-            row.category = values["category"]
+                raise ValueError("文件名为空")
+            row.category = values.get("category", "")
             if row.category not in CATEGORIES:
                 raise ValueError(f"类号 {row.category!r} 不属于十大类")
-            row.title = values["title"]
+            row.title = values.get("title", "")
             if not row.title:
-                raise ValueError("title 为空")
-            row.formation_date = _date(values["formation_date"])
-            row.pages = _positive(values["pages"], "pages")
+                raise ValueError("题名为空")
+            row.formation_date = parse_date(values.get("formation_date", ""))
+            row.pages = _positive(values.get("pages", ""), "页数")
             if values.get("seq_no"):
-                row.seq_no = _positive(values["seq_no"], "seq_no")
+                row.seq_no = _positive(values["seq_no"], "顺序号")
         except ValueError as e:
             row.error = str(e)
         rows.append(row)
@@ -152,21 +148,38 @@ def _safe_file(directory: Path, name: str) -> Path:
 
 
 def ingest(
-    directory: Annotated[Path, typer.Argument(help="材料所在目录。")],
-    volume: Annotated[str, typer.Option("--volume", help="案卷 ID。")],
+    directory: Annotated[Path | None, typer.Argument(help="材料所在目录。")] = None,
+    volume: Annotated[str | None, typer.Option("--volume", help="案卷 ID。")] = None,
     manifest: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--manifest",
-            help="CSV 清单：file, category, title, formation_date, pages[, seq_no]。",
+            help="CSV 清单：文件、类号、题名、形成日期、页数[、顺序号]（中文或英文列名；"
+            "UTF-8 或 GBK 编码）。",
         ),
-    ],
+    ] = None,
+    template_path: Annotated[
+        Path | None,
+        typer.Option("--template", help="写出一份清单模板（CSV，可用表格软件打开）后退出。"),
+    ] = None,
+    allow_duplicates: Annotated[
+        bool,
+        typer.Option("--allow-duplicates", help="本卷已登记的相同文件也再次登记（默认跳过）。"),
+    ] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=1, max=16, help="并发上传数（默认 4）。")] = 4,
     url: UrlOpt = DEFAULT_URL,
     key: KeyOpt = "",
     as_json: JsonOpt = False,
 ) -> None:
     """按 CSV 清单把目录中的材料登记入卷（进度条 + 汇总；失败的行列出，批次不中断）。"""
+    if template_path is not None:
+        _write_template(template_path)
+        return
+    if directory is None or volume is None or manifest is None:
+        raise UserError(
+            "用法：notary ingest 目录 --volume 案卷ID --manifest 清单.csv"
+            "（清单模板：notary ingest --template 清单模板.csv）"
+        )
     if not directory.is_dir():
         raise UserError(f"目录不存在：{directory}")
     rows = read_manifest(manifest)
@@ -174,6 +187,8 @@ def ingest(
     with client(url, key) as c:
         existing = c.volume_materials(volume)  # also checks the volume and the key first
         paths = _resolve(directory, rows)
+        if not allow_duplicates:
+            result.skipped = _already_registered(rows, paths, existing)
         _number(rows, existing)
         progress = Progress(
             TextColumn("[bold]登记材料"),
@@ -185,8 +200,10 @@ def ingest(
             transient=False,
         )
         with progress, ThreadPoolExecutor(jobs) as pool:
-            task = progress.add_task("ingest", total=len(rows), current="")
-            futures = [pool.submit(_one, c, paths.get(r.line), volume, r) for r in rows]
+            skipped = {int(x["line"]) for x in result.skipped}
+            todo = [r for r in rows if r.line not in skipped]
+            task = progress.add_task("ingest", total=len(todo), current="")
+            futures = [pool.submit(_one, c, paths.get(r.line), volume, r) for r in todo]
             try:
                 for fut in as_completed(futures):
                     done, record = fut.result()
@@ -202,6 +219,43 @@ def ingest(
     _summary(result, len(rows), as_json)
     if result.failed:
         raise typer.Exit(1)
+
+
+def _write_template(path: Path) -> None:
+    if path.exists():
+        raise UserError(f"文件已存在：{path}（请换一个文件名）")
+    try:
+        # UTF-8 with a BOM: spreadsheet programs then read the Chinese header right.
+        path.write_text(template(), encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise UserError(f"无法写入模板 {path}：{e.strerror or e}") from None
+    out.print(
+        f"清单模板已写入：{path}。用表格软件填写（每份材料一行；形成日期可写 1998-07-01、"
+        "1998-07 或 1998.07.01），另存为 CSV（UTF-8 或 GBK 均可），再用 "
+        "notary ingest 目录 --volume 案卷ID --manifest 该文件 登记。"
+    )
+
+
+def _already_registered(
+    rows: list[Row], paths: dict[int, Path], existing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows whose file is already a material of the volume (same SM3) or repeats an
+    earlier row: skipped, each with what it repeats."""
+    known = {str(m["sm3"]): f"{m['category']}-{m['seq_no']}《{m['title']}》" for m in existing}
+    skipped: list[dict[str, Any]] = []
+    for r in rows:
+        path = paths.get(r.line)
+        if r.error or path is None:
+            continue
+        digest = sm3_file(path).hex()
+        if digest in known:
+            skipped.append(
+                {"line": r.line, "file": r.file, "reason": f"本卷已登记相同文件：{known[digest]}"}
+            )
+            r.error = "skipped"  # so that it takes no 顺序号 (_number)
+        else:
+            known[digest] = f"清单第 {r.line} 行"
+    return skipped
 
 
 def _resolve(directory: Path, rows: list[Row]) -> dict[int, Path]:
@@ -265,15 +319,18 @@ def _summary(result: Outcome, total: int, as_json: bool) -> None:
                 "total": total,
                 "registered": len(result.ok),
                 "failed": len(result.failed),
+                "skipped": len(result.skipped),
                 "bytes": result.bytes,
                 "materials": result.ok,
                 "failures": result.failed,
+                "duplicates": result.skipped,
             }
         )
         return
     out.print(
         f"登记完成：共 {total} 行，成功 {len(result.ok)}，失败 {len(result.failed)}，"
-        f"{result.bytes:,} 字节"
+        + (f"重复未登记 {len(result.skipped)}，" if result.skipped else "")
+        + f"{result.bytes:,} 字节"
     )
     if result.ok:
         t = Table(
@@ -292,5 +349,10 @@ def _summary(result: Outcome, total: int, as_json: bool) -> None:
     if result.failed:
         t = Table("行", "文件", "原因", title="失败")
         for f in result.failed:
+            t.add_row(str(f["line"]), f["file"], f["reason"])
+        out.print(t)
+    if result.skipped:
+        t = Table("行", "文件", "原因", title="重复，未登记（确需再次登记请加 --allow-duplicates）")
+        for f in result.skipped:
             t.add_row(str(f["line"]), f["file"], f["reason"])
         out.print(t)

@@ -17,22 +17,14 @@ from rich.text import Text
 from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
 from clients.errors import UserError
 from clients.sdk import NotaryClient
+from clients.vocabulary import TRANSFER_STATE_ZH
 
 transfer_app = typer.Typer(
     help="转递：创建、发出、收件箱、检测、接收（回执）、退回、导出、导入、查看、重新转递。",
     no_args_is_help=True,
 )
 
-STATES = {
-    "created": "已创建",
-    "packaged": "已打包",
-    "dispatched": "已转出",
-    "delivered": "已送达",
-    "verified": "已检测",
-    "received": "已接收",
-    "rejected": "已退回",
-    "returned": "已退还",
-}
+STATES = TRANSFER_STATE_ZH
 PROPS = (
     ("authenticity", "真实性"),
     ("completeness", "完整性"),
@@ -197,7 +189,7 @@ def reject(
     if as_json:
         print_json(t)
         return
-    out.print(f"已退回：{transfer_id}（{_state(t)}），保管单位仍为 {t['sender']}")
+    out.print(f"已拒收：{transfer_id}（{_state(t)}），退回单已签署；保管单位仍为 {t['sender']}")
 
 
 @transfer_app.command("export")

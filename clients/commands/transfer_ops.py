@@ -26,6 +26,7 @@ from clients.commands._common import (
 )
 from clients.commands.transfer import STATES, _report_table, _state
 from clients.sdk import Conflict, NotaryAPIError, NotaryClient
+from clients.vocabulary import CHAIN_OUTCOME_ZH
 
 STEPS = {
     "create": "创建",
@@ -43,7 +44,7 @@ STEPS = {
 
 
 CUSTODY = {"none": "未登记", "held": "保管中", "in_transit": "在途"}
-OUTCOMES = {"pending": "待答复", "received": "已接收", "rejected": "已退回", "recalled": "已撤回"}
+OUTCOMES = CHAIN_OUTCOME_ZH
 # Digests and CIDs are in --json; the words below are what a clerk acts on.
 _HIDDEN = {"dispatch_hash", "receipt_hash", "reason_hash", "outcome_hash", "package_cid"}
 

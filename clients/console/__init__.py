@@ -18,6 +18,9 @@ ASSETS: dict[str, str] = {
     "provenance.html": "text/html; charset=utf-8",
     "verify.html": "text/html; charset=utf-8",
     "check.html": "text/html; charset=utf-8",
+    "ingest.html": "text/html; charset=utf-8",
+    "send.html": "text/html; charset=utf-8",
+    "admin.html": "text/html; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "sm3.js": "text/javascript; charset=utf-8",
@@ -28,4 +31,9 @@ ASSETS: dict[str, str] = {
     "provenance.js": "text/javascript; charset=utf-8",
     "verify.js": "text/javascript; charset=utf-8",
     "check.js": "text/javascript; charset=utf-8",
+    "ingest.js": "text/javascript; charset=utf-8",
+    "send.js": "text/javascript; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    # The manifest template of ``notary ingest`` (clients/manifest.py; a test keeps them equal).
+    "manifest-template.csv": "text/csv; charset=utf-8",
 }

@@ -42,19 +42,110 @@ const STATUS_ZH = {
   404: "未找到，或不由本单位保管",
   409: "当前状态不允许此操作",
   413: "文件过大",
+  415: "文件类型不被接受",
   422: "请求内容有误",
   429: "请求过于频繁",
   500: "服务内部错误",
   503: "服务暂不可用",
 };
 
+// Field names of the API's request bodies, as staff call them (for 422 answers).
+export const FIELD_ZH = {
+  cadre_identifier: "干部身份证号（或建档标识）",
+  kind: "正本/副本",
+  receiver: "接收单位代码",
+  transfer_no: "转递编号",
+  reason: "转递原因",
+  volume_ids: "案卷",
+  classification: "密级",
+  category: "类号",
+  seq_no: "顺序号",
+  pages: "页码",
+  title: "题名",
+  formation_date: "形成日期",
+  file: "文件",
+  code: "单位代码",
+  name: "单位名称",
+  label: "经办人/用途",
+  role: "角色",
+  detail: "理由",
+  reasons: "理由",
+  public_key: "单位公钥",
+};
+
+// Events of the transfer state machine, as in a refusal "当前状态为 X，不能执行 Y".
+const EVENT_VERB_ZH = {
+  package: "打包",
+  dispatch: "转出",
+  deliver: "送达",
+  verify: "四性检测",
+  accept: "签收回执",
+  reject: "拒收",
+  return: "退回",
+  recall: "撤回",
+};
+
+// English details the service may send, in words a clerk can act on.
+const DETAIL_ZH = [
+  [/first bytes match no accepted type/i, "文件类型不被接受：只接受 PDF、TIFF、JPEG、PNG 或 OFD 文件（按文件内容判断，不看扩展名）。"],
+  [/does not exist or is not held by your unit/i, "未找到，或不由本单位保管。请核对编号。"],
+  [/SelfDispatch/i, "不能转递给本单位自己，请选择其他接收单位。"],
+  [/unknown (receiving )?unit|no unit/i, "接收单位代码不存在，请核对。"],
+  [/empty once whitespace is removed/i, "干部身份证号不能为空。"],
+  [/a unit with code .* already exists/i, "该单位代码已登记，请核对（单位代码在本部署中唯一）。"],
+  [/cannot revoke itself/i, "不能吊销自己正在使用的密钥。"],
+  [/cannot be suspended with one of its own keys/i, "不能用本单位的密钥暂停本单位。"],
+  [/issued on the server console/i, "管理员（三员）的密钥只能在服务器控制台签发。"],
+];
+
+const hasChinese = (text) => /[\u4e00-\u9fff]/.test(String(text || ""));
+
+/** A problem document (RFC 9457) in Chinese: { text, detail } where detail is the
+ * original wording when it was not Chinese (shown only behind 详情). */
+export function problemText(status, problem) {
+  const zh = STATUS_ZH[status] || `请求失败（错误代码 ${status}）`;
+  if (!problem || typeof problem !== "object") {
+    return { text: zh, detail: problem ? String(problem).slice(0, 500) : "" };
+  }
+  const raw = String(problem.detail || problem.title || "");
+  if (Array.isArray(problem.errors) && problem.errors.length) {
+    const fields = [
+      ...new Set(
+        problem.errors.map((e) => {
+          const loc = Array.isArray(e.loc) ? e.loc.filter((x) => typeof x === "string" && x !== "body") : [];
+          const name = loc[loc.length - 1] || "";
+          return FIELD_ZH[name] || (hasChinese(name) ? name : "某一项");
+        }),
+      ),
+    ];
+    const specific = DETAIL_ZH.find(([re]) => re.test(JSON.stringify(problem.errors)));
+    return {
+      text: `填写有误，请检查：${fields.join("、")}${specific ? `（${specific[1]}）` : ""}`,
+      detail: JSON.stringify(problem.errors),
+    };
+  }
+  const refused = /当前状态为 (\w+)，不能执行 (\w+)/.exec(raw);
+  if (refused) {
+    const [, st, ev] = refused;
+    return {
+      text: `${zh}：当前状态为“${STATE_ZH[st] || st}”，不能${EVENT_VERB_ZH[ev] || ev}。请刷新页面查看最新状态。`,
+      detail: raw,
+    };
+  }
+  // The service's own Chinese sentence is the most specific one.
+  if (hasChinese(raw)) return { text: /[。！？]$/.test(raw) ? raw : `${raw}。`, detail: "" };
+  const known = DETAIL_ZH.find(([re]) => re.test(raw));
+  if (known) return { text: known[1], detail: raw };
+  return { text: zh, detail: raw };
+}
+
 export class ApiError extends Error {
   constructor(status, problem) {
-    const zh = STATUS_ZH[status] || `请求失败（HTTP ${status}）`;
-    const detail = problem && typeof problem === "object" ? problem.detail || problem.title : "";
-    super(detail ? `${zh}：${detail}` : zh);
+    const { text, detail } = problemText(status, problem);
+    super(text);
     this.status = status;
     this.problem = problem;
+    this.detail = detail;
   }
 }
 
@@ -127,13 +218,25 @@ export function $(selector) {
 // --- status messages (aria-live) --------------------------------------------------------
 
 /** Show a message in the page's live region (#status). kind: info | ok | error | busy |
- * quiet (announced to screen readers, not shown). */
-export function say(text, kind = "info") {
+ * quiet (announced to screen readers, not shown). detail: technical wording (English,
+ * hex) kept behind a 详情 toggle, never in the sentence itself. */
+export function say(text, kind = "info", detail = "") {
   const el = document.getElementById("status");
   if (!el) return;
   el.className = `status status-${kind}`;
-  el.textContent = text;
+  el.replaceChildren(text);
+  if (detail) el.append(" ", detailsEl(detail));
   el.hidden = !text;
+}
+
+/** Say what failed: the error's Chinese sentence, its original wording behind 详情. */
+export function sayError(prefix, err) {
+  say(`${prefix}${err && err.message ? err.message : err}`, "error", (err && err.detail) || "");
+}
+
+/** A closed 详情 toggle holding technical text. */
+export function detailsEl(detail) {
+  return h("details", { class: "more" }, h("summary", {}, "详情"), h("code", { class: "detail" }, String(detail)));
 }
 
 // --- the shell ---------------------------------------------------------------------------
@@ -143,6 +246,7 @@ const NAV = [
   { page: "outgoing", href: "transfers.html?role=outgoing", label: "发件箱（转出）", needs: "transfers" },
   { page: "volumes", href: "volumes.html", label: "本单位案卷", needs: "volumes:read" },
   { page: "provenance", href: "provenance.html", label: "来源追溯", needs: "materials:read" },
+  { page: "admin", href: "admin.html", label: "管理", needs: "units:read" },
   { page: "verify", href: "verify.html", label: "核验", needs: "verify" },
 ];
 
@@ -215,21 +319,30 @@ export function param(name) {
 
 // --- formatting and labels -----------------------------------------------------------------
 
-const TIME = new Intl.DateTimeFormat("zh-CN", {
+// Times are shown in the deployment's time zone, Asia/Shanghai (北京时间) — the same
+// whatever the browser's zone — as YYYY-MM-DD HH:MM, like the calendar dates (形成日期).
+export const TIME_ZONE = "Asia/Shanghai";
+export const TIME_ZONE_ZH = "北京时间";
+const PARTS = new Intl.DateTimeFormat("en-CA", {
+  timeZone: TIME_ZONE,
   year: "numeric",
   month: "2-digit",
   day: "2-digit",
   hour: "2-digit",
   minute: "2-digit",
-  second: "2-digit",
-  hour12: false,
+  hourCycle: "h23",
 });
-const DAY = new Intl.DateTimeFormat("zh-CN", { year: "numeric", month: "2-digit", day: "2-digit" });
+
+function parts(d) {
+  return Object.fromEntries(PARTS.formatToParts(d).map((p) => [p.type, p.value]));
+}
 
 export function fmtTime(value) {
   if (value === null || value === undefined || value === "") return "—";
-  const d = typeof value === "number" ? new Date(value) : new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : TIME.format(d);
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const p = parts(d);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 export function fmtDay(value) {
@@ -237,14 +350,16 @@ export function fmtDay(value) {
   // A calendar date (形成日期) has no time zone: show it as it is.
   if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
   const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? String(value) : DAY.format(d);
+  if (Number.isNaN(d.getTime())) return String(value);
+  const p = parts(d);
+  return `${p.year}-${p.month}-${p.day}`;
 }
 
 /** <time> element with the machine-readable value and a readable text. */
 export function timeEl(value, day = false) {
   if (value === null || value === undefined || value === "") return "—";
   const machine = typeof value === "number" ? new Date(value).toISOString() : String(value);
-  return h("time", { datetime: machine }, day ? fmtDay(value) : fmtTime(value));
+  return h("time", { datetime: machine, title: TIME_ZONE_ZH }, day ? fmtDay(value) : fmtTime(value));
 }
 
 export function short(id, n = 8) {
@@ -263,10 +378,19 @@ export const STATE_ZH = {
   packaged: "已打包",
   dispatched: "已转出",
   delivered: "已送达",
-  verified: "已核验",
+  verified: "已检测",
   received: "已签收",
   rejected: "已拒收",
   returned: "已退回",
+};
+
+// A dispatch's outcome as the contract records it (clients/vocabulary.py CHAIN_OUTCOME_ZH).
+export const CHAIN_OUTCOME_ZH = {
+  pending: "待答复",
+  received: "已签收",
+  rejected: "已拒收",
+  returned: "已退回",
+  recalled: "已撤回",
 };
 
 export const VOLUME_KIND_ZH = { main: "正本", copy: "副本" };
@@ -308,6 +432,44 @@ export const CHECK_NAME_ZH = {
   recipient: "收件单位",
 };
 
+// Each check's failure as a sentence a clerk can act on: what is wrong, what to do next.
+export const CHECK_ADVICE_ZH = {
+  manifest: "转递包的清单摘要与转出时签名的不一致，包在途中被改动或不完整。请拒收，并请转出单位重新转递。",
+  cid: "材料的内容标识与清单不符，收到的不是转出时的那份内容。请拒收。",
+  sm3: "材料内容与登记存证时的 SM3 摘要不符，材料被改动过。请拒收，并写明该份材料。",
+  "content-sm3": "材料内容与登记存证时的摘要不符，材料被改动过。请拒收，并写明该份材料。",
+  "log-proof": "这份材料的存证证明无法验证（日志中查不到或证明无效）。请拒收，并请转出单位核查存证。",
+  anchor: "存证尚未锚定上链，或与链上记录不符。可稍后再点“核验材料”；仍不通过请拒收。",
+  notice: "通知单与转递包不一致。请拒收，并请转出单位重新出具通知单。",
+  listed: "这份材料不在转递包清单中。请拒收，并写明该份材料。",
+  catalogue: "这份材料不在通知单的材料目录中。请拒收，并写明该份材料。",
+  present: "转递包中缺少这份材料。请拒收，并请转出单位补齐后重新转递。",
+  size: "材料大小与清单不符，文件不完整。请拒收。",
+  counts: "材料份数与通知单不符。请拒收，并写明实收份数。",
+  extra: "转递包中有通知单未列出的多余文件。请拒收，并请转出单位核对。",
+  "payload-oxum": "转递包的文件数或总大小与清单不符（缺文件或有多余文件）。请拒收。",
+  opens: "这份材料无法正常打开（文件损坏或格式不符）。请拒收，并请转出单位重新提供。",
+  "key-unwrap": "无法用本单位的密钥解封材料：转递包不是发给本单位的，或密钥不匹配。请联系转出单位。",
+  "gcm-tag": "材料密文完整性校验失败，材料在途中被改动或损坏。可请转出单位再送达一份；仍不通过请拒收。",
+  "dispatch-signature": "转出签名无效，无法确认通知单出自转出单位。请拒收。",
+  recipient: "这次转递的接收单位不是本单位。请拒收。",
+};
+
+/** A failed or skipped check as {text, detail}: the sentence, and the technical wording
+ * (check name, English detail, hex) for 详情. */
+export function checkSentence(c, forSender = false) {
+  const prop = Object.fromEntries(PROPERTIES)[c.property] || "";
+  const name = CHECK_NAME_ZH[c.check] || "检查";
+  let advice = CHECK_ADVICE_ZH[c.check] || `${name}未通过。请拒收，并写明该项。`;
+  // The sender reads what was wrong, and its own next step (not the receiver's).
+  if (forSender) advice = `${advice.split("。")[0]}。请核对该份材料，补正后重新转递。`;
+  const text =
+    c.status === "skipped"
+      ? `${prop ? `${prop}：` : ""}${name}未能检查（前一项检查未通过，无法进行），请按前一项的提示处理。`
+      : `${prop ? `${prop}：` : ""}${advice}`;
+  return { text, detail: [c.check, c.status, c.detail].filter(Boolean).join(" · ") };
+}
+
 /** A badge: text always says the meaning (colour is never the only cue). */
 export function badge(text, kind = "neutral") {
   return h("span", { class: `badge badge-${kind}` }, text);
@@ -347,7 +509,6 @@ export const transfer = {
   receiver: (t) => unitOf((t.notice && t.notice.receiver) ?? t.receiver),
   state: (t) => String(t.state ?? ""),
   created: (t) => t.created_at ?? (t.notice && t.notice.created_at),
-  deadline: (t) => t.deadline ?? (t.notice && t.notice.deadline),
   reason: (t) => (t.notice && t.notice.reason) ?? t.reason ?? "",
   classification: (t) => (t.notice && t.notice.classification) ?? t.classification ?? "",
   volumes: (t) => (t.notice && t.notice.volumes) ?? t.volumes ?? [],
@@ -356,12 +517,27 @@ export const transfer = {
     (t.notice && t.notice.material_count) ?? t.material_count ?? transfer.materials(t).length,
   // What is late (GET /v1/transfers/overdue), merged in as t.overdue: [{kind, due, message}].
   overdue: (t) => Array.isArray(t.overdue) && t.overdue.length > 0,
-  overdueText: (t) =>
+  // What is late, in the words of the side reading it: the sender chases (催办), the
+  // receiver is told its own obligation (核验并签收或拒收).
+  overdueText: (t, incoming = false) =>
     Array.isArray(t.overdue)
       ? t.overdue
-          .map((x) => `${x.message || x.kind}${x.due ? `（应于 ${fmtDay(x.due)} 前）` : ""}`)
+          .map((x) => `${(OVERDUE_ZH[x.kind] || {})[incoming ? "receiver" : "sender"] || x.message || "已逾期"}${x.due ? `（应于 ${fmtDay(x.due)} 前）` : ""}`)
           .join("；")
       : "",
+  // The deadline the 期限 column shows: the one that is late when something is, so the
+  // date and the 逾期 mark always refer to the same rule; otherwise the transfer's own.
+  deadline: (t) => {
+    const dues = Array.isArray(t.overdue) ? t.overdue.map((x) => x.due).filter(Boolean).sort() : [];
+    return dues[0] ?? t.deadline ?? (t.notice && t.notice.deadline);
+  },
+};
+
+// Overdue kinds (transfer/workflow/state.py OverdueKind), as each side reads them.
+export const OVERDUE_ZH = {
+  "sender-late": { sender: "本单位逾期未转出，请尽快打包转出", receiver: "转出单位逾期未转递" },
+  "receiver-late": { sender: "接收单位逾期未审核，请催办", receiver: "本单位逾期未审核，请尽快核验并签收回执或拒收" },
+  "no-receipt": { sender: "逾期未收到回执，请催办", receiver: "转出已逾一个月仍未签收回执，请尽快核验并签收或拒收" },
 };
 
 /** The caller's overdue transfers: transfer id → [{kind, due, message}]; null when the

@@ -5,9 +5,11 @@ import {
   api,
   ApiError,
   badge,
+  CHAIN_OUTCOME_ZH,
   CHECK_NAME_ZH,
-  CHECK_ZH,
   checkBadge,
+  checkSentence,
+  detailsEl,
   downloadPdf,
   focus,
   h,
@@ -17,6 +19,7 @@ import {
   param,
   PROPERTIES,
   say,
+  sayError,
   STATE_ZH,
   startPage,
   stateBadge,
@@ -83,10 +86,102 @@ function renderNotice(t) {
     ...fact("案卷", volumes.length ? h("ul", { class: "plain" }, volumes) : "—"),
     ...fact("材料份数", String(T.materialCount(t) ?? "—")),
     ...fact("创建时间", timeEl(T.created(t))),
-    ...fact("期限", h("span", {}, timeEl(T.deadline(t)), T.overdue(t) ? [" ", overdueBadge(T.overdueText(t))] : [])),
+    ...fact("期限", h("span", {}, timeEl(T.deadline(t)), T.overdue(t) ? [" ", overdueBadge(T.overdueText(t, incoming))] : [])),
     ...(t.package_root ? fact("包根（SM3）", hexEl(t.package_root, 24)) : []),
   );
   $("#notice").hidden = false;
+}
+
+// 类号-顺序号《题名》 where the unit can read the volume (the sender; the receiver once it
+// holds it); otherwise the position in the notice's catalogue and the 类号.
+let titles = new Map();
+
+async function loadTitles(t) {
+  titles = new Map();
+  for (const v of T.volumes(t)) {
+    const vid = v.volume_id ?? v.id ?? v;
+    try {
+      const { data } = await api(`/v1/volumes/${encodeURIComponent(vid)}/materials?all_versions=true`);
+      for (const m of data || []) titles.set(String(m.id), m);
+    } catch {
+      // not held by this unit (yet): the catalogue's 类号 is all there is
+    }
+  }
+}
+
+function materialName(mid, m, index) {
+  const known = titles.get(mid);
+  const label = known ? `${known.category}-${known.seq_no}《${known.title}》` : `第 ${index + 1} 份（类号 ${m.category ?? "—"}）`;
+  return h("span", { title: mid }, label);
+}
+
+function failedCount(doc) {
+  const r = resultsOf(doc);
+  if (!r) return 0;
+  const props = PROPERTIES.map(([en]) => en);
+  return r.materials.filter((m) => !props.every((p) => m[p] === "pass")).length;
+}
+
+/** The 四性 result as a banner: green only when everything passed. */
+function renderBanner(t) {
+  const el = $("#banner");
+  const r = resultsOf(report);
+  const incoming = T.receiver(t).code === who.unit_code;
+  if (!r) {
+    el.hidden = true;
+    return;
+  }
+  const ok = accepted(report);
+  const failed = failedCount(report);
+  const state = T.state(t);
+  let next;
+  if (ok) next = incoming && state === "verified" ? "下一步：签收回执。" : "";
+  else if (incoming && state === "verified") next = "下一步：不能签收回执，请点“拒收…”写明理由（下表“问题”列已逐份列出）。";
+  else if (!incoming && ["rejected", "returned"].includes(state)) next = "";
+  else next = "请查看下表“问题”列。";
+  el.className = `banner ${ok ? "banner-ok" : "banner-bad"}`;
+  el.replaceChildren(
+    h("p", {}, h("strong", {}, ok ? "✓ 四性检测全部通过" : `✗ 四性检测未通过：${failed ? `${failed} 份材料有问题` : "整体检查有问题"}`)),
+    ...(next ? [h("p", {}, next)] : []),
+  );
+  el.hidden = false;
+}
+
+/** The receiver's signed rejection, on both sides, with the sender's next step. */
+function renderOutcome(t) {
+  const el = $("#outcome");
+  const body = t.outcome && t.outcome.body;
+  const state = T.state(t);
+  if (!body || !Array.isArray(body.reasons) || !["rejected", "returned"].includes(state)) {
+    el.hidden = true;
+    return;
+  }
+  const incoming = T.receiver(t).code === who.unit_code;
+  const catalogue = T.materials(t).map((m) => String(m.material_id));
+  const items = body.reasons.map((r) => {
+    const mid = r.material_id ? String(r.material_id) : null;
+    const who_ = mid ? [materialName(mid, T.materials(t).find((m) => String(m.material_id) === mid) || {}, catalogue.indexOf(mid)), "："] : [];
+    if (r.code === "other" || !String(r.code).includes(".")) {
+      return h("li", {}, who_, r.detail);
+    }
+    const [property, check] = String(r.code).split(".");
+    const { text, detail } = checkSentence({ property, check, status: "fail", detail: r.detail }, !incoming);
+    return h("li", {}, who_, text, " ", detailsEl(detail));
+  });
+  let next;
+  if (incoming) next = "拒收已签名并通知转出单位；保管权仍属转出单位，本单位无需再办理。";
+  else if (state === "rejected") next = "下一步：按上述理由核对材料，点“退回”办理退回手续；补正后可重新转递。";
+  else next = "已办理退回。补正材料后，点“重新转递”发出新的通知单。";
+  el.replaceChildren(
+    h("h2", { id: "outcome-title" }, incoming ? "本单位的拒收理由" : "接收单位的拒收理由"),
+    h("ul", { class: "reasons", id: "reasons" }, items),
+    h("p", { class: "hint" }, next),
+  );
+  el.hidden = false;
+}
+
+function isIncoming(t) {
+  return T.receiver(t).code === who.unit_code;
 }
 
 function renderMaterials(t) {
@@ -103,24 +198,38 @@ function renderMaterials(t) {
     const m = meta.get(mid) || {};
     const res = byId.get(mid);
     const failures = res && res.failures && res.failures.length
-      ? h("ul", { class: "plain" }, res.failures.map((f) => h("li", {}, `${CHECK_NAME_ZH[f.check] || f.check}：${f.detail || CHECK_ZH[f.status] || f.status}`)))
-      : res ? "—" : "未检测";
+      ? h(
+          "ul",
+          { class: "plain" },
+          res.failures.map((f) => {
+            const { text, detail } = checkSentence(f, !isIncoming(t));
+            return h("li", { "data-check": f.check }, text, " ", detailsEl(detail));
+          }),
+        )
+      : res ? "无" : "未检测";
     return h(
       "tr",
       { "data-material-id": mid },
-      h("th", { scope: "row" }, h("code", { title: mid }, mid.length > 13 ? `${mid.slice(0, 8)}…` : mid)),
-      h("td", {}, m.category ?? "—"),
-      h("td", {}, m.sm3 ? hexEl(m.sm3, 12) : "—"),
-      ...PROPERTIES.map(([en]) => h("td", {}, res ? checkBadge(res[en]) : badge("未检测", "neutral"))),
-      h("td", {}, failures),
+      h("th", { scope: "row" }, materialName(mid, m, ids.indexOf(mid))),
+      h("td", { "data-label": "类号" }, m.category ?? "—"),
+      ...PROPERTIES.map(([en, zh]) => h("td", { "data-label": zh }, res ? checkBadge(res[en]) : badge("未检测", "neutral"))),
+      h("td", { "data-label": "问题" }, failures),
     );
   });
   const transferChecks = r && r.transfer && r.transfer.length
     ? h(
-        "p",
+        "div",
         { class: "hint table-note" },
         "整体检查：",
-        r.transfer.map((c) => [`${CHECK_NAME_ZH[c.check] || c.check} `, checkBadge(c.status), "　"]),
+        r.transfer.map((c) => [`${CHECK_NAME_ZH[c.check] || "检查"} `, checkBadge(c.status), "　"]),
+        h(
+          "ul",
+          { class: "plain" },
+          r.transfer.filter((c) => c.status !== "pass").map((c) => {
+            const { text, detail } = checkSentence(c, !isIncoming(t));
+            return h("li", { "data-check": c.check }, text, " ", detailsEl(detail));
+          }),
+        ),
       )
     : null;
   const caption = r
@@ -129,7 +238,7 @@ function renderMaterials(t) {
   $("#materials-table").replaceChildren(
     h(
       "table",
-      { id: "materials-results" },
+      { id: "materials-results", class: "rows-table" },
       h("caption", {}, caption),
       h(
         "thead",
@@ -139,7 +248,6 @@ function renderMaterials(t) {
           {},
           h("th", { scope: "col" }, "材料"),
           h("th", { scope: "col" }, "类号"),
-          h("th", { scope: "col" }, "SM3"),
           ...PROPERTIES.map(([, zh]) => h("th", { scope: "col" }, zh)),
           h("th", { scope: "col" }, "问题"),
         ),
@@ -149,6 +257,41 @@ function renderMaterials(t) {
   );
   if (transferChecks) $("#materials-table").append(transferChecks);
   $("#materials").hidden = false;
+}
+
+/** Each failed check of the 四性 report as a signed reason (as the service derives them
+ * when no reasons are given): the sender sees which material failed which check. */
+function reportReasons() {
+  const r = resultsOf(report);
+  if (!r) return [];
+  const out = [];
+  for (const c of r.transfer || []) {
+    if (c.status !== "pass") out.push({ code: `${c.property}.${c.check}`, detail: String(c.detail || c.status).slice(0, 500), material_id: null, property: c.property });
+  }
+  for (const m of r.materials) {
+    for (const c of m.failures || []) {
+      if (c.status !== "pass") out.push({ code: `${c.property}.${c.check}`, detail: String(c.detail || c.status).slice(0, 500), material_id: String(m.material_id), property: c.property });
+    }
+  }
+  return out;
+}
+
+async function resend() {
+  for (const b of document.querySelectorAll("#action-buttons button")) b.disabled = true;
+  say("正在重新转递…", "busy");
+  try {
+    const { data } = await api(`/v1/transfers/${encodeURIComponent(id)}/resend`, { method: "POST", body: {} });
+    location.assign(`transfer.html?id=${encodeURIComponent(data.transfer_id)}&created=1`);
+  } catch (err) {
+    sayError("重新转递失败：", err);
+    await load(false);
+  }
+}
+
+function verifiedMessage() {
+  if (accepted(report)) return ["四性检测完成：全部通过。请查看结果后签收回执。", "ok"];
+  const n = failedCount(report);
+  return [`四性检测完成：${n ? `${n} 份材料未通过` : "整体检查未通过"}，不能签收回执。请查看“问题”列后拒收并写明理由。`, "error"];
 }
 
 function button(label, action, opts = {}) {
@@ -167,10 +310,11 @@ async function act(path, body, busy, done) {
       await api(`/v1/transfers/${encodeURIComponent(id)}/${step}`, { method: "POST", body: body ?? {} });
     }
     await load();
-    say(done, "ok");
+    if (typeof done === "function") say(...done());
+    else say(done, "ok");
     focus($("#title"));
   } catch (err) {
-    say(`${busy.replace(/…$/, "")}失败：${err.message}`, "error");
+    sayError(`${busy.replace(/…$/, "")}失败：`, err);
     await load(false);
   }
 }
@@ -185,7 +329,7 @@ function renderActions(t) {
     if (state === "dispatched" || state === "delivered") {
       hint = "先核验材料：逐份检查真实性、完整性、可用性、安全性，再决定签收或拒收。";
       const steps = state === "dispatched" ? ["deliver", "verify"] : ["verify"];
-      buttons.push(button("核验材料（四性检测）", () => act(steps, {}, "正在接收并核验材料…", "四性检测完成，请查看结果后签收回执或拒收。"), { name: "verify" }));
+      buttons.push(button("核验材料（四性检测）", () => act(steps, {}, "正在接收并核验材料…", verifiedMessage), { name: "verify" }));
     }
     if (state === "verified") {
       const ok = accepted(report);
@@ -193,7 +337,7 @@ function renderActions(t) {
         ? "四性检测全部通过：签收回执后，保管权在链上转移至本单位。"
         : "四性检测未全部通过：不能签收回执，请拒收并写明理由。";
       buttons.push(
-        button("签收回执", () => act("receipt", {}, "正在签署回执…", "回执已签署，保管权已转移至本单位。"), {
+        button("签收回执…", openAccept, {
           name: "accept",
           disabled: !ok,
         }),
@@ -206,6 +350,7 @@ function renderActions(t) {
     if (state === "rejected" || state === "returned") hint = "本单位已拒收，保管权仍属转出单位。";
   } else {
     if (state === "created") {
+      hint = "通知单已创建。下一步：打包（材料按接收单位的密钥重新封装），然后转出。";
       buttons.push(button("打包（BagIt）", () => act("package", {}, "正在打包…", "已打包。"), { name: "package" }));
     }
     if (state === "packaged") {
@@ -214,12 +359,30 @@ function renderActions(t) {
     }
     if (["dispatched", "delivered", "verified"].includes(state)) hint = "已转出，等待接收单位核验并签收回执。";
     if (state === "received") hint = "接收单位已签收回执，保管权已转移。";
-    if (state === "rejected") hint = "接收单位已拒收，保管权仍属本单位。";
+    if (state === "rejected") {
+      hint = "接收单位已拒收，保管权仍属本单位。请按拒收理由核对后办理退回。";
+      buttons.push(button("退回", () => act("return", {}, "正在办理退回…", "已办理退回。补正材料后可重新转递。"), { name: "return" }));
+    }
+    if (state === "returned") {
+      hint = "已退回，保管权仍属本单位。补正材料后可重新转递（新的通知单，原转递的记录保留）。";
+      buttons.push(button("重新转递", resend, { name: "resend" }));
+    }
   }
   $("#actions-hint").textContent = hint;
   $("#action-buttons").replaceChildren(...buttons);
   $("#reject-form").hidden = true;
+  $("#accept-form").hidden = true;
   $("#actions").hidden = !hint && !buttons.length;
+}
+
+// 签收回执 is not undone: the clerk confirms it first (the custody moves on chain).
+function openAccept(event) {
+  const form = $("#accept-form");
+  const opener = event.currentTarget;
+  form.hidden = false;
+  opener.setAttribute("aria-expanded", "true");
+  opener.setAttribute("aria-controls", "accept-form");
+  $("#confirm-accept").focus();
 }
 
 function openReject(event) {
@@ -245,10 +408,10 @@ const EVENT_ZH = {
   return: "退回",
   recall: "撤回",
   custody: "保管权转移（链上）",
+  resend: "重新转递",
 };
 
 const CUSTODY_ZH = { held: "保管中", in_transit: "转递中", in_transfer: "转递中", none: "未登记" };
-const OUTCOME_ZH = { pending: "待答复", received: "已签收", rejected: "已拒收", returned: "已退回" };
 
 function renderTimeline(doc) {
   const events = doc ? doc.events || [] : [];
@@ -263,7 +426,7 @@ function renderTimeline(doc) {
     return h(
       "li",
       { "data-event": e.event },
-      h("span", { class: "what" }, EVENT_ZH[e.event] || e.event),
+      h("span", { class: "what" }, EVENT_ZH[e.event] || "其他办理事项", EVENT_ZH[e.event] ? null : [" ", detailsEl(e.event)]),
       timeEl(e.at),
       h(
         "p",
@@ -281,7 +444,7 @@ function renderTimeline(doc) {
       h("th", { scope: "row" }, hexEl(c.chain_volume_id, 16)),
       h("td", {}, CUSTODY_ZH[c.custody_state] || c.custody_state || "—"),
       h("td", {}, c.custodian ? h("code", { class: "hex" }, c.custodian) : "—"),
-      h("td", {}, c.dispatch ? `第 ${c.dispatch.number} 次转递：${OUTCOME_ZH[c.dispatch.outcome] || c.dispatch.outcome}` : "—"),
+      h("td", {}, c.dispatch ? `第 ${c.dispatch.number} 次转递：${CHAIN_OUTCOME_ZH[c.dispatch.outcome] || c.dispatch.outcome}` : "—"),
     ),
   );
   $("#timeline-list").replaceChildren(...list);
@@ -367,14 +530,20 @@ async function load(announce = true) {
       ? await optional(`/v1/transfers/${encodeURIComponent(id)}/report`)
       : null;
     const timeline = await optional(`/v1/transfers/${encodeURIComponent(id)}/timeline`);
+    await loadTitles(current);
     renderNotice(current);
+    renderBanner(current);
+    renderOutcome(current);
     renderActions(current);
     renderPrint(current);
     renderMaterials(current);
     renderTimeline(timeline);
-    if (announce) say("", "info");
+    if (announce) {
+      if (param("created") && state === "created") say("转递通知单已创建。下一步：打包，然后转出。", "ok");
+      else say("", "info");
+    }
   } catch (err) {
-    say(`无法加载转递：${err.message}`, "error");
+    sayError("无法加载转递：", err);
   }
 }
 
@@ -393,10 +562,21 @@ if (who) {
       }
       act(
         "rejection",
-        { reasons: [{ code: "other", detail: reason }] },
+        { reasons: [{ code: "other", detail: reason }, ...reportReasons()] },
         "正在签署拒收…",
         "已拒收，理由已签名并退回转出单位；保管权不转移。",
       );
+    });
+    $("#confirm-accept").addEventListener("click", () =>
+      act("receipt", {}, "正在签署回执…", "回执已签署，保管权已转移至本单位。"),
+    );
+    $("#cancel-accept").addEventListener("click", () => {
+      $("#accept-form").hidden = true;
+      const opener = document.querySelector('[data-action="accept"]');
+      if (opener) {
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
     });
     $("#reject-reason").addEventListener("input", (e) => e.target.removeAttribute("aria-invalid"));
     $("#cancel-reject").addEventListener("click", () => {

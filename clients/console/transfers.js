@@ -31,12 +31,12 @@ function row(t) {
     "tr",
     { class: overdue ? "overdue" : null, "data-transfer-id": id },
     h("th", { scope: "row" }, h("a", { href: `transfer.html?id=${encodeURIComponent(id)}` }, no)),
-    h("td", {}, unitText(other)),
-    h("td", {}, stateBadge(T.state(t))),
-    h("td", { class: "num" }, String(T.volumes(t).length || "—")),
-    h("td", { class: "num" }, String(T.materialCount(t) ?? "—")),
-    h("td", {}, timeEl(T.created(t), true)),
-    h("td", {}, timeEl(T.deadline(t), true), overdue ? [" ", overdueBadge(T.overdueText(t))] : null),
+    h("td", { "data-label": role === "incoming" ? "转出单位" : "接收单位" }, unitText(other)),
+    h("td", { "data-label": "状态" }, stateBadge(T.state(t))),
+    h("td", { class: "num", "data-label": "卷数" }, String(T.volumes(t).length || "—")),
+    h("td", { class: "num", "data-label": "材料份数" }, String(T.materialCount(t) ?? "—")),
+    h("td", { "data-label": "创建日期" }, timeEl(T.created(t), true)),
+    h("td", { "data-label": "期限" }, timeEl(T.deadline(t), true), overdue ? [" ", overdueBadge(T.overdueText(t, role === "incoming"))] : null),
   );
 }
 
@@ -54,7 +54,7 @@ async function load() {
     const caption = `${TITLES[role][0]}：共 ${items.length} 件` + (overdue ? `，其中逾期 ${overdue} 件` : "");
     const table = h(
       "table",
-      { id: "transfers" },
+      { id: "transfers", class: "rows-table" },
       h("caption", {}, caption),
       h(
         "thead",
@@ -89,6 +89,7 @@ if (who) {
   document.title = `${title} · 档案公证控制台`;
   $("#title").textContent = title;
   $("#lead").textContent = lead;
+  $("#new-transfer-line").hidden = role !== "outgoing";
   const state = param("state");
   if (state) $("#state").value = state;
   $("#filter").addEventListener("submit", (e) => {

@@ -119,7 +119,7 @@ def test_the_installed_entry_point_maps_errors_too(tmp_path: Path) -> None:
 
 def test_usage_errors_are_one_line_too(cli: Any) -> None:
     err = one_line(cli("ingest"))
-    assert "Missing argument" in err
+    assert "用法：notary ingest 目录" in err  # in Chinese, with the template hint
     err = one_line(cli("transfer", "send", "t-1", "--bogus"))
-    assert "No such option" in err
+    assert "没有这个选项：--bogus" in err
     assert cli("--help").code == 0

@@ -283,7 +283,7 @@ def test_receipt_prints_the_signed_receipt_and_its_chain_tx(
     for expected in (
         "干部人事档案转递回执",
         "组转字〔2026〕15号",
-        "已接收",
+        "已签收",
         "四性检测结果",
         "真实性22",  # 检测项, 通过, 检测材料数
         "安全性22",

@@ -44,7 +44,7 @@ def test_ingest_a_directory_with_progress_summary_and_failed_rows(
     assert "登记材料" in r.err and "6/6" in r.err  # the progress bar ran to the end
     assert "共 6 行，成功 3，失败 3" in r.out
     assert "文件不存在：missing.pdf" in r.out
-    assert "不属于十大类" in r.out and "YYYY-MM-DD" in r.out
+    assert "不属于十大类" in r.out and "形成日期不存在" in r.out
     # 顺序号 were assigned per category in manifest order.
     r = cli("provenance", vol, "--json", env=_env(service))
     assert r.code == 0

@@ -98,7 +98,7 @@ def test_export_import_offline_then_reject(service: Service, cli: Any, tmp_path:
     assert json.loads(r.out)["state"] == "delivered"
     r = cli("transfer", "reject", tid, "--reason", "材料不齐全", env=b)
     assert r.code == 0, r.err
-    assert "已退回" in r.out
+    assert "已拒收" in r.out
     with service.client("UNIT-A") as c:
         assert c.get_volume(vol)["id"] == vol  # custody stays with the sender
         assert c.get_transfer(tid)["state"] == "rejected"

@@ -100,7 +100,7 @@ def test_a_damaged_copy_is_replaced_by_another_copy_of_the_same_package(
     assert (
         "另一份转递包，替换检测未通过的一份" in r.out and "未通过（1 件材料有检测项失败）" in r.out
     )
-    assert "全部通过" in r.out and "已接收" in r.out
+    assert "全部通过" in r.out and "已签收" in r.out
 
 
 def test_verify_then_reject_show_return_and_resend(
@@ -118,7 +118,7 @@ def test_verify_then_reject_show_return_and_resend(
 
     r = cli("transfer", "show", tid, env=a)
     assert r.code == 0, r.err
-    assert "已退回" in r.out and "理由：缺少学历证明" in r.out and "链上保管状态" in r.out
+    assert "已拒收" in r.out and "理由：缺少学历证明" in r.out and "链上保管状态" in r.out
     r = cli("transfer", "return", tid, env=a)
     assert r.code == 0, r.err
     assert "已办理退回" in r.out and f"notary transfer resend {tid}" in r.out

@@ -29,7 +29,7 @@ def test_volumes_list_links_to_the_volume_timeline(
     assert "正本" in row.text and "在库" in row.text
     screenshot(page, "volumes")
 
-    link = css(row, "a")
+    link = css(row, 'a[data-action="provenance"]')
     assert link.text == "来源追溯"
     page.execute_script("arguments[0].focus()", link)
     ActionChains(page).send_keys(Keys.ENTER).perform()  # links work from the keyboard

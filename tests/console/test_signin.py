@@ -113,9 +113,9 @@ def test_pages_ask_for_sign_in_and_return_after_it(page: Any, server: Server) ->
 
 def test_an_auditor_sees_only_the_pages_of_the_role(page: Any, server: Server) -> None:
     sign_in(page, server, server.auditor)
-    wait_for(lambda: page.current_url.endswith("verify.html"), "the auditor's first page")
+    wait_for(lambda: page.current_url.endswith("admin.html"), "the auditor's first page")
     labels = [a.text for a in css_all(page, "nav a")]
-    assert labels == ["核验"]
+    assert labels == ["管理", "核验"]
     assert "安全审计员" in css(page, "#who").text
     page.get(server.url("/console/transfers.html?role=incoming"))
     wait_status(page, "无权使用此页面")
@@ -137,9 +137,10 @@ def test_signed_in_pages_have_a_logical_tab_order_and_a_skip_link(
         return str(el.get_attribute("id") or el.get_attribute("class") or el.text)
 
     # Skip link, the header (brand, navigation, sign-out), then the page in reading order.
-    assert [tab() for _ in range(7)] == [
+    assert [tab() for _ in range(8)] == [
         "skip",
         "brand",
+        "管理",
         "核验",
         "sign-out",
         "file",

@@ -104,8 +104,14 @@ def test_receiver_sees_the_transfer_accepts_it_and_custody_moves(
     assert accept.is_enabled()
     screenshot(page, "transfer-verified")
 
-    # 签收回执: the receipt is signed and custody moves to the receiver.
+    # 签收回执 asks for confirmation first; then the receipt is signed and custody moves.
     accept.click()
+    confirm = visible(page, "#confirm-accept")
+    assert active(page) == confirm and "不能撤回" in css(page, "#accept-form").text
+    css(page, "#cancel-accept").click()  # changing one's mind signs nothing
+    assert not css(page, "#accept-form").is_displayed() and active(page) == accept
+    accept.click()
+    visible(page, "#confirm-accept").click()
     wait_status(page, "回执已签署")
     assert "已签收" in css(page, "#title").text
     assert not css_all(page, '[data-action="accept"]')
@@ -120,7 +126,7 @@ def test_receiver_sees_the_transfer_accepts_it_and_custody_moves(
     assert held
     screenshot(page, "volumes-after-receipt")
     # … and its timeline says so, proven in the log.
-    css(held[-1], "a").click()
+    css(held[-1], 'a[data-action="provenance"]').click()
     wait_status(page, "项")
     kinds = [li.get_attribute("data-kind") for li in css_all(page, "#timeline > li")]
     assert "custody.received" in kinds, kinds

@@ -301,7 +301,7 @@ def render_outcome(t: TransferFacts, o: OutcomeFacts, url: str) -> bytes:
             ("接收单位", str(t.receiver)),
             (
                 "结论",
-                "已接收（保管权已在链上转移）" if o.accepted else "退回（保管权仍属转出单位）",
+                "已签收（保管权已在链上转移）" if o.accepted else "已拒收（保管权仍属转出单位）",
             ),
             ("转递包根", t.package_root or "—"),
             ("回执摘要" if o.accepted else "退回单摘要", o.act_hash),

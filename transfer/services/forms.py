@@ -29,17 +29,9 @@ from transfer.workflow.acts import ActKind, parse_act
 from transfer.workflow.notice import VolumeKind as NoticeVolumeKind
 from transfer.workflow.notice import parse_notice
 from transfer.workflow.results import Property, Status
+from transfer.workflow.state import State as WorkflowState
 
-STATE_ZH = {
-    "created": "已创建",
-    "packaged": "已打包",
-    "dispatched": "已转出",
-    "delivered": "已送达",
-    "verified": "已检测",
-    "received": "已接收",
-    "rejected": "已退回",
-    "returned": "已退还",
-}
+STATE_ZH = {s.value: s.zh for s in WorkflowState}
 
 
 _BATCH = 500  # material ids per IN list

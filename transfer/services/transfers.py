@@ -136,7 +136,7 @@ def advance(t: Transfer, event: Event) -> tuple[str, str]:
         new = next_state(State(t.state.value), event)
     except InvalidTransition:
         raise Conflict(
-            f"转递 {t.transfer_id} 当前状态为 {t.state.value}，不能执行 {event.value}",
+            f"转递 {t.transfer_id} 当前状态为“{State(t.state.value).zh}”，不能{event.zh}",
             state=t.state.value,
             event=event.value,
         ) from None

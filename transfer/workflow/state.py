@@ -46,6 +46,24 @@ class State(StrEnum):
     REJECTED = "rejected"
     RETURNED = "returned"
 
+    @property
+    def zh(self) -> str:
+        """The word staff read (the same in the CLI and the console: clients/vocabulary.py,
+        tests/console/test_vocabulary.py)."""
+        return _STATE_ZH[self.value]
+
+
+_STATE_ZH = {
+    "created": "已创建",
+    "packaged": "已打包",
+    "dispatched": "已转出",
+    "delivered": "已送达",
+    "verified": "已检测",
+    "received": "已签收",
+    "rejected": "已拒收",
+    "returned": "已退回",
+}
+
 
 class Event(StrEnum):
     PACKAGE = "package"
@@ -56,6 +74,19 @@ class Event(StrEnum):
     REJECT = "reject"
     RETURN = "return"
     RECALL = "recall"
+
+    @property
+    def zh(self) -> str:
+        return {
+            "package": "打包",
+            "dispatch": "转出",
+            "deliver": "送达",
+            "verify": "四性检测",
+            "accept": "签收回执",
+            "reject": "拒收",
+            "return": "退回",
+            "recall": "撤回",
+        }[self.value]
 
 
 TRANSITIONS: dict[tuple[State, Event], State] = {
