@@ -84,7 +84,10 @@ def send(
         t = c.get_transfer(transfer_id)
         if t["state"] == "created":
             t = c.transfer_action(transfer_id, "package")
-        t = c.transfer_action(transfer_id, "dispatch")
+        # Asked again after an answer was lost (a timeout under load): already dispatched
+        # is done, not a refusal.
+        if t["state"] != "dispatched":
+            t = c.transfer_action(transfer_id, "dispatch")
     if as_json:
         print_json(t)
         return
