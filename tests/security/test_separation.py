@@ -168,3 +168,39 @@ def test_every_change_of_keys_and_units_is_an_anchored_access_log_entry(
     with clean_engine.begin() as conn:
         conn.execute(delete(AccessEvent).where(AccessEvent.action == "key.revoke"))
     assert sorted(check for check, _ in _audit_access(world)) == ["access-record", "entry"]
+
+
+def test_no_role_can_silence_the_auditor(sclient: TestClient, cast: Cast, db: Session) -> None:
+    """Neither revoke the auditor's key, nor suspend its unit, nor remove or rewrite the
+    logs it reads — as any role, over the API."""
+    keys = sclient.get(f"/v1/units/{cast.audit.unit_id}/keys", headers=cast.audit.headers)
+    (audit_key,) = [k["id"] for k in keys.json() if k["role"] == "audit"]
+    # The auditor's unit held alone by the auditor too (not only the shared ORG unit).
+    overseer = Unit(code="JIJIAN", name="纪检监察室", kind=UnitKind.ADMIN)
+    db.add(overseer)
+    db.flush()
+    lone_key, lone_text = issue_api_key(db, overseer, Role.AUDIT, "console")
+    db.commit()
+    lone = {"Authorization": f"Bearer {lone_text}"}
+    attempts = [
+        ("POST", f"/v1/units/{cast.audit.unit_id}/keys/{audit_key}/revoke"),
+        ("POST", f"/v1/units/{overseer.id}/keys/{lone_key.id}/revoke"),
+        ("POST", f"/v1/units/{cast.audit.unit_id}/suspend"),
+        ("POST", f"/v1/units/{overseer.id}/suspend"),
+    ]
+    for actor in (cast.admin, cast.security, cast.audit, cast.operator):
+        for method, path in attempts:
+            r = sclient.request(method, path, headers=actor.headers)
+            assert r.status_code == 403, (actor.role, path, r.status_code)
+        for path in ("/v1/access-log", "/v1/read-log", "/v1/log/entries", "/v1/alerts"):
+            for method in ("DELETE", "PUT", "PATCH"):
+                r = sclient.request(method, path, headers=actor.headers)
+                assert r.status_code in (404, 405), (actor.role, method, path, r.status_code)
+    # No route writes to what the auditor reads: the logs are append-only over the API.
+    for route in sclient.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if path.startswith(("/v1/access-log", "/v1/read-log", "/v1/log")):
+            assert set(route.methods) <= {"GET", "HEAD"}, (path, route.methods)
+    for headers in (cast.audit.headers, lone):
+        assert sclient.get("/v1/access-log", headers=headers).status_code == 200
+        assert sclient.get("/v1/read-log", headers=headers).status_code == 200
