@@ -56,7 +56,7 @@ def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
 )
 def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, caller: UnitsWriter) -> Unit:
     if db.scalar(select(Unit.id).where(Unit.code == body.code)) is not None:
-        raise Conflict(f"该单位代码已登记：{body.code}（单位代码在本部署中唯一），请核对")
+        raise Conflict("该单位代码已登记（单位代码在本部署中唯一），请核对", code=body.code)
     public_key = body.public_key
     if public_key is None and state.notary is not None and body.kind is not UnitKind.ADMIN:
         # No key given: the unit is hosted here, and its envelope key (which data keys
