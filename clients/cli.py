@@ -402,11 +402,11 @@ def unit_add(
     from transfer.db.models import UnitKind
     from transfer.db.session import make_engine, write_sessionmaker
     from transfer.roles import Role
-    from transfer.security import issue_api_key
     from transfer.services.setup import (
         add_unit,
         checked_unit_fields,
         is_initialised,
+        issue_console_key,
         settings_for,
     )
     from transfer.services.transfer_units import give_chain_account
@@ -438,7 +438,7 @@ def unit_add(
                     unit = add_unit(s, code, name, unit_kind, public_key)
                 except ValueError as e:
                     raise UserError(str(e)) from None
-                _, key = issue_api_key(s, unit, Role.OPERATOR, "notary unit add")
+                key = issue_console_key(s, unit, Role.OPERATOR, "notary unit add")
                 account = give_chain_account(s, dep, unit)
                 s.commit()
     finally:

@@ -103,6 +103,28 @@ class Settings(BaseSettings):
     body_max_bytes: int = Field(default=1 * MiB, ge=1)
     # A request body that sends nothing for this long is answered 408 (bodylimit.py).
     body_idle_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # A small (non-streamed) body must arrive whole within this many seconds (408):
+    # a key holder dribbling a JSON body cannot hold a connection for long.
+    body_total_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # A streamed body (upload, verify by file, import) must average at least this many
+    # bytes per second once ``body_idle_timeout_s`` has passed (408): a slow upload
+    # cannot hold a worker thread for hours one byte at a time.
+    body_min_bytes_per_s: int = Field(default=8 * 1024, ge=1)
+
+    # Per-client rate limits (token buckets, notary/_internal/ratelimit.py) on what
+    # anyone may call without a key: the public API routes (/v1/check, /v1/federation…,
+    # /v1/health, /v1/chain, /metrics) and the read-only chain JSON-RPC endpoint. A
+    # refused request is a 429 with Retry-After. 0 = no limit. The client is the peer
+    # address: behind a reverse proxy, limit there (SECURITY.md §7).
+    public_rate_per_s: float = Field(default=20.0, ge=0)
+    public_rate_burst: int = Field(default=100, ge=1)
+    chain_rpc_rate_per_s: float = Field(default=50.0, ge=0)
+    chain_rpc_rate_burst: int = Field(default=200, ge=1)
+    # Buckets remembered at most (each a few hundred bytes): the limiter's memory bound.
+    rate_limit_clients: int = Field(default=4096, ge=1, le=1_000_000)
+    # A key asking for a main volume (正本) another unit holds: refused alike either way,
+    # and at most this many such attempts per key and hour (SECURITY.md §7).
+    main_volume_probes_per_hour: int = Field(default=10, ge=1)
     accepted_media_types: tuple[str, ...] = DEFAULT_MEDIA_TYPES
 
     # 干部档案转递 rules: the sender completes within two months, the receiver audits

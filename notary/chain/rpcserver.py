@@ -40,6 +40,7 @@ from eth_utils import is_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EthValidationError
 
 from notary._internal.jsondepth import too_deep
+from notary._internal.ratelimit import RateLimiter
 from notary.chain.callview import CallTimeout, deadline
 from notary.chain.embedded import EmbeddedChain, RevertError
 
@@ -590,6 +591,14 @@ class _Handler(BaseHTTPRequestHandler):
         if len(body) < length:  # the client went away mid-body
             self.close_connection = True
             return
+        limiter = self.server.limiter
+        if limiter is not None:
+            # After the (≤ 1 MiB) body is read, so the connection stays usable and the
+            # client reads its 429 rather than a reset; before any of the work.
+            wait = limiter.take(self.client_address[0])
+            if wait:
+                self._reply(HTTPStatus.TOO_MANY_REQUESTS, b"", {"Retry-After": str(wait)})
+                return
         response = self.server.rpc.handle_body(body)
         self._reply(HTTPStatus.OK, response or b"")
 
@@ -621,8 +630,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._reply(HTTPStatus.METHOD_NOT_ALLOWED, b"")
 
-    def _reply(self, status: HTTPStatus, body: bytes) -> None:
+    def _reply(
+        self, status: HTTPStatus, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -635,10 +648,18 @@ class _Handler(BaseHTTPRequestHandler):
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, rpc: ReadOnlyRpc, token: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        rpc: ReadOnlyRpc,
+        token: str | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         super().__init__((LOOPBACK, port), _Handler)
         self.rpc = rpc
         self.token = token
+        # Per-client requests (the read-only endpoint): 429 with Retry-After past it.
+        self.limiter = limiter
         self._connections = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -667,13 +688,22 @@ class _HttpServer(ThreadingHTTPServer):
 class ReadOnlyRpcServer:
     """``http://127.0.0.1:<port>/`` serving :class:`ReadOnlyRpc` from a background thread."""
 
-    def __init__(self, chain: EmbeddedChain, port: int = 0, *, time_s: float = CALL_TIME_S) -> None:
+    def __init__(
+        self,
+        chain: EmbeddedChain,
+        port: int = 0,
+        *,
+        time_s: float = CALL_TIME_S,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._time_s = time_s
+        self._limiter = limiter
         self._http = self._server(chain, port)
         self._thread: threading.Thread | None = None
 
     def _server(self, chain: EmbeddedChain, port: int) -> _HttpServer:
-        return _HttpServer(port, ReadOnlyRpc(chain, time_s=self._time_s))
+        rpc = ReadOnlyRpc(chain, time_s=self._time_s)
+        return _HttpServer(port, rpc, limiter=self._limiter)
 
     @property
     def address(self) -> tuple[str, int]:

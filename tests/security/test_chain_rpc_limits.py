@@ -22,6 +22,7 @@ from notary.chain.rpcserver import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     MAX_CONNECTIONS,
+    SOCKET_TIMEOUT_S,
     ReadOnlyRpc,
     ReadOnlyRpcServer,
 )
@@ -173,3 +174,13 @@ def test_connections_beyond_the_limit_are_closed_at_once(server: ReadOnlyRpcServ
     time.sleep(0.2)
     item = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     assert _post(server.url, item)["result"] == hex(TEST_CHAIN_ID)
+
+
+def test_a_silent_connection_is_closed_after_the_socket_timeout(
+    server: ReadOnlyRpcServer,
+) -> None:
+    with socket.create_connection(server.address, timeout=SOCKET_TIMEOUT_S + 5) as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        assert sock.recv(1) == b""
+        assert SOCKET_TIMEOUT_S - 0.5 <= time.monotonic() - started < SOCKET_TIMEOUT_S + 3

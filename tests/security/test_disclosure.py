@@ -90,3 +90,37 @@ def test_a_main_volume_held_elsewhere_is_refused_without_naming_the_holder_and_a
     assert again.status_code == 409
     alerts = client.get("/v1/alerts", headers=cast.security.headers).json()["items"]
     assert len([a for a in alerts if a["kind"] == "cadre-main-volume-elsewhere"]) == 1
+
+
+def test_a_main_volume_refusal_is_the_same_whoever_holds_it_and_probing_is_limited_per_key(
+    world: World,
+) -> None:
+    client, cast = world.client, world.cast
+    main = {"cadre_identifier": CADRE, "kind": "main"}
+    own = client.post("/v1/volumes", json=main, headers=cast.operator.headers)
+    foreign = client.post("/v1/volumes", json=main, headers=cast.other.headers)
+    # The holder and another unit get the same answer: status, problem, headers.
+    assert own.status_code == foreign.status_code == 409
+    assert own.json() == foreign.json()
+    assert {k: v for k, v in own.headers.items() if k != "content-length"} == {
+        k: v for k, v in foreign.headers.items() if k != "content-length"
+    }
+    # Probing 身份证号 held elsewhere: main_volume_probes_per_hour (10) refusals per key,
+    # then every main-volume registration by that key is a 429 — a cadre with no 正本
+    # included, so the limit itself tells nothing.
+    for _ in range(9):
+        r = client.post("/v1/volumes", json=main, headers=cast.other.headers)
+        assert r.status_code == 409
+    fresh = {"cadre_identifier": "110105198001010077", "kind": "main"}
+    r = client.post("/v1/volumes", json=fresh, headers=cast.other.headers)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 3000
+    assert "联系安全保密管理员" in r.json()["detail"]
+    assert client.post("/v1/volumes", json=main, headers=cast.other.headers).status_code == 429
+    # 副本 and other keys are not held back; each probe was an alert.
+    copy = {"cadre_identifier": CADRE, "kind": "copy"}
+    assert client.post("/v1/volumes", json=copy, headers=cast.other.headers).status_code == 201
+    other_key = {"cadre_identifier": "110105198001010078", "kind": "main"}
+    r = client.post("/v1/volumes", json=other_key, headers=cast.operator.headers)
+    assert r.status_code == 201
+    alerts = client.get("/v1/alerts", headers=cast.security.headers).json()["items"]
+    assert len([a for a in alerts if a["kind"] == "cadre-main-volume-elsewhere"]) == 10

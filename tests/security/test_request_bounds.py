@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 import uvicorn
@@ -231,3 +231,120 @@ def test_a_body_nested_too_deeply_is_a_422_not_a_crash(port: int, cast: Cast, pa
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(64).startswith(b"HTTP/1.1 ")
+
+
+def _dribble(
+    port: int, path: str, headers: dict[str, str], first: bytes, piece: bytes, every_s: float
+) -> tuple[int, float]:
+    """Sends the head and ``first``, then ``piece`` every ``every_s`` seconds (never
+    stalling past the idle timeout) until the server answers: (status, seconds)."""
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head.encode("latin-1") + first)
+        sock.settimeout(every_s)
+        response = b""
+        while b"\r\n\r\n" not in response and time.monotonic() - started < 30:
+            try:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                response += chunk
+            except TimeoutError:
+                with suppress(OSError):
+                    sock.sendall(piece)
+        return int(response.split()[1]), time.monotonic() - started
+
+
+@pytest.fixture
+def slow_port(
+    notary_settings: Settings, clean_engine: Engine, deployment: Deployment
+) -> Iterator[int]:
+    settings = notary_settings.model_copy(
+        update={
+            "anchoring_enabled": False,
+            "body_idle_timeout_s": 1.0,
+            "body_total_timeout_s": 2.0,
+            "body_min_bytes_per_s": 1000,
+        }
+    )
+    with _serving(settings, clean_engine, deployment) as p:
+        yield p
+
+
+def _quick_call(port: int, key: str) -> float:
+    started = time.monotonic()
+    status, _, _ = _send(
+        port, VERIFY, {**_auth(key), "Content-Type": JSON, "Content-Length": "2"}, b"{}"
+    )
+    assert status == 422
+    return time.monotonic() - started
+
+
+def test_a_key_holder_dribbling_a_json_body_is_cut_at_the_total_timeout(
+    slow_port: int, cast: Cast
+) -> None:
+    # A byte every 0.3 s never trips the 1 s idle timeout; the 2 s total does.
+    headers = {**_auth(cast.admin.key), "Content-Type": JSON, "Content-Length": "100000"}
+    result: list[tuple[int, float]] = []
+    t = threading.Thread(
+        target=lambda: result.append(_dribble(slow_port, UNITS, headers, b"{", b" ", 0.3))
+    )
+    t.start()
+    time.sleep(0.5)
+    assert _quick_call(slow_port, cast.operator.key) < 1.5  # others are served meanwhile
+    t.join(timeout=30)
+    ((status, seconds),) = result
+    assert status == 408 and 2.0 <= seconds < 4.0, (status, seconds)
+
+
+def test_a_key_holder_dribbling_an_upload_is_cut_below_the_least_rate(
+    slow_port: int, scast: Cast
+) -> None:
+    cast = scast  # U1 hosted here (an envelope key): its uploads are taken
+    r = _send(
+        slow_port,
+        "/v1/volumes",
+        {**_auth(cast.operator.key), "Content-Type": JSON, "Content-Length": "61"},
+        b'{"cadre_identifier": "110105194912310099", "kind": "main"}'.ljust(61),
+    )
+    assert r[0] == 201, r[1]
+    volume = r[1].split(b'"id":"')[1].split(b'"')[0].decode()
+    fields = {"category": "1", "seq_no": "1", "pages": "1", "title": "履历表"}
+    fields["formation_date"] = "2001-01-01"
+    head = "".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    )
+    head += f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
+    headers = {**_auth(cast.operator.key), "Content-Type": MULTIPART, "Content-Length": "10000000"}
+    # 10 bytes every 0.2 s (50 B/s) keeps the connection from ever being idle 1 s, and is
+    # far below the 1,000 B/s the route requires once its 1 s of grace has passed.
+    results: list[tuple[int, float]] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                _dribble(
+                    slow_port,
+                    f"/v1/volumes/{volume}/materials",
+                    headers,
+                    head.encode("utf-8") + b"%PDF-1.4\n",
+                    b"x" * 10,
+                    0.2,
+                )
+            )
+        )
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert _quick_call(slow_port, cast.operator.key) < 1.5
+    for t in threads:
+        t.join(timeout=30)
+    assert len(results) == 4
+    for status, seconds in results:
+        assert status == 408 and seconds < 4.0, (status, seconds)
+    # The worker threads were let go: the service still takes uploads and calls at once.
+    assert _quick_call(slow_port, cast.operator.key) < 1.5

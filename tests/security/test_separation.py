@@ -5,8 +5,16 @@ the server console. What does not hold yet is listed in SECURITY.md §7."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, update
@@ -14,12 +22,15 @@ from sqlalchemy.orm import Session
 
 from notary.audit import audit_records, new_report
 from notary.deployment import Deployment
+from tests.clients.conftest import running_service
 from tests.security._world import World, build_world
 from tests.service.conftest import Cast
 from transfer.db.models import AccessEvent, Unit, UnitKind
+from transfer.db.session import make_engine
 from transfer.roles import Role
 from transfer.security import issue_api_key
 from transfer.services.record_audit import logged_records
+from transfer.services.setup import settings_for
 
 
 def test_the_security_administrator_cannot_revoke_another_administrators_key(
@@ -168,3 +179,98 @@ def test_every_change_of_keys_and_units_is_an_anchored_access_log_entry(
     with clean_engine.begin() as conn:
         conn.execute(delete(AccessEvent).where(AccessEvent.action == "key.revoke"))
     assert sorted(check for check, _ in _audit_access(world)) == ["access-record", "entry"]
+
+
+def test_no_role_can_silence_the_auditor(sclient: TestClient, cast: Cast, db: Session) -> None:
+    """Neither revoke the auditor's key, nor suspend its unit, nor remove or rewrite the
+    logs it reads — as any role, over the API."""
+    keys = sclient.get(f"/v1/units/{cast.audit.unit_id}/keys", headers=cast.audit.headers)
+    (audit_key,) = [k["id"] for k in keys.json() if k["role"] == "audit"]
+    # The auditor's unit held alone by the auditor too (not only the shared ORG unit).
+    overseer = Unit(code="JIJIAN", name="纪检监察室", kind=UnitKind.ADMIN)
+    db.add(overseer)
+    db.flush()
+    lone_key, lone_text = issue_api_key(db, overseer, Role.AUDIT, "console")
+    db.commit()
+    lone = {"Authorization": f"Bearer {lone_text}"}
+    attempts = [
+        ("POST", f"/v1/units/{cast.audit.unit_id}/keys/{audit_key}/revoke"),
+        ("POST", f"/v1/units/{overseer.id}/keys/{lone_key.id}/revoke"),
+        ("POST", f"/v1/units/{cast.audit.unit_id}/suspend"),
+        ("POST", f"/v1/units/{overseer.id}/suspend"),
+    ]
+    for actor in (cast.admin, cast.security, cast.audit, cast.operator):
+        for method, path in attempts:
+            r = sclient.request(method, path, headers=actor.headers)
+            assert r.status_code == 403, (actor.role, path, r.status_code)
+        for path in ("/v1/access-log", "/v1/read-log", "/v1/log/entries", "/v1/alerts"):
+            for method in ("DELETE", "PUT", "PATCH"):
+                r = sclient.request(method, path, headers=actor.headers)
+                assert r.status_code in (404, 405), (actor.role, method, path, r.status_code)
+    # No route writes to what the auditor reads: the logs are append-only over the API.
+    for route in sclient.app.routes:  # type: ignore[attr-defined]
+        path = getattr(route, "path", "")
+        if path.startswith(("/v1/access-log", "/v1/read-log", "/v1/log")):
+            assert set(route.methods) <= {"GET", "HEAD"}, (path, route.methods)
+    for headers in (cast.audit.headers, lone):
+        assert sclient.get("/v1/access-log", headers=headers).status_code == 200
+        assert sclient.get("/v1/read-log", headers=headers).status_code == 200
+
+
+def _notary_audit(home: Path, rpc: str, out: Path) -> tuple[int, dict[str, Any]]:
+    """``notary audit --json`` as the auditor runs it on the server (a subprocess)."""
+    r = subprocess.run(
+        [sys.executable, "-c", "from clients.cli import main; main()", "audit", "--home",
+         str(home), "--out", str(out), "--json", "--rpc", rpc],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_console_changes_are_anchored_access_log_entries_the_auditor_lists(
+    tmp_path: Path,
+) -> None:
+    """``notary init`` and ``notary unit add`` (run as users run them, by
+    ``running_service``) are in the access log: actor the console and the OS user, each
+    an anchored ``access.event`` the auditor lists and ``notary audit`` checks."""
+    user = getpass.getuser()
+    with running_service(tmp_path / "home") as svc:
+        audit = {"Authorization": f"Bearer {svc.audit_key}"}
+        r = httpx.get(f"{svc.url}/v1/access-log", headers=audit, params={"limit": 100})
+        assert r.status_code == 200, r.text
+        items = list(reversed(r.json()["items"]))
+        assert [(i["action"], i["role"]) for i in items] == [
+            ("unit.create", None),  # CENTRE, by notary init
+            ("key.issue", "admin"),
+            ("key.issue", "security"),
+            ("key.issue", "audit"),
+            ("unit.create", None),  # UNIT-A, by notary unit add
+            ("key.issue", "operator"),
+            ("unit.create", None),  # UNIT-B
+            ("key.issue", "operator"),
+        ]
+        assert all(i["actor_key_id"] is None and i["console_user"] == user for i in items)
+        assert all(i["leaf_index"] is not None for i in items)
+        # Anchored (the service anchors every second), then checked by notary audit.
+        deadline = time.monotonic() + 30
+        while True:
+            code, report = _notary_audit(svc.home, svc.rpc_url, tmp_path / "report")
+            if code == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert code == 0, report["problems"]
+        assert report["summary"]["records"]["access_events"] == len(items)
+        # The entry names the console's operator: rewriting it is found.
+        engine = make_engine(settings_for(svc.home).database_url_resolved)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    update(AccessEvent)
+                    .where(AccessEvent.action == "unit.create")
+                    .values(console_user="someone-else")
+                )
+        finally:
+            engine.dispose()
+        code, report = _notary_audit(svc.home, svc.rpc_url, tmp_path / "report2")
+        assert code == 1
+        assert {p["check"] for p in report["problems"]} == {"entry"}, report["problems"]

@@ -93,8 +93,8 @@ def test_administrator_keys_cannot_be_minted_over_the_api(
     r = client.post(
         f"/v1/units/{cast.operator.unit_id}/keys", json={"role": role}, headers=cast.admin.headers
     )
-    assert r.status_code == 403
-    assert "console" in r.json()["detail"]
+    assert r.status_code == 403 and r.json()["rule"] == "separation-of-duties"
+    assert "服务器控制台" in r.json()["detail"]
 
 
 def test_no_key_is_401_with_challenge(client: TestClient, cast: Cast) -> None:
@@ -156,7 +156,7 @@ def test_suspended_unit_is_refused_until_reinstated(client: TestClient, cast: Ca
     assert r.status_code == 200 and r.json()["status"] == "suspended"
     r = client.get("/v1/volumes", headers=cast.operator.headers)
     assert r.status_code == 403
-    assert "suspended" in r.json()["detail"]
+    assert "已暂停" in r.json()["detail"]
     # Other units carry on.
     assert client.get("/v1/volumes", headers=cast.other.headers).status_code == 200
     r = client.post(url + "/reinstate", headers=cast.security.headers)
@@ -166,7 +166,7 @@ def test_suspended_unit_is_refused_until_reinstated(client: TestClient, cast: Ca
 
 def test_security_cannot_suspend_its_own_unit(client: TestClient, cast: Cast) -> None:
     r = client.post(f"/v1/units/{cast.security.unit_id}/suspend", headers=cast.security.headers)
-    assert r.status_code == 409
+    assert r.status_code == 403 and r.json()["rule"] == "separation-of-duties"
     assert client.get("/v1/alerts", headers=cast.security.headers).status_code == 200
 
 

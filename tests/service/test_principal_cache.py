@@ -79,7 +79,7 @@ def test_a_unit_suspended_through_the_api_is_refused_at_once(
     url = f"/v1/units/{cast.operator.unit_id}"
     assert client.post(url + "/suspend", headers=cast.security.headers).status_code == 200
     r = client.get("/v1/volumes", headers=cast.operator.headers)
-    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+    assert r.status_code == 403 and "已暂停" in r.json()["detail"]
     # Refused on every call, not only the first after the suspension.
     assert client.get("/v1/volumes", headers=cast.operator.headers).status_code == 403
     assert client.post(url + "/reinstate", headers=cast.security.headers).status_code == 200

@@ -22,12 +22,14 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine, inspect, select
 
+from notary._internal.ratelimit import RateLimiter
 from transfer.api.bodylimit import BodyLimit
 from transfer.api.docs import docs_router
 from transfer.api.errors import install_error_handlers
 from transfer.api.health import DatabaseCheck, HealthCheck, ProcessCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
 from transfer.api.principals import PrincipalCache
+from transfer.api.ratelimit import PublicRateLimit
 from transfer.api.routes import (
     audit,
     federation,
@@ -177,6 +179,17 @@ def create_app(
         BodyLimit,
         max_bytes=settings.body_max_bytes,
         idle_timeout_s=settings.body_idle_timeout_s,
+        total_timeout_s=settings.body_total_timeout_s,
+        min_bytes_per_s=settings.body_min_bytes_per_s,
+    )
+    # Outside the body gate: a flood of peer messages is refused before any body is read.
+    app.add_middleware(
+        PublicRateLimit,
+        limiter=RateLimiter(
+            settings.public_rate_per_s,
+            settings.public_rate_burst,
+            max_clients=settings.rate_limit_clients,
+        ),
     )
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
 
@@ -320,7 +333,14 @@ def _chain_endpoints(state: AppState) -> Iterator[None]:
     settings = state.settings
     with ExitStack() as stack:
         if settings.chain_rpc_port:
-            server = stack.enter_context(ReadOnlyRpcServer(embedded, settings.chain_rpc_port))
+            limiter = RateLimiter(
+                settings.chain_rpc_rate_per_s,
+                settings.chain_rpc_rate_burst,
+                max_clients=settings.rate_limit_clients,
+            )
+            server = stack.enter_context(
+                ReadOnlyRpcServer(embedded, settings.chain_rpc_port, limiter=limiter)
+            )
             logger.info("链只读 JSON-RPC：%s", server.url)
         token = settings.chain_writer_token
         if settings.chain_writer_port and token is not None:

@@ -25,6 +25,7 @@ authenticated, but for the peer centres' messages, :data:`PEER_ROUTES`):
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,10 +94,22 @@ PEER_ROUTES = re.compile(r"/v1/federation/(dispatches|outcomes)")
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int, idle_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        idle_timeout_s: float = 30.0,
+        total_timeout_s: float = 60.0,
+        min_bytes_per_s: int = 8 * 1024,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # No chunk for this long: 408 (any body).
         self.idle_timeout_s = idle_timeout_s
+        # A small body not whole after this long: 408 (a key holder dribbling JSON).
+        self.total_timeout_s = total_timeout_s
+        # A streamed body slower than this on average, after idle_timeout_s: 408.
+        self.min_bytes_per_s = min_bytes_per_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -145,8 +158,9 @@ class BodyLimit:
             raise _too_large(self.max_bytes)
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + self.total_timeout_s
         while True:
-            message = await self._next(receive)
+            message = await self._next(receive, deadline)
             if message["type"] != "http.request":  # the client went away
                 await self.app(scope, _replay([message]), send)
                 return
@@ -165,23 +179,39 @@ class BodyLimit:
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay([whole], then=receive), send)
 
-    async def _next(self, receive: Receive) -> Message:
+    async def _next(
+        self, receive: Receive, deadline: float | None = None, slow: str | None = None
+    ) -> Message:
+        """The next message, within the idle timeout and before ``deadline`` (then 408:
+        ``slow`` says why, else the small body's total time)."""
+        wait = self.idle_timeout_s
+        if deadline is not None:
+            wait = min(wait, max(0.0, deadline - time.monotonic()))
         try:
-            with anyio.fail_after(self.idle_timeout_s):
+            with anyio.fail_after(wait):
                 return await receive()
         except TimeoutError:
+            if wait < self.idle_timeout_s:
+                why = slow or f"请求体没有在 {self.total_timeout_s:g} 秒内传完"
+                raise RequestTimeout(why + "：请检查网络后重试") from None
             raise RequestTimeout(
                 f"请求体超过 {self.idle_timeout_s:g} 秒没有传来数据", limit_s=self.idle_timeout_s
             ) from None
 
     def _counted(self, receive: Receive, limit: int) -> Receive:
         """``receive`` for a streaming route: the same messages, counted against
-        ``limit`` and the idle timeout (raised into the route, which answers them)."""
+        ``limit``, the idle timeout and the least average rate (raised into the route,
+        which answers them). The rate: after ``idle_timeout_s`` of grace, the bytes
+        received must keep up with ``min_bytes_per_s``, so a key holder cannot hold a
+        worker thread for hours sending a byte now and then."""
         size = 0
+        started = time.monotonic()
+        slow = f"上传过慢（平均低于每秒 {self.min_bytes_per_s} 字节）"
 
         async def counted() -> Message:
             nonlocal size
-            message = await self._next(receive)
+            due = started + self.idle_timeout_s + size / self.min_bytes_per_s
+            message = await self._next(receive, due, slow)
             size += len(message.get("body", b""))
             if size > limit:
                 raise _too_large(limit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from transfer.api.errors import Forbidden, ServiceUnavailable, Unauthorized
 from transfer.api.state import AppState
-from transfer.roles import Permission
+from transfer.roles import Permission, refusal
 from transfer.security import Principal, presented_digest, principal_for_digest
 from transfer.services.context import NotaryContext
 
@@ -125,7 +125,10 @@ async def get_principal(
         presented = bearer.credentials if bearer is not None else header_key
         principal = await authenticate(state_of(request), presented)
     if not principal.unit_active:
-        raise Forbidden(f"unit {principal.unit_code} is suspended", unit=principal.unit_code)
+        raise Forbidden(
+            f"单位 {principal.unit_code} 已暂停，其密钥暂不能使用：请联系安全保密管理员",
+            unit=principal.unit_code,
+        )
     return principal
 
 
@@ -133,18 +136,24 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that admits only principals whose role grants ``permission``."""
+    """A dependency that admits only principals whose role grants ``permission``
+    (:func:`transfer.roles.refusal`, the one role decision)."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.can(permission):
-            raise Forbidden(
-                f"role '{principal.role}' does not grant '{permission}'",
-                role=str(principal.role),
-                permission=str(permission),
-            )
+        enforce(principal, permission)
         return principal
 
     return check
+
+
+def enforce(principal: Principal, permission: Permission, **target: Any) -> None:
+    """403 with the reason in Chinese unless :func:`transfer.roles.refusal` allows
+    ``principal`` to use ``permission`` on ``target`` (its keyword arguments)."""
+    why = refusal(principal.role, permission, **target)
+    if why is not None:
+        raise Forbidden(
+            why.message, rule=why.rule, role=str(principal.role), permission=str(permission)
+        )
 
 
 async def get_notary(state: StateDep) -> NotaryContext:

@@ -111,6 +111,17 @@ class Unprocessable(ProblemError):
     status, slug, title = 422, "validation", "Request validation failed"
 
 
+class TooManyRequests(ProblemError):
+    status, slug, title = 429, "too-many-requests", "Too Many Requests"
+
+    def __init__(self, retry_after_s: int, detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"请求过于频繁：请 {retry_after_s} 秒后再试",
+            headers={"Retry-After": str(retry_after_s)},
+            retry_after_s=retry_after_s,
+        )
+
+
 class ServiceUnavailable(ProblemError):
     status, slug, title = 503, "unavailable", "Service Unavailable"
 

@@ -191,7 +191,12 @@ class AccessEventOut(_Out):
         description="key.issue, key.approve, key.revoke, unit.create, unit.suspend, unit.reinstate"
     )
     unit_id: uuid.UUID
-    actor_key_id: uuid.UUID | None = Field(description="The administrator key that did it.")
+    actor_key_id: uuid.UUID | None = Field(
+        description="The administrator key that did it (null: the server console)."
+    )
+    console_user: str | None = Field(
+        description="The OS user who did it at the server console (null: over the API)."
+    )
     key_id: uuid.UUID | None
     role: str | None
     leaf_index: int | None = Field(description="Its access.event entry in the log.")

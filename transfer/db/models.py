@@ -143,7 +143,7 @@ class ApiKey(Base):
 
 class AccessEvent(Base):
     """A change of who may do what (三员分立): a key issued, approved or revoked, a unit
-    created, suspended or reinstated over the API; each one a log entry
+    created, suspended or reinstated, over the API or at the server console; each one a log entry
     (``access.event``, :func:`transfer.services.access_log.access_entry`)."""
 
     __tablename__ = "access_events"
@@ -152,6 +152,8 @@ class AccessEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
     actor_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # None: the console
+    # The OS user who made the change at the server console (null: over the API).
+    console_user: Mapped[str | None] = mapped_column(String(64))
     key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     role: Mapped[str | None] = mapped_column(String(16))
     leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)

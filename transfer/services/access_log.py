@@ -1,6 +1,7 @@
-"""The access log (三员分立): every change of who may do what made over the API — a key
-issued, approved or revoked, a unit created, suspended or reinstated — is a row of
-``access_events`` naming the administrator key that made it, and a log entry
+"""The access log (三员分立): every change of who may do what — a key issued, approved or
+revoked, a unit created, suspended or reinstated, over the API or at the server console
+(``notary init``, ``notary unit add``) — is a row of ``access_events`` naming who made
+it (the administrator key, or ``console:<OS user>``), and a log entry
 (``access.event``) appended in the same transaction, anchored like every other.
 
 The auditor lists it (``GET /v1/access-log``); ``notary audit`` re-derives each row's
@@ -10,6 +11,8 @@ entry, checks its proof and anchor, and that every logged ``access.event`` has i
 
 from __future__ import annotations
 
+import getpass
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,11 +38,31 @@ def access_entry(row: AccessEvent, unit_code: str) -> dict[str, Any]:
     return access_event(
         action=row.action,
         unit=unit_code,
-        actor=None if row.actor_key_id is None else str(row.actor_key_id),
+        actor=actor_of(row),
         key=None if row.key_id is None else str(row.key_id),
         role=row.role,
         time_ms=int(row.created_at.timestamp() * 1000),
     )
+
+
+CONSOLE = "console:"
+
+
+def actor_of(row: AccessEvent) -> str | None:
+    """Who made the change, as the entry names it: the administrator key's id, or
+    ``console:<OS user>`` for the server console (None: a row from before 0008)."""
+    if row.actor_key_id is not None:
+        return str(row.actor_key_id)
+    return None if row.console_user is None else CONSOLE + row.console_user
+
+
+def console_user() -> str:
+    """The OS user running the console command (``notary unit add`` …)."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER
+        name = f"uid{os.getuid()}"
+    return "".join(c for c in name if c.isprintable())[:64] or f"uid{os.getuid()}"
 
 
 def record_access(
@@ -48,13 +71,20 @@ def record_access(
     unit: Unit,
     actor_key_id: uuid.UUID | None,
     key: ApiKey | None = None,
+    *,
+    console: str | None = None,
 ) -> AccessEvent:
     """Adds the row and appends its entry in the caller's transaction (not committed):
-    the change, its row and its entry are committed together or not at all."""
+    the change, its row and its entry are committed together or not at all.
+    ``actor_key_id``: the administrator key over the API; else ``console``, the OS user
+    at the server console (:func:`console_user`)."""
+    if (actor_key_id is None) == (console is None):
+        raise ValueError("an access event names exactly one actor: a key or the console")
     row = AccessEvent(
         action=action,
         unit_id=unit.id,
         actor_key_id=actor_key_id,
+        console_user=console,
         key_id=None if key is None else key.id,
         role=None if key is None else str(key.role),
         created_at=utcnow(),

@@ -28,6 +28,7 @@ from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
+from transfer.services.access_log import console_user, record_access
 from transfer.services.private_home import private_umask
 from transfer.services.transfer_units import give_chain_account, write_join_request
 from transfer.settings import Settings
@@ -151,7 +152,7 @@ def _init_in(
                 unit = add_unit(s, centre_code, centre_name, UnitKind.ARCHIVE_CENTRE, centre_key)
                 account = give_chain_account(s, dep, unit, request=False)
                 keys = [
-                    IssuedKey(unit.code, role, issue_api_key(s, unit, role, "notary init")[1])
+                    IssuedKey(unit.code, role, issue_console_key(s, unit, role, "notary init"))
                     for role in (Role.ADMIN, Role.SECURITY, Role.AUDIT)
                 ]
                 request = None
@@ -197,7 +198,16 @@ def add_unit(
     )
     session.add(unit)
     session.flush()
+    # A server console change (三员分立): in the access log like an API one.
+    record_access(session, "unit.create", unit, None, console=console_user())
     return unit
+
+
+def issue_console_key(session: Session, unit: Unit, role: Role, label: str) -> str:
+    """A key issued at the server console (works at once), logged as such; its text."""
+    key, text = issue_api_key(session, unit, role, label)
+    record_access(session, "key.issue", unit, None, key, console=console_user())
+    return text
 
 
 def list_units(engine: Engine) -> list[Unit]:

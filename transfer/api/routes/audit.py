@@ -84,8 +84,8 @@ def read_log(
 @router.get(
     "/access-log",
     response_model=Page[AccessEventOut],
-    summary="The access log: every change of keys and units made over the API (三员分立), "
-    "newest first",
+    summary="The access log: every change of keys and units, over the API or at the server "
+    "console (三员分立), newest first",
 )
 def access_log(
     db: DbSession, _: AuditReader, paging: Paging, unit_id: uuid.UUID | None = None

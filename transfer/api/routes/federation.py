@@ -20,7 +20,7 @@ from transfer.services import federation
 router = APIRouter(
     prefix=f"{API_V1}/federation",
     tags=["federation"],
-    responses=problem_responses(404, 409, 422, 503),
+    responses=problem_responses(404, 409, 422, 429, 503),
 )
 
 

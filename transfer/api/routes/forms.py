@@ -160,7 +160,7 @@ _CHECK_PARAMS = {
 @router.get(
     "/check",
     openapi_extra=_CHECK_PARAMS,
-    responses=problem_responses(422, 503),
+    responses=problem_responses(422, 429, 503),
     summary="Check a printed form's QR reference against the chain (no API key)",
     description="The query string is the reference's fragment (docs/qr-format.md): "
     "`v=1&t=transfer|receipt|rejection|material&id=…` with `c`, `root`, `h`, `sm3`, `n`, "

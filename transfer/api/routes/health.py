@@ -9,11 +9,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from transfer.api.deps import StateDep
-from transfer.api.errors import ServiceUnavailable
+from transfer.api.errors import ServiceUnavailable, problem_responses
 from transfer.api.health import CheckResult, Status, worst
 from transfer.api.routes import API_V1
 
-router = APIRouter(prefix=API_V1, tags=["ops"])
+router = APIRouter(prefix=API_V1, tags=["ops"], responses=problem_responses(429))
 
 
 class CheckOut(BaseModel):

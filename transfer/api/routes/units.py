@@ -12,15 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
-from transfer.api.deps import DbSession, StateDep, WriteSession, require
-from transfer.api.errors import Conflict, Forbidden, NotFound, problem_responses
+from transfer.api.deps import DbSession, StateDep, WriteSession, enforce, require
+from transfer.api.errors import Conflict, NotFound, problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Page, UnitCreate, UnitOut
 from transfer.api.state import AppState
 from transfer.db.models import ApiKey, Unit, UnitKind, UnitStatus
 from transfer.db.types import utcnow
-from transfer.roles import API_ISSUABLE_ROLES, Permission
+from transfer.roles import ADMINISTRATOR_ROLES, Permission
 from transfer.security import Principal, issue_api_key
 from transfer.services.access_log import record_access
 from transfer.services.transfer_units import give_chain_account
@@ -43,7 +43,7 @@ Suspender = Annotated[Principal, Depends(require(Permission.UNITS_SUSPEND))]
 def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
     unit = db.get(Unit, unit_id)
     if unit is None:
-        raise NotFound(f"unit {unit_id} does not exist")
+        raise NotFound(f"单位 {unit_id} 不存在")
     return unit
 
 
@@ -56,7 +56,7 @@ def _unit(db: Session, unit_id: uuid.UUID) -> Unit:
 )
 def create_unit(body: UnitCreate, db: WriteSession, state: StateDep, caller: UnitsWriter) -> Unit:
     if db.scalar(select(Unit.id).where(Unit.code == body.code)) is not None:
-        raise Conflict(f"a unit with code {body.code!r} already exists")
+        raise Conflict("该单位代码已登记（单位代码在本部署中唯一），请核对", code=body.code)
     public_key = body.public_key
     if public_key is None and state.notary is not None and body.kind is not UnitKind.ADMIN:
         # No key given: the unit is hosted here, and its envelope key (which data keys
@@ -110,13 +110,7 @@ def create_key(
     caller: KeyIssuer,
     response: Response,
 ) -> ApiKeyIssued:
-    if body.role not in API_ISSUABLE_ROLES:
-        # An administrator who could mint security or audit keys would hold all
-        # three powers; those keys come only from the server console (notary init).
-        raise Forbidden(
-            f"keys with role '{body.role}' are issued on the server console, not over the API",
-            role=str(body.role),
-        )
+    enforce(caller, Permission.KEYS_ISSUE, target_role=body.role)
     unit = _unit(db, unit_id)
     # 三员分立: the key works once the security administrator approved it (.../approve):
     # no one administrator alone obtains a key that reads archive content.
@@ -151,17 +145,12 @@ def revoke_key(
 ) -> ApiKey:
     key = db.get(ApiKey, key_id)
     if key is None or key.unit_id != unit_id:
-        raise NotFound(f"unit {unit_id} has no API key {key_id}")
+        raise NotFound(f"单位 {unit_id} 没有密钥 {key_id}")
+    # 三员分立: no administrator silences another (the security administrator the
+    # auditor, above all); administrator keys change where they are issued.
+    enforce(caller, Permission.KEYS_REVOKE, target_role=key.role)
     if key.id == caller.key_id:
-        raise Conflict("a key cannot revoke itself")
-    if key.role not in API_ISSUABLE_ROLES:
-        # 三员分立: no administrator silences another (the security administrator the
-        # auditor, above all); administrator keys change where they are issued.
-        raise Forbidden(
-            "系统管理员、安全保密管理员和安全审计员的密钥只能在服务器控制台吊销",
-            rule="separation-of-duties",
-            role=str(key.role),
-        )
+        raise Conflict("密钥不能吊销自身")
     if key.revoked_at is None:  # revoking twice keeps the first time
         key.revoked_at = utcnow()
         key.revoked_by_key_id = caller.key_id
@@ -182,11 +171,10 @@ def approve_key(
 ) -> ApiKey:
     key = db.get(ApiKey, key_id)
     if key is None or key.unit_id != unit_id:
-        raise NotFound(f"unit {unit_id} has no API key {key_id}")
+        raise NotFound(f"单位 {unit_id} 没有密钥 {key_id}")
     if key.revoked_at is not None:
         raise Conflict("该密钥已吊销，不能批准")
-    if key.issued_by_key_id == caller.key_id:  # pragma: no cover - different roles today
-        raise Forbidden("签发密钥的人不能批准同一把密钥", rule="separation-of-duties")
+    enforce(caller, Permission.KEYS_APPROVE, issued_by_caller=key.issued_by_key_id == caller.key_id)
     if key.approved_at is None:  # approving twice keeps the first approval
         key.approved_at = utcnow()
         key.approved_by_key_id = caller.key_id
@@ -200,20 +188,19 @@ def _set_status(
     db: Session, state: AppState, unit_id: uuid.UUID, caller: Principal, new: UnitStatus
 ) -> Unit:
     unit = _unit(db, unit_id)
-    if unit.id == caller.unit_id and new is UnitStatus.SUSPENDED:
-        # Suspending one's own unit would lock the security administrator out.
-        raise Conflict("a unit cannot be suspended with one of its own keys")
-    if new is UnitStatus.SUSPENDED and db.scalar(
-        select(ApiKey.id).where(
-            ApiKey.unit_id == unit.id,
-            ApiKey.revoked_at.is_(None),
-            ApiKey.role.not_in(list(API_ISSUABLE_ROLES)),
+    if new is UnitStatus.SUSPENDED:
+        holds = db.scalar(
+            select(ApiKey.id).where(
+                ApiKey.unit_id == unit.id,
+                ApiKey.revoked_at.is_(None),
+                ApiKey.role.in_(list(ADMINISTRATOR_ROLES)),
+            )
         )
-    ):
-        # Suspending it would silence the administrators whose keys it holds.
-        raise Forbidden(
-            "该单位持有管理员密钥（三员），不能通过接口暂停",
-            rule="separation-of-duties",
+        enforce(
+            caller,
+            Permission.UNITS_SUSPEND,
+            target_holds_administrator_keys=holds is not None,
+            target_is_own_unit=unit.id == caller.unit_id,
         )
     if unit.status is not new:
         unit.status = new

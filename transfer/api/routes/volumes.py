@@ -6,7 +6,9 @@ that the API does not reveal which units hold whose archive.
 
 from __future__ import annotations
 
+import math
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
@@ -15,7 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
-from transfer.api.errors import Conflict, NotFound, Unprocessable, problem_responses
+from transfer.api.errors import (
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unprocessable,
+    problem_responses,
+)
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
@@ -60,16 +68,44 @@ def held_volume(db: Session, volume_id: uuid.UUID, caller: Principal) -> Volume:
     return volume
 
 
+PROBE_ALERT = "cadre-main-volume-elsewhere"
+MAIN_EXISTS = "该干部已有正本档案，不能再登记正本"
+_PROBE_WINDOW = timedelta(hours=1)
+
+
+def _check_probe_budget(db: Session, caller: Principal, per_hour: int) -> None:
+    """429 for every main-volume registration by a key that was refused ``per_hour``
+    times in the last hour for cadres another unit holds — whether or not this cadre
+    has a 正本, so the limit tells nothing itself."""
+    since = utcnow() - _PROBE_WINDOW
+    rows = db.execute(
+        select(Alert.created_at, Alert.detail).where(
+            Alert.kind == PROBE_ALERT, Alert.created_at >= since
+        )
+    ).all()
+    mine = sorted(at for at, detail in rows if detail.get("key") == str(caller.key_id))
+    if len(mine) >= per_hour:
+        oldest = mine[-per_hour]
+        wait = max(1, math.ceil((oldest + _PROBE_WINDOW - utcnow()).total_seconds()))
+        raise TooManyRequests(
+            wait,
+            "本密钥一小时内多次登记其他单位已有正本的干部，暂停登记正本："
+            f"请 {wait} 秒后再试，或联系安全保密管理员",
+        )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=VolumeOut,
-    responses=problem_responses(409),
+    responses=problem_responses(409, 429),
     summary="Register a volume held by the caller's unit",
 )
 def create_volume(
     body: VolumeCreate, db: WriteSession, state: StateDep, caller: VolumeWriter
 ) -> Volume:
+    if body.kind is VolumeKind.MAIN:
+        _check_probe_budget(db, caller, state.settings.main_volume_probes_per_hour)
     blinded = _blinded(state.blinding_secret, body.cadre_identifier)
     holder = (
         db.scalar(
@@ -82,18 +118,23 @@ def create_volume(
     )
     if holder is not None:
         # One 正本 per cadre in the deployment: the refusal necessarily tells that one
-        # exists (SECURITY.md §7). It never says where, and a refusal for a volume
-        # another unit holds is an alert for the security administrator (probing a
-        # 身份证号 across units leaves a trace).
+        # exists (SECURITY.md §7). It is the same answer whoever holds it (never where),
+        # a refusal for a volume another unit holds is an alert for the security
+        # administrator (probing a 身份证号 across units leaves a trace), and a key
+        # gets only main_volume_probes_per_hour of those (_check_probe_budget).
         if holder != caller.unit_id:
             db.add(
                 Alert(
-                    kind="cadre-main-volume-elsewhere",
-                    detail={"unit": caller.unit_code, "cadre_blind_id": blinded},
+                    kind=PROBE_ALERT,
+                    detail={
+                        "unit": caller.unit_code,
+                        "key": str(caller.key_id),
+                        "cadre_blind_id": blinded,
+                    },
                 )
             )
             db.commit()
-        raise Conflict("该干部已有正本档案，不能再登记正本")
+        raise Conflict(MAIN_EXISTS)
     volume = Volume(cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id)
     db.add(volume)
     db.flush()
