@@ -31,7 +31,7 @@ from notary.store import (
     InvalidCIDError,
     StoreUnavailable,
 )
-from notary.verifier import ReceiptVerifier, TrustPolicy
+from notary.verifier import ReceiptVerifier, TrustPolicy, VerificationMemo
 
 
 class ContentCheckError(VerificationError):
@@ -81,15 +81,23 @@ def read_verified(
     chain: AnchorReader | None = None,
     require_anchor: bool = False,
     on_failure: Callable[[VerificationError], None] | None = None,
+    memo: VerificationMemo | None = None,
 ) -> ReadResult:
     """Return the plaintext of ``record`` after every check; raise on the first failure.
 
     ``receipt`` is the material's evidence receipt (``None`` only when its entry is
     not yet in any checkpoint, which ``require_anchor`` refuses). ``on_failure`` is
     called with the error before it propagates, so the caller can record an alert.
+    ``memo``: a :class:`~notary.verifier.VerificationMemo` that answers for checkpoint
+    signatures and anchors already verified in this process.
+
+    The receipt is verified here, once: the caller hands it over unchecked (the
+    service assembles it from its database without verifying it first).
     """
+    policy = TrustPolicy.pinned(*log_keys, require_anchor=require_anchor)
+    verifier = ReceiptVerifier(policy, chain, memo)
     try:
-        return _read(store, record, holder, receipt, log_keys, chain, require_anchor)
+        return _read(store, record, holder, receipt, verifier, require_anchor)
     except VerificationError as e:
         if on_failure is not None:
             on_failure(e)
@@ -101,8 +109,7 @@ def _read(
     record: MaterialRecord,
     holder: Decrypter,
     receipt: EvidenceReceipt | None,
-    log_keys: list[SM2PublicKey],
-    chain: AnchorReader | None,
+    verifier: ReceiptVerifier,
     require_anchor: bool,
 ) -> ReadResult:
     checks: list[str] = []
@@ -128,8 +135,7 @@ def _read(
             raise NotAnchored(f"material {record.material_id} is not yet in an anchored checkpoint")
     else:
         check_entry(record, receipt.entry)
-        policy = TrustPolicy.pinned(*log_keys, require_anchor=require_anchor)
-        verified = ReceiptVerifier(policy, chain).verify(receipt, material_sm3=record.sm3)
+        verified = verifier.verify(receipt, material_sm3=record.sm3)
         checks.append("log")
         if verified.anchor is not None:
             checks.append("anchor")

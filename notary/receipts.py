@@ -18,6 +18,7 @@ this module is its reference implementation:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -201,8 +202,13 @@ def verify_offline(
     *,
     material_sm3: bytes | None = None,
     trusted_log_keys: list[SM2PublicKey] | None = None,
+    check_signature: Callable[[SignedCheckpoint, SM2PublicKey], None] | None = None,
 ) -> OfflineResult:
     """Check everything that needs no chain access; raise the first failure.
+
+    ``check_signature`` replaces ``SignedCheckpoint.verify`` (same contract: raise
+    unless the key signed exactly this checkpoint), for a verifier that remembers
+    signatures it has already checked (:class:`notary.verifier.VerificationMemo`).
 
     ``trusted_log_keys`` pins the log's key; without it the receipt's own key is used
     and only the on-chain check (the key's fingerprint is an archive centre's) binds
@@ -217,7 +223,10 @@ def verify_offline(
                 f"material SM3 {material_sm3.hex()} differs from the entry's {claimed}"
             )
     cp = receipt.checkpoint
-    cp.verify(receipt.log_public_key)
+    if check_signature is None:
+        cp.verify(receipt.log_public_key)
+    else:
+        check_signature(cp, receipt.log_public_key)
     leaf = leaf_hash(sm3, encode_entry(receipt.entry))
     try:
         verify_inclusion(

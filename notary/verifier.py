@@ -19,10 +19,14 @@ A receipt's log key is trusted in one of two ways:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from notary.anchoring import AnchorCheck, AnchorReader, verify_anchor
-from notary.crypto import SM2PublicKey
+from notary.checkpoint import SignedCheckpoint
+from notary.crypto import SM2PublicKey, sm3
 from notary.errors import NotAnchored, UntrustedKey
 from notary.receipts import EvidenceReceipt, OfflineResult, verify_offline
 
@@ -61,14 +65,102 @@ class VerifiedReceipt:
         return "chain" if self.anchor is not None else "none"
 
 
+class VerificationMemo:
+    """A bounded, per-process memo of verdicts that cannot change (docs/service.md,
+    "The verification memo"): a checkpoint signature that verified under a key, and an
+    anchor that checked out on a given chain. Only passes are remembered, keyed by
+    everything the verdict was computed from, so a changed input — a tampered entry,
+    proof, checkpoint or signature, another key, another chain — is a miss and is
+    verified afresh. What is never memoised: the content (CID, SM4-GCM tag, SM3), the
+    entry ↔ material match and the inclusion proof (a few dozen SM3 of 65 bytes,
+    cheaper than a key over them), and the pinned-key check.
+
+    The on-chain verdict is immutable because the contract writes an anchor once per
+    (log, tree size) and never rewrites a member's key fingerprint or past status
+    history, and because QBFT finality means a block once answered is never reorganised.
+    A chain that *can* reorganise (a development node, proof-of-work) must not be
+    given a memo."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max = max_entries
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        # Verifications actually run (misses) and answered from the memo (hits): what
+        # the tests and the benchmark read to see that a read verifies once.
+        self.signatures_checked = 0
+        self.anchors_checked = 0
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def _get(self, key: tuple[Any, ...]) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return value
+
+    def _put(self, key: tuple[Any, ...], value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def check_signature(self, cp: SignedCheckpoint, key: SM2PublicKey) -> None:
+        """``cp.verify(key)``, once per (signed bytes, signature, key)."""
+        signed = cp.checkpoint.signed_bytes()
+        memo_key = ("sig", sm3(signed), cp.signature, key.raw)
+        if self._get(memo_key) is not None:
+            return
+        cp.verify(key)
+        with self._lock:
+            self.signatures_checked += 1
+        self._put(memo_key, True)
+
+    def check_anchor(self, receipt: EvidenceReceipt, chain: AnchorReader) -> AnchorCheck:
+        """``verify_anchor(receipt, chain)``, once per (chain, anchor reference,
+        checkpoint). A reader that cannot name its genesis block is not memoised."""
+        genesis = getattr(chain, "genesis_hash", None)
+        ref = receipt.anchor
+        if genesis is None or ref is None:
+            return verify_anchor(receipt, chain)
+        cp = receipt.checkpoint.checkpoint
+        memo_key = (
+            "anchor", genesis, chain.chain_id, chain.address.lower(),
+            ref.chain_id, ref.contract.lower(), ref.tx_hash, ref.block_number,
+            cp.log_id, cp.tree_size, cp.root, cp.key_id,
+        )  # fmt: skip
+        found = self._get(memo_key)
+        if found is not None:
+            return found
+        check = verify_anchor(receipt, chain)
+        with self._lock:
+            self.anchors_checked += 1
+        self._put(memo_key, check)
+        return check
+
+
 class ReceiptVerifier:
-    def __init__(self, policy: TrustPolicy, chain: AnchorReader | None = None) -> None:
+    def __init__(
+        self,
+        policy: TrustPolicy,
+        chain: AnchorReader | None = None,
+        memo: VerificationMemo | None = None,
+    ) -> None:
         if policy.log_keys is None and policy.require_anchor and chain is None:
             raise ValueError("trusting the chain's registry needs a chain reader")
         if policy.anchorers is not None and chain is None:
             raise ValueError("accepting only some anchorers needs a chain reader")
         self.policy = policy
         self.chain = chain
+        self.memo = memo
 
     def check_offline(
         self, receipt: EvidenceReceipt, *, material_sm3: bytes | None = None
@@ -79,13 +171,17 @@ class ReceiptVerifier:
             receipt,
             material_sm3=material_sm3,
             trusted_log_keys=None if keys is None else list(keys),
+            check_signature=None if self.memo is None else self.memo.check_signature,
         )
 
     def check_anchor(self, receipt: EvidenceReceipt) -> AnchorCheck:
         """The on-chain half; raises :class:`NotAnchored` for a receipt without anchor."""
         if self.chain is None:
             raise NotAnchored("no chain to check the anchor against")
-        check = verify_anchor(receipt, self.chain)
+        if self.memo is None:
+            check = verify_anchor(receipt, self.chain)
+        else:
+            check = self.memo.check_anchor(receipt, self.chain)
         allowed = self.policy.anchorers
         if allowed is not None and check.anchored_by.lower() not in {a.lower() for a in allowed}:
             raise UntrustedKey(
@@ -111,4 +207,4 @@ class ReceiptVerifier:
         return VerifiedReceipt(offline, anchor)
 
 
-__all__ = ["ReceiptVerifier", "TrustPolicy", "VerifiedReceipt"]
+__all__ = ["ReceiptVerifier", "TrustPolicy", "VerificationMemo", "VerifiedReceipt"]

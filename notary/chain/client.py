@@ -127,6 +127,7 @@ class ChainClient:
     ) -> None:
         self._w3 = w3
         self._read_only = False
+        self._genesis: bytes | None = None
         self.address: ChecksumAddress = _addr(address, "contract address")
         artifact = load_artifact()
         self._decoder = _decoder()
@@ -188,6 +189,15 @@ class ChainClient:
         client = cls(w3, address, secrets.token_bytes(32), **options)
         client._read_only = True
         return client
+
+    @property
+    def genesis_hash(self) -> bytes:
+        """The hash of block 0: which chain this is, beyond a chain id any network may
+        claim (the verification memo keys on-chain verdicts by it)."""
+        if self._genesis is None:
+            with unavailable_on_transport_error("reading the genesis block"):
+                self._genesis = bytes(self._w3.eth.get_block(0)["hash"])
+        return self._genesis
 
     @property
     def account(self) -> ChecksumAddress:

@@ -16,6 +16,7 @@ from notary.crypto import SM2PrivateKey, SM2PublicKey
 from notary.deployment import Deployment, DeploymentError
 from notary.receipts import AnchorRef
 from notary.store import ContentStore
+from notary.verifier import VerificationMemo
 from transfer.services.receipts import AnchoredCache
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ class NotaryContext:
     owns_deployment: bool = True
     # Anchored receipts by leaf index, for verify-by-SM3 (immutable; see AnchoredCache).
     anchored: AnchoredCache = field(default_factory=AnchoredCache, repr=False)
+    # Checkpoint signatures and anchors verified by this process (docs/service.md,
+    # "The verification memo"): a verified read checks each once, not per read.
+    verified: VerificationMemo = field(default_factory=VerificationMemo, repr=False)
     _unit_keys: dict[str, SM2PrivateKey] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

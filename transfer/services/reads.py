@@ -112,9 +112,11 @@ def read_content(
         if material.leaf_index is None:
             raise Conflict(f"material {material_id} has no log entry")
         try:
-            # Building the receipt re-checks the stored entry, proof and checkpoint.
-            receipt = receipt_state(s, material.leaf_index, ctx.log_public_key).receipt
-        except VerificationError as e:
+            # Assembled as stored, not checked: read_verified checks it, once.
+            receipt = receipt_state(
+                s, material.leaf_index, ctx.log_public_key, checked=False
+            ).receipt
+        except VerificationError as e:  # a stored checkpoint that does not even parse
             on_failure(e)
             raise refusal(e) from None
     try:
@@ -138,6 +140,7 @@ def read_content(
             chain=ctx.deployment.chain,
             require_anchor=state.settings.read_requires_anchor,
             on_failure=on_failure,
+            memo=ctx.verified,
         )
     except VerificationError as e:
         raise refusal(e) from None

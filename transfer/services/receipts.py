@@ -48,10 +48,17 @@ def entry_of(session: Session, leaf_index: int) -> dict[str, object]:
 
 
 def receipt_for_checkpoint(
-    session: Session, leaf_index: int, row: Checkpoint, log_key: SM2PublicKey
+    session: Session,
+    leaf_index: int,
+    row: Checkpoint,
+    log_key: SM2PublicKey,
+    *,
+    checked: bool = True,
 ) -> EvidenceReceipt:
+    """The leaf's receipt against ``row``; ``checked=False`` assembles it as stored for
+    a caller that verifies it itself (the verified read: one verification, not two)."""
     proof = inclusion_proof(sm3, DbTreeStorage(session), leaf_index, row.tree_size)
-    return build_receipt(
+    parts = (
         entry_of(session, leaf_index),
         leaf_index,
         proof,
@@ -59,6 +66,10 @@ def receipt_for_checkpoint(
         log_key,
         anchor_ref_of(row),
     )
+    if checked:
+        return build_receipt(*parts)
+    entry, index, path, checkpoint, key, anchor = parts
+    return EvidenceReceipt(entry, index, tuple(path), checkpoint, key, anchor)
 
 
 def stored_receipt(
@@ -84,13 +95,20 @@ def stored_receipt(
 
 
 def receipt_state(
-    session: Session, leaf_index: int, log_key: SM2PublicKey, *, anchored_only: bool = False
+    session: Session,
+    leaf_index: int,
+    log_key: SM2PublicKey,
+    *,
+    anchored_only: bool = False,
+    checked: bool = True,
 ) -> ReceiptState:
-    """The receipt of a leaf against its smallest covering checkpoint (anchored first)."""
+    """The receipt of a leaf against its smallest covering checkpoint (anchored first);
+    ``checked=False``: not verified here (see ``receipt_for_checkpoint``)."""
     row = covering_checkpoint(session, leaf_index, anchored_only=anchored_only)
     if row is None:
         return ReceiptState(leaf_index, None, None)
-    return ReceiptState(leaf_index, receipt_for_checkpoint(session, leaf_index, row, log_key), row)
+    receipt = receipt_for_checkpoint(session, leaf_index, row, log_key, checked=checked)
+    return ReceiptState(leaf_index, receipt, row)
 
 
 # Leaves per round of queries in anchored_receipts: keeps the IN lists (leaves, and the
