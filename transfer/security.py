@@ -62,11 +62,18 @@ class Principal:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# The labels the setup commands give the keys they issue without a handler's name:
+# they say where a key came from, not who holds it.
+SETUP_LABEL = "notary unit add"
+_SETUP_LABELS = frozenset({SETUP_LABEL, "notary init"})
+
+
 def handler_name(label: str | None) -> str | None:
     """The 经办人 a key's label names, as acts carry it (one trimmed line, at most 200
-    characters); None when the key was issued without a usable name."""
+    characters); None when the key was issued without a usable name (or by a setup
+    command, whose label names the command)."""
     name = (label or "").strip()
-    if not name or len(name) > 200 or _CONTROL.search(name):
+    if not name or name in _SETUP_LABELS or len(name) > 200 or _CONTROL.search(name):
         return None
     return name
 

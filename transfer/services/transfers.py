@@ -90,7 +90,7 @@ def find(s: Session, transfer_id: str, caller: Principal) -> Transfer:
     """The transfer if the caller's unit is a party to it; 404 otherwise."""
     t = s.scalar(select(Transfer).where(Transfer.transfer_id == transfer_id))
     if t is None or caller.unit_id not in (t.sender_unit_id, t.receiver_unit_id):
-        raise NotFound(f"transfer {transfer_id} does not exist or your unit is not a party to it")
+        raise NotFound(f"转递 {transfer_id} 不存在，或本单位不是其转出、接收单位")
     return t
 
 
