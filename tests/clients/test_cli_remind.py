@@ -55,7 +55,7 @@ def test_the_sender_chases_an_overdue_transfer_from_the_cli(
     # The receiver sees it: in its inbox and in the transfer's story.
     r = cli("transfer", "inbox", env=b)
     assert r.code == 0, r.err
-    assert "期限（北京时间）" in r.out and "2 次" in r.out, r.out
+    assert "催办" in r.out and "2 次" in r.out, r.out  # the 催办 column
     r = cli("transfer", "show", tid, env=b)
     assert r.code == 0, r.err
     assert "转出单位已催办 2 次" in r.out and "附言：请尽快签收" in r.out, r.out

@@ -38,6 +38,7 @@ from transfer.security import issue_api_key
 __all__ = ["receiver_on_chain"]
 
 SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
+SIZE_ZH = {"desktop": "宽屏", "phone": "手机"}  # in transfer numbers staff read
 
 
 @pytest.fixture(params=list(SIZES))
@@ -64,7 +65,7 @@ def test_handlers_are_named_on_the_acts_and_the_receipt_is_confirmed(
     receiver_on_chain: None, sized: tuple[Any, str], server: Server, tmp_path: Path
 ) -> None:
     page, size = sized
-    _, transfer_id = _incoming_transfer(server, tmp_path, f"组转字〔2026〕{size}经办人")
+    _, transfer_id = _incoming_transfer(server, tmp_path, f"组转字〔2026〕{SIZE_ZH[size]}经办人")
     sign_in(page, server, server.receiver, next_page=f"transfer.html?id={transfer_id}")
     assert "经办人 李四" in css(page, "#who").text  # the header names who is signed in
     visible(page, '[data-action="verify"]').click()
@@ -145,7 +146,7 @@ def test_the_sender_chases_an_overdue_transfer_and_the_receiver_sees_it(
     receiver_on_chain: None, sized: tuple[Any, str], server: Server, tmp_path: Path
 ) -> None:
     page, size = sized
-    _, transfer_id = _incoming_transfer(server, tmp_path, f"组转字〔2026〕{size}催办")
+    _, transfer_id = _incoming_transfer(server, tmp_path, f"组转字〔2026〕{SIZE_ZH[size]}催办")
     late = utcnow() + timedelta(days=45)
     server.app.state.transfer_clock = lambda: late
     try:

@@ -75,7 +75,8 @@ def remind(
         late = [o for o in overdue_of(t, now, policy) if o["kind"] in _CHASED]
         if not late:
             raise Conflict(
-                f"转递 {t.transfer_id} 尚未逾期，不能催办：接收单位的期限为 "
+                # No id in the sentence: staff read it on the transfer's own page.
+                f"该转递尚未逾期，不能催办：接收单位的期限为 "
                 f"{labelled(t.deadline, settings.timezone)}",
                 rule="overdue-only",
                 state=t.state.value,
