@@ -394,6 +394,10 @@ def unit_add(
     code: Annotated[str, typer.Argument(help="Unit code (e.g. 统一社会信用代码).")],
     name: Annotated[str, typer.Argument(help="Unit name.")],
     kind: Annotated[str, typer.Option("--kind", help="unit, archive_centre or auditor.")] = "unit",
+    handler: Annotated[
+        str | None,
+        typer.Option("--handler", help="经办人姓名：操作员密钥所属的经办人，记入其签署的文书。"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Register a hosted unit (with its SM2 envelope key) and print an operator key."""
@@ -402,6 +406,7 @@ def unit_add(
     from transfer.db.models import UnitKind
     from transfer.db.session import make_engine, write_sessionmaker
     from transfer.roles import Role
+    from transfer.security import SETUP_LABEL
     from transfer.services.setup import (
         add_unit,
         checked_unit_fields,
@@ -438,7 +443,8 @@ def unit_add(
                     unit = add_unit(s, code, name, unit_kind, public_key)
                 except ValueError as e:
                     raise UserError(str(e)) from None
-                key = issue_console_key(s, unit, Role.OPERATOR, "notary unit add")
+                label = (handler or "").strip() or SETUP_LABEL
+                key = issue_console_key(s, unit, Role.OPERATOR, label)
                 account = give_chain_account(s, dep, unit)
                 s.commit()
     finally:
@@ -564,7 +570,9 @@ def run(argv: list[str] | None = None) -> int:
     except NetworkError as e:  # written for the operator, in Chinese
         return fail(1, str(e))
     except VerificationError as e:  # the check id, as POST /v1/verify names it
-        return fail(1, f"回执核验失败 [{e.check}] {type(e).__name__}: {e}")
+        from clients.commands.receipt_check import failure_zh
+
+        return fail(1, f"回执核验未通过 [{e.check}]：{failure_zh(e.check)}")
     except NotaryError as e:
         return fail(1, f"{type(e).__name__}: {e}")
     except CanonicalJSONError as e:

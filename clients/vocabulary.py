@@ -10,6 +10,8 @@ deadline), from where it may be sent again as a new transfer.
 
 from __future__ import annotations
 
+from transfer.api.problems_zh import FIELD_ZH as SERVICE_FIELD_ZH
+
 TRANSFER_STATE_ZH: dict[str, str] = {
     "created": "已创建",
     "packaged": "已打包",
@@ -36,36 +38,18 @@ def state_zh(state: object) -> str:
     return TRANSFER_STATE_ZH.get(str(state), str(state))
 
 
-# Fields of the API's request bodies as staff call them: a 422 problem names them so
-# (the console's FIELD_ZH in console.js is the same table; test_vocabulary.py checks).
-FIELD_ZH: dict[str, str] = {
-    "cadre_identifier": "干部身份证号（或建档标识）",
-    "kind": "正本/副本",
-    "receiver": "接收单位代码",
-    "transfer_no": "转递编号",
-    "reason": "转递原因",
-    "volume_ids": "案卷",
-    "classification": "密级",
-    "category": "类号",
-    "seq_no": "顺序号",
-    "pages": "页码",
-    "title": "题名",
-    "formation_date": "形成日期",
-    "file": "文件",
-    "code": "单位代码",
-    "name": "单位名称",
-    "label": "经办人/用途",
-    "role": "角色",
-    "detail": "理由",
-    "reasons": "理由",
-    "public_key": "单位公钥",
-}
+# Fields of the API's request bodies as staff call them: the service's own table (its
+# 422 problems name fields so); the console's FIELD_ZH in console.js is the same table
+# (test_vocabulary.py checks).
+FIELD_ZH: dict[str, str] = SERVICE_FIELD_ZH
 
 
 def problem_detail_zh(problem: dict[str, object], detail: str) -> str:
     """A problem's detail for a clerk: a validation problem names its fields in Chinese;
     a Chinese detail is kept; an English one is quoted as the service's wording."""
     errors = problem.get("errors")
+    if isinstance(errors, list) and errors and any("\u4e00" <= ch <= "\u9fff" for ch in detail):
+        return detail  # the service names each field and what is wrong with it
     if isinstance(errors, list) and errors:
         names: list[str] = []
         for e in errors:

@@ -23,13 +23,14 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from clients.console import ASSETS, CONSOLE_DIR
 from transfer.api.app import create_app
-from transfer.api.deps import DbSession, get_principal
+from transfer.api.deps import DbSession, StateDep, get_principal
 from transfer.api.errors import NotFound
 from transfer.api.pageheaders import content_security_policy, security_headers
 from transfer.db.models import Unit
 from transfer.roles import ROLE_PERMISSIONS
 from transfer.security import Principal
 from transfer.settings import Settings
+from transfer.workflow.times import zone_label
 
 CONSOLE_PATH = "/console"
 
@@ -62,7 +63,7 @@ def console_router() -> APIRouter:
 
     @router.get(f"{CONSOLE_PATH}/api/session")
     def session(
-        caller: Annotated[Principal, Depends(get_principal)], db: DbSession
+        caller: Annotated[Principal, Depends(get_principal)], db: DbSession, state: StateDep
     ) -> dict[str, Any]:
         unit = db.get(Unit, caller.unit_id)
         return {
@@ -70,6 +71,11 @@ def console_router() -> APIRouter:
             "unit_code": caller.unit_code,
             "unit_name": None if unit is None else unit.name,
             "role": str(caller.role),
+            # 经办人 (None: the key was issued without a name, shown as 未登记).
+            "handler": caller.handler,
+            # Times are shown in the deployment's zone, labelled (GET /v1/display).
+            "timezone": state.settings.timezone,
+            "timezone_label": zone_label(state.settings.timezone),
             "permissions": sorted(str(p) for p in ROLE_PERMISSIONS[caller.role]),
         }
 

@@ -35,8 +35,10 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import pairwise
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 from notary.anchoring import AnchorReader
 from notary.checkpoint import SignedCheckpoint
@@ -167,8 +169,8 @@ class Report:
             "records": self.record_rows,
         }
 
-    def to_html(self) -> str:
-        return render_html(self)
+    def to_html(self, zone: str = "Asia/Shanghai", zone_label: str = "北京时间") -> str:
+        return render_html(self, zone, zone_label)
 
 
 def _usable(media_type: str, data: bytes) -> str | None:
@@ -655,7 +657,9 @@ def _logged_rows_html(rows: list[dict[str, Any]], first: str) -> str:
     )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Report, zone: str = "Asia/Shanghai", zone_label: str = "北京时间") -> str:
+    """The report as one HTML page; its time in ``zone`` (the deployment's time zone,
+    Settings.timezone), to the minute and labelled."""
     data = report.to_json()
     s = data["summary"]
     e = html.escape
@@ -672,7 +676,8 @@ def render_html(report: Report) -> str:
         )
         or "<tr><td colspan='4'>未发现问题</td></tr>"
     )
-    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(report.started_ms / 1000))
+    moment = datetime.fromtimestamp(report.started_ms / 1000, ZoneInfo(zone))
+    started = f"{moment.strftime('%Y-%m-%d %H:%M')}（{zone_label}）"
     chain = report.chain_state or {}
     chain_text = (
         f"链 ID {chain.get('chain_id')}，合约 {chain.get('contract')}，"
@@ -726,9 +731,15 @@ th{{background:#f3f4f6}} .ok{{color:#047857}} .bad{{color:#b91c1c;font-weight:60
 """
 
 
-def write_report(report: Report, json_path: Any, html_path: Any) -> None:
+def write_report(
+    report: Report,
+    json_path: Any,
+    html_path: Any,
+    zone: str = "Asia/Shanghai",
+    zone_label: str = "北京时间",
+) -> None:
     report.finished_ms = report.finished_ms or int(time.time() * 1000)
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(report.to_json(), f, ensure_ascii=False, indent=2)
     with open(html_path, "w", encoding="utf-8") as f:
-        f.write(report.to_html())
+        f.write(report.to_html(zone, zone_label))

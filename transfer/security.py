@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import os
+import re
 import secrets
 import unicodedata
 import uuid
@@ -50,9 +51,31 @@ class Principal:
     unit_code: str
     role: Role
     unit_active: bool
+    # 经办人: the name the key was issued for (``api_keys.label``); None for keys issued
+    # without one (shown as 未登记). Recorded on the acts and steps this key makes.
+    handler: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return allows(self.role, permission)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+# The labels the setup commands give the keys they issue without a handler's name:
+# they say where a key came from, not who holds it.
+SETUP_LABEL = "notary unit add"
+_SETUP_LABELS = frozenset({SETUP_LABEL, "notary init"})
+
+
+def handler_name(label: str | None) -> str | None:
+    """The 经办人 a key's label names, as acts carry it (one trimmed line, at most 200
+    characters); None when the key was issued without a usable name (or by a setup
+    command, whose label names the command)."""
+    name = (label or "").strip()
+    if not name or name in _SETUP_LABELS or len(name) > 200 or _CONTROL.search(name):
+        return None
+    return name
 
 
 def presented_digest(presented: str) -> bytes | None:
@@ -71,6 +94,7 @@ _BY_KEY_HASH = (
         ApiKey.revoked_at,
         ApiKey.approved_at,
         ApiKey.role,
+        ApiKey.label,
         Unit.id,
         Unit.code,
         Unit.status,
@@ -85,7 +109,7 @@ def principal_for_digest(conn: Connection, digest: bytes) -> Principal | None:
     row = conn.execute(_BY_KEY_HASH, {"digest": digest}).first()
     if row is None:
         return None
-    key_id, key_hash, revoked_at, approved_at, role, unit_id, unit_code, unit_status = row
+    (key_id, key_hash, revoked_at, approved_at, role, label, unit_id, unit_code, unit_status) = row
     # The index lookup already matched; compare again in constant time so that no
     # code path branches on a partial match of secret-derived bytes.
     if not hmac.compare_digest(key_hash, digest) or revoked_at is not None:
@@ -98,6 +122,7 @@ def principal_for_digest(conn: Connection, digest: bytes) -> Principal | None:
         unit_code=unit_code,
         role=role,
         unit_active=unit_status is UnitStatus.ACTIVE,
+        handler=handler_name(label),
     )
 
 

@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     transfer_receiver_audit_days: int = Field(default=60, ge=1)
     transfer_overdue_days: int = Field(default=30, ge=1)
 
+    # Every time shown to staff (console, CLI, printed forms, reports) is in this IANA
+    # zone and labelled with it (北京时间, or its UTC offset); the service stores UTC.
+    timezone: str = "Asia/Shanghai"
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # The address people reach this service at, for the QR codes on printed forms
@@ -147,6 +151,14 @@ class Settings(BaseSettings):
         for prefix in ("postgresql://", "postgres://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from transfer.workflow.times import zone
+
+        zone(value)  # ValueError names the problem
         return value
 
     @field_validator("chain")

@@ -165,10 +165,12 @@ def audit(
     from transfer.db.models import Checkpoint, CheckpointStatus
     from transfer.db.session import make_engine, read_sessionmaker
     from transfer.db.treestore import DbTreeStorage
+    from transfer.forms.pdf import display_zone
     from transfer.security import blinding_secret
     from transfer.services.custody_audit import volume_custody
     from transfer.services.record_audit import logged_records
     from transfer.services.setup import is_initialised, settings_for
+    from transfer.workflow.times import zone_label
 
     if volume is not None and unit is not None:
         raise UserError("--volume 与 --unit 只能给出其一")
@@ -272,9 +274,11 @@ def audit(
     finally:
         engine.dispose()
     json_path, html_path = out_dir / "audit-report.json", out_dir / "audit-report.html"
-    write_report(report, json_path, html_path)
+    zone = settings.timezone
+    write_report(report, json_path, html_path, zone, zone_label(zone))
     doc = report.to_json()
-    pdf_path = _write_pdf(doc, out_dir / "audit-report.pdf")
+    with display_zone(zone):
+        pdf_path = _write_pdf(doc, out_dir / "audit-report.pdf")
     if as_json:
         files = {"json": str(json_path), "html": str(html_path), "pdf": pdf_path and str(pdf_path)}
         print_json({**doc, "files": files})

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
 from clients.errors import UserError
+from clients.timefmt import Times
 
 KINDS = {
     "registered": "材料登记",
@@ -44,17 +45,25 @@ def provenance(
         raise UserError("请给出案卷 ID，或 --material 材料 ID（二者择一）")
     with client(url, key) as c:
         data = c.volume_provenance(volume) if volume else c.material_provenance(str(material))
+        times = Times.of(c)
     if as_json:
         print_json(data)
         return
     subject = f"案卷 {volume}" if volume else f"材料 {material}"
-    t = Table("时间", "事件", "日志序号", "锚定", "详情", title=f"{subject} 的来源时间线")
+    t = Table(
+        f"时间（{times.label}）",
+        "事件",
+        "日志序号",
+        "锚定",
+        "详情",
+        title=f"{subject} 的来源时间线",
+    )
     for item in data["items"]:
         proof = item.get("proof") or {}
         anchored = "已锚定" if proof.get("anchored") else "待锚定"
         leaf = item.get("leaf_index")
         t.add_row(
-            str(item["time"])[:19],
+            times.minutes(item["time"]),
             KINDS.get(str(item["kind"]), str(item["kind"])),
             "" if leaf is None else str(leaf),
             anchored if leaf is not None else "",

@@ -17,6 +17,7 @@ from rich.text import Text
 from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
 from clients.errors import UserError
 from clients.sdk import NotaryClient
+from clients.timefmt import Times
 from clients.vocabulary import TRANSFER_STATE_ZH
 
 transfer_app = typer.Typer(
@@ -63,12 +64,13 @@ def create(
             classification=classification,
             transfer_id=transfer_id,
         )
+        times = Times.of(c)
     if as_json:
         print_json(t)
         return
     out.print(
         f"转递已创建：{t['transfer_id']}（{t['transfer_no']}，{_state(t)}），"
-        f"接收单位 {t['receiver']}，期限 {str(t['deadline'])[:10]}"
+        f"接收单位 {t['receiver']}，期限 {times.time(t['deadline'])}"
     )
 
 
@@ -107,6 +109,7 @@ def inbox(
     with client(url, key) as c:
         items = list(c.list_transfers(role=role, state=state))
         late = {o["transfer"]["transfer_id"]: o["overdue"] for o in c.overdue_transfers()}
+        times = Times.of(c)
     for t in items:
         t["overdue"] = late.get(t["transfer_id"])
     if as_json:
@@ -114,7 +117,14 @@ def inbox(
         return
     title = "发件箱" if outgoing else "收件箱"
     table = Table(
-        Column("转递 ID", no_wrap=True), "转递编号", "对方单位", "状态", "期限", "逾期", title=title
+        Column("转递 ID", no_wrap=True),
+        "转递编号",
+        "对方单位",
+        "状态",
+        f"期限（{times.label}）",
+        "逾期",
+        "催办",
+        title=title,
     )
     for t in items:
         table.add_row(
@@ -122,8 +132,9 @@ def inbox(
             t["transfer_no"],
             t["receiver"] if outgoing else t["sender"],
             _state(t),
-            str(t["deadline"])[:10],
+            times.minutes(t["deadline"]),
             Text("逾期", style="bold red") if t["overdue"] else "",
+            f"{len(t.get('reminders') or [])} 次" if t.get("reminders") else "",
         )
     out.print(table)
     out.print(f"共 {len(items)} 件")

@@ -1,10 +1,12 @@
-"""``notary transfer show|verify|return|resend``: the rest of a transfer's life.
+"""``notary transfer show|verify|return|resend|remind``: the rest of a transfer's life.
 
 ``show`` the transfer, its timeline (every step with its log leaf) and custody as the
 contract records it; ``verify`` (receiver) deliver if needed and run the 四性 checks
 without answering yet — after a failed check, ``import`` another copy of the package
 and ``verify`` again; ``return`` (sender) take back a rejected transfer; ``resend``
-(sender) send a returned transfer again as a new transfer over the same volumes.
+(sender) send a returned transfer again as a new transfer over the same volumes;
+``remind`` (sender) 催办 an overdue transfer. Times are in the deployment's zone,
+labelled (clients/timefmt.py); each step names its 经办人.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from clients.commands._common import (
 )
 from clients.commands.transfer import STATES, _report_table, _state
 from clients.sdk import Conflict, NotaryAPIError, NotaryClient
+from clients.timefmt import Times
 from clients.vocabulary import CHAIN_OUTCOME_ZH
 
 STEPS = {
@@ -40,7 +43,10 @@ STEPS = {
     "return": "办理退回",
     "recall": "撤回",
     "resend": "重新转递",
+    "remind": "催办",
 }
+# Steps a person makes: their 经办人 is named (未登记 when the key has none).
+_BY_HANDLER = set(STEPS) - {"custody"}
 
 
 CUSTODY = {"none": "未登记", "held": "保管中", "in_transit": "在途"}
@@ -49,10 +55,14 @@ OUTCOMES = CHAIN_OUTCOME_ZH
 _HIDDEN = {"dispatch_hash", "receipt_hash", "reason_hash", "outcome_hash", "package_cid"}
 
 
-def _detail(event: str, d: dict[str, Any]) -> str:
+def _detail(event: str, d: dict[str, Any], times: Times) -> str:
     """The event's detail in words; what has no words is shown as key=value."""
     parts: list[str] = []
     rest = {k: v for k, v in d.items() if k not in _HIDDEN}
+    handler = rest.pop("handler", None)
+    observed = rest.get("observed") or rest.get("observed_on_chain")
+    if event in _BY_HANDLER and not observed:
+        parts.append(f"经办人 {handler or '未登记'}")
     if event == "deliver":
         mode = rest.pop("mode", None)
         parts.append({"online": "在线送达（按 CID）", "offline": "离线导入（机要）"}.get(mode, ""))
@@ -71,9 +81,14 @@ def _detail(event: str, d: dict[str, Any]) -> str:
         parts.append(f"{int(rest.pop('payload_octets')):,} 字节")
     elif event == "dispatch":
         if "answer_by" in rest:
-            parts.append(f"答复期限 {str(rest.pop('answer_by'))[:10]}")
+            parts.append(f"答复期限 {times.time(rest.pop('answer_by'))}")
         if rest.pop("observed", False):
             parts.append("他方部署转出，已在链上核对")
+    elif event == "remind":
+        if "due" in rest:
+            parts.append(f"应于 {times.time(rest.pop('due'))} 前答复")
+        if "note" in rest:
+            parts.append(f"附言：{rest.pop('note')}")
     elif event == "resend" and "resent_as" in rest:
         parts.append(f"新转递 {rest.pop('resent_as')}")
     elif event == "reject" and "reasons" in rest:
@@ -95,15 +110,15 @@ def _states(e: dict[str, Any]) -> str:
     return f"{STATES.get(str(before), before)} → {STATES.get(str(after), after)}"
 
 
-def _print_timeline(events: list[dict[str, Any]]) -> None:
+def _print_timeline(events: list[dict[str, Any]], times: Times) -> None:
     # Lines, not a table: a narrow terminal wraps them instead of cutting the words.
     out.print("时间线：")
     for e in events:
         leaf = e.get("leaf_index")
         step = STEPS.get(str(e["event"]), str(e["event"]))
         where = "" if leaf is None else f"  日志序号 {leaf}"
-        detail = _detail(str(e["event"]), e.get("detail") or {})
-        line = f"  {str(e['at'])[:19].replace('T', ' ')}  {step}（{_states(e)}）{where}"
+        detail = _detail(str(e["event"]), e.get("detail") or {}, times)
+        line = f"  {times.time(e['at'])}  {step}（{_states(e)}）{where}"
         out.print(line + (f"  {detail}" if detail else ""))
 
 
@@ -130,6 +145,7 @@ def show(
         t = c.get_transfer(transfer_id)
         timeline = c.transfer_timeline(transfer_id)
         report = _report(c, t)
+        times = Times.of(c)
     if as_json:
         print_json({"transfer": t, "timeline": timeline, "report": report})
         return
@@ -139,8 +155,19 @@ def show(
         f"转出单位 {t['sender']} → 接收单位 {t['receiver']}，材料 "
         f"{len(notice.get('materials', []))} 件，原因：{notice.get('reason', '')}"
     )
-    out.print(f"期限 {str(t['deadline'])[:10]}，包根 {t['package_root'] or '（未打包）'}")
-    _print_timeline(timeline["events"])
+    out.print(f"期限 {times.time(t['deadline'])}，包根 {t['package_root'] or '（未打包）'}")
+    if t.get("dispatch"):
+        out.print(f"转出经办人：{t.get('dispatch_handler') or '未登记'}")
+    if t.get("outcome"):
+        out.print(f"接收单位经办人：{t.get('outcome_handler') or '未登记'}")
+    reminders = t.get("reminders") or []
+    if reminders:
+        last = reminders[-1]
+        out.print(
+            f"转出单位已催办 {len(reminders)} 次，最近一次 {times.time(last['at'])}"
+            f"（经办人 {last.get('handler') or '未登记'}）"
+        )
+    _print_timeline(timeline["events"], times)
     _print_chain(timeline["chain"])
     if report is not None:
         out.print(_report_table(report["results"]))
@@ -266,10 +293,35 @@ def resend(
         out.print(f"打包并转出：notary transfer send {new['transfer_id']}")
 
 
+def remind(
+    transfer_id: Annotated[str, typer.Argument(help="转递 ID。")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="附言（接收单位可见，最多 200 字）。")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    key: KeyOpt = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """催办（转出单位）：接收单位逾期未签收或拒收时催办；记入办理经过，接收单位可见。"""
+    with client(url, key) as c:
+        t = c.remind(transfer_id, note.strip() if note and note.strip() else None)
+        times = Times.of(c)
+    if as_json:
+        print_json(t)
+        return
+    last = (t.get("reminders") or [{}])[-1]
+    out.print(
+        f"已催办：{transfer_id}（{t['transfer_no']}，{_state(t)}），接收单位 {t['receiver']}；"
+        f"第 {len(t.get('reminders') or [])} 次，{times.time(last.get('at'))}，"
+        f"经办人 {last.get('handler') or '未登记'}"
+    )
+
+
 # Registered on ``notary transfer`` by clients/cli.py.
 COMMANDS: dict[str, Callable[..., None]] = {
     "show": show,
     "verify": verify,
     "return": return_,
     "resend": resend,
+    "remind": remind,
 }

@@ -14,6 +14,7 @@ from rich.table import Column, Table
 
 from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
 from clients.errors import UserError
+from clients.timefmt import Times
 
 volume_app = typer.Typer(
     help="案卷：建卷、列出本单位保管的案卷、查看案卷及其材料。", no_args_is_help=True
@@ -33,10 +34,10 @@ def _kind_arg(value: str | None) -> str | None:
     return kind
 
 
-def _line(v: dict[str, Any]) -> str:
+def _line(v: dict[str, Any], times: Times) -> str:
     return (
         f"{v['id']}  {KINDS.get(v['kind'], v['kind'])}  "
-        f"{STATUSES.get(v['status'], v['status'])}  建卷于 {str(v['created_at'])[:19]}"
+        f"{STATUSES.get(v['status'], v['status'])}  建卷于 {times.time(v['created_at'])}"
     )
 
 
@@ -84,18 +85,25 @@ def list_(
             page = c.list_volumes(limit=500, offset=offset)
             items += page["items"]
             offset = page["next_offset"]
+        times = Times.of(c)
     if wanted is not None:
         items = [v for v in items if v["kind"] == wanted]
     if as_json:
         print_json(items)
         return
-    t = Table(Column("案卷 ID", no_wrap=True), "类别", "状态", "建卷时间", title="本单位保管的案卷")
+    t = Table(
+        Column("案卷 ID", no_wrap=True),
+        "类别",
+        "状态",
+        f"建卷时间（{times.label}）",
+        title="本单位保管的案卷",
+    )
     for v in items:
         t.add_row(
             str(v["id"]),
             KINDS.get(v["kind"], v["kind"]),
             STATUSES.get(v["status"], v["status"]),
-            str(v["created_at"])[:19],
+            times.minutes(v["created_at"]),
         )
     out.print(t)
     out.print(f"共 {len(items)} 卷")
@@ -115,10 +123,11 @@ def show(
     with client(url, key) as c:
         v = c.get_volume(volume_id)
         materials = c.volume_materials(volume_id, all_versions=all_versions)
+        times = Times.of(c)
     if as_json:
         print_json({"volume": v, "materials": materials})
         return
-    out.print(f"案卷 {_line(v)}")
+    out.print(f"案卷 {_line(v, times)}")
     out.print(f"干部标识（盲化）：{v['cadre_blind_id']}")
     # The material ID is what `notary read` and `receipt get` take: never cut. The leaf
     # index and the SM3 are in --json.

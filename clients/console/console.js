@@ -71,6 +71,10 @@ export const FIELD_ZH = {
   detail: "理由",
   reasons: "理由",
   public_key: "单位公钥",
+  note: "附言",
+  sm3: "SM3 摘要",
+  receipt: "证据回执",
+  purpose: "利用目的",
 };
 
 // Events of the transfer state machine, as in a refusal "当前状态为 X，不能执行 Y".
@@ -108,6 +112,10 @@ export function problemText(status, problem) {
     return { text: zh, detail: problem ? String(problem).slice(0, 500) : "" };
   }
   const raw = String(problem.detail || problem.title || "");
+  if (Array.isArray(problem.errors) && problem.errors.length && hasChinese(raw)) {
+    // The service names each field and what is wrong with it (填写有误，请检查：转递编号（不能为空）).
+    return { text: /[。！？]$/.test(raw) ? raw : `${raw}。`, detail: JSON.stringify(problem.errors.map(({ loc, msg, type }) => ({ loc, msg, type }))) };
+  }
   if (Array.isArray(problem.errors) && problem.errors.length) {
     const fields = [
       ...new Set(
@@ -269,6 +277,7 @@ export function homeFor(who) {
  */
 export function startPage(page) {
   const who = currentSession();
+  if (who) setTimeZone(who.timezone, who.timezone_label);
   if (!apiKey() || !who) {
     const next = location.pathname.split("/").pop() + location.search;
     location.replace(`./?next=${encodeURIComponent(next)}`);
@@ -291,7 +300,8 @@ export function startPage(page) {
       h(
         "span",
         { id: "who" },
-        `${who.unit_name || who.unit_code}（${who.unit_code}）· ${ROLE_ZH[who.role] || who.role}`,
+        `${who.unit_name || who.unit_code}（${who.unit_code}）· ${ROLE_ZH[who.role] || who.role}` +
+          (who.role === "operator" ? ` · 经办人 ${handlerText(who.handler)}` : ""),
       ),
       h("button", { type: "button", id: "sign-out", class: "secondary", onclick: () => signOut() }, "退出登录"),
     ),
@@ -319,30 +329,54 @@ export function param(name) {
 
 // --- formatting and labels -----------------------------------------------------------------
 
-// Times are shown in the deployment's time zone, Asia/Shanghai (北京时间) — the same
-// whatever the browser's zone — as YYYY-MM-DD HH:MM, like the calendar dates (形成日期).
-export const TIME_ZONE = "Asia/Shanghai";
-export const TIME_ZONE_ZH = "北京时间";
-const PARTS = new Intl.DateTimeFormat("en-CA", {
-  timeZone: TIME_ZONE,
-  year: "numeric",
-  month: "2-digit",
-  day: "2-digit",
-  hour: "2-digit",
-  minute: "2-digit",
-  hourCycle: "h23",
-});
+// Times are shown in the deployment's time zone (Settings.timezone, default Asia/Shanghai:
+// 北京时间), whatever the browser's zone, as YYYY-MM-DD HH:MM followed by the zone's label —
+// the same as the CLI and the printed forms. The zone comes with the session
+// (/console/api/session) or, on pages without sign-in, from GET /v1/display.
+export let TIME_ZONE = "Asia/Shanghai";
+export let TIME_ZONE_ZH = "北京时间";
+let PARTS = null;
+
+export function setTimeZone(name, label) {
+  if (!name) return;
+  try {
+    new Intl.DateTimeFormat("en-CA", { timeZone: name });
+  } catch {
+    return; // a zone this browser does not know: keep the default
+  }
+  TIME_ZONE = name;
+  TIME_ZONE_ZH = label || name;
+  PARTS = null;
+}
 
 function parts(d) {
+  if (!PARTS) {
+    PARTS = new Intl.DateTimeFormat("en-CA", {
+      timeZone: TIME_ZONE,
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+  }
   return Object.fromEntries(PARTS.formatToParts(d).map((p) => [p.type, p.value]));
 }
 
+/** YYYY-MM-DD HH:MM in the deployment's zone (no label: see timeEl, labelledTime). */
 export function fmtTime(value) {
   if (value === null || value === undefined || value === "") return "—";
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
   const p = parts(d);
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+/** 2026-12-05 14:03（北京时间）: how a time is written in running text. */
+export function labelledTime(value) {
+  const text = fmtTime(value);
+  return text === "—" ? text : `${text}（${TIME_ZONE_ZH}）`;
 }
 
 export function fmtDay(value) {
@@ -355,11 +389,17 @@ export function fmtDay(value) {
   return `${p.year}-${p.month}-${p.day}`;
 }
 
-/** <time> element with the machine-readable value and a readable text. */
+/** <time> element with the machine-readable value and a readable text: a time with its
+ * zone's label, a day (day = true) as YYYY-MM-DD. */
 export function timeEl(value, day = false) {
   if (value === null || value === undefined || value === "") return "—";
   const machine = typeof value === "number" ? new Date(value).toISOString() : String(value);
-  return h("time", { datetime: machine, title: TIME_ZONE_ZH }, day ? fmtDay(value) : fmtTime(value));
+  return h("time", { datetime: machine, title: TIME_ZONE_ZH }, day ? fmtDay(value) : labelledTime(value));
+}
+
+/** 经办人: the name a key was issued for; keys issued without one say 未登记. */
+export function handlerText(name) {
+  return name ? String(name) : "未登记";
 }
 
 export function short(id, n = 8) {

@@ -13,7 +13,9 @@ import {
   downloadPdf,
   focus,
   h,
+  handlerText,
   hexEl,
+  labelledTime,
   overdueBadge,
   overdueMap,
   param,
@@ -88,8 +90,36 @@ function renderNotice(t) {
     ...fact("创建时间", timeEl(T.created(t))),
     ...fact("期限", h("span", {}, timeEl(T.deadline(t)), T.overdue(t) ? [" ", overdueBadge(T.overdueText(t, incoming))] : [])),
     ...(t.package_root ? fact("包根（SM3）", hexEl(t.package_root, 24)) : []),
+    ...(t.dispatch ? fact("转出经办人", handlerText(t.dispatch_handler)) : []),
+    ...(t.outcome ? fact(incoming ? "本单位经办人" : "接收单位经办人", handlerText(t.outcome_handler)) : []),
   );
   $("#notice").hidden = false;
+  renderReminders(t, incoming);
+}
+
+/** 催办 of the sending unit: the receiver reads who chased and when; the sender what it did. */
+function renderReminders(t, incoming) {
+  const list = Array.isArray(t.reminders) ? t.reminders : [];
+  const el = $("#reminders");
+  if (!list.length) {
+    el.hidden = true;
+    return;
+  }
+  const items = list.map((r) =>
+    h(
+      "li",
+      {},
+      timeEl(r.at),
+      `　转出单位经办人 ${handlerText(r.handler)} 催办`,
+      r.note ? `：${r.note}` : "",
+    ),
+  );
+  const last = list[list.length - 1];
+  $("#reminders-lead").textContent = incoming
+    ? `转出单位已催办 ${list.length} 次（最近一次 ${labelledTime(last.at)}）。请尽快核验材料，并签收回执或拒收。`
+    : `本单位已催办 ${list.length} 次（最近一次 ${labelledTime(last.at)}），接收单位在其收件箱和本转递页面可见。`;
+  $("#reminders-list").replaceChildren(...items);
+  el.hidden = false;
 }
 
 // 类号-顺序号《题名》 where the unit can read the volume (the sender; the receiver once it
@@ -357,7 +387,13 @@ function renderActions(t) {
       hint = "转出时本单位以 SM2 签名，包根与期限锚定上链。";
       buttons.push(button("转出", () => act("dispatch", {}, "正在转出…", "已转出，等待接收单位签收。"), { name: "dispatch" }));
     }
-    if (["dispatched", "delivered", "verified"].includes(state)) hint = "已转出，等待接收单位核验并签收回执。";
+    if (["dispatched", "delivered", "verified"].includes(state)) {
+      hint = "已转出，等待接收单位核验并签收回执。";
+      if (T.overdue(t)) {
+        hint = "接收单位逾期未答复：可以催办，催办记录会显示在接收单位的收件箱和本页面。";
+        buttons.push(button("催办…", openRemind, { name: "remind" }));
+      }
+    }
     if (state === "received") hint = "接收单位已签收回执，保管权已转移。";
     if (state === "rejected") {
       hint = "接收单位已拒收，保管权仍属本单位。请按拒收理由核对后办理退回。";
@@ -372,6 +408,7 @@ function renderActions(t) {
   $("#action-buttons").replaceChildren(...buttons);
   $("#reject-form").hidden = true;
   $("#accept-form").hidden = true;
+  $("#remind-form").hidden = true;
   $("#actions").hidden = !hint && !buttons.length;
 }
 
@@ -383,6 +420,15 @@ function openAccept(event) {
   opener.setAttribute("aria-expanded", "true");
   opener.setAttribute("aria-controls", "accept-form");
   $("#confirm-accept").focus();
+}
+
+function openRemind(event) {
+  const form = $("#remind-form");
+  const opener = event.currentTarget;
+  form.hidden = false;
+  opener.setAttribute("aria-expanded", "true");
+  opener.setAttribute("aria-controls", "remind-form");
+  $("#remind-note").focus();
 }
 
 function openReject(event) {
@@ -409,7 +455,12 @@ const EVENT_ZH = {
   recall: "撤回",
   custody: "保管权转移（链上）",
   resend: "重新转递",
+  remind: "催办",
 };
+
+// Steps a person makes (their 经办人 is shown, 未登记 when the key has no name); the
+// others are the service's own (保管权转移, a dispatch observed on chain).
+const BY_HANDLER = new Set(["create", "package", "dispatch", "deliver", "verify", "accept", "reject", "return", "recall", "resend", "remind"]);
 
 const CUSTODY_ZH = { held: "保管中", in_transit: "转递中", in_transfer: "转递中", none: "未登记" };
 
@@ -432,6 +483,10 @@ function renderTimeline(doc) {
         "p",
         { class: "meta" },
         change,
+        BY_HANDLER.has(e.event) && !(e.detail && (e.detail.observed || e.detail.observed_on_chain))
+          ? `　经办人 ${handlerText(e.detail && e.detail.handler)}`
+          : null,
+        e.detail && e.detail.note ? `　附言：${e.detail.note}` : null,
         e.leaf_index !== undefined && e.leaf_index !== null ? `　日志序号 ${e.leaf_index}` : null,
         tx.map((x) => ["　交易 ", hexEl(x, 18)]),
       ),
@@ -573,6 +628,24 @@ if (who) {
     $("#cancel-accept").addEventListener("click", () => {
       $("#accept-form").hidden = true;
       const opener = document.querySelector('[data-action="accept"]');
+      if (opener) {
+        opener.setAttribute("aria-expanded", "false");
+        opener.focus();
+      }
+    });
+    $("#remind-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const note = $("#remind-note").value.trim();
+      act(
+        "reminders",
+        note ? { note } : {},
+        "正在催办…",
+        "已催办：接收单位在收件箱和本转递页面可以看到催办记录。",
+      );
+    });
+    $("#cancel-remind").addEventListener("click", () => {
+      $("#remind-form").hidden = true;
+      const opener = document.querySelector('[data-action="remind"]');
       if (opener) {
         opener.setAttribute("aria-expanded", "false");
         opener.focus();

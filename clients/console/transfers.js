@@ -2,7 +2,9 @@
 import {
   $,
   api,
+  badge,
   h,
+  labelledTime,
   itemsOf,
   overdueBadge,
   overdueMap,
@@ -22,6 +24,17 @@ const TITLES = {
   outgoing: ["发件箱（转出）", "本单位转出的档案。转出后一个月未收到回执即为逾期，应当催办。"],
 };
 
+// 催办 of the sending unit, on both sides' lists: the receiver sees it was chased.
+function remindedBadge(t) {
+  const list = Array.isArray(t.reminders) ? t.reminders : [];
+  if (!list.length) return null;
+  const last = list[list.length - 1];
+  const el = badge(`已催办 ${list.length} 次`, "warn");
+  el.title = `最近一次 ${labelledTime(last.at)}`;
+  el.classList.add("reminded");
+  return [" ", el];
+}
+
 function row(t) {
   const other = role === "incoming" ? T.sender(t) : T.receiver(t);
   const id = T.id(t);
@@ -32,7 +45,7 @@ function row(t) {
     { class: overdue ? "overdue" : null, "data-transfer-id": id },
     h("th", { scope: "row" }, h("a", { href: `transfer.html?id=${encodeURIComponent(id)}` }, no)),
     h("td", { "data-label": role === "incoming" ? "转出单位" : "接收单位" }, unitText(other)),
-    h("td", { "data-label": "状态" }, stateBadge(T.state(t))),
+    h("td", { "data-label": "状态" }, stateBadge(T.state(t)), remindedBadge(t)),
     h("td", { class: "num", "data-label": "卷数" }, String(T.volumes(t).length || "—")),
     h("td", { class: "num", "data-label": "材料份数" }, String(T.materialCount(t) ?? "—")),
     h("td", { "data-label": "创建日期" }, timeEl(T.created(t), true)),

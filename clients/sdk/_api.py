@@ -198,6 +198,15 @@ class ApiMethods:
     def get_transfer(self, transfer_id: str) -> Any:
         return self._run(core.get_json(f"/v1/transfers/{transfer_id}"))
 
+    def display(self) -> Any:
+        """GET /v1/display: the deployment's time zone and its label for staff."""
+        return self._run(core.get_json("/v1/display"))
+
+    def remind(self, transfer_id: str, note: str | None = None) -> Any:
+        """POST /v1/transfers/{id}/reminders (催办): the sender chases an overdue transfer."""
+        body = {} if note is None else {"note": note}
+        return self._run(core.send_json("POST", f"/v1/transfers/{transfer_id}/reminders", body))
+
     def transfer_timeline(self, transfer_id: str) -> Any:
         return self._run(core.get_json(f"/v1/transfers/{transfer_id}/timeline"))
 

@@ -4,6 +4,7 @@ real service."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +112,23 @@ def test_verify_a_file_an_sm3_and_a_receipt_offline(
     other = tmp_path / "other.pdf"
     other.write_bytes(sample_pdf("not the same"))
     r = cli("verify", "--receipt", rfile, other)
-    assert r.code == 1 and r.err.count("\n") == 1 and "EntryMismatch" in r.err
-    assert "[entry]" in r.err  # the check id, as POST /v1/verify names it
+    assert r.code == 1 and r.err.count("\n") == 1 and "[entry]" in r.err  # POST /v1/verify's id
+    # A clerk reads what failed and what to do, each check as a sentence; the service's
+    # wording only under 详情, and no Python class name or raw dict anywhere.
+    assert "材料文件与回执登记的不是同一份文件" in r.err
+    assert "✗ 材料：材料文件与回执登记的不是同一份文件" in r.out and "✓ 格式" in r.out
+    head, _, detail = r.out.partition("详情")
+    assert detail and not re.search(r"[A-Za-z]{3,}", head.replace("SM3", "")), head
+    assert "EntryMismatch" not in r.out + r.err and "{" not in r.out + r.err
+    r = cli("verify", "--receipt", rfile, "--file", f)  # offline checks pass, no --rpc
+    assert r.code == 0, r.err
+    assert r.out.startswith("离线核验通过；链上锚定未核验")
+    assert "✓ 材料：材料文件的 SM3 与回执登记的一致" in r.out and "? 链上锚定" in r.out
+    head = r.out.partition("详情")[0]
+    assert not re.search(r"[A-Za-z]{3,}", head.replace("SM3", "").replace("--log-key", "")
+                         .replace("--rpc", "")), head  # fmt: skip
+    r = cli("verify", "--receipt", rfile, "--file", f, "--rpc", service.rpc_url)
+    assert r.code == 0 and r.out.startswith("回执有效") and "✓ 链上锚定" in r.out, r.out
 
     # The SDK sends a receipt file's bytes as they are: the service's strict reader sees
     # a repeated key (the wrong leaf_index first, the right one last) and refuses it.

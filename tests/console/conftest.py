@@ -80,13 +80,14 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers=who.headers, timeout=30)
 
 
-def _operator(app: Any, code: str, name: str, kind: UnitKind) -> Person:
-    """A hosted unit (envelope key in the deployment) and an operator key for it."""
+def _operator(app: Any, code: str, name: str, kind: UnitKind, handler: str) -> Person:
+    """A hosted unit (envelope key in the deployment) and an operator key for it, issued
+    to a named handler (经办人)."""
     state = app.state.notary
     public_key = state.notary.ensure_unit_key(code)
     with state.write_sessions() as s:
         unit = add_unit(s, code, name, kind, public_key.raw.hex())
-        _, key = issue_api_key(s, unit, Role.OPERATOR, "console test")
+        _, key = issue_api_key(s, unit, Role.OPERATOR, handler)
         s.commit()
     return Person(code, name, Role.OPERATOR, key)
 
@@ -122,8 +123,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             base_url=f"http://127.0.0.1:{port}",
             app=app,
             home=home,
-            sender=_operator(app, "SENDER", "甲市干部档案中心", UnitKind.ARCHIVE_CENTRE),
-            receiver=_operator(app, "RECEIVER", "乙区委组织部", UnitKind.UNIT),
+            sender=_operator(app, "SENDER", "甲市干部档案中心", UnitKind.ARCHIVE_CENTRE, "张三"),
+            receiver=_operator(app, "RECEIVER", "乙区委组织部", UnitKind.UNIT, "李四"),
             auditor=Person("CENTRE", "市干部档案中心", Role.AUDIT, audit_key),
         )
     finally:

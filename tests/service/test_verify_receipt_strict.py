@@ -90,7 +90,8 @@ def test_the_api_and_the_cli_refuse_the_same_malformed_receipts_with_the_same_ch
         path.write_bytes(doc)
         code, out, err = _cli(capsys, "--receipt", str(path), "--sm3", sm3(content).hex())
         assert code == 1 and err.count("\n") == 1, (name, err)
-        assert "[format]" in err and "FormatError" in err, (name, err)
+        assert "[format]" in err and "回执文件格式不对" in err, (name, err)
+        assert "✗ 格式" in out and "FormatError" not in out + err, (name, out)
         code, out, err = _cli(capsys, "--receipt", str(path), "--json")
         assert code == 1 and json.loads(out)["check"] == "format", (name, out)
         assert json.loads(out)["valid"] is False

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from transfer.api.problems_zh import validation_problem
+
 log = logging.getLogger("transfer.api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -215,12 +217,13 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc.errors())
+    # Chinese for staff (detail, and field/message per error); loc/msg/type for developers.
+    detail, errors = validation_problem(exc.errors())
     return problem_response(
         Unprocessable.status,
         Unprocessable.title,
         type_=PROBLEM_TYPE_BASE + Unprocessable.slug,
-        detail=f"{len(errors)} field(s) are invalid",
+        detail=detail,
         instance=request.url.path,
         errors=errors,
     )

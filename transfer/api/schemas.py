@@ -179,6 +179,9 @@ class ReadLogOut(_Out):
     id: uuid.UUID
     unit_id: uuid.UUID
     api_key_id: uuid.UUID | None
+    handler: str | None = Field(
+        default=None, description="经办人: the reading key's handler; null: 未登记"
+    )
     material_id: uuid.UUID
     purpose: str
     leaf_index: int | None

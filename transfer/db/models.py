@@ -307,6 +307,8 @@ class ReadLogEntry(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_keys.id"))
+    # 经办人: the name the key was issued for, at the time of the read (None: 未登记).
+    handler: Mapped[str | None] = mapped_column(String(200))
     material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
     leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)

@@ -57,6 +57,7 @@ class TransferFacts:
     chain_id: int
     contract: str
     dispatch_txs: tuple[ChainTx, ...] = ()
+    dispatch_handler: str | None = None  # 经办人 named in the signed dispatch act
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class OutcomeFacts:
     reasons: tuple[ReasonRow, ...]
     txs: tuple[ChainTx, ...]
     closed_at: datetime | None = None
+    handler: str | None = None  # 经办人 named in the signed act (None: 未登记)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,8 @@ def render_notice(t: TransferFacts, url: str, fill: Fill | None = None) -> bytes
             ("档案卷数", f"正本 {t.volumes_main} 卷　副本 {t.volumes_copy} 卷"),
             ("材料份数", f"{t.material_count} 份"),
             ("转递原因", t.reason),
-            ("经办人", fill.handler or " "),  # " ": left blank, written by hand
+            # Typed at print time, else the one the dispatch act names; " ": left blank.
+            ("经办人", fill.handler or t.dispatch_handler or " "),
             ("转出日期", fmt_date(t.dispatched_at or t.created_at)),
             ("回执期限", fmt_date(t.deadline)),
             ("转递包根", t.package_root or "尚未打包"),
@@ -278,6 +281,7 @@ def render_outcome(t: TransferFacts, o: OutcomeFacts, url: str) -> bytes:
             f"转递 ID：{t.transfer_id}",
             f"签署单位：{o.signer}",
             f"签署时间：{fmt_time(o.signed_at)}",
+            f"经办人：{o.handler or '未登记'}",
         ],
     )
     if o.accepted:

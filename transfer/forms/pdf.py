@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from transfer.forms.qr import qr_matrix
+from transfer.workflow.times import local_minutes, zone_label
 
 FONT = "WenQuanYiMicroHei"
 # Where Debian puts the font; NOTARY_FORMS_FONT names another TrueType CJK font file.
@@ -33,7 +36,18 @@ FONT_PATHS = (
 PAGE_W, PAGE_H = A4
 MARGIN = 18 * mm
 CONTENT_W = PAGE_W - 2 * MARGIN
-BEIJING = timezone(timedelta(hours=8), "CST")
+# The deployment's time zone (Settings.timezone) while a form is rendered: set by
+# :func:`display_zone` around the rendering, so the renderers need not pass it down.
+_ZONE: ContextVar[str] = ContextVar("forms_zone", default="Asia/Shanghai")
+
+
+@contextmanager
+def display_zone(name: str) -> Iterator[None]:
+    token = _ZONE.set(name)
+    try:
+        yield
+    finally:
+        _ZONE.reset(token)
 
 
 class FontMissing(RuntimeError):
@@ -54,10 +68,13 @@ def register_font() -> str:
 
 
 def fmt_time(value: datetime | None) -> str:
-    """Beijing time is what a clerk writes on paper; the service keeps UTC."""
+    """The deployment's local time, as a clerk writes it on paper, labelled with the
+    zone (2026年12月05日 14:03（北京时间）); the service keeps UTC."""
     if value is None:
         return "—"
-    return value.astimezone(BEIJING).strftime("%Y年%m月%d日 %H:%M")
+    name = _ZONE.get()
+    local = local_minutes(value, name)
+    return f"{local[:4]}年{local[5:7]}月{local[8:10]}日 {local[11:]}（{zone_label(name, value)}）"
 
 
 def fmt_date(value: datetime | None) -> str:

@@ -20,6 +20,7 @@ from transfer.api.errors import Conflict, NotFound
 from transfer.api.state import AppState
 from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit, Volume
 from transfer.forms import documents as doc
+from transfer.forms.pdf import display_zone
 from transfer.forms.qr import CheckRef, RefKind
 from transfer.security import Principal
 from transfer.services import transfers as svc
@@ -124,6 +125,7 @@ def transfer_facts(s: Session, ctx: NotaryContext, t: Transfer) -> doc.TransferF
             if t.dispatched_at is not None
             else ()
         ),
+        dispatch_handler=None if t.dispatch_act is None else parse_act(t.dispatch_act).handler,
     )
 
 
@@ -233,6 +235,7 @@ def outcome_facts(s: Session, ctx: NotaryContext, t: Transfer) -> doc.OutcomeFac
             "VolumeReceived" if accepted else "VolumeRejected",
         ),
         closed_at=t.closed_at,
+        handler=act.handler,
     )
 
 
@@ -268,7 +271,7 @@ def transfer_pdf(
 ) -> bytes:
     """One of a transfer's forms as PDF bytes, for a party to it; ``fill`` (the names
     written on the notice) is rendered only, never stored."""
-    with state.sessions() as s:
+    with state.sessions() as s, display_zone(state.settings.timezone):
         t = svc.find(s, transfer_id, caller)
         facts = transfer_facts(s, ctx, t)
         if form is TransferForm.NOTICE:
@@ -335,7 +338,7 @@ def evidence_pdf(
     state: AppState, ctx: NotaryContext, caller: Principal, material_id: uuid.UUID, base_url: str
 ) -> bytes:
     """存证证明 of a material the caller's unit holds."""
-    with state.sessions() as s:
+    with state.sessions() as s, display_zone(state.settings.timezone):
         m = s.get(Material, material_id)
         volume = None if m is None else s.get(Volume, m.volume_id)
         if m is None or volume is None or volume.custodian_unit_id != caller.unit_id:

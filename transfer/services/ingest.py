@@ -41,6 +41,7 @@ from transfer.api.errors import (
     UnsupportedMediaType,
 )
 from transfer.api.fields import Title
+from transfer.api.problems_zh import field_problem
 from transfer.api.state import AppState
 from transfer.db.models import Material, MaterialKey, Unit, Volume
 from transfer.db.types import utcnow
@@ -121,10 +122,7 @@ def _validate(fields: dict[str, str]) -> MaterialMeta:
     try:
         return MaterialMeta.model_validate(data)
     except ValidationError as e:
-        errors = [
-            {"loc": ["body", *e_["loc"]], "msg": e_["msg"], "type": e_["type"]} for e_ in e.errors()
-        ]
-        raise Unprocessable(f"{len(errors)} field(s) are invalid", errors=errors) from None
+        raise field_problem(e.errors()) from None
 
 
 class _Upload:

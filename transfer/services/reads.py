@@ -152,6 +152,7 @@ def read_content(
     row = ReadLogEntry(
         unit_id=caller.unit_id,
         api_key_id=caller.key_id,
+        handler=caller.handler,
         material_id=material.id,
         purpose=purpose,
         created_at=utcnow(),

@@ -190,6 +190,7 @@ def register_incoming(
             caller.unit_id,
             now=now,
             detail={"dispatch_hash": t.dispatch_hash, "observed": True},
+            handler=act.handler,
         )
         commit(s)
         return t
@@ -296,7 +297,9 @@ def deliver(
                     s.delete(row)
             else:
                 t.delivered_at = now
-            record_event(s, t, "deliver", old, caller.unit_id, detail=detail)
+            record_event(
+                s, t, "deliver", old, caller.unit_id, detail=detail, handler=caller.handler
+            )
             s.flush()
             if staged is not None:
                 install_bag(home, transfer_id, staged)
@@ -373,6 +376,7 @@ def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
             old,
             caller.unit_id,
             detail={"accepted": report.accepted, "failed_materials": failed},
+            handler=caller.handler,
         )
         commit(s)
         return t
@@ -457,6 +461,7 @@ def accept(
                 dispatch=parse_act(t.dispatch_act),
                 report=report,
                 now=now.replace(microsecond=0),
+                handler=caller.handler,
             )
         if not act.accepted:
             raise Conflict("回执声明核验未通过：请改用退回", rule="verified-only")
@@ -477,7 +482,10 @@ def accept(
                 act_hash=t.outcome_hash,
             )
         )
-        record_event(s, t, "accept", old, caller.unit_id, detail={"receipt_hash": t.outcome_hash})
+        record_event(
+            s, t, "accept", old, caller.unit_id, detail={"receipt_hash": t.outcome_hash},
+            handler=act.handler,
+        )  # fmt: skip
         commit(s)
     finish_receipt(state, ctx, transfer_id)
     with state.sessions() as s:
@@ -580,6 +588,7 @@ def reject(
                 reasons=reasons,
                 report=report,
                 now=now.replace(microsecond=0),
+                handler=caller.handler,
             )
     intents.begin(state, transfer_id, version, Event.REJECT, act)
     return finish_reject(state, ctx, transfer_id)
@@ -632,6 +641,7 @@ def finish_reject(state: AppState, ctx: NotaryContext, transfer_id: str) -> Tran
                 "reasons": [r.to_json() for r in act.reasons()][:50],
             },
             tx_hashes=[tx for tx in txs.values() if tx is not None],
+            handler=act.handler,
         )
         commit(s)
         return t

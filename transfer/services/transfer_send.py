@@ -205,7 +205,10 @@ def create_transfer(
         detail: dict[str, object] = {"materials": notice.material_count}
         if previous is not None:
             detail["resend_of"] = previous.transfer_id
-        record_event(s, t, "create", None, caller.unit_id, now=created, detail=detail)
+        record_event(
+            s, t, "create", None, caller.unit_id, now=created, detail=detail,
+            handler=caller.handler,
+        )  # fmt: skip
         if previous is not None:
             # A record on the returned transfer, not a transition: it stays returned.
             record_event(
@@ -216,6 +219,7 @@ def create_transfer(
                 caller.unit_id,
                 now=created,
                 detail={"resent_as": t.transfer_id},
+                handler=caller.handler,
             )
         commit(s)
         return t
@@ -332,6 +336,7 @@ def package_transfer(
             old,
             caller.unit_id,
             detail={"package_cid": built.cid, "payload_octets": built.bag.payload_octets},
+            handler=caller.handler,
         )
         commit(s)
         return t
@@ -454,6 +459,7 @@ def dispatch_transfer(
         package_root=bytes.fromhex(t.package_root),
         deadline=answer_by,
         now=now.replace(microsecond=0),
+        handler=caller.handler,
     )
     intents.begin(state, transfer_id, version, Event.DISPATCH, act)
     return finish_dispatch(state, ctx, transfer_id)
@@ -535,6 +541,7 @@ def finish_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> Tr
             sender.id,
             detail={"dispatch_hash": t.dispatch_hash, "answer_by": answer_by.isoformat()},
             tx_hashes=[tx for tx, _ in txs.values() if tx is not None],
+            handler=act.handler,
         )
         commit(s)
         return t
@@ -554,7 +561,7 @@ def return_transfer(
         old, _ = claim(s, t, Event.RETURN)
         apply_return_here(s, state, t, "returned after rejection", None)
         t.closed_at = utcnow()
-        record_event(s, t, "return", old, caller.unit_id)
+        record_event(s, t, "return", old, caller.unit_id, handler=caller.handler)
         commit(s)
         return t
 
@@ -591,7 +598,10 @@ def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
             tv.outcome_tx = txs.get(tv.id)
         apply_return_here(s, state, t, "recalled", None)
         t.closed_at = utcnow()
-        record_event(s, t, "recall", old, caller.unit_id, tx_hashes=list(txs.values()))
+        record_event(
+            s, t, "recall", old, caller.unit_id, tx_hashes=list(txs.values()),
+            handler=caller.handler,
+        )  # fmt: skip
         commit(s)
         return t
 

@@ -90,7 +90,7 @@ def find(s: Session, transfer_id: str, caller: Principal) -> Transfer:
     """The transfer if the caller's unit is a party to it; 404 otherwise."""
     t = s.scalar(select(Transfer).where(Transfer.transfer_id == transfer_id))
     if t is None or caller.unit_id not in (t.sender_unit_id, t.receiver_unit_id):
-        raise NotFound(f"transfer {transfer_id} does not exist or your unit is not a party to it")
+        raise NotFound(f"转递 {transfer_id} 不存在，或本单位不是其转出、接收单位")
     return t
 
 
@@ -200,15 +200,22 @@ def record_event(
     detail: dict[str, Any] | None = None,
     tx_hashes: Sequence[str] = (),
     now: datetime | None = None,
+    handler: str | None = None,
 ) -> TransferEvent:
-    """Append the transition's log entry and its event row (not committed)."""
+    """Append the transition's log entry and its event row (not committed).
+
+    ``handler``: the 经办人 who made the step, kept in the row's detail (never in the
+    log entry: the log is public evidence, staff names are not)."""
+    detail = dict(detail or {})
+    if handler is not None:
+        detail["handler"] = handler
     row = TransferEvent(
         transfer_pk=t.id,
         event=event,
         from_state=from_state,
         to_state=t.state.value,
         unit_id=unit_id,
-        detail=detail or {},
+        detail=detail,
         tx_hashes=list(tx_hashes),
         created_at=now or utcnow(),
     )

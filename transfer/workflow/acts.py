@@ -8,10 +8,13 @@ canonical JSON of its body (``notary.canonical``). The document form is::
 
 Every body binds ``act`` (its kind), ``transfer_id``, ``package_root``, the signing
 ``unit`` and its key fingerprint, ``signed_at`` and a random ``nonce``; receipts and
-rejections also bind the SM3 of the dispatch act they answer. So a signature can be
-neither moved to another body (forged), nor to another transfer (cross-transfer), nor
-to another dispatch of the same transfer (replayed) — :func:`verify_act` tells the
-three apart. The exact bodies are specified in ``docs/transfer-format.md`` §4.
+rejections also bind the SM3 of the dispatch act they answer. An optional ``handler``
+names the unit's 经办人 who made the act (absent when the key that asked for it was
+issued without a name, so that acts from before the field are unchanged byte for byte).
+So a signature can be neither moved to another body (forged), nor to another transfer
+(cross-transfer), nor to another dispatch of the same transfer (replayed) —
+:func:`verify_act` tells the three apart. The exact bodies are specified in
+``docs/transfer-format.md`` §4.
 
 ``act_hash`` = SM3(canonical JSON of the whole signed document) is what goes on chain
 (``receipt_hash`` / ``reason_hash`` of ``ArchiveNotary.receiveVolume/rejectVolume``).
@@ -57,6 +60,10 @@ _COMMON = {
     "act", "v", "transfer_id", "package_root", "unit", "signer_key_fingerprint", "signed_at",
     "nonce",
 }  # fmt: skip
+# Optional in every body (v1 stays v1: an act without it is exactly the act signed before
+# the field existed, and verifies byte for byte).
+_OPTIONAL = frozenset({"handler"})
+MAX_HANDLER = 200
 _BODY_FIELDS = {
     ActKind.DISPATCH: _COMMON | {"notice", "deadline"},
     ActKind.RECEIPT: _COMMON | {"dispatch", "accepted", "results"},
@@ -109,6 +116,12 @@ class SignedAct:
     @property
     def signed_at(self) -> datetime:
         return f.time(self.body, "signed_at", ActFormatError)
+
+    @property
+    def handler(self) -> str | None:
+        """The 经办人 named in the act; None when the act names none."""
+        v = self.body.get("handler")
+        return None if v is None else str(v)
 
     # --- kind-specific views
     def notice(self) -> Notice:
@@ -173,9 +186,9 @@ def _sign(signer: Signer, kind: ActKind, body: dict[str, Any]) -> SignedAct:
 
 def _common(
     kind: ActKind, signer: Signer, unit: str, transfer_id: str, package_root: bytes,
-    now: datetime, nonce: str | None,
+    now: datetime, nonce: str | None, handler: str | None,
 ) -> dict[str, Any]:  # fmt: skip
-    return {
+    body = {
         "act": kind.value,
         "v": 1,
         "transfer_id": transfer_id,
@@ -185,6 +198,9 @@ def _common(
         "signed_at": format_utc(now),
         "nonce": nonce or os.urandom(16).hex(),
     }
+    if handler is not None:
+        body["handler"] = handler
+    return body
 
 
 def sign_dispatch(
@@ -195,10 +211,18 @@ def sign_dispatch(
     deadline: datetime,
     now: datetime,
     nonce: str | None = None,
+    handler: str | None = None,
 ) -> SignedAct:
     """The sending unit's dispatch act over {notice, package root, transfer id, deadline}."""
     body = _common(
-        ActKind.DISPATCH, signer, notice.sender.code, notice.transfer_id, package_root, now, nonce
+        ActKind.DISPATCH,
+        signer,
+        notice.sender.code,
+        notice.transfer_id,
+        package_root,
+        now,
+        nonce,
+        handler,
     )
     body |= {"notice": notice.to_json(), "deadline": format_utc(deadline)}
     return _sign(signer, ActKind.DISPATCH, body)
@@ -211,6 +235,7 @@ def sign_receipt(
     report: VerificationReport,
     now: datetime,
     nonce: str | None = None,
+    handler: str | None = None,
 ) -> SignedAct:
     """The receiving unit's receipt (回执) with its per-material 四性 results."""
     notice = dispatch.notice()
@@ -218,7 +243,7 @@ def sign_receipt(
         raise ActFormatError("the verification report is of another transfer or package")
     body = _common(
         ActKind.RECEIPT, signer, notice.receiver.code, dispatch.transfer_id,
-        dispatch.package_root, now, nonce,
+        dispatch.package_root, now, nonce, handler,
     )  # fmt: skip
     body |= {
         "dispatch": act_hash(dispatch).hex(),
@@ -236,6 +261,7 @@ def sign_rejection(
     report: VerificationReport | None,
     now: datetime,
     nonce: str | None = None,
+    handler: str | None = None,
 ) -> SignedAct:
     """The receiving unit's signed rejection; custody stays with the sender."""
     notice = dispatch.notice()
@@ -243,7 +269,7 @@ def sign_rejection(
         raise ActFormatError("a rejection needs at least one reason")
     body = _common(
         ActKind.REJECTION, signer, notice.receiver.code, dispatch.transfer_id,
-        dispatch.package_root, now, nonce,
+        dispatch.package_root, now, nonce, handler,
     )  # fmt: skip
     body |= {
         "dispatch": act_hash(dispatch).hex(),
@@ -288,7 +314,9 @@ def _reason(doc: Any, where: str) -> Reason:
 
 def _check_body(kind: ActKind, body: Any) -> None:
     b = f.obj(body, "body", ActFormatError)
-    f.exact_keys(b, "body", _BODY_FIELDS[kind], ActFormatError)
+    f.exact_keys(b, "body", _BODY_FIELDS[kind], ActFormatError, _OPTIONAL)
+    if "handler" in b:
+        f.text(b, "handler", ActFormatError, max_len=MAX_HANDLER)
     if b["v"] != 1 or isinstance(b["v"], bool):
         raise ActFormatError(f"unknown body version {b['v']!r:.20}")
     f.ident(b, "transfer_id", ActFormatError)

@@ -12,6 +12,7 @@ from transfer.api.deps import StateDep
 from transfer.api.errors import ServiceUnavailable, problem_responses
 from transfer.api.health import CheckResult, Status, worst
 from transfer.api.routes import API_V1
+from transfer.workflow.times import utc_offset, zone_label
 
 router = APIRouter(prefix=API_V1, tags=["ops"], responses=problem_responses(429))
 
@@ -81,3 +82,22 @@ async def chain_info(state: StateDep) -> ChainOut:
         log_id=ctx.log_id.hex(),
         rpc_url=state.chain_rpc_url,
     )
+
+
+class DisplayOut(BaseModel):
+    timezone: str
+    label: str
+    utc_offset: str
+
+
+@router.get(
+    "/display",
+    response_model=DisplayOut,
+    summary="How times are shown to staff: the deployment's time zone and its label",
+    description="Every client (console, CLI, printed forms) shows times in this IANA zone, "
+    "to the minute, labelled (北京时间, or UTC+hh:mm for a zone without a common name). "
+    "No authentication: the page that checks a printed form's QR code uses it too.",
+)
+def display(state: StateDep) -> DisplayOut:
+    name = state.settings.timezone
+    return DisplayOut(timezone=name, label=zone_label(name), utc_offset=utc_offset(name))

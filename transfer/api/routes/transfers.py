@@ -33,6 +33,7 @@ from transfer.api.errors import (
 )
 from transfer.api.fields import (
     Identifier,
+    Label,
     ReasonCode,
     ReasonText,
     TransferNo,
@@ -46,6 +47,7 @@ from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services import federation
 from transfer.services import transfer_receive as receive
+from transfer.services import transfer_reminders as reminders
 from transfer.services import transfer_send as send
 from transfer.services import transfers as svc
 from transfer.services.provenance import event_evidence
@@ -105,6 +107,16 @@ class TransferOut(BaseModel):
     notice: dict[str, Any]
     dispatch: dict[str, Any] | None
     outcome: dict[str, Any] | None
+    dispatch_handler: str | None = Field(
+        default=None, description="经办人 named in the signed dispatch act (null: 未登记)"
+    )
+    outcome_handler: str | None = Field(
+        default=None, description="经办人 named in the signed receipt or rejection"
+    )
+    reminders: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="催办 by the sending unit, oldest first: {at, handler, note, due}",
+    )
 
 
 class IncomingIn(BaseModel):
@@ -168,7 +180,16 @@ def _out(db: Session, t: Transfer) -> TransferOut:
         notice=t.notice,
         dispatch=t.dispatch_act,
         outcome=t.outcome_act,
+        dispatch_handler=_handler(t.dispatch_act),
+        outcome_handler=_handler(t.outcome_act),
+        reminders=[r.to_json() for r in reminders.reminders_of(db, t)],
     )
+
+
+def _handler(act: dict[str, Any] | None) -> str | None:
+    body = None if act is None else act.get("body")
+    name = body.get("handler") if isinstance(body, dict) else None
+    return name if isinstance(name, str) else None
 
 
 def _fresh(state: AppState, caller: Principal, transfer_id: str) -> TransferOut:
@@ -462,6 +483,31 @@ class ResendIn(BaseModel):
         default=None, min_length=1, max_length=64, description="转递编号 (default: the same)"
     )
     transfer_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ReminderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: Label | None = Field(default=None, description="附言 (shown to the receiving unit)")
+
+
+@router.post(
+    "/{transfer_id}/reminders",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransferOut,
+    summary="催办: the sending unit chases an overdue transfer (recorded, shown to the receiver)",
+    description="409 when the receiving unit is not late (the problem's detail says until "
+    "when); 403 for the receiving unit; 404 when the caller's unit is not a party.",
+)
+def remind(
+    transfer_id: str,
+    state: StateDep,
+    caller: Operator,
+    clock: ClockDep,
+    body: ReminderIn | None = None,
+) -> TransferOut:
+    reminders.remind(state, caller, transfer_id, None if body is None else body.note, clock())
+    return _fresh(state, caller, transfer_id)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from notary.crypto import SM3
 from transfer.api.deps import get_notary, require, state_of
 from transfer.api.errors import BadRequest, PayloadTooLarge, Unprocessable, problem_responses
+from transfer.api.problems_zh import field_problem
 from transfer.api.routes import API_V1
 from transfer.api.streams import body_reader
 from transfer.roles import Permission
@@ -137,10 +138,7 @@ async def verify(request: Request, caller: Verifier) -> dict[str, Any]:
     try:
         body = VerifyRequest.model_validate_json(raw)
     except ValidationError as e:
-        errors = [
-            {"loc": ["body", *x["loc"]], "msg": x["msg"], "type": x["type"]} for x in e.errors()
-        ]
-        raise Unprocessable(f"{len(errors)} field(s) are invalid", errors=errors) from None
+        raise field_problem(e.errors()) from None
     digest = None if body.sm3 is None else bytes.fromhex(body.sm3.lower())
     if body.receipt is not None:
         # The model has read the body leniently (a duplicate key: last one wins); the

@@ -21,11 +21,11 @@ from transfer.api.errors import (
     Conflict,
     NotFound,
     TooManyRequests,
-    Unprocessable,
     problem_responses,
 )
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
+from transfer.api.problems_zh import field_problem
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
 from transfer.db.models import Alert, CustodyEvent, CustodyEventKind, Volume, VolumeKind
@@ -48,15 +48,14 @@ def _blinded(secret: bytes, identifier: SecretStr) -> str:
     try:
         return blind_cadre_id(secret, identifier.get_secret_value())
     except ValueError:  # nothing left after normalising (only whitespace): a field error
-        raise Unprocessable(
-            "1 field(s) are invalid",
-            errors=[
+        raise field_problem(
+            [
                 {
-                    "loc": ["body", "cadre_identifier"],
-                    "msg": "the cadre identifier is empty once whitespace is removed",
+                    "loc": ["cadre_identifier"],
+                    "msg": "Value error, 去掉空格后为空",
                     "type": "value_error",
                 }
-            ],
+            ]
         ) from None
 
 
