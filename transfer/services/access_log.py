@@ -1,7 +1,9 @@
 """The access log (三员分立): every change of who may do what made over the API — a key
 issued, approved or revoked, a unit created, suspended or reinstated — is a row of
 ``access_events`` naming the administrator key that made it, and a log entry
-(``access.event``) appended in the same transaction, anchored like every other.
+(``access.event``) appended in the same transaction, anchored like every other. The
+steps of a read grant (在线阅档: ``grant.apply|approve|refuse|revoke``) are access events
+too, naming the grant (transfer/services/read_grants.py).
 
 The auditor lists it (``GET /v1/access-log``); ``notary audit`` re-derives each row's
 entry, checks its proof and anchor, and that every logged ``access.event`` has its row
@@ -38,6 +40,7 @@ def access_entry(row: AccessEvent, unit_code: str) -> dict[str, Any]:
         actor=None if row.actor_key_id is None else str(row.actor_key_id),
         key=None if row.key_id is None else str(row.key_id),
         role=row.role,
+        grant=None if row.grant_id is None else str(row.grant_id),
         time_ms=int(row.created_at.timestamp() * 1000),
     )
 
@@ -48,6 +51,7 @@ def record_access(
     unit: Unit,
     actor_key_id: uuid.UUID | None,
     key: ApiKey | None = None,
+    grant_id: uuid.UUID | None = None,
 ) -> AccessEvent:
     """Adds the row and appends its entry in the caller's transaction (not committed):
     the change, its row and its entry are committed together or not at all."""
@@ -57,6 +61,7 @@ def record_access(
         actor_key_id=actor_key_id,
         key_id=None if key is None else key.id,
         role=None if key is None else str(key.role),
+        grant_id=grant_id,
         created_at=utcnow(),
     )
     row.leaf_index = append_entries(s, [access_entry(row, unit.code)]).start
