@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Generator, Iterator
 from typing import Any, BinaryIO, cast
 
@@ -37,6 +38,8 @@ from notary.store.cid import cid_str, to_binary, verify_block
 from notary.store.unixfs import CHUNK_SIZE, FileDagBuilder, build_file, iter_file, links_of
 
 DEFAULT_API = "http://127.0.0.1:5001"
+# How long a node's swarm addresses are reused (KuboStore.swarm_addresses).
+SWARM_ADDRESSES_TTL = 60.0
 
 
 def _client_timeout(t: float) -> float:
@@ -142,6 +145,7 @@ class KuboStore(ContentStore):
         self.has_timeout = has_timeout
         self._where = f"{url.host}:{url.port}"
         self._client = httpx.Client(base_url=self.api_url + "/api/v0", transport=transport)
+        self._swarm: tuple[float, list[str]] | None = None
 
     def close(self) -> None:
         self._client.close()
@@ -226,7 +230,14 @@ class KuboStore(ContentStore):
 
     def swarm_addresses(self, *, timeout: float | None = None) -> list[str]:
         """This node's listening addresses with its peer id (``/ip4/…/tcp/…/p2p/<id>``),
-        loopback only: what a peer centre's node dials to fetch from this one."""
+        loopback only: what a peer centre's node dials to fetch from this one.
+
+        A node's addresses change only when it restarts, and ``GET /v1/federation`` (which
+        needs no key) would otherwise ask the node on every call: an answer is kept for
+        ``SWARM_ADDRESSES_TTL`` seconds; a failure is not kept."""
+        now = time.monotonic()
+        if self._swarm is not None and now - self._swarm[0] < SWARM_ADDRESSES_TTL:
+            return list(self._swarm[1])
         info = self.id(timeout=timeout)
         peer = str(info.get("ID") or info.get("id") or "")
         out = []
@@ -235,7 +246,8 @@ class KuboStore(ContentStore):
             if not addr.startswith("/ip4/127.0.0.1/tcp/"):
                 continue
             out.append(addr if "/p2p/" in addr else f"{addr}/p2p/{peer}")
-        return out
+        self._swarm = (now, out)
+        return list(out)
 
     def swarm_connect(self, address: str, *, timeout: float | None = None) -> None:
         """Connect to a peer node directly (with routing off, the only way to find it)."""

@@ -25,6 +25,7 @@ from notary.store import (
     StoreUnavailable,
     compute_cid,
 )
+from notary.store import kubo as kubo_module
 from notary.store.car import CarWriter
 from notary.store.cid import cid_str
 from notary.store.unixfs import build_file
@@ -243,3 +244,39 @@ def test_a_node_that_does_not_answer_is_store_unavailable() -> None:
             with pytest.raises(StoreUnavailable, match="did not answer"):
                 store.version(timeout=store_timeout)
         assert time.monotonic() - started < 3.0
+
+
+def test_swarm_addresses_are_asked_once_per_ttl_and_a_failure_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GET /v1/federation needs no key: it must not cost a call to the node each time."""
+    seen: list[httpx.Request] = []
+    answers = [
+        httpx.Response(500, json={"Message": "node starting"}),
+        httpx.Response(
+            200,
+            json={
+                "ID": "12D3KooWPeer",
+                "Addresses": ["/ip4/127.0.0.1/tcp/4001", "/ip4/10.0.0.5/tcp/4001"],
+            },
+        ),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        assert request.url.path == "/api/v0/id"
+        return answers.pop(0) if answers else httpx.Response(500, json={"Message": "gone"})
+
+    store = _store(handler)
+    with pytest.raises(StoreError):
+        store.swarm_addresses()
+    expected = ["/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWPeer"]
+    assert store.swarm_addresses() == expected
+    assert store.swarm_addresses() == expected
+    assert len(seen) == 2
+
+    clock = time.monotonic() + kubo_module.SWARM_ADDRESSES_TTL + 1
+    monkeypatch.setattr(kubo_module.time, "monotonic", lambda: clock)
+    with pytest.raises(StoreError):
+        store.swarm_addresses()  # expired: asked again, and the node is gone
+    assert len(seen) == 3
