@@ -246,10 +246,10 @@ const NAV = [
   { page: "outgoing", href: "transfers.html?role=outgoing", label: "发件箱（转出）", needs: "transfers" },
   { page: "volumes", href: "volumes.html", label: "本单位案卷", needs: "volumes:read" },
   { page: "provenance", href: "provenance.html", label: "来源追溯", needs: "materials:read" },
+  { page: "admin", href: "admin.html", label: "管理", needs: "units:read" },
   { page: "read", href: "read.html", label: "在线阅档", needs: "read-grants:apply" },
   { page: "grants", href: "grants.html", label: "查阅审批", needs: "read-grants:decide" },
   { page: "grants-audit", href: "grants.html", label: "查阅授权", needs: "read-grants:audit" },
-  { page: "admin", href: "admin.html", label: "管理", needs: "units:read" },
   { page: "verify", href: "verify.html", label: "核验", needs: "verify" },
 ];
 

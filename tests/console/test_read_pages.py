@@ -190,3 +190,16 @@ def test_reader_applies_clerk_approves_reader_reads_pages_until_expiry(
         screenshot(page, f"read-expired-{size}")
     finally:
         del server.app.state.read_clock
+
+    # 5. The auditor lists every grant (查阅授权), without buttons.
+    sign_in(page, server, server.auditor, "grants.html")
+    row = wait_for(
+        lambda: next(
+            (r for r in css_all(page, "#grant-list tbody tr") if volume[:8] in r.text), None
+        ),
+        "the grant in the auditor's list",
+    )
+    assert "有效" in row.text and "干部任前审核" in row.text and "乙区委组织部" in row.text
+    assert not css_all(row, "button")
+    assert css(page, "#title").text == "查阅授权"
+    _chinese_only(page, "auditor")
