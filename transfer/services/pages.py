@@ -64,8 +64,10 @@ def render_page(content: bytes, media_type: str, number: int) -> Page:
 
 
 def _png(image: object) -> bytes:
+    # zlib level 1: a rendered scan page encodes ~3× faster than at the default level 6
+    # (measured ~160 ms vs ~490 ms for an A4 page at 1240 px) for ~2× the bytes.
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)  # type: ignore[attr-defined]
+    image.save(out, format="PNG", compress_level=1)  # type: ignore[attr-defined]
     return out.getvalue()
 
 
