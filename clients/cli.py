@@ -23,6 +23,7 @@ from clients.commands.log import log_app
 from clients.commands.network import network_app, peer_app
 from clients.commands.provenance import provenance
 from clients.commands.read import read
+from clients.commands.read_grant import read_grant_app
 from clients.commands.receipt import receipt_app
 from clients.commands.receipt_print import receipt_print
 from clients.commands.replicas import replicas_app
@@ -526,6 +527,7 @@ for _name, _command in TRANSFER_OPS.items():
     transfer_app.command(_name)(_command)
 receipt_app.command("print")(receipt_print)
 app.add_typer(volume_app, name="volume")
+app.add_typer(read_grant_app, name="read-grant")
 app.add_typer(receipt_app, name="receipt")
 app.command("read")(read)
 app.add_typer(log_app, name="log")

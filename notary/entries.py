@@ -130,11 +130,13 @@ def access_event(
     time_ms: int,
     key: str | None = None,
     role: str | None = None,
+    grant: str | None = None,
 ) -> dict[str, Any]:
     """A change of who may do what (三员分立): ``action`` (``key.issue``,
     ``key.approve``, ``key.revoke``, ``unit.create``, ``unit.suspend``,
-    ``unit.reinstate``) on ``unit`` (code), by the administrator key ``actor`` (its id;
-    None: the server console), about API key ``key`` of role ``role``.
+    ``unit.reinstate``; for 在线阅档 ``grant.apply``, ``grant.approve``, ``grant.refuse``,
+    ``grant.revoke``) on ``unit`` (code), by the key ``actor`` (its id; None: the server
+    console), about API key ``key`` of role ``role``, and read grant ``grant`` (its id).
 
     Built from an ``access_events`` row when it is logged and again by every checker."""
     entry: dict[str, Any] = {
@@ -144,7 +146,7 @@ def access_event(
         "unit": unit,
         "time_ms": time_ms,
     }
-    optional = {"actor": actor, "key": key, "role": role}
+    optional = {"actor": actor, "key": key, "role": role, "grant": grant}
     entry.update({k: v for k, v in optional.items() if v is not None})
     return entry
 
@@ -216,6 +218,7 @@ TRANSFER_STATES = (
 # What an access.event records (三员分立).
 ACCESS_ACTIONS = (
     "key.issue", "key.approve", "key.revoke", "unit.create", "unit.suspend", "unit.reinstate",
+    "grant.apply", "grant.approve", "grant.refuse", "grant.revoke",
 )  # fmt: skip
 
 Check = Callable[[Any], bool]
@@ -299,6 +302,7 @@ SHAPES: dict[str, Shape] = {
         "actor": (_text, "a non-empty string", False),
         "key": (_text, "a non-empty string", False),
         "role": (_text, "a non-empty string", False),
+        "grant": (_text, "a non-empty string", False),
     },
 }
 

@@ -7,6 +7,13 @@ and reinstates units, revokes keys and handles alerts; the security auditor
 (安全审计员) only reads the read log, alerts and the audit trail. None of them
 ingests or reads materials. Archive work (ingest, read, transfer) is the
 ``operator`` role of a unit, limited to the volumes that unit holds.
+
+在线阅档 (分级授权): a ``reader`` (查阅人) reads nothing by role alone. They apply to
+read given categories of given volumes for a purpose (查阅申请); an ``operator`` of the
+unit that holds those volumes approves or refuses it (审批) — archive work of that unit,
+never one of the three administrators, who read no archive data; the approved grant
+lets that reader read those categories of those volumes until it expires or is
+revoked (transfer/services/read_grants.py). The auditor lists every grant.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ class Role(enum.StrEnum):
     SECURITY = "security"  # 安全保密管理员
     AUDIT = "audit"  # 安全审计员
     OPERATOR = "operator"  # 单位经办人员
+    READER = "reader"  # 查阅人 (reads only what a grant allows)
 
 
 class Permission(enum.StrEnum):
@@ -41,6 +49,12 @@ class Permission(enum.StrEnum):
     CONTENT_READ = "content:read"
     TRANSFERS = "transfers"
     VERIFY = "verify"
+    # 在线阅档: apply for a grant and read within it (reader); decide on applications for
+    # the caller's unit's volumes and revoke grants (operator); list every grant (auditor).
+    READ_GRANTS_APPLY = "read-grants:apply"
+    READ_GRANTS_DECIDE = "read-grants:decide"
+    READ_GRANTS_AUDIT = "read-grants:audit"
+    GRANTED_READ = "content:granted-read"
 
 
 _P = Permission
@@ -60,7 +74,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDIT: frozenset(
-        {_P.UNITS_READ, _P.KEYS_READ, _P.ALERTS_READ, _P.READ_LOG_READ, _P.AUDIT_READ, _P.VERIFY}
+        {
+            _P.UNITS_READ,
+            _P.KEYS_READ,
+            _P.ALERTS_READ,
+            _P.READ_LOG_READ,
+            _P.AUDIT_READ,
+            _P.READ_GRANTS_AUDIT,
+            _P.VERIFY,
+        }
     ),
     Role.OPERATOR: frozenset(
         {
@@ -71,8 +93,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.CONTENT_READ,
             _P.TRANSFERS,
             _P.VERIFY,
+            _P.READ_GRANTS_DECIDE,
         }
     ),
+    Role.READER: frozenset({_P.READ_GRANTS_APPLY, _P.GRANTED_READ}),
 }
 
 
@@ -83,7 +107,7 @@ def allows(role: Role, permission: Permission) -> bool:
 # Roles an administrator may issue keys for over the API. Keys of the three
 # administrator roles are issued on the server console only: an API administrator
 # who could mint a security or audit key would hold all three powers at once.
-API_ISSUABLE_ROLES: frozenset[Role] = frozenset({Role.OPERATOR})
+API_ISSUABLE_ROLES: frozenset[Role] = frozenset({Role.OPERATOR, Role.READER})
 
 ADMINISTRATOR_ROLES: frozenset[Role] = frozenset({Role.ADMIN, Role.SECURITY, Role.AUDIT})
 
@@ -92,6 +116,7 @@ ROLE_NAMES: dict[Role, str] = {
     Role.SECURITY: "安全保密管理员",
     Role.AUDIT: "安全审计员",
     Role.OPERATOR: "单位经办人员",
+    Role.READER: "查阅人",
 }
 
 PERMISSION_NAMES: dict[Permission, str] = {
@@ -113,6 +138,10 @@ PERMISSION_NAMES: dict[Permission, str] = {
     _P.CONTENT_READ: "阅读档案内容",
     _P.TRANSFERS: "办理转递",
     _P.VERIFY: "核验",
+    _P.READ_GRANTS_APPLY: "申请查阅",
+    _P.READ_GRANTS_DECIDE: "审批查阅申请",
+    _P.READ_GRANTS_AUDIT: "查看全部查阅授权",
+    _P.GRANTED_READ: "在授权范围内阅档",
 }
 
 

@@ -21,6 +21,8 @@ ASSETS: dict[str, str] = {
     "ingest.html": "text/html; charset=utf-8",
     "send.html": "text/html; charset=utf-8",
     "admin.html": "text/html; charset=utf-8",
+    "read.html": "text/html; charset=utf-8",
+    "grants.html": "text/html; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "sm3.js": "text/javascript; charset=utf-8",
@@ -34,6 +36,8 @@ ASSETS: dict[str, str] = {
     "ingest.js": "text/javascript; charset=utf-8",
     "send.js": "text/javascript; charset=utf-8",
     "admin.js": "text/javascript; charset=utf-8",
+    "read.js": "text/javascript; charset=utf-8",
+    "grants.js": "text/javascript; charset=utf-8",
     # The manifest template of ``notary ingest`` (clients/manifest.py; a test keeps them equal).
     "manifest-template.csv": "text/csv; charset=utf-8",
 }

@@ -13,7 +13,7 @@ const ROLE_LEAD = {
   security: "安全保密管理员：处理安全告警，批准或吊销经办人员密钥，暂停或恢复单位。",
   audit: "安全审计员：查看安全告警和利用登记（谁在何时为何查阅了哪份材料），核验存证回执。",
 };
-const KEY_ROLE_ZH = { operator: "经办人员", admin: "系统管理员", security: "安全保密管理员", audit: "安全审计员" };
+const KEY_ROLE_ZH = { operator: "经办人员", reader: "查阅人", admin: "系统管理员", security: "安全保密管理员", audit: "安全审计员" };
 const UNIT_KIND_ZH = { archive_centre: "档案中心", unit: "单位", auditor: "审核单位", admin: "管理部门" };
 const ALERT_ZH = {
   integrity: "材料完整性校验失败：读取时内容与存证不符，已拒绝读取。请核查存储与备份。",
@@ -161,7 +161,8 @@ async function loadKeys() {
     const keys = itemsOf(data);
     const rows = keys.map((k) => {
       const actions = [];
-      const operator = k.role === "operator";
+      // Staff keys (operator, reader) are approved and revoked here; administrators' not.
+      const operator = k.role === "operator" || k.role === "reader";
       if (can(who, "keys:approve") && operator && !k.approved_at && !k.revoked_at) {
         actions.push(
           h(
@@ -227,7 +228,7 @@ async function issue(event) {
   input.removeAttribute("aria-invalid");
   say("正在签发密钥…", "busy");
   try {
-    const { data } = await api(`/v1/units/${selected.id}/keys`, { method: "POST", body: { role: "operator", label } });
+    const { data } = await api(`/v1/units/${selected.id}/keys`, { method: "POST", body: { role: $("#issue-role").value, label } });
     input.value = "";
     $("#issued").replaceChildren(
       h("p", {}, h("strong", {}, `已为“${label}”签发密钥（只显示这一次，请立即交给本人保存）：`)),

@@ -255,6 +255,9 @@ const NAV = [
   { page: "volumes", href: "volumes.html", label: "本单位案卷", needs: "volumes:read" },
   { page: "provenance", href: "provenance.html", label: "来源追溯", needs: "materials:read" },
   { page: "admin", href: "admin.html", label: "管理", needs: "units:read" },
+  { page: "read", href: "read.html", label: "在线阅档", needs: "read-grants:apply" },
+  { page: "grants", href: "grants.html", label: "查阅审批", needs: "read-grants:decide" },
+  { page: "grants-audit", href: "grants.html", label: "查阅授权", needs: "read-grants:audit" },
   { page: "verify", href: "verify.html", label: "核验", needs: "verify" },
 ];
 
@@ -263,6 +266,7 @@ const ROLE_ZH = {
   audit: "安全审计员",
   admin: "系统管理员",
   security: "安全保密管理员",
+  reader: "查阅人",
 };
 
 /** The first page a role may use (after sign-in). */
@@ -446,6 +450,24 @@ export const PROPERTIES = [
   ["usability", "可用性"],
   ["security", "安全性"],
 ];
+
+// 在线阅档: a read grant's state (transfer/services/read_grants.py) and a verified read's
+// checks (X-Notary-Checks), each with the property (四性) it shows.
+export const GRANT_STATE_ZH = {
+  pending: "待审批",
+  approved: "有效",
+  expired: "已过期",
+  refused: "未批准",
+  revoked: "已撤销",
+};
+export const GRANT_STATE_KIND = { pending: "warn", approved: "ok", expired: "neutral", refused: "bad", revoked: "bad" };
+export const READ_CHECK_ZH = {
+  content: ["完整性", "密文各块与登记的内容标识一致"],
+  envelope: ["安全性", "用保管单位密钥解封，SM4 密文完整"],
+  sm3: ["真实性", "内容的 SM3 摘要与登记存证时一致"],
+  log: ["真实性", "存证日志中有这份材料（包含证明有效）"],
+  anchor: ["真实性", "存证已锚定上链，与链上记录一致"],
+};
 
 export const CHECK_ZH = { pass: "通过", fail: "不通过", skipped: "未能检查" };
 

@@ -45,6 +45,26 @@ class ApiMethods:
         """Chain id, contract, log id and the embedded chain's read-only RPC URL."""
         return self._run(core.get_json("/v1/chain"))
 
+    # read grants (在线阅档) ---------------------------------------------------------------
+    def apply_read_grant(
+        self, volume_ids: list[str], categories: list[str], purpose: str, expires_at: str
+    ) -> Any:
+        body = {
+            "volume_ids": volume_ids,
+            "categories": categories,
+            "purpose": purpose,
+            "expires_at": expires_at,
+        }
+        return self._run(core.send_json("POST", "/v1/read-grants", body))
+
+    def list_read_grants(self, state: str | None = None) -> Any:
+        return self._run(core.get_json("/v1/read-grants", _params(state=state)))
+
+    def decide_read_grant(self, grant_id: str, action: str, reason: str | None = None) -> Any:
+        """``action``: approve, refuse (with an optional reason) or revoke."""
+        body = {"reason": reason} if action == "refuse" and reason else None
+        return self._run(core.send_json("POST", f"/v1/read-grants/{grant_id}/{action}", body))
+
     # units, volumes, materials ---------------------------------------------------------
     def list_units(self, limit: int | None = None, offset: int | None = None) -> Any:
         return self._run(core.get_json("/v1/units", _params(limit=limit, offset=offset)))

@@ -39,6 +39,9 @@ class Service:
     keys: dict[str, str]  # unit code -> operator key
     audit_key: str
     log: Path
+    # The deployment's system and security administrators (server-console keys).
+    admin_key: str = ""
+    security_key: str = ""
 
     def client(self, unit: str = "UNIT-A", **kw: object) -> NotaryClient:
         return NotaryClient(self.url, self.keys[unit], **kw)  # type: ignore[arg-type]
@@ -138,6 +141,8 @@ def running_service(home: Path, *, workers: int = 1) -> Iterator[Service]:
             keys={"UNIT-A": keys["UNIT-A:operator"], "UNIT-B": keys["UNIT-B:operator"]},
             audit_key=keys["CENTRE:audit"],
             log=log,
+            admin_key=keys.get("CENTRE:admin", ""),
+            security_key=keys.get("CENTRE:security", ""),
         )
     finally:
         proc.terminate()

@@ -115,7 +115,7 @@ def test_an_auditor_sees_only_the_pages_of_the_role(page: Any, server: Server) -
     sign_in(page, server, server.auditor)
     wait_for(lambda: page.current_url.endswith("admin.html"), "the auditor's first page")
     labels = [a.text for a in css_all(page, "nav a")]
-    assert labels == ["管理", "核验"]
+    assert labels == ["管理", "查阅授权", "核验"]  # 查阅授权: every read grant (在线阅档)
     assert "安全审计员" in css(page, "#who").text
     page.get(server.url("/console/transfers.html?role=incoming"))
     wait_status(page, "无权使用此页面")
@@ -137,10 +137,11 @@ def test_signed_in_pages_have_a_logical_tab_order_and_a_skip_link(
         return str(el.get_attribute("id") or el.get_attribute("class") or el.text)
 
     # Skip link, the header (brand, navigation, sign-out), then the page in reading order.
-    assert [tab() for _ in range(8)] == [
+    assert [tab() for _ in range(9)] == [
         "skip",
         "brand",
         "管理",
+        "查阅授权",
         "核验",
         "sign-out",
         "file",

@@ -82,8 +82,9 @@ def test_the_three_powers_are_held_by_three_roles() -> None:
         assert sum(held) <= 1, f"{role} holds more than one of the three powers"
 
 
-def test_api_issues_only_operator_keys() -> None:
-    assert frozenset({Role.OPERATOR}) == API_ISSUABLE_ROLES
+def test_api_issues_only_staff_keys() -> None:
+    # Operators and readers (在线阅档); never one of the three administrators.
+    assert frozenset({Role.OPERATOR, Role.READER}) == API_ISSUABLE_ROLES
 
 
 @pytest.mark.parametrize("role", ["admin", "security", "audit"])

@@ -39,6 +39,7 @@ from transfer.api.routes import (
     log,
     materials,
     metrics,
+    read_grants,
     transfers,
     units,
     verify,
@@ -63,6 +64,10 @@ OPENAPI_TAGS = [
     {"name": "units", "description": "Units (单位) and their API keys."},
     {"name": "volumes", "description": "Volumes (卷): one cadre's archive, 正本 or 副本."},
     {"name": "materials", "description": "Materials (材料): metadata and version history."},
+    {
+        "name": "read grants",
+        "description": "在线阅档: 查阅申请 → 审批 → a time-limited read grant (分级授权).",
+    },
     {"name": "verify", "description": "Verification for archive systems: by file, SM3 or receipt."},
     {
         "name": "log",
@@ -202,6 +207,7 @@ def create_app(
         volumes,
         ingest,
         materials,
+        read_grants,
         transfers,
         federation,
         log,

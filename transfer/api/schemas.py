@@ -184,6 +184,9 @@ class ReadLogOut(_Out):
     )
     material_id: uuid.UUID
     purpose: str
+    grant_id: uuid.UUID | None = Field(
+        default=None, description="The read grant a reader read under (在线阅档)."
+    )
     leaf_index: int | None
     created_at: datetime
 
@@ -191,7 +194,8 @@ class ReadLogOut(_Out):
 class AccessEventOut(_Out):
     id: uuid.UUID
     action: str = Field(
-        description="key.issue, key.approve, key.revoke, unit.create, unit.suspend, unit.reinstate"
+        description="key.issue, key.approve, key.revoke, unit.create, unit.suspend, "
+        "unit.reinstate; grant.apply, grant.approve, grant.refuse, grant.revoke (在线阅档)"
     )
     unit_id: uuid.UUID
     actor_key_id: uuid.UUID | None = Field(
@@ -202,6 +206,7 @@ class AccessEventOut(_Out):
     )
     key_id: uuid.UUID | None
     role: str | None
+    grant_id: uuid.UUID | None = Field(default=None, description="The read grant (grant.*).")
     leaf_index: int | None = Field(description="Its access.event entry in the log.")
     created_at: datetime
 
@@ -220,4 +225,62 @@ class MaterialUploaded(_Out):
     leaf_index: int = Field(description="The registration entry's position in the log.")
     receipt_url: str = Field(description="The evidence receipt: 202 until anchored, then 200.")
     content_url: str
+    created_at: datetime
+
+
+# --- read grants (在线阅档) -------------------------------------------------------------
+
+
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ReadGrantApply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    volume_ids: list[uuid.UUID] = Field(
+        min_length=1, max_length=100, description="Volumes to read, all held by one unit."
+    )
+    categories: list[str] = Field(
+        min_length=1, max_length=16, description="类号 to read: 1 … 10, 4-1 … 9-4."
+    )
+    purpose: Purpose = Field(description="利用目的, logged with every read under the grant.")
+    expires_at: datetime = Field(
+        description="Until when (timezone-aware; at most 90 days ahead). The grant is valid "
+        "from approval until then."
+    )
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. +08:00 or Z)")
+        return value
+
+
+class ReadGrantRefuse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500, description="驳回理由")
+
+
+class ReadGrantOut(BaseModel):
+    id: uuid.UUID
+    reader_key_id: uuid.UUID
+    reader_unit_code: str | None
+    reader_unit_name: str | None
+    holder_unit_code: str | None
+    holder_unit_name: str | None
+    volume_ids: list[uuid.UUID]
+    categories: list[str]
+    purpose: str
+    expires_at: datetime
+    status: str = Field(description="pending, approved, refused or revoked (as stored).")
+    state: str = Field(
+        description="What the grant is now: pending, approved (valid), expired, refused, revoked."
+    )
+    decided_by_key_id: uuid.UUID | None
+    decided_at: datetime | None
+    refusal_reason: str | None
+    revoked_by_key_id: uuid.UUID | None
+    revoked_at: datetime | None
     created_at: datetime

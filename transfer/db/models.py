@@ -156,7 +156,42 @@ class AccessEvent(Base):
     console_user: Mapped[str | None] = mapped_column(String(64))
     key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     role: Mapped[str | None] = mapped_column(String(16))
+    # The read grant a ``grant.*`` event is about (在线阅档).
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReadGrantStatus(enum.StrEnum):
+    PENDING = "pending"  # 待审批
+    APPROVED = "approved"  # 已批准 (valid until expires_at)
+    REFUSED = "refused"  # 未批准
+    REVOKED = "revoked"  # 已撤销
+
+
+class ReadGrant(Base):
+    """A 查阅申请 and, once approved, the time-limited grant (分级授权) it becomes: which
+    reader (key) may read which categories of which volumes (all held by one unit), why,
+    until when. Its steps are access events (``grant.*``); reads under it name it."""
+
+    __tablename__ = "read_grants"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=_new_id)
+    reader_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    reader_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
+    holder_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
+    volume_ids: Mapped[list[str]] = mapped_column(JSON)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[ReadGrantStatus] = mapped_column(
+        str_enum(ReadGrantStatus, "read_grant_status"), default=ReadGrantStatus.PENDING
+    )
+    decided_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -311,6 +346,8 @@ class ReadLogEntry(Base):
     handler: Mapped[str | None] = mapped_column(String(200))
     material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
     purpose: Mapped[str] = mapped_column(Text)
+    # The read grant a reader read under (在线阅档); None: the holding unit's own read.
+    grant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("read_grants.id"), index=True)
     leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -2,7 +2,9 @@
 revoked, a unit created, suspended or reinstated, over the API or at the server console
 (``notary init``, ``notary unit add``) — is a row of ``access_events`` naming who made
 it (the administrator key, or ``console:<OS user>``), and a log entry
-(``access.event``) appended in the same transaction, anchored like every other.
+(``access.event``) appended in the same transaction, anchored like every other. The
+steps of a read grant (在线阅档: ``grant.apply|approve|refuse|revoke``) are access events
+too, naming the grant (transfer/services/read_grants.py).
 
 The auditor lists it (``GET /v1/access-log``); ``notary audit`` re-derives each row's
 entry, checks its proof and anchor, and that every logged ``access.event`` has its row
@@ -41,6 +43,7 @@ def access_entry(row: AccessEvent, unit_code: str) -> dict[str, Any]:
         actor=actor_of(row),
         key=None if row.key_id is None else str(row.key_id),
         role=row.role,
+        grant=None if row.grant_id is None else str(row.grant_id),
         time_ms=int(row.created_at.timestamp() * 1000),
     )
 
@@ -71,6 +74,7 @@ def record_access(
     unit: Unit,
     actor_key_id: uuid.UUID | None,
     key: ApiKey | None = None,
+    grant_id: uuid.UUID | None = None,
     *,
     console: str | None = None,
 ) -> AccessEvent:
@@ -87,6 +91,7 @@ def record_access(
         console_user=console,
         key_id=None if key is None else key.id,
         role=None if key is None else str(key.role),
+        grant_id=grant_id,
         created_at=utcnow(),
     )
     row.leaf_index = append_entries(s, [access_entry(row, unit.code)]).start

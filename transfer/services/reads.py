@@ -75,8 +75,16 @@ def record_alert(
 
 
 def read_content(
-    state: AppState, ctx: NotaryContext, caller: Principal, material_id: uuid.UUID, purpose: str
+    state: AppState,
+    ctx: NotaryContext,
+    caller: Principal,
+    material_id: uuid.UUID,
+    purpose: str,
+    *,
+    grant_id: uuid.UUID | None = None,
 ) -> ContentRead:
+    """``caller``: the holding unit's principal (for a reader, the holding unit acting
+    under ``grant_id``, transfer/services/read_grants.py), logged with the read."""
     material = held_material(state, material_id, caller)
 
     def on_failure(error: VerificationError) -> None:
@@ -155,6 +163,7 @@ def read_content(
         handler=caller.handler,
         material_id=material.id,
         purpose=purpose,
+        grant_id=grant_id,
         created_at=utcnow(),
     )
     with state.write_sessions() as s:

@@ -9,22 +9,32 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from notary.errors import VerificationError
-from transfer.api.deps import DbSession, Notary, StateDep, require
-from transfer.api.errors import Conflict, NotFound, problem_responses
+from transfer.api.deps import CurrentPrincipal, DbSession, Notary, StateDep, require
+from transfer.api.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+    problem_responses,
+)
 from transfer.api.materials_view import material_detail
 from transfer.api.routes import API_V1
+from transfer.api.routes.read_grants import ReadClock
 from transfer.api.routes.volumes import held_volume
 from transfer.api.schemas import MaterialDetail
 from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.pages import PageUnavailable, render_page
 from transfer.services.problems import VerificationProblem
 from transfer.services.provenance import Keys, material_timeline
-from transfer.services.reads import held_material, read_content
+from transfer.services.read_grants import verified_read
+from transfer.services.reads import ContentRead, held_material
 from transfer.services.receipts import receipt_state
 
 router = APIRouter(
@@ -32,7 +42,34 @@ router = APIRouter(
 )
 
 MaterialReader = Annotated[Principal, Depends(require(Permission.MATERIALS_READ))]
-ContentReader = Annotated[Principal, Depends(require(Permission.CONTENT_READ))]
+
+
+class UnsupportedPage(UnsupportedMediaType):
+    slug = "page-unsupported"
+
+
+def _content_reader(caller: CurrentPrincipal) -> Principal:
+    """An operator (its unit's volumes) or a reader (within a grant, checked per read)."""
+    if not (caller.can(Permission.CONTENT_READ) or caller.can(Permission.GRANTED_READ)):
+        raise Forbidden(
+            f"role '{caller.role}' does not grant '{Permission.CONTENT_READ}'",
+            role=str(caller.role),
+            permission=str(Permission.CONTENT_READ),
+        )
+    return caller
+
+
+ContentReader = Annotated[Principal, Depends(_content_reader)]
+
+
+def _read_headers(read: ContentRead) -> dict[str, str]:
+    return {
+        "X-Content-SM3": read.material.sm3,
+        "X-Notary-Checks": ",".join(read.result.checks),
+        "X-Notary-Anchored": "true" if read.result.anchored else "false",
+        "X-Notary-Read-Leaf": str(read.read_leaf_index),
+        "Cache-Control": "no-store",
+    }
 
 
 @router.get(
@@ -105,34 +142,82 @@ def get_receipt(
     "data-key envelope and SM4-GCM tag, SM3, the log entry and inclusion in a signed "
     "checkpoint, and the chain anchor once there is one. A failure is a 409 problem whose "
     "`type` ends in the failed check (`verification-content`, `verification-envelope`, "
-    "…) and an alert. A successful read is a `material.read` log entry (利用登记).",
+    "…) and an alert. A successful read is a `material.read` log entry (利用登记). A "
+    "reader reads only within a valid read grant (`/v1/read-grants`); otherwise a 403 "
+    "whose `reason` is `no-grant`, `pending`, `expired`, `revoked` or "
+    "`category-not-granted`, its detail in Chinese; the grant's purpose and id are logged.",
 )
 async def get_content(
     material_id: uuid.UUID,
     state: StateDep,
     notary: Notary,
     caller: ContentReader,
+    clock: ReadClock,
     purpose: Annotated[
         str,
         Query(min_length=1, max_length=200, description="Why the material is read (利用目的)."),
     ],
 ) -> Response:
     read = await anyio.to_thread.run_sync(
-        read_content, state, notary, caller, material_id, purpose.strip(),
+        verified_read, state, notary, caller, material_id, purpose.strip(), clock(),
         limiter=state.content_reads,
     )  # fmt: skip
-    m = read.material
     return Response(
-        read.result.content,
-        media_type=m.media_type,
-        headers={
-            "X-Content-SM3": m.sm3,
-            "X-Notary-Checks": ",".join(read.result.checks),
-            "X-Notary-Anchored": "true" if read.result.anchored else "false",
-            "X-Notary-Read-Leaf": str(read.read_leaf_index),
-            "Cache-Control": "no-store",
-        },
+        read.result.content, media_type=read.material.media_type, headers=_read_headers(read)
     )
+
+
+@router.get(
+    "/{material_id}/pages/{page}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The page as an image: a PDF page or TIFF frame rendered to PNG; "
+            "a JPEG or PNG material as it is (page 1). `X-Page-Count` gives the pages.",
+            "content": {"image/png": {}, "image/jpeg": {}},
+        },
+        **problem_responses(404, 409, 415, 503),
+    },
+    summary="One page of a material as an image (a verified, logged read)",
+    description="Each call is one verified read, logged like `/content` (利用登记), then "
+    "the page is rendered. Readers: within a grant, as for `/content`; `purpose` is "
+    "then the grant's. Operators: `purpose` is required.",
+)
+async def get_page(
+    material_id: uuid.UUID,
+    state: StateDep,
+    notary: Notary,
+    caller: ContentReader,
+    clock: ReadClock,
+    page: Annotated[int, Path(ge=1, le=100_000, description="Page number, from 1.")],
+    purpose: Annotated[
+        str | None,
+        Query(max_length=200, description="利用目的 (required of operators)."),
+    ] = None,
+) -> Response:
+    why = (purpose or "").strip()
+    if not why and caller.can(Permission.CONTENT_READ):
+        raise Unprocessable(
+            "1 field(s) are invalid",
+            errors=[{"loc": ["query", "purpose"], "msg": "请填写利用目的", "type": "missing"}],
+        )
+    read = await anyio.to_thread.run_sync(
+        verified_read, state, notary, caller, material_id, why or "在线阅档", clock(),
+        limiter=state.content_reads,
+    )  # fmt: skip
+    try:
+        shown = await anyio.to_thread.run_sync(
+            render_page, read.result.content, read.material.media_type, page
+        )
+    except PageUnavailable as e:
+        if e.reason == "no-such-page":
+            raise NotFound(str(e), reason=e.reason, page_count=e.count) from None
+        raise UnsupportedPage(str(e), reason=e.reason) from None
+    headers = _read_headers(read) | {
+        "X-Page": str(shown.number),
+        "X-Page-Count": str(shown.count),
+    }
+    return Response(shown.content, media_type=shown.media_type, headers=headers)
 
 
 @router.get(
