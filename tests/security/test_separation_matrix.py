@@ -25,7 +25,7 @@ from transfer.roles import Role, matrix_markdown
 from transfer.security import issue_api_key
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "SECURITY.md"
-_ROW = re.compile(r"^\| [^|]+ \| `([^`]+)` \|((?: [✓—] \|){4})$")
+_ROW = re.compile(rf"^\| [^|]+ \| `([^`]+)` \|((?: [✓—] \|){{{len(Role)}}})$")
 
 
 def documented_matrix() -> dict[str, dict[Role, bool]]:

@@ -13,10 +13,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from notary.errors import VerificationError
-from transfer.api.deps import CurrentPrincipal, DbSession, Notary, StateDep, require
+from transfer.api.deps import CurrentPrincipal, DbSession, Notary, StateDep, enforce, require
 from transfer.api.errors import (
     Conflict,
-    Forbidden,
     NotFound,
     Unprocessable,
     UnsupportedMediaType,
@@ -50,12 +49,8 @@ class UnsupportedPage(UnsupportedMediaType):
 
 def _content_reader(caller: CurrentPrincipal) -> Principal:
     """An operator (its unit's volumes) or a reader (within a grant, checked per read)."""
-    if not (caller.can(Permission.CONTENT_READ) or caller.can(Permission.GRANTED_READ)):
-        raise Forbidden(
-            f"role '{caller.role}' does not grant '{Permission.CONTENT_READ}'",
-            role=str(caller.role),
-            permission=str(Permission.CONTENT_READ),
-        )
+    if not caller.can(Permission.GRANTED_READ):
+        enforce(caller, Permission.CONTENT_READ)
     return caller
 
 
