@@ -118,8 +118,9 @@ class Settings(BaseSettings):
     # address: behind a reverse proxy, limit there (SECURITY.md §7).
     public_rate_per_s: float = Field(default=20.0, ge=0)
     public_rate_burst: int = Field(default=100, ge=1)
-    chain_rpc_rate_per_s: float = Field(default=50.0, ge=0)
-    chain_rpc_rate_burst: int = Field(default=200, ge=1)
+    # An auditor verifying a whole volume makes a few calls per receipt, in a burst.
+    chain_rpc_rate_per_s: float = Field(default=200.0, ge=0)
+    chain_rpc_rate_burst: int = Field(default=2000, ge=1)
     # Buckets remembered at most (each a few hundred bytes): the limiter's memory bound.
     rate_limit_clients: int = Field(default=4096, ge=1, le=1_000_000)
     # A key asking for a main volume (正本) another unit holds: refused alike either way,
