@@ -79,7 +79,7 @@ def test_a_receipt_from_the_api_verifies_against_the_chain_alone(tmp_path: Path)
         assert report["anchor"]["block_number"] == receipt["anchor"]["block_number"]
 
         other = notary_verify(receipt_file, "ab" * 32, rpc)
-        assert other.returncode != 0 and "EntryMismatch" in other.stderr
+        assert other.returncode != 0 and "[entry]" in other.stderr
 
         forged = dict(receipt, leaf_index=receipt["leaf_index"] + 1)
         forged_file = tmp_path / "forged.json"

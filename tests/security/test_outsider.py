@@ -20,6 +20,7 @@ NO_KEY = {
     ("GET", "/v1/chain"),
     ("GET", "/metrics"),
     ("GET", "/v1/check"),
+    ("GET", "/v1/display"),
     ("GET", "/v1/federation"),
     ("POST", "/v1/federation/dispatches"),
     ("POST", "/v1/federation/outcomes"),

@@ -1,8 +1,8 @@
 """Per-client rate limits on the routes anyone may call without a key (issue 15).
 
 ``/v1/check`` (a printed form's QR code), ``/v1/federation…`` (peer centres),
-``/v1/health``, ``/v1/chain`` and ``/metrics`` need no key, so nothing else bounds how
-often one client calls them. Each client address has a token bucket
+``/v1/health``, ``/v1/chain``, ``/v1/display`` and ``/metrics`` need no key, so nothing
+else bounds how often one client calls them. Each client address has a token bucket
 (:class:`notary._internal.ratelimit.RateLimiter`, ``public_rate_per_s`` /
 ``public_rate_burst``); past it the answer is a 429 with ``Retry-After``, sent before
 any body is read. Routes that need a key are not limited here: their callers are known
@@ -19,7 +19,7 @@ from notary._internal.ratelimit import RateLimiter
 from transfer.api.errors import PROBLEM_TYPE_BASE, TooManyRequests, problem_response
 
 #: The API routes that need no key.
-PUBLIC_ROUTES = re.compile(r"/v1/(check|health|chain|federation(/.*)?)|/metrics")
+PUBLIC_ROUTES = re.compile(r"/v1/(check|health|chain|display|federation(/.*)?)|/metrics")
 
 
 class PublicRateLimit:
