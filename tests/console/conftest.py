@@ -14,6 +14,7 @@ Without /usr/bin/chromium the browser tests are skipped — except in CI, where
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -37,6 +38,18 @@ from transfer.services.setup import add_unit, init_home, settings_for
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+_cadre_serial = itertools.count(1)
+
+
+def new_cadre(birth: str = "19800101") -> str:
+    """A 身份证号 no other test of this run has used.
+
+    The tests share one deployment, where a second 正本 for a cadre is refused: random
+    suffixes collided often enough to fail a run. Region 110106 is the generator's alone.
+    """
+    return f"110106{birth}{next(_cadre_serial):04d}"
+
 
 CHROMIUM_FLAGS = (
     "--headless",

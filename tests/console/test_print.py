@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
-from tests.console.conftest import Registered, Server, register_material
+from tests.console.conftest import Registered, Server, new_cadre, register_material
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,7 @@ def receiver_account(server: Server) -> None:
 def _dispatched(server: Server, tmp: Path, no: str) -> tuple[Registered, dict[str, Any]]:
     from clients.demo import sample_pdf
 
-    cadre = "11010519491231" + f"{uuid.uuid4().int % 10_000:04d}"
+    cadre = new_cadre("19491231")
     reg = register_material(server, server.sender, sample_pdf(no), tmp / "m.pdf", cadre)
     with server.client(server.sender) as c:
         r = c.post(
@@ -140,7 +139,7 @@ def test_material_trace_prints_its_evidence_certificate(
 ) -> None:
     from clients.demo import sample_pdf
 
-    cadre = "11010519491231" + f"{uuid.uuid4().int % 10_000:04d}"
+    cadre = new_cadre("19491231")
     reg = register_material(server, server.sender, sample_pdf("ev"), tmp_path / "e.pdf", cadre)
     sign_in(page, server, server.sender)
     page.get(server.url(f"/console/provenance.html?volume={reg.volume_id}"))

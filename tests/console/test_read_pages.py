@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Person, Server
+from tests.console.conftest import Person, Server, new_cadre
 from tests.service._notary import png
 from transfer.db.models import Unit
 from transfer.db.types import utcnow
@@ -65,7 +64,7 @@ def _two_page_pdf() -> bytes:
 def _volume(server: Server) -> str:
     """A volume of the sending unit: 4-1-1 a PNG scan, 1-1 a two-page PDF (anchored)."""
     who = server.sender
-    cadre = "11010519800101" + f"{uuid.uuid4().int % 10_000:04d}"
+    cadre = new_cadre("19800101")
     with server.client(who) as c:
         r = c.post("/v1/volumes", json={"cadre_identifier": cadre, "kind": "main"})
         assert r.status_code == 201, r.text

@@ -7,7 +7,6 @@ test deployment are the sending and the receiving unit.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from tests.console._ui import (
     wait_for,
     wait_status,
 )
-from tests.console.conftest import Registered, Server, register_material
+from tests.console.conftest import Registered, Server, new_cadre, register_material
 from transfer.db.types import utcnow
 
 
@@ -52,7 +51,7 @@ def _incoming_transfer(server: Server, tmp: Path, no: str) -> tuple[Registered, 
     the receiver; its transfer id."""
     from clients.demo import sample_pdf
 
-    cadre = "11010519491231" + f"{uuid.uuid4().int % 10_000:04d}"
+    cadre = new_cadre("19491231")
     reg = register_material(server, server.sender, sample_pdf(no), tmp / f"{no}.pdf", cadre)
     with server.client(server.sender) as c:
         r = c.post(

@@ -23,7 +23,7 @@ from tests.console._ui import (
     wait_status,
 )
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Server
+from tests.console.conftest import Server, new_cadre
 from tests.console.test_transfer_pages import _incoming_transfer, receiver_on_chain
 
 __all__ = ["receiver_on_chain"]  # the fixture, shared with the transfer pages' tests
@@ -40,10 +40,6 @@ def sized(request: pytest.FixtureRequest, page: Any) -> Iterator[tuple[Any, str]
         yield page, request.param
     finally:
         page.set_window_size(before["width"], before["height"])
-
-
-def _cadre() -> str:
-    return "11010519800101" + f"{uuid.uuid4().int % 10_000:04d}"
 
 
 def _select(el: Any, value: str) -> None:
@@ -70,7 +66,7 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
     from clients.demo import sample_pdf
 
     page, size = sized
-    cadre = _cadre()
+    cadre = new_cadre()
     sign_in(page, server, server.sender, next_page="volumes.html")
     visible(page, "#create-form")
 
@@ -98,7 +94,7 @@ def test_clerk_creates_a_volume_finds_it_and_registers_materials(
     rows = css_all(page, "#volumes tbody tr")
     assert [r.get_attribute("data-volume-id") for r in rows] == [volume_id]
     css(page, "#lookup-id").clear()
-    css(page, "#lookup-id").send_keys(_cadre())
+    css(page, "#lookup-id").send_keys(new_cadre())
     css(page, "#lookup").click()
     wait_status(page, "未找到")
     assert no_sideways_scroll(page)
@@ -156,7 +152,7 @@ def test_clerk_creates_a_transfer_and_sends_it(
     from tests.console.conftest import register_material
 
     reg = register_material(
-        server, server.sender, sample_pdf("transfer me"), tmp_path / "a.pdf", _cadre()
+        server, server.sender, sample_pdf("transfer me"), tmp_path / "a.pdf", new_cadre()
     )
     # The outbox offers 发起转递 too.
     sign_in(page, server, server.sender, next_page="transfers.html?role=outgoing")
