@@ -10,7 +10,7 @@ deadline), from where it may be sent again as a new transfer.
 
 from __future__ import annotations
 
-from transfer.api.problems_zh import FIELD_ZH as SERVICE_FIELD_ZH
+from transfer.services.problems_zh import FIELD_ZH as SERVICE_FIELD_ZH
 
 TRANSFER_STATE_ZH: dict[str, str] = {
     "created": "已创建",

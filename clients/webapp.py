@@ -24,11 +24,11 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from clients.console import ASSETS, CONSOLE_DIR
 from transfer.api.app import create_app
 from transfer.api.deps import DbSession, StateDep, get_principal
-from transfer.api.errors import NotFound
 from transfer.api.pageheaders import content_security_policy, security_headers
 from transfer.db.models import Unit
 from transfer.roles import ROLE_PERMISSIONS
 from transfer.security import Principal
+from transfer.services.errors import NotFound
 from transfer.settings import Settings
 from transfer.workflow.times import zone_label
 

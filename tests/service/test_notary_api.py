@@ -23,7 +23,7 @@ from tests.service import _notary as n
 from tests.service.conftest import Cast
 from transfer.api import create_app
 from transfer.db.models import Alert, LogLeaf, Material, MaterialKey, ReadLogEntry
-from transfer.services.problems import VerificationProblem
+from transfer.services.errors import VerificationProblem
 from transfer.services.verify import verify_sm3_many
 from transfer.settings import Settings
 
@@ -320,7 +320,7 @@ def test_a_digest_whose_stored_evidence_fails_gets_its_own_problem(
     asked = [sm3(good), sm3(bad), b"\0" * 32, sm3(good)]
     answers = verify_sm3_many(state, state.notary, asked)
     assert isinstance(answers[0], dict) and answers[0]["anchored"] is True
-    assert isinstance(answers[1], VerificationProblem) and answers[1].status == 409
+    assert isinstance(answers[1], VerificationProblem) and answers[1].own_evidence
     assert isinstance(answers[2], dict) and answers[2]["found"] is False
     assert answers[3] == answers[0]
     r = nclient.post("/v1/verify", json={"sm3": sm3(bad).hex()}, headers=ncast.audit.headers)

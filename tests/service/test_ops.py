@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 
 from tests.service.conftest import Cast
 from transfer.api import create_app
-from transfer.api.health import CheckResult
 from transfer.db.migrate import head_revision
+from transfer.services.health import CheckResult
 from transfer.settings import Settings
 
 

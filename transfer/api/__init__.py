@@ -1,21 +1,9 @@
 """The HTTP API (FastAPI): ``create_app(settings)`` builds it.
 
-The services import this package's errors and state; importing ``create_app`` lazily
-keeps that from pulling in every route (and, through them, the services) first.
+The layers import downwards only (clients → transfer.api → transfer.services →
+notary); tests/test_layers.py imports every module first in a fresh interpreter.
 """
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from transfer.api.app import create_app
-
-
-def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from transfer.api.app import create_app
-
-        return create_app
-    raise AttributeError(name)
-
+from transfer.api.app import create_app
 
 __all__ = ["create_app"]

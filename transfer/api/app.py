@@ -26,7 +26,6 @@ from notary._internal.ratelimit import RateLimiter
 from transfer.api.bodylimit import BodyLimit
 from transfer.api.docs import docs_router
 from transfer.api.errors import install_error_handlers
-from transfer.api.health import DatabaseCheck, HealthCheck, ProcessCheck
 from transfer.api.metrics import Metrics, MetricsMiddleware
 from transfer.api.principals import PrincipalCache
 from transfer.api.ratelimit import PublicRateLimit
@@ -51,6 +50,7 @@ from transfer.db.models import Volume
 from transfer.db.session import make_engine, read_sessionmaker, write_sessionmaker
 from transfer.security import blinding_secret
 from transfer.services.context import NotaryContext
+from transfer.services.health import DatabaseCheck, HealthCheck, ProcessCheck
 from transfer.settings import Settings
 
 if TYPE_CHECKING:

@@ -34,16 +34,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notary._internal.jsondepth import too_deep
 from transfer.api.deps import GATE_PRINCIPAL, authenticate, presented_key
-from transfer.api.errors import (
-    PROBLEM_TYPE_BASE,
-    BadRequest,
-    PayloadTooLarge,
-    ProblemError,
-    RequestTimeout,
-    Unprocessable,
-    problem_response,
-)
+from transfer.api.errors import RequestTimeout, refusal
 from transfer.api.state import AppState
+from transfer.services.errors import BadRequest, PayloadTooLarge, ServiceError, Unprocessable
 from transfer.services.ingest import FORM_OVERHEAD
 from transfer.settings import Settings
 from transfer.workflow.package import DEFAULT_LIMITS
@@ -121,7 +114,7 @@ class BodyLimit:
             return
         try:
             await self._gate(scope, receive, send, headers)
-        except ProblemError as exc:
+        except ServiceError as exc:
             await _refuse(exc, scope, receive, send)
 
     async def _gate(
@@ -224,17 +217,8 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"请求体超过上限 {limit} 字节", limit=limit)
 
 
-async def _refuse(exc: ProblemError, scope: Scope, receive: Receive, send: Send) -> None:
-    response = problem_response(
-        exc.status,
-        exc.title,
-        type_=f"{PROBLEM_TYPE_BASE}{exc.slug}",
-        detail=exc.detail,
-        instance=scope["path"],
-        # The rest of the body is not read: the connection cannot be reused.
-        headers={**exc.headers, "Connection": "close"},
-        **exc.extensions,
-    )
+async def _refuse(exc: ServiceError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = refusal(exc, scope["path"], close=True)
     await response(scope, receive, send)
 
 

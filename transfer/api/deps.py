@@ -10,11 +10,12 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from transfer.api.errors import Forbidden, ServiceUnavailable, Unauthorized
+from transfer.api.errors import Unauthorized
 from transfer.api.state import AppState
 from transfer.roles import Permission, refusal
 from transfer.security import Principal, presented_digest, principal_for_digest
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Forbidden, ServiceUnavailable
 
 
 # The cheap dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in

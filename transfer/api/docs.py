@@ -13,8 +13,8 @@ import swagger_ui
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
-from transfer.api.errors import NotFound
 from transfer.api.pageheaders import security_headers
+from transfer.services.errors import NotFound
 
 DOCS_PATH = "/docs"
 _HEADERS = security_headers(inline_styles=True)

@@ -1,6 +1,8 @@
 """Every error the API returns is an RFC 9457 problem document (application/problem+json).
 
-Routes raise a :class:`ProblemError` subclass; framework errors (unknown route,
+Services raise a :class:`transfer.services.errors.ServiceError` (routes too, or one
+of the HTTP layer's own :class:`ProblemError`); this module alone maps each kind to
+its status and headers. Framework errors (unknown route,
 wrong method, validation) and unexpected exceptions are converted here. An
 unexpected exception becomes a 500 that names an incident id (also in the server
 log) and nothing else: no message, type or trace reaches the client.
@@ -23,7 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from transfer.api.problems_zh import validation_problem
+from transfer.services.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceError,
+    ServiceUnavailable,
+    Unprocessable,
+    UnsupportedMediaType,
+    VerificationProblem,
+)
+from transfer.services.problems_zh import validation_problem
 
 log = logging.getLogger("transfer.api")
 
@@ -53,12 +67,9 @@ class Problem(BaseModel):
     )
 
 
-class ProblemError(Exception):
-    """An error with a problem type; subclass per kind, raise with a specific detail."""
-
-    status: int = 500
-    slug: str = "internal"
-    title: str = "Internal Server Error"
+class ProblemError(ServiceError):
+    """A refusal of the HTTP layer itself (authentication, rate, body, media type),
+    which may carry headers of its own."""
 
     def __init__(
         self,
@@ -67,65 +78,65 @@ class ProblemError(Exception):
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail
+        super().__init__(detail, **extensions)
         self.headers = dict(headers or {})
-        self.extensions = extensions
-
-    @property
-    def type(self) -> str:
-        return PROBLEM_TYPE_BASE + self.slug
-
-
-class BadRequest(ProblemError):
-    status, slug, title = 400, "bad-request", "Bad Request"
 
 
 class Unauthorized(ProblemError):
-    status, slug, title = 401, "unauthorized", "Authentication required"
-
-
-class Forbidden(ProblemError):
-    status, slug, title = 403, "forbidden", "Forbidden"
-
-
-class NotFound(ProblemError):
-    status, slug, title = 404, "not-found", "Not Found"
-
-
-class Conflict(ProblemError):
-    status, slug, title = 409, "conflict", "Conflict"
+    slug, title = "unauthorized", "Authentication required"
 
 
 class RequestTimeout(ProblemError):
-    status, slug, title = 408, "request-timeout", "Request Timeout"
-
-
-class PayloadTooLarge(ProblemError):
-    status, slug, title = 413, "payload-too-large", "Payload Too Large"
-
-
-class UnsupportedMediaType(ProblemError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
-
-
-class Unprocessable(ProblemError):
-    status, slug, title = 422, "validation", "Request validation failed"
+    slug, title = "request-timeout", "Request Timeout"
 
 
 class TooManyRequests(ProblemError):
-    status, slug, title = 429, "too-many-requests", "Too Many Requests"
+    slug, title = "too-many-requests", "Too Many Requests"
 
     def __init__(self, retry_after_s: int, detail: str | None = None) -> None:
         super().__init__(
             detail or f"请求过于频繁：请 {retry_after_s} 秒后再试",
-            headers={"Retry-After": str(retry_after_s)},
             retry_after_s=retry_after_s,
         )
+        # Also in the body, for clients that do not read headers.
+        self.extensions["retry_after_s"] = retry_after_s
 
 
-class ServiceUnavailable(ProblemError):
-    status, slug, title = 503, "unavailable", "Service Unavailable"
+# The one mapping from a kind of refusal to its HTTP status (most specific class wins).
+_STATUS: dict[type[ServiceError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    RequestTimeout: 408,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    Unprocessable: 422,
+    VerificationProblem: 422,
+    TooManyRequests: 429,
+    ServiceUnavailable: 503,
+}
+
+
+def http_status(exc: ServiceError) -> int:
+    if isinstance(exc, VerificationProblem) and exc.own_evidence:
+        return 409
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 500
+
+
+def http_headers(exc: ServiceError) -> dict[str, str]:
+    headers = dict(exc.headers) if isinstance(exc, ProblemError) else {}
+    if exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return headers
+
+
+def problem_type(exc: ServiceError | type[ServiceError]) -> str:
+    return PROBLEM_TYPE_BASE + exc.slug
 
 
 def problem_response(
@@ -189,17 +200,28 @@ def without_server_paths(text: str | None, roots: Sequence[str]) -> str | None:
     return text
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
+def refusal(
+    exc: ServiceError, instance: str, *, roots: Sequence[str] = (), close: bool = False
+) -> JSONResponse:
+    """The problem document of a refusal. ``close``: the request's body was not read,
+    so the connection cannot carry another request."""
+    headers = http_headers(exc)
+    if close:
+        headers["Connection"] = "close"
     return problem_response(
-        exc.status,
+        http_status(exc),
         exc.title,
-        type_=exc.type,
-        detail=without_server_paths(exc.detail, _server_roots(request)),
-        instance=request.url.path,
-        headers=exc.headers,
+        type_=problem_type(exc),
+        detail=without_server_paths(exc.detail, roots),
+        instance=instance,
+        headers=headers,
         **exc.extensions,
     )
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return refusal(exc, request.url.path, roots=_server_roots(request))
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -220,9 +242,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     # Chinese for staff (detail, and field/message per error); loc/msg/type for developers.
     detail, errors = validation_problem(exc.errors())
     return problem_response(
-        Unprocessable.status,
+        422,
         Unprocessable.title,
-        type_=PROBLEM_TYPE_BASE + Unprocessable.slug,
+        type_=problem_type(Unprocessable),
         detail=detail,
         instance=request.url.path,
         errors=errors,
@@ -234,9 +256,9 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     # check together and the database refused the second.
     log.info("integrity conflict on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(
-        Conflict.status,
+        409,
         Conflict.title,
-        type_=PROBLEM_TYPE_BASE + Conflict.slug,
+        type_=problem_type(Conflict),
         detail="the request conflicts with data written concurrently; retry",
         instance=request.url.path,
     )
@@ -246,9 +268,9 @@ async def _on_operational(request: Request, exc: Exception) -> JSONResponse:
     incident = uuid.uuid4().hex
     log.error("database unavailable (incident %s)", incident, exc_info=exc)
     return problem_response(
-        ServiceUnavailable.status,
+        503,
         ServiceUnavailable.title,
-        type_=PROBLEM_TYPE_BASE + ServiceUnavailable.slug,
+        type_=problem_type(ServiceUnavailable),
         detail="the database is unavailable; retry later",
         instance=request.url.path,
         headers={"Retry-After": "1"},
@@ -276,7 +298,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(ServiceError, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(IntegrityError, _on_integrity)

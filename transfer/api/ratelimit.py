@@ -16,7 +16,7 @@ import re
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from notary._internal.ratelimit import RateLimiter
-from transfer.api.errors import PROBLEM_TYPE_BASE, TooManyRequests, problem_response
+from transfer.api.errors import TooManyRequests, refusal
 
 #: The API routes that need no key.
 PUBLIC_ROUTES = re.compile(r"/v1/(check|health|chain|display|federation(/.*)?)|/metrics")
@@ -41,14 +41,5 @@ class PublicRateLimit:
             await self.app(scope, receive, send)
             return
         exc = TooManyRequests(wait)
-        response = problem_response(
-            exc.status,
-            exc.title,
-            type_=f"{PROBLEM_TYPE_BASE}{exc.slug}",
-            detail=exc.detail,
-            instance=scope["path"],
-            # A body, if any, is not read: the connection cannot carry another request.
-            headers={**exc.headers, "Connection": "close"},
-            **exc.extensions,
-        )
+        response = refusal(exc, scope["path"], close=True)
         await response(scope, receive, send)

@@ -9,8 +9,8 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
 
 from notary.crypto import KeyFormatError, SM2PublicKey
-from transfer.api.fields import Label, UnitCode, UnitName
 from transfer.db.models import UnitKind, UnitStatus, VolumeKind, VolumeStatus
+from transfer.fields import Label, UnitCode, UnitName
 from transfer.roles import Role
 
 T = TypeVar("T")

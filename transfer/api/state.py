@@ -15,9 +15,9 @@ import anyio
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from transfer.api.health import HealthCheck
 from transfer.api.metrics import Metrics
 from transfer.api.principals import PrincipalCache
+from transfer.services.health import HealthCheck
 from transfer.settings import Settings
 
 if TYPE_CHECKING:

@@ -34,10 +34,10 @@ from notary.crypto import Signer, sm3
 from notary.log import MerkleLog
 from notary.log.merkle import root_at
 from notary.receipts import AnchorRef
-from transfer.api.health import CheckResult
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.db.types import utcnow
+from transfer.services.health import CheckResult
 
 log = logging.getLogger(__name__)
 

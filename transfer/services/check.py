@@ -22,13 +22,13 @@ from notary.chain import ChainError
 from notary.chain.models import Outcome
 from notary.errors import VerificationError
 from notary.verifier import ReceiptVerifier, TrustPolicy
-from transfer.api.errors import ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import Material, Transfer
 from transfer.forms.qr import CheckRef, RefKind
 from transfer.services import transfers as svc
 from transfer.services.context import NotaryContext
+from transfer.services.errors import ServiceUnavailable
 from transfer.services.receipts import stored_receipt
+from transfer.services.state import ServiceState
 
 FIELD_ZH = {
     "id": "编号",
@@ -87,7 +87,7 @@ class CheckResult:
         }
 
 
-def check_ref(state: AppState, ctx: NotaryContext, ref: CheckRef) -> dict[str, Any]:
+def check_ref(state: ServiceState, ctx: NotaryContext, ref: CheckRef) -> dict[str, Any]:
     result = CheckResult(ref)
     if ref.chain_id is not None and ref.chain_id != ctx.chain_id:
         result.fail("c", f"表单记载的链 ID {ref.chain_id} 不是本服务所用的链")
@@ -98,9 +98,7 @@ def check_ref(state: AppState, ctx: NotaryContext, ref: CheckRef) -> dict[str, A
         else:
             _check_transfer(state, ctx, ref, result)
     except ChainError as e:
-        raise ServiceUnavailable(
-            f"区块链暂不可读：{type(e).__name__}", headers={"Retry-After": "5"}
-        ) from None
+        raise ServiceUnavailable(f"区块链暂不可读：{type(e).__name__}", retry_after_s=5) from None
     return result.to_json()
 
 
@@ -108,7 +106,7 @@ def _short(value: str) -> str:
     return value if len(value) <= 20 else f"{value[:12]}…{value[-6:]}"
 
 
-def _check_transfer(state: AppState, ctx: NotaryContext, ref: CheckRef, r: CheckResult) -> None:
+def _check_transfer(state: ServiceState, ctx: NotaryContext, ref: CheckRef, r: CheckResult) -> None:
     chain = ctx.deployment.chain
     with state.sessions() as s:
         t = s.scalar(select(Transfer).where(Transfer.transfer_id == ref.id))
@@ -167,7 +165,7 @@ def _check_transfer(state: AppState, ctx: NotaryContext, ref: CheckRef, r: Check
         r.agree("tx")
 
 
-def _check_material(state: AppState, ctx: NotaryContext, ref: CheckRef, r: CheckResult) -> None:
+def _check_material(state: ServiceState, ctx: NotaryContext, ref: CheckRef, r: CheckResult) -> None:
     if ref.sm3 is None:
         r.fail("sm3", "表单二维码缺少材料 SM3 摘要")
         return

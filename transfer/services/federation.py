@@ -31,8 +31,6 @@ from sqlalchemy.orm import Session
 from notary.chain.models import Role as ChainRole
 from notary.crypto import KeyFormatError, SM2PublicKey
 from notary.network import MembershipError, check_member
-from transfer.api.errors import Conflict, NotFound, ProblemError, ServiceUnavailable, Unprocessable
-from transfer.api.state import AppState
 from transfer.db.models import (
     PeerCentre,
     Transfer,
@@ -46,7 +44,15 @@ from transfer.db.types import utcnow
 from transfer.roles import Role
 from transfer.security import Principal
 from transfer.services.context import NotaryContext
+from transfer.services.errors import (
+    Conflict,
+    NotFound,
+    ServiceError,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from transfer.services.setup import checked_unit_fields
+from transfer.services.state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +86,14 @@ def http_fetcher(method: str, url: str, body: dict[str, Any] | None) -> dict[str
     return data
 
 
-def fetcher_of(state: AppState) -> Fetcher:
+def fetcher_of(state: ServiceState) -> Fetcher:
     return state.peer_fetcher or http_fetcher
 
 
 # ---------------------------------------------------------------- this centre
 
 
-def describe(state: AppState, ctx: NotaryContext) -> dict[str, Any]:
+def describe(state: ServiceState, ctx: NotaryContext) -> dict[str, Any]:
     desc = ctx.deployment.descriptor
     with state.sessions() as s:
         centre = s.scalar(select(Unit).where(Unit.code == desc.centre_code))
@@ -154,7 +160,7 @@ def _membership_problem(e: MembershipError) -> Unprocessable:
 
 
 def add_peer(
-    state: AppState, ctx: NotaryContext, code: str, url: str, fetch: Fetcher
+    state: ServiceState, ctx: NotaryContext, code: str, url: str, fetch: Fetcher
 ) -> dict[str, Any]:
     """Fetch the peer's description, check every key against the chain, then record the
     centre and its units (again: a repeat refreshes them, e.g. after a new unit)."""
@@ -324,7 +330,7 @@ def _acting_for(s: Session, unit_id: uuid.UUID) -> Principal:
 # ---------------------------------------------------------------- messages
 
 
-def push_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> bool:
+def push_dispatch(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> bool:
     """Offer a dispatch to the receiving peer centre; True once it took it in."""
     with state.sessions() as s:
         t = s.scalar(select(Transfer).where(Transfer.transfer_id == transfer_id))
@@ -354,7 +360,9 @@ def push_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> bool
     return True
 
 
-def take_dispatch(state: AppState, ctx: NotaryContext, body: dict[str, Any], now: Any) -> Transfer:
+def take_dispatch(
+    state: ServiceState, ctx: NotaryContext, body: dict[str, Any], now: Any
+) -> Transfer:
     """A peer centre's dispatch to a unit hosted here (checked like POST /incoming)."""
     from transfer.services import transfer_receive as receive
     from transfer.workflow.acts import parse_act
@@ -382,7 +390,7 @@ def take_dispatch(state: AppState, ctx: NotaryContext, body: dict[str, Any], now
     )
 
 
-def push_outcome(state: AppState, ctx: NotaryContext, transfer_id: str) -> bool:
+def push_outcome(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> bool:
     """Tell the sending peer centre of this unit's receipt or rejection."""
     with state.sessions() as s:
         t = s.scalar(select(Transfer).where(Transfer.transfer_id == transfer_id))
@@ -402,7 +410,7 @@ def push_outcome(state: AppState, ctx: NotaryContext, transfer_id: str) -> bool:
     return True
 
 
-def take_outcome(state: AppState, ctx: NotaryContext, body: dict[str, Any]) -> Transfer:
+def take_outcome(state: ServiceState, ctx: NotaryContext, body: dict[str, Any]) -> Transfer:
     """The receiving peer's receipt or rejection of one of our dispatches: applied as
     the chain recorded it; the act is kept when its hash is the one on chain."""
     from transfer.services.transfer_send import sync
@@ -421,7 +429,7 @@ def take_outcome(state: AppState, ctx: NotaryContext, body: dict[str, Any]) -> T
     return sync(state, ctx, caller, transfer_id, act_doc=act)
 
 
-def sync_outgoing(state: AppState, ctx: NotaryContext) -> int:
+def sync_outgoing(state: ServiceState, ctx: NotaryContext) -> int:
     """Outbox pass: offer untaken dispatches again, and read from the chain the outcome
     of every dispatch still open at a peer centre. Returns how many could not be read
     (the chain down); a dispatch still awaiting its answer is not a failure."""
@@ -446,7 +454,7 @@ def sync_outgoing(state: AppState, ctx: NotaryContext) -> int:
             with state.sessions() as s:
                 caller = _acting_for(s, sender_id)
             sync(state, ctx, caller, transfer_id)
-        except (ProblemError, ServiceUnavailable) as e:
+        except (ServiceError, ServiceUnavailable) as e:
             log.warning("转递 %s：读取链上结果失败：%s", transfer_id, e)
             left += 1
     return left

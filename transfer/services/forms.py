@@ -16,8 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.chain import ChainError
-from transfer.api.errors import Conflict, NotFound
-from transfer.api.state import AppState
 from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit, Volume
 from transfer.forms import documents as doc
 from transfer.forms.pdf import display_zone
@@ -25,7 +23,9 @@ from transfer.forms.qr import CheckRef, RefKind
 from transfer.security import Principal
 from transfer.services import transfers as svc
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Conflict, NotFound
 from transfer.services.receipts import stored_receipt
+from transfer.services.state import ServiceState
 from transfer.workflow.acts import ActKind, parse_act
 from transfer.workflow.notice import VolumeKind as NoticeVolumeKind
 from transfer.workflow.notice import parse_notice
@@ -261,7 +261,7 @@ def outcome_ref(f: doc.TransferFacts, o: doc.OutcomeFacts) -> CheckRef:
 
 
 def transfer_pdf(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,
@@ -335,7 +335,11 @@ def evidence_ref(e: doc.EvidenceFacts) -> CheckRef:
 
 
 def evidence_pdf(
-    state: AppState, ctx: NotaryContext, caller: Principal, material_id: uuid.UUID, base_url: str
+    state: ServiceState,
+    ctx: NotaryContext,
+    caller: Principal,
+    material_id: uuid.UUID,
+    base_url: str,
 ) -> bytes:
     """存证证明 of a material the caller's unit holds."""
     with state.sessions() as s, display_zone(state.settings.timezone):

@@ -30,34 +30,34 @@ from notary.crypto import SM3, SM2PublicKey, sm4
 from notary.entries import CATEGORIES, blind_id, material_registered
 from notary.envelope import CHUNK, DigestMismatch, WrappedKey, seal, wrap_key
 from notary.store import StoreUnavailable
-from transfer.api.errors import (
+from transfer.db.models import Material, MaterialKey, Unit, Volume
+from transfer.db.types import utcnow
+from transfer.fields import Title
+from transfer.security import Principal
+from transfer.services.context import NotaryContext
+from transfer.services.errors import (
     BadRequest,
     Conflict,
     NotFound,
     PayloadTooLarge,
-    ProblemError,
+    ServiceError,
     ServiceUnavailable,
     Unprocessable,
     UnsupportedMediaType,
 )
-from transfer.api.fields import Title
-from transfer.api.problems_zh import field_problem
-from transfer.api.state import AppState
-from transfer.db.models import Material, MaterialKey, Unit, Volume
-from transfer.db.types import utcnow
-from transfer.security import Principal
-from transfer.services.context import NotaryContext
 from transfer.services.logwriter import append_entries
 from transfer.services.media import HEAD_BYTES, ZIP, MediaSniffer, sniff_head
 from transfer.services.multipart import FilePart, FormError, PartInfo, Pull, StreamingForm
+from transfer.services.problems_zh import field_problem
 from transfer.services.spool import EncryptedSpool
+from transfer.services.state import ServiceState
 
 # Room for the form's boundaries and metadata fields around the file itself.
 FORM_OVERHEAD = 1 << 20
 REQUIRED_FIELDS = ("category", "seq_no", "pages", "title", "formation_date")
 
 
-class SM3Mismatch(ProblemError):
+class SM3Mismatch(ServiceError):
     status, slug, title = 422, "sm3-mismatch", "Content does not match the declared SM3"
 
 
@@ -126,7 +126,7 @@ def _validate(fields: dict[str, str]) -> MaterialMeta:
 
 
 class _Upload:
-    def __init__(self, state: AppState, ctx: NotaryContext, material_id: str) -> None:
+    def __init__(self, state: ServiceState, ctx: NotaryContext, material_id: str) -> None:
         self.limit = state.settings.upload_max_bytes
         self.accepted = set(state.settings.accepted_media_types)
         self.spool_dir = state.settings.home / "tmp"
@@ -166,7 +166,7 @@ class _Upload:
         except StoreUnavailable as e:
             raise ServiceUnavailable(
                 f"the content store is unavailable: {type(e).__name__}",
-                headers={"Retry-After": "5"},
+                retry_after_s=5,
             ) from None
 
     def _store_declared(self, part: FilePart, declared: bytes) -> Stored:
@@ -195,7 +195,7 @@ class _Upload:
 
 
 def ingest_material(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     volume_id: uuid.UUID,
@@ -260,7 +260,7 @@ def ingest_material(
 
 
 def _commit(
-    state: AppState,
+    state: ServiceState,
     caller: Principal,
     volume_id: uuid.UUID,
     material_id: uuid.UUID,

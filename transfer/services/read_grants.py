@@ -27,14 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.entries import CATEGORIES
-from transfer.api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from transfer.api.state import AppState
 from transfer.db.models import ApiKey, Material, ReadGrant, ReadGrantStatus, Unit, Volume
 from transfer.roles import Permission, Role
 from transfer.security import Principal
 from transfer.services.access_log import record_access
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Conflict, Forbidden, NotFound, Unprocessable
 from transfer.services.reads import ContentRead, read_content
+from transfer.services.state import ServiceState
 
 MAX_GRANT_DAYS = 90
 _CATEGORY_ORDER = {c: i for i, c in enumerate(CATEGORIES)}
@@ -351,7 +351,7 @@ def grant_view(s: Session, grant: ReadGrant, now: datetime) -> dict[str, Any]:
 
 
 def verified_read(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     material_id: uuid.UUID,

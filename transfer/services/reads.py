@@ -23,15 +23,14 @@ from notary.envelope import WrappedKey
 from notary.errors import VerificationError
 from notary.reader import MaterialRecord, ReadResult, read_verified
 from notary.store import StoreUnavailable
-from transfer.api.errors import Conflict, NotFound, ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import Alert, Material, MaterialKey, ReadLogEntry, Volume
 from transfer.db.types import utcnow
 from transfer.security import Principal
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Conflict, NotFound, ServiceUnavailable, VerificationProblem
 from transfer.services.logwriter import append_entries
-from transfer.services.problems import VerificationProblem
 from transfer.services.receipts import receipt_state
+from transfer.services.state import ServiceState
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +53,7 @@ def read_entry(row: ReadLogEntry, unit_code: str) -> dict[str, Any]:
     )
 
 
-def held_material(state: AppState, material_id: uuid.UUID, caller: Principal) -> Material:
+def held_material(state: ServiceState, material_id: uuid.UUID, caller: Principal) -> Material:
     with state.sessions() as s:
         material = s.get(Material, material_id)
         volume = None if material is None else s.get(Volume, material.volume_id)
@@ -64,7 +63,7 @@ def held_material(state: AppState, material_id: uuid.UUID, caller: Principal) ->
 
 
 def record_alert(
-    state: AppState, kind: str, material_id: uuid.UUID | None, detail: dict[str, Any]
+    state: ServiceState, kind: str, material_id: uuid.UUID | None, detail: dict[str, Any]
 ) -> None:
     try:
         with state.write_sessions() as s:
@@ -75,7 +74,7 @@ def record_alert(
 
 
 def read_content(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     material_id: uuid.UUID,
@@ -103,9 +102,10 @@ def read_content(
 
     def refusal(error: VerificationError) -> VerificationProblem:
         return VerificationProblem(
-            error.check, f"material {material_id} failed the '{error.check}' check: {error}",
-            status=409,
-        )  # fmt: skip
+            error.check,
+            f"material {material_id} failed the '{error.check}' check: {error}",
+            own_evidence=True,
+        )
 
     with state.sessions() as s:
         key_row = s.scalars(
@@ -154,7 +154,7 @@ def read_content(
         raise refusal(e) from None
     except (StoreUnavailable, ChainError) as e:
         raise ServiceUnavailable(
-            f"cannot verify now: {type(e).__name__}", headers={"Retry-After": "5"}
+            f"cannot verify now: {type(e).__name__}", retry_after_s=5
         ) from None
 
     row = ReadLogEntry(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from notary.store import ContentStore, KuboStore, LocalStore
 from notary.store.replicated import ReplicatedStore
-from transfer.api.health import CheckResult
+from transfer.services.health import CheckResult
 from transfer.settings import Settings
 
 

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from notary.crypto import SM2PublicKey
 from notary.deployment import DESCRIPTOR, DeploymentError, init_deployment
 from notary.network import NetworkDescriptor, UnitRequest
-from transfer.api.fields import UnitCode, UnitName
 from transfer.db.migrate import upgrade
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import make_engine, write_sessionmaker
+from transfer.fields import UnitCode, UnitName
 from transfer.roles import Role
 from transfer.security import blinding_secret, issue_api_key
 from transfer.services.access_log import console_user, record_access
@@ -171,7 +171,7 @@ def _init_in(
 
 
 def checked_unit_fields(code: str, name: str) -> tuple[str, str]:
-    """``code`` and ``name`` by the rules the API applies (transfer/api/fields.py);
+    """``code`` and ``name`` by the rules the API applies (transfer/fields.py);
     otherwise a ValueError whose message tells people what to fix."""
     try:
         code = _UNIT_CODE.validate_python(code)

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from notary.crypto import sm4
 from notary.entries import material_registered
-from transfer.api.state import AppState
 from transfer.db.models import (
     CustodyEventKind,
     Material,
@@ -39,6 +38,7 @@ from transfer.db.types import utcnow
 from transfer.services.context import NotaryContext
 from transfer.services.ingest import volume_ref
 from transfer.services.logwriter import append_entries
+from transfer.services.state import ServiceState
 from transfer.services.transfer_package import bag_dir
 from transfer.services.transfers import record_custody, volumes_of
 from transfer.workflow.envelope import material_path
@@ -57,7 +57,7 @@ def _material_ids(t: Transfer) -> list[uuid.UUID]:
     return [uuid.UUID(m["material_id"]) for m in t.notice["materials"]]
 
 
-def apply_receipt_here(s: Session, state: AppState, ctx: NotaryContext, t: Transfer) -> None:
+def apply_receipt_here(s: Session, state: ServiceState, ctx: NotaryContext, t: Transfer) -> None:
     sender, receiver = _units(s, t)
     if t.direction is TransferDirection.INCOMING:
         _take_in(s, state, ctx, t, sender, receiver)
@@ -98,7 +98,7 @@ def apply_receipt_here(s: Session, state: AppState, ctx: NotaryContext, t: Trans
 
 
 def apply_return_here(
-    s: Session, state: AppState, t: Transfer, note: str, tx_hash: str | None
+    s: Session, state: ServiceState, t: Transfer, note: str, tx_hash: str | None
 ) -> None:
     if t.direction is TransferDirection.INCOMING:
         return
@@ -122,7 +122,7 @@ def apply_return_here(
 
 
 def _take_in(
-    s: Session, state: AppState, ctx: NotaryContext, t: Transfer, sender: Unit, receiver: Unit
+    s: Session, state: ServiceState, ctx: NotaryContext, t: Transfer, sender: Unit, receiver: Unit
 ) -> None:
     assert t.package_root is not None
     notice = parse_notice(t.notice)

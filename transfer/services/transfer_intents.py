@@ -30,9 +30,9 @@ from notary.chain import ChainClient
 from notary.chain.errors import ContractError
 from notary.chain.models import Outcome, TxRef
 from notary.chain.models import Transfer as ChainTransfer
-from transfer.api.errors import Conflict, Forbidden, NotFound
-from transfer.api.state import AppState
 from transfer.db.models import Transfer
+from transfer.services.errors import Conflict, Forbidden, NotFound
+from transfer.services.state import ServiceState
 from transfer.services.transfers import chain_errors, check_version, commit
 from transfer.workflow.acts import SignedAct
 from transfer.workflow.state import Event
@@ -92,7 +92,7 @@ def pending_event(t: Transfer) -> str | None:
 
 
 def begin(
-    state: AppState, transfer_id: str, version: int, event: IntentEvent, act: SignedAct
+    state: ServiceState, transfer_id: str, version: int, event: IntentEvent, act: SignedAct
 ) -> None:
     """Commit the signed act as the step in flight, before any of its transactions."""
     with state.write_sessions() as s:
@@ -102,7 +102,7 @@ def begin(
         commit(s)
 
 
-def drop(state: AppState, transfer_id: str, event: IntentEvent) -> None:
+def drop(state: ServiceState, transfer_id: str, event: IntentEvent) -> None:
     """The contract refused the step for good: forget it, so the transfer can go on."""
     with state.write_sessions() as s:
         t = by_transfer_id(s, transfer_id)
@@ -112,7 +112,7 @@ def drop(state: AppState, transfer_id: str, event: IntentEvent) -> None:
 
 
 @contextmanager
-def chain_step(state: AppState, transfer_id: str, event: IntentEvent) -> Iterator[None]:
+def chain_step(state: ServiceState, transfer_id: str, event: IntentEvent) -> Iterator[None]:
     """``chain_errors`` (refusal 403/409, outage 503); a refusal also drops the intent,
     since it cannot succeed later. After an outage the intent stays, to be finished."""
     try:

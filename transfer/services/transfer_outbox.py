@@ -13,12 +13,12 @@ from types import TracebackType
 
 from sqlalchemy import select
 
-from transfer.api.errors import ProblemError, ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferDirection, TransferState
 from transfer.services import federation
 from transfer.services import transfer_intents as intents
 from transfer.services.context import NotaryContext
+from transfer.services.errors import ServiceError, ServiceUnavailable
+from transfer.services.state import ServiceState
 from transfer.services.transfer_receive import finish_receipt, finish_reject
 from transfer.services.transfer_send import finish_dispatch
 from transfer.workflow.state import Event
@@ -32,7 +32,7 @@ _HOSTED_RECEIVER = (TransferDirection.INTERNAL, TransferDirection.INCOMING)
 
 
 class TransferOutbox:
-    def __init__(self, state: AppState, ctx: NotaryContext, interval_s: float = 5.0) -> None:
+    def __init__(self, state: ServiceState, ctx: NotaryContext, interval_s: float = 5.0) -> None:
         self._state = state
         self._ctx = ctx
         self._interval_s = interval_s
@@ -79,7 +79,7 @@ class TransferOutbox:
                 log.warning("转递 %s：中断前未完成的 %s 已补完", transfer_id, what)
             except ServiceUnavailable:
                 left += 1  # the chain is down: the next pass
-            except ProblemError as e:
+            except ServiceError as e:
                 left += 1
                 if transfer_id not in self._refused:
                     self._refused.add(transfer_id)

@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session
 
 from notary.chain import ChainClient
 from notary.chain.models import Outcome, TxRef
-from transfer.api.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import (
     ActNonce,
     Transfer,
@@ -38,6 +36,14 @@ from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.anchor_cache import CachedAnchorReader
 from transfer.services.context import NotaryContext
+from transfer.services.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
+from transfer.services.state import ServiceState
 from transfer.services.transfer_custody import apply_receipt_here
 from transfer.services.transfer_package import (
     ChunkStream,
@@ -88,7 +94,7 @@ _CLOCK_SKEW = timedelta(minutes=10)
 
 
 def register_incoming(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     dispatch_doc: dict[str, Any],
@@ -213,7 +219,7 @@ def _onchain_root(ctx: NotaryContext, tvs: list[TransferVolume]) -> bytes:
     return roots.pop()
 
 
-def check_deliverable(state: AppState, caller: Principal, transfer_id: str) -> None:
+def check_deliverable(state: ServiceState, caller: Principal, transfer_id: str) -> None:
     """What :func:`deliver` checks before it reads a package (404, 403, 409), for the
     offline import to answer before it reads one byte of the upload."""
     with state.sessions() as s:
@@ -225,7 +231,7 @@ def check_deliverable(state: AppState, caller: Principal, transfer_id: str) -> N
 
 
 def deliver(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,
@@ -311,7 +317,9 @@ def deliver(
             shutil.rmtree(staged, ignore_errors=True)
 
 
-def verify(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:
+def verify(
+    state: ServiceState, ctx: NotaryContext, caller: Principal, transfer_id: str
+) -> Transfer:
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
         require_receiver(t, caller, "核验转递包")
@@ -417,7 +425,7 @@ def _presented(
 
 
 def accept(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,
@@ -513,7 +521,7 @@ def _close_on_chain(
 
 
 @intents.one_finisher
-def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> None:
+def finish_receipt(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> None:
     """The receipt's effects that may be retried: custody on chain (each transaction
     sent once: transfer_intents.ensure), then here."""
     with state.sessions() as s:
@@ -548,7 +556,7 @@ def finish_receipt(state: AppState, ctx: NotaryContext, transfer_id: str) -> Non
 
 
 def reject(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,
@@ -595,7 +603,7 @@ def reject(
 
 
 @intents.one_finisher
-def finish_reject(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
+def finish_reject(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> Transfer:
     """The committed rejection act's transactions (each sent once) and its transition."""
     with state.sessions() as s:
         t = intents.by_transfer_id(s, transfer_id)

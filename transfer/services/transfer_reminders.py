@@ -22,10 +22,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from transfer.api.errors import Conflict
-from transfer.api.state import AppState
 from transfer.db.models import Transfer, TransferEvent
 from transfer.security import Principal
+from transfer.services.errors import Conflict
+from transfer.services.state import ServiceState
 from transfer.services.transfers import (
     commit,
     find,
@@ -60,7 +60,7 @@ class Reminder:
 
 
 def remind(
-    state: AppState, caller: Principal, transfer_id: str, note: str | None, now: datetime
+    state: ServiceState, caller: Principal, transfer_id: str, note: str | None, now: datetime
 ) -> Reminder:
     """Record the sender's 催办 of an overdue transfer; Conflict when nothing is late."""
     settings = state.settings

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session
 from notary.chain.models import Outcome, TxRef
 from notary.crypto import SM2PublicKey
 from notary.envelope import WrappedKey
-from transfer.api.errors import Conflict, NotFound, ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import (
     ActNonce,
     CustodyEventKind,
@@ -42,8 +40,10 @@ from transfer.security import Principal
 from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Conflict, NotFound, ServiceUnavailable
 from transfer.services.ingest import volume_ref
 from transfer.services.receipts import anchored_receipts
+from transfer.services.state import ServiceState
 from transfer.services.transfer_custody import apply_receipt_here, apply_return_here
 from transfer.services.transfer_package import (
     SourceMaterial,
@@ -123,7 +123,7 @@ def _current_materials(s: Session, volume_id: uuid.UUID) -> list[Material]:
 
 
 def create_transfer(
-    state: AppState, ctx: NotaryContext, caller: Principal, new: NewTransfer, now: datetime
+    state: ServiceState, ctx: NotaryContext, caller: Principal, new: NewTransfer, now: datetime
 ) -> Transfer:
     settings = state.settings
     policy = policy_from(
@@ -261,7 +261,7 @@ def _resendable(s: Session, caller: Principal, transfer_id: str, *, lock: bool =
 
 
 def resend_transfer(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,
@@ -299,7 +299,7 @@ def _notice(t: Transfer) -> Notice:
 
 
 def package_transfer(
-    state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str, now: datetime
+    state: ServiceState, ctx: NotaryContext, caller: Principal, transfer_id: str, now: datetime
 ) -> Transfer:
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
@@ -373,7 +373,7 @@ def _sources(s: Session, ctx: NotaryContext, notice: Notice, sender: Unit) -> li
         evidence = receipts[m.leaf_index]
         if evidence is None:
             raise ServiceUnavailable(
-                f"材料 {m.id} 的日志检查点尚未上链锚定，请稍后重试", headers={"Retry-After": "2"}
+                f"材料 {m.id} 的日志检查点尚未上链锚定，请稍后重试", retry_after_s=2
             )
         entry = EnvelopeEntry(
             material_id=str(m.id),
@@ -432,7 +432,7 @@ def _stage_receiver_keys(
 
 
 def dispatch_transfer(
-    state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str, now: datetime
+    state: ServiceState, ctx: NotaryContext, caller: Principal, transfer_id: str, now: datetime
 ) -> Transfer:
     with state.sessions() as s:
         t = find(s, transfer_id, caller)
@@ -466,7 +466,7 @@ def dispatch_transfer(
 
 
 @intents.one_finisher
-def finish_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> Transfer:
+def finish_dispatch(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> Transfer:
     """The committed dispatch act's transactions (each sent once) and its transition."""
     with state.sessions() as s:
         t = intents.by_transfer_id(s, transfer_id)
@@ -551,7 +551,7 @@ def finish_dispatch(state: AppState, ctx: NotaryContext, transfer_id: str) -> Tr
 
 
 def return_transfer(
-    state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str
+    state: ServiceState, ctx: NotaryContext, caller: Principal, transfer_id: str
 ) -> Transfer:
     """A rejected transfer comes back: the volumes are held again by the sender."""
     with state.write_sessions() as s:
@@ -566,7 +566,9 @@ def return_transfer(
         return t
 
 
-def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: str) -> Transfer:
+def recall(
+    state: ServiceState, ctx: NotaryContext, caller: Principal, transfer_id: str
+) -> Transfer:
     """The sender closes a dispatch left unanswered past its deadline (contract-checked).
 
     A volume the chain already shows recalled is not sent again: a recall killed after
@@ -607,7 +609,7 @@ def recall(state: AppState, ctx: NotaryContext, caller: Principal, transfer_id: 
 
 
 def sync(
-    state: AppState,
+    state: ServiceState,
     ctx: NotaryContext,
     caller: Principal,
     transfer_id: str,

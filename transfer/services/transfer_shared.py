@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
-from transfer.api.errors import Conflict
 from transfer.db.models import ActNonce, Unit
+from transfer.services.errors import Conflict
 
 
 def unit_of(s: Session, unit_id: uuid.UUID) -> Unit:

@@ -28,9 +28,9 @@ from notary.chain.models import Role as ChainRole
 from notary.crypto import SM2PublicKey
 from notary.deployment import Deployment
 from notary.network import JoinRequest, UnitRequest, fund_account, unit_chain_id
-from transfer.api.errors import Conflict, NotFound
 from transfer.db.models import TransferPeer, Unit
 from transfer.services.context import NotaryContext
+from transfer.services.errors import Conflict, NotFound
 
 
 def _chain_key_path(ctx: NotaryContext, code: str) -> str:

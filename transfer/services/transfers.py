@@ -35,7 +35,6 @@ from notary.chain.errors import (
     WrongRole,
 )
 from notary.entries import transfer_event
-from transfer.api.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from transfer.db.models import (
     CustodyEvent,
     CustodyEventKind,
@@ -49,6 +48,7 @@ from transfer.db.models import (
 from transfer.db.types import utcnow
 from transfer.security import Principal
 from transfer.services.custody import append_custody
+from transfer.services.errors import Conflict, Forbidden, NotFound, ServiceUnavailable
 from transfer.services.logwriter import append_entries
 from transfer.workflow.errors import (
     ActError,
@@ -270,9 +270,7 @@ def chain_errors() -> Iterator[None]:
     except ContractError as e:
         raise Conflict(f"链上合约拒绝：{e}", chain_error=type(e).__name__) from None
     except ChainError as e:
-        raise ServiceUnavailable(
-            f"区块链暂不可用：{type(e).__name__}", headers={"Retry-After": "5"}
-        ) from None
+        raise ServiceUnavailable(f"区块链暂不可用：{type(e).__name__}", retry_after_s=5) from None
 
 
 @contextmanager

@@ -27,14 +27,13 @@ from notary.entries import MATERIAL_REGISTERED
 from notary.errors import FormatError, VerificationError
 from notary.receipts import parse_receipt, read_json
 from notary.verifier import ReceiptVerifier, TrustPolicy
-from transfer.api.errors import ServiceUnavailable
-from transfer.api.state import AppState
 from transfer.db.models import Material, Unit, Volume
 from transfer.roles import sees_every_registration
 from transfer.security import Principal
 from transfer.services.context import NotaryContext
-from transfer.services.problems import VerificationProblem
+from transfer.services.errors import ServiceUnavailable, VerificationProblem
 from transfer.services.receipts import receipt_state
+from transfer.services.state import ServiceState
 
 
 def _iso(value: Any) -> str | None:
@@ -162,7 +161,7 @@ def _proof_part(
         raise VerificationProblem(
             e.check,
             f"the stored evidence of material {material_id} fails the '{e.check}' check: {e}",
-            status=409,
+            own_evidence=True,
         ) from None
     if state.receipt is None or state.checkpoint is None:
         return {}
@@ -185,7 +184,7 @@ def _proof_part(
 
 
 def verify_sm3_many(
-    state: AppState, ctx: NotaryContext, digests: Sequence[bytes]
+    state: ServiceState, ctx: NotaryContext, digests: Sequence[bytes]
 ) -> list[dict[str, Any] | Exception]:
     """The answers for several digests, from one query in one transaction (the verify
     route batches concurrent callers, :mod:`transfer.api.batching`). A digest whose
@@ -230,7 +229,7 @@ def _offline_checks(material_sm3: bytes | None) -> dict[str, str]:
 
 
 def verify_receipt_request(
-    state: AppState, ctx: NotaryContext, body: bytes, material_sm3: bytes | None
+    state: ServiceState, ctx: NotaryContext, body: bytes, material_sm3: bytes | None
 ) -> dict[str, Any]:
     """``POST /v1/verify`` with a receipt: the receipt is read from the request's own
     bytes by the one strict parser (a lenient reader has already dropped a duplicate
@@ -263,7 +262,7 @@ def verify_receipt_request(
         ) from None
     except ChainError as e:
         raise ServiceUnavailable(
-            f"the chain cannot be read now: {type(e).__name__}", headers={"Retry-After": "5"}
+            f"the chain cannot be read now: {type(e).__name__}", retry_after_s=5
         ) from None
     entry = offline.entry
     registration = None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from transfer.api.deps import DbSession, WriteSession, require
-from transfer.api.errors import NotFound, problem_responses
+from transfer.api.errors import problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import AccessEventOut, AlertOut, Page, ReadLogOut
@@ -18,6 +18,7 @@ from transfer.db.models import AccessEvent, Alert, ReadLogEntry
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.errors import NotFound
 
 router = APIRouter(prefix=API_V1, tags=["audit"], responses=problem_responses(401, 403, 422))
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from transfer.api.deps import Notary, StateDep, require
-from transfer.api.errors import ServiceUnavailable, Unprocessable, problem_responses
+from transfer.api.errors import problem_responses
 from transfer.api.routes import API_V1
 from transfer.forms.documents import Fill
 from transfer.forms.pdf import FontMissing
@@ -28,6 +28,7 @@ from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services import forms
 from transfer.services.check import check_ref
+from transfer.services.errors import ServiceUnavailable, Unprocessable
 
 router = APIRouter(prefix=API_V1, tags=["forms"])
 

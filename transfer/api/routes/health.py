@@ -9,9 +9,10 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from transfer.api.deps import StateDep
-from transfer.api.errors import ServiceUnavailable, problem_responses
-from transfer.api.health import CheckResult, Status, worst
+from transfer.api.errors import problem_responses
 from transfer.api.routes import API_V1
+from transfer.services.errors import ServiceUnavailable
+from transfer.services.health import CheckResult, Status, worst
 from transfer.workflow.times import utc_offset, zone_label
 
 router = APIRouter(prefix=API_V1, tags=["ops"], responses=problem_responses(429))

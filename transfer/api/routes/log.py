@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from notary.crypto import sm3
 from notary.log.merkle import consistency_proof, inclusion_proof, root_at
 from transfer.api.deps import CurrentPrincipal, DbSession
-from transfer.api.errors import NotFound, Unprocessable, problem_responses
+from transfer.api.errors import problem_responses
 from transfer.api.pagination import Paging
 from transfer.api.routes import API_V1
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.anchoring import anchor_ref_of
+from transfer.services.errors import NotFound, Unprocessable
 
 router = APIRouter(prefix=f"{API_V1}/log", tags=["log"], responses=problem_responses(401, 422))
 

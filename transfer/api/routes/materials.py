@@ -14,13 +14,7 @@ from fastapi.responses import JSONResponse
 
 from notary.errors import VerificationError
 from transfer.api.deps import CurrentPrincipal, DbSession, Notary, StateDep, enforce, require
-from transfer.api.errors import (
-    Conflict,
-    NotFound,
-    Unprocessable,
-    UnsupportedMediaType,
-    problem_responses,
-)
+from transfer.api.errors import problem_responses
 from transfer.api.materials_view import material_detail
 from transfer.api.routes import API_V1
 from transfer.api.routes.read_grants import ReadClock
@@ -29,8 +23,14 @@ from transfer.api.schemas import MaterialDetail
 from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.errors import (
+    Conflict,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+    VerificationProblem,
+)
 from transfer.services.pages import PageUnavailable, render_page
-from transfer.services.problems import VerificationProblem
 from transfer.services.provenance import Keys, material_timeline
 from transfer.services.read_grants import verified_read
 from transfer.services.reads import ContentRead, held_material
@@ -109,7 +109,7 @@ def get_receipt(
             rs = receipt_state(s, material.leaf_index, notary.log_public_key)
         except VerificationError as e:  # the stored evidence fails: a named refusal
             raise VerificationProblem(
-                e.check, f"material {material_id}'s stored evidence fails: {e}", status=409
+                e.check, f"material {material_id}'s stored evidence fails: {e}", own_evidence=True
             ) from None
     if rs.receipt is not None and rs.receipt.anchor is not None:
         return JSONResponse(rs.receipt.to_json())

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, status
 
 from notary.entries import CATEGORIES
 from transfer.api.deps import CurrentPrincipal, DbSession, WriteSession, require
-from transfer.api.errors import Forbidden, problem_responses
+from transfer.api.errors import problem_responses
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialOut, ReadGrantApply, ReadGrantOut, ReadGrantRefuse
@@ -26,6 +26,7 @@ from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services import read_grants as grants
+from transfer.services.errors import Forbidden
 
 router = APIRouter(
     prefix=f"{API_V1}/read-grants",

@@ -24,14 +24,12 @@ from starlette.concurrency import run_in_threadpool
 
 from transfer.api.bodylimit import IMPORT_MAX_BYTES
 from transfer.api.deps import DbSession, Notary, StateDep, require
-from transfer.api.errors import (
-    Conflict,
-    NotFound,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    problem_responses,
-)
-from transfer.api.fields import (
+from transfer.api.errors import problem_responses
+from transfer.api.routes import API_V1
+from transfer.api.state import AppState
+from transfer.db.models import Transfer, TransferState, Unit
+from transfer.db.types import utcnow
+from transfer.fields import (
     Identifier,
     Label,
     ReasonCode,
@@ -39,10 +37,6 @@ from transfer.api.fields import (
     TransferNo,
     UnitCode,
 )
-from transfer.api.routes import API_V1
-from transfer.api.state import AppState
-from transfer.db.models import Transfer, TransferState, Unit
-from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal
 from transfer.services import federation
@@ -50,6 +44,7 @@ from transfer.services import transfer_receive as receive
 from transfer.services import transfer_reminders as reminders
 from transfer.services import transfer_send as send
 from transfer.services import transfers as svc
+from transfer.services.errors import Conflict, NotFound, PayloadTooLarge, UnsupportedMediaType
 from transfer.services.provenance import event_evidence
 from transfer.services.transfer_package import tar_path
 from transfer.workflow.acts import Reason

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from notary.crypto import SM2PublicKey
 from transfer.api.deps import DbSession, StateDep, WriteSession, enforce, require
-from transfer.api.errors import Conflict, NotFound, problem_responses
+from transfer.api.errors import problem_responses
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
 from transfer.api.schemas import ApiKeyCreate, ApiKeyIssued, ApiKeyOut, Page, UnitCreate, UnitOut
@@ -23,6 +23,7 @@ from transfer.db.types import utcnow
 from transfer.roles import ADMINISTRATOR_ROLES, Permission
 from transfer.security import Principal, issue_api_key
 from transfer.services.access_log import record_access
+from transfer.services.errors import Conflict, NotFound
 from transfer.services.transfer_units import give_chain_account
 
 router = APIRouter(

@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from notary.crypto import SM3
 from transfer.api.deps import get_notary, require, state_of
-from transfer.api.errors import BadRequest, PayloadTooLarge, Unprocessable, problem_responses
-from transfer.api.problems_zh import field_problem
+from transfer.api.errors import problem_responses
 from transfer.api.routes import API_V1
 from transfer.api.streams import body_reader
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.errors import BadRequest, PayloadTooLarge, Unprocessable
 from transfer.services.ingest import FORM_OVERHEAD
 from transfer.services.multipart import (
     MAX_FIELD_BYTES,
@@ -25,6 +25,7 @@ from transfer.services.multipart import (
     PartInfo,
     StreamingForm,
 )
+from transfer.services.problems_zh import field_problem
 from transfer.services.verify import (
     disclosed_answer,
     disclosed_registration,

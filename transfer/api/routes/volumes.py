@@ -17,15 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from transfer.api.deps import DbSession, Notary, StateDep, WriteSession, require
-from transfer.api.errors import (
-    Conflict,
-    NotFound,
-    TooManyRequests,
-    problem_responses,
-)
+from transfer.api.errors import TooManyRequests, problem_responses
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
-from transfer.api.problems_zh import field_problem
 from transfer.api.routes import API_V1
 from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
 from transfer.db.models import Alert, CustodyEvent, CustodyEventKind, Volume, VolumeKind
@@ -33,6 +27,8 @@ from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal, blind_cadre_id
 from transfer.services.custody import append_custody
+from transfer.services.errors import Conflict, NotFound
+from transfer.services.problems_zh import field_problem
 from transfer.services.provenance import Keys, volume_timeline
 
 router = APIRouter(

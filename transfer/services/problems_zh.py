@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from transfer.services.errors import Unprocessable
+
 # Fields of the API's request bodies as staff call them (the CLI's and the console's
 # table too: clients/vocabulary.py re-exports it, console.js FIELD_ZH is checked
 # against it by tests/console/test_vocabulary.py).
@@ -144,11 +146,9 @@ def validation_problem(errors: Sequence[Mapping[str, Any]]) -> tuple[str, list[d
     return f"填写有误，请检查：{'；'.join(said)}", out
 
 
-def field_problem(errors: Sequence[Mapping[str, Any]], where: str = "body") -> Any:
+def field_problem(errors: Sequence[Mapping[str, Any]], where: str = "body") -> Unprocessable:
     """The 422 ``Unprocessable`` of a model validated by hand (a multipart form, a body
     read raw): pydantic's errors with ``where`` prefixed to their ``loc``."""
-    from transfer.api.errors import Unprocessable
-
     located = [{**e, "loc": [where, *e.get("loc", ())]} for e in errors]
     detail, out = validation_problem(located)
     return Unprocessable(detail, errors=out)

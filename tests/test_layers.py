@@ -1,0 +1,121 @@
+"""The packages import downwards only, and no import cycle hides behind import order.
+
+clients → transfer.api → transfer.services (with transfer.workflow and transfer.db) →
+notary. The services know no web framework: they raise ``transfer.services.errors``
+and take a ``ServiceState``; only ``transfer.api`` maps those to HTTP.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("notary", "transfer", "clients")
+
+# (importing module prefix, prefixes it must never import)
+RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("notary", ("transfer", "clients", "fastapi", "starlette")),
+    ("transfer.services", ("transfer.api", "clients", "fastapi", "starlette")),
+    ("transfer.workflow", ("transfer.api", "transfer.services", "clients", "fastapi", "starlette")),
+    ("transfer.db", ("transfer.api", "transfer.services", "clients", "fastapi", "starlette")),
+    ("transfer.api", ("clients",)),
+)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _sources() -> Iterator[tuple[str, Path]]:
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield _module_name(path), path
+
+
+def _imports(path: Path) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_every_import_goes_down_the_layers() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {imported} (a {prefix} module must not)"
+        for module, path in _sources()
+        for prefix, forbidden in RULES
+        if _within(module, prefix)
+        for line, imported in _imports(path)
+        if any(_within(imported, f) for f in forbidden)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+# Each project module imported first, in a child forked from an interpreter that has
+# imported only third-party packages (so a child costs milliseconds, not seconds).
+_FIRST_IMPORT = r"""
+import importlib, os, sys
+third_party, modules = sys.argv[1].split(","), sys.argv[2].split(",")
+for name in third_party:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+running = 0
+for module in modules:
+    if running == (os.cpu_count() or 1):
+        os.wait()
+        running -= 1
+    if os.fork() == 0:
+        try:
+            importlib.import_module(module)
+        except BaseException as e:
+            print(f"{module}: {type(e).__name__}: {e}", flush=True)
+            os._exit(1)
+        os._exit(0)
+    running += 1
+while running:
+    os.wait()
+    running -= 1
+"""
+
+
+def _first_importable(module: str) -> bool:
+    # Scripts run by a tool, not imported: Alembic's env.py, ``python -m`` entry points.
+    return not module.endswith((".__main__", "migrations.env"))
+
+
+@pytest.mark.slow
+def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
+    modules = [m for m, _ in _sources() if _first_importable(m)]
+    third_party = sorted(
+        {
+            imported.split(".")[0]
+            for _, path in _sources()
+            for _, imported in _imports(path)
+            if imported.split(".")[0] not in PACKAGES
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_IMPORT, ",".join(third_party), ",".join(modules)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert not done.stdout.strip(), f"modules that fail when imported first:\n{done.stdout}"
