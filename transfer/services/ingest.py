@@ -40,7 +40,6 @@ from transfer.services.errors import (
     Conflict,
     NotFound,
     PayloadTooLarge,
-    ServiceError,
     ServiceUnavailable,
     Unprocessable,
     UnsupportedMediaType,
@@ -57,8 +56,8 @@ FORM_OVERHEAD = 1 << 20
 REQUIRED_FIELDS = ("category", "seq_no", "pages", "title", "formation_date")
 
 
-class SM3Mismatch(ServiceError):
-    status, slug, title = 422, "sm3-mismatch", "Content does not match the declared SM3"
+class SM3Mismatch(Unprocessable):
+    slug, title = "sm3-mismatch", "Content does not match the declared SM3"
 
 
 class MaterialMeta(BaseModel):
