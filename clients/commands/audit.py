@@ -101,22 +101,15 @@ def _scope_materials(
 
 def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
     """AuditItems built lazily, so the progress bar moves with the work."""
-    from sqlalchemy import select
 
     from notary.audit import AuditItem, MaterialDetails
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
-    from transfer.db.models import MaterialKey
+    from transfer.services.access import active_key
     from transfer.services.receipts import stored_receipt
 
     for material, _volume, unit in rows:
-        key_row = s.scalars(
-            select(MaterialKey).where(
-                MaterialKey.material_id == material.id,
-                MaterialKey.unit_id == unit.id,
-                MaterialKey.active.is_(True),
-            )
-        ).first()
+        key_row = active_key(s, unit.id, material.id)
         wrapped = (
             WrappedKey(b"\0" * 32, b"")
             if key_row is None

@@ -92,7 +92,6 @@ const EVENT_VERB_ZH = {
 // English details the service may send, in words a clerk can act on.
 const DETAIL_ZH = [
   [/first bytes match no accepted type/i, "文件类型不被接受：只接受 PDF、TIFF、JPEG、PNG 或 OFD 文件（按文件内容判断，不看扩展名）。"],
-  [/does not exist or is not held by your unit/i, "未找到，或不由本单位保管。请核对编号。"],
   [/SelfDispatch/i, "不能转递给本单位自己，请选择其他接收单位。"],
   [/unknown (receiving )?unit|no unit/i, "接收单位代码不存在，请核对。"],
   [/empty once whitespace is removed/i, "干部身份证号不能为空。"],

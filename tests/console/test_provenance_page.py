@@ -66,7 +66,7 @@ def test_a_malformed_id_is_refused_and_another_units_volume_is_not_found(
     field.clear()
     # The sender's volume: the receiver does not hold it, and is not told who does.
     field.send_keys(registered.volume_id, Keys.ENTER)
-    wait_status(page, "未找到，或不由本单位保管")
+    wait_status(page, "不存在或不由本单位保管")
 
 
 def test_a_custody_record_that_contradicts_its_log_entry_is_flagged(

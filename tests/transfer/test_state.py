@@ -17,6 +17,7 @@ from transfer.workflow.state import (
     allowed_events,
     due_dates,
     next_state,
+    observed_state,
     overdue,
 )
 from transfer.workflow.times import Period, add_months
@@ -132,3 +133,20 @@ def test_calendar_months(
     start: tuple[int, int, int], months: int, expected: tuple[int, int, int]
 ) -> None:
     assert add_months(datetime(*start, tzinfo=UTC), months) == datetime(*expected, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("event", list(Event))
+def test_a_sender_observes_only_the_receivers_final_answer_and_only_while_dispatched(
+    state: State, event: Event
+) -> None:
+    final = {
+        Event.ACCEPT: State.RECEIVED,
+        Event.REJECT: State.REJECTED,
+        Event.RECALL: State.RETURNED,
+    }
+    if state is State.DISPATCHED and event in final:
+        assert observed_state(state, event) is final[event]
+    else:
+        with pytest.raises(InvalidTransition):
+            observed_state(state, event)

@@ -16,14 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notary.chain import ChainError
-from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit, Volume
+from transfer.db.models import Material, Transfer, TransferState, TransferVolume, Unit
 from transfer.forms import documents as doc
 from transfer.forms.pdf import display_zone
 from transfer.forms.qr import CheckRef, RefKind
 from transfer.security import Principal
+from transfer.services import access
 from transfer.services import transfers as svc
 from transfer.services.context import NotaryContext
-from transfer.services.errors import Conflict, NotFound
+from transfer.services.errors import Conflict
 from transfer.services.receipts import stored_receipt
 from transfer.services.state import ServiceState
 from transfer.workflow.acts import ActKind, parse_act
@@ -343,9 +344,6 @@ def evidence_pdf(
 ) -> bytes:
     """存证证明 of a material the caller's unit holds."""
     with state.sessions() as s, display_zone(state.settings.timezone):
-        m = s.get(Material, material_id)
-        volume = None if m is None else s.get(Volume, m.volume_id)
-        if m is None or volume is None or volume.custodian_unit_id != caller.unit_id:
-            raise NotFound(f"材料 {material_id} 不存在或不由本单位保管")
+        m = access.held_material(s, material_id, caller.unit_id)
         facts = evidence_facts(s, ctx, m)
         return doc.render_evidence(facts, evidence_ref(facts).url(base_url))

@@ -30,10 +30,11 @@ from notary.crypto import SM3, SM2PublicKey, sm4
 from notary.entries import CATEGORIES, blind_id, material_registered
 from notary.envelope import CHUNK, DigestMismatch, WrappedKey, seal, wrap_key
 from notary.store import StoreUnavailable
-from transfer.db.models import Material, MaterialKey, Unit, Volume
+from transfer.db.models import Material, MaterialKey, Unit
 from transfer.db.types import utcnow
 from transfer.fields import Title
 from transfer.security import Principal
+from transfer.services import access
 from transfer.services.context import NotaryContext
 from transfer.services.errors import (
     BadRequest,
@@ -212,9 +213,7 @@ def ingest_material(
             limit=limit,
         )
     with state.sessions() as s:
-        volume = s.get(Volume, volume_id)
-        if volume is None or volume.custodian_unit_id != caller.unit_id:
-            raise NotFound(f"volume {volume_id} does not exist or is not held by your unit")
+        access.held_volume(s, volume_id, caller.unit_id)
         unit = s.get(Unit, caller.unit_id)
         assert unit is not None
         if unit.public_key_hex is None:
@@ -268,9 +267,7 @@ def _commit(
     wrapped: WrappedKey,
 ) -> Material:
     with state.write_sessions() as s:
-        volume = s.get(Volume, volume_id)
-        if volume is None or volume.custodian_unit_id != caller.unit_id:
-            raise NotFound(f"volume {volume_id} does not exist or is not held by your unit")
+        volume = access.held_volume(s, volume_id, caller.unit_id)
         lineage, version, supersedes = material_id, 1, None
         if meta.supersedes is not None:
             prev = s.get(Material, meta.supersedes)

@@ -14,8 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from notary.chain import ChainError
 from notary.deployment import DeploymentError
 from notary.entries import material_read
@@ -23,11 +21,12 @@ from notary.envelope import WrappedKey
 from notary.errors import VerificationError
 from notary.reader import MaterialRecord, ReadResult, read_verified
 from notary.store import StoreUnavailable
-from transfer.db.models import Alert, Material, MaterialKey, ReadLogEntry, Volume
+from transfer.db.models import Alert, Material, ReadLogEntry
 from transfer.db.types import utcnow
 from transfer.security import Principal
+from transfer.services import access
 from transfer.services.context import NotaryContext
-from transfer.services.errors import Conflict, NotFound, ServiceUnavailable, VerificationProblem
+from transfer.services.errors import Conflict, ServiceUnavailable, VerificationProblem
 from transfer.services.logwriter import append_entries
 from transfer.services.receipts import receipt_state
 from transfer.services.state import ServiceState
@@ -53,15 +52,6 @@ def read_entry(row: ReadLogEntry, unit_code: str) -> dict[str, Any]:
     )
 
 
-def held_material(state: ServiceState, material_id: uuid.UUID, caller: Principal) -> Material:
-    with state.sessions() as s:
-        material = s.get(Material, material_id)
-        volume = None if material is None else s.get(Volume, material.volume_id)
-        if material is None or volume is None or volume.custodian_unit_id != caller.unit_id:
-            raise NotFound(f"material {material_id} does not exist or is not held by your unit")
-        return material
-
-
 def record_alert(
     state: ServiceState, kind: str, material_id: uuid.UUID | None, detail: dict[str, Any]
 ) -> None:
@@ -84,7 +74,8 @@ def read_content(
 ) -> ContentRead:
     """``caller``: the holding unit's principal (for a reader, the holding unit acting
     under ``grant_id``, transfer/services/read_grants.py), logged with the read."""
-    material = held_material(state, material_id, caller)
+    with state.sessions() as s:
+        material = access.held_material(s, material_id, caller.unit_id)
 
     def on_failure(error: VerificationError) -> None:
         state.metrics.verify_failures.labels("read", error.check).inc()
@@ -108,13 +99,7 @@ def read_content(
         )
 
     with state.sessions() as s:
-        key_row = s.scalars(
-            select(MaterialKey).where(
-                MaterialKey.material_id == material.id,
-                MaterialKey.unit_id == caller.unit_id,
-                MaterialKey.active.is_(True),
-            )
-        ).first()
+        key_row = access.active_key(s, caller.unit_id, material.id)
         if key_row is None:
             raise Conflict(f"material {material_id} has no data key wrapped for your unit")
         if material.leaf_index is None:

@@ -37,6 +37,7 @@ from transfer.db.models import (
 from transfer.db.treestore import lock_log
 from transfer.db.types import utcnow
 from transfer.security import Principal
+from transfer.services import access
 from transfer.services import transfer_intents as intents
 from transfer.services import transfer_units as units
 from transfer.services.context import NotaryContext
@@ -59,6 +60,7 @@ from transfer.services.transfers import (
     claim,
     commit,
     find,
+    observe,
     policy_from,
     record_custody,
     record_event,
@@ -140,10 +142,9 @@ def create_transfer(
         if receiver.id == sender.id:
             raise Conflict("转出单位与接收单位不能相同")
         _unit_key(receiver)
-        volumes = [s.get(Volume, v) for v in dict.fromkeys(new.volume_ids)]
-        if not volumes or any(v is None or v.custodian_unit_id != sender.id for v in volumes):
+        if not new.volume_ids:
             raise NotFound("有案卷不存在或不由本单位保管")
-        held = [v for v in volumes if v is not None]
+        held = [access.held_volume(s, v, sender.id) for v in dict.fromkeys(new.volume_ids)]
         if any(v.status is not VolumeStatus.HELD for v in held):
             raise Conflict("有案卷正在转递中")
         if len({v.cadre_blind_id for v in held}) != 1:
@@ -347,16 +348,7 @@ def _sources(s: Session, ctx: NotaryContext, notice: Notice, sender: Unit) -> li
     # sender's keys and the evidence receipts are each read at once.
     ids = [uuid.UUID(c.material_id) for c in notice.materials]
     materials = {m.id: m for m in s.scalars(select(Material).where(Material.id.in_(ids)))}
-    keys = {
-        k.material_id: k
-        for k in s.scalars(
-            select(MaterialKey).where(
-                MaterialKey.material_id.in_(ids),
-                MaterialKey.unit_id == sender.id,
-                MaterialKey.active.is_(True),
-            )
-        )
-    }
+    keys = access.active_keys(s, sender.id, ids)
     receipts = anchored_receipts(
         s,
         [m.leaf_index for m in materials.values() if m.leaf_index is not None],
@@ -656,15 +648,15 @@ def sync(
                 raise Conflict("所附回执/退回单与链上记录的哈希不符", check="outcome-hash")
             t.outcome_act = act_doc
         if outcome is Outcome.RECEIVED:
-            t.state = TransferState.RECEIVED
+            observe(t, Event.ACCEPT)
             apply_receipt_here(s, state, ctx, t)
             t.closed_at = utcnow()
             event = "accept"
         elif outcome is Outcome.REJECTED:
-            t.state = TransferState.REJECTED
+            observe(t, Event.REJECT)
             event = "reject"
         else:
-            t.state = TransferState.RETURNED
+            observe(t, Event.RECALL)
             apply_return_here(s, state, t, "recalled", None)
             t.closed_at = utcnow()
             event = "recall"

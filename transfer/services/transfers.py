@@ -64,6 +64,7 @@ from transfer.workflow.state import (
     State,
     TransferClock,
     next_state,
+    observed_state,
     overdue,
 )
 from transfer.workflow.times import Period
@@ -143,6 +144,11 @@ def advance(t: Transfer, event: Event) -> tuple[str, str]:
     old = t.state.value
     t.state = TransferState(new.value)
     return old, new.value
+
+
+def observe(t: Transfer, event: Event) -> None:
+    """Apply the outcome the chain shows for a transfer sent to another centre."""
+    t.state = TransferState(observed_state(State(t.state.value), event).value)
 
 
 def claim(s: Session, t: Transfer, event: Event) -> tuple[str, str]:

@@ -105,6 +105,14 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.DELIVERED, Event.RECALL): State.RETURNED,
     (State.VERIFIED, Event.RECALL): State.RETURNED,
 }
+# The sender's row of a transfer to a unit at another centre: the receiver delivers and
+# verifies in its own deployment, and the sender learns the outcome from the chain.
+OBSERVED: dict[tuple[State, Event], State] = {
+    (State.DISPATCHED, Event.ACCEPT): State.RECEIVED,
+    (State.DISPATCHED, Event.REJECT): State.REJECTED,
+    (State.DISPATCHED, Event.RECALL): State.RETURNED,
+}
+
 TERMINAL = frozenset({State.RECEIVED, State.RETURNED})
 
 
@@ -112,6 +120,15 @@ def next_state(state: State, event: Event) -> State:
     """The state after ``event``; :class:`InvalidTransition` if it is not allowed."""
     try:
         return TRANSITIONS[(State(state), Event(event))]
+    except (KeyError, ValueError):
+        raise InvalidTransition(str(state), str(event)) from None
+
+
+def observed_state(state: State, event: Event) -> State:
+    """The sender's state once the chain shows the receiver's ``event``
+    (:data:`OBSERVED`); :class:`InvalidTransition` otherwise."""
+    try:
+        return OBSERVED[(State(state), Event(event))]
     except (KeyError, ValueError):
         raise InvalidTransition(str(state), str(event)) from None
 

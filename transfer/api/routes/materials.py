@@ -18,11 +18,10 @@ from transfer.api.errors import problem_responses
 from transfer.api.materials_view import material_detail
 from transfer.api.routes import API_V1
 from transfer.api.routes.read_grants import ReadClock
-from transfer.api.routes.volumes import held_volume
 from transfer.api.schemas import MaterialDetail
-from transfer.db.models import Material
 from transfer.roles import Permission
 from transfer.security import Principal
+from transfer.services.access import held_material
 from transfer.services.errors import (
     Conflict,
     NotFound,
@@ -33,7 +32,7 @@ from transfer.services.errors import (
 from transfer.services.pages import PageUnavailable, render_page
 from transfer.services.provenance import Keys, material_timeline
 from transfer.services.read_grants import verified_read
-from transfer.services.reads import ContentRead, held_material
+from transfer.services.reads import ContentRead
 from transfer.services.receipts import receipt_state
 
 router = APIRouter(
@@ -74,15 +73,7 @@ def _read_headers(read: ContentRead) -> dict[str, str]:
     summary="A material's metadata and its version history",
 )
 def get_material(material_id: uuid.UUID, db: DbSession, caller: MaterialReader) -> MaterialDetail:
-    material = db.get(Material, material_id)
-    if material is None:
-        raise NotFound(f"material {material_id} does not exist or is not held by your unit")
-    try:
-        held_volume(db, material.volume_id, caller)
-    except NotFound:
-        raise NotFound(
-            f"material {material_id} does not exist or is not held by your unit"
-        ) from None
+    material = held_material(db, material_id, caller.unit_id)
     return material_detail(db, material)
 
 
@@ -101,7 +92,8 @@ def get_material(material_id: uuid.UUID, db: DbSession, caller: MaterialReader) 
 def get_receipt(
     material_id: uuid.UUID, state: StateDep, notary: Notary, caller: MaterialReader
 ) -> JSONResponse:
-    material = held_material(state, material_id, caller)
+    with state.sessions() as s:
+        material = held_material(s, material_id, caller.unit_id)
     if material.leaf_index is None:
         raise Conflict(f"material {material_id} has no log entry")
     with state.sessions() as s:
@@ -223,7 +215,8 @@ async def get_page(
 def material_provenance(
     material_id: uuid.UUID, state: StateDep, notary: Notary, caller: MaterialReader
 ) -> dict[str, Any]:
-    material = held_material(state, material_id, caller)
+    with state.sessions() as s:
+        material = held_material(s, material_id, caller.unit_id)
     with state.sessions() as s:
         items = material_timeline(s, material, Keys(state.blinding_secret, notary.log_public_key))
     return {"material_id": str(material_id), "lineage_id": str(material.lineage_id), "items": items}

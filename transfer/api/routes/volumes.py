@@ -26,8 +26,9 @@ from transfer.db.models import Alert, CustodyEvent, CustodyEventKind, Volume, Vo
 from transfer.db.types import utcnow
 from transfer.roles import Permission
 from transfer.security import Principal, blind_cadre_id
+from transfer.services.access import held_volume
 from transfer.services.custody import append_custody
-from transfer.services.errors import Conflict, NotFound
+from transfer.services.errors import Conflict
 from transfer.services.problems_zh import field_problem
 from transfer.services.provenance import Keys, volume_timeline
 
@@ -53,14 +54,6 @@ def _blinded(secret: bytes, identifier: SecretStr) -> str:
                 }
             ]
         ) from None
-
-
-def held_volume(db: Session, volume_id: uuid.UUID, caller: Principal) -> Volume:
-    """The volume if the caller's unit holds it; 404 otherwise (existence is not revealed)."""
-    volume = db.get(Volume, volume_id)
-    if volume is None or volume.custodian_unit_id != caller.unit_id:
-        raise NotFound(f"volume {volume_id} does not exist or is not held by your unit")
-    return volume
 
 
 PROBE_ALERT = "cadre-main-volume-elsewhere"
@@ -190,7 +183,7 @@ def lookup_volumes(
     summary="Get a volume",
 )
 def get_volume(volume_id: uuid.UUID, db: DbSession, caller: VolumeReader) -> Volume:
-    return held_volume(db, volume_id, caller)
+    return held_volume(db, volume_id, caller.unit_id)
 
 
 @router.get(
@@ -207,7 +200,7 @@ def volume_materials(
     caller: MaterialReader,
     all_versions: bool = False,
 ) -> list[MaterialOut]:
-    volume = held_volume(db, volume_id, caller)
+    volume = held_volume(db, volume_id, caller.unit_id)
     return list_volume_materials(db, volume.id, all_versions=all_versions)
 
 
@@ -219,6 +212,6 @@ def volume_materials(
 def volume_provenance(
     volume_id: uuid.UUID, db: DbSession, state: StateDep, notary: Notary, caller: MaterialReader
 ) -> dict[str, Any]:
-    volume = held_volume(db, volume_id, caller)
+    volume = held_volume(db, volume_id, caller.unit_id)
     keys = Keys(state.blinding_secret, notary.log_public_key)
     return {"volume_id": str(volume.id), "items": volume_timeline(db, volume.id, keys)}
