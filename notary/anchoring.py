@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from notary.checkpoint import SignedCheckpoint, sign_checkpoint
 from notary.crypto import Signer
@@ -26,13 +26,17 @@ from notary.errors import AnchorMismatch, NotAnchored
 from notary.log import MerkleLog
 from notary.receipts import AnchorRef, EvidenceReceipt
 
+if TYPE_CHECKING:
+    # Typing only: the chain client (web3) is not imported by those who never anchor.
+    from notary.chain.models import AnchorRecord
+
 log = logging.getLogger(__name__)
 
 
 class AnchorSink(Protocol):
     """What the worker needs of a chain: :class:`notary.chain.client.ChainClient` fits."""
 
-    def anchor_checkpoint(self, log_id: bytes, tree_size: int, root: bytes) -> Any: ...
+    def anchor_checkpoint(self, log_id: bytes, tree_size: int, root: bytes) -> AnchorRecord: ...
 
 
 class CheckpointOutbox(Protocol):
@@ -111,16 +115,6 @@ class MemoryOutbox:
         return [(r.checkpoint, r.anchor) for r in rows if r.anchor is not None]
 
 
-def to_receipt_anchor(ref: Any) -> AnchorRef:
-    """The receipt's view of a chain anchor reference."""
-    return AnchorRef(
-        chain_id=int(ref.chain_id),
-        contract=str(ref.contract),
-        tx_hash=str(ref.tx_hash).lower(),
-        block_number=int(ref.block_number),
-    )
-
-
 class Anchorer:
     """Signs checkpoints of ``log`` when due and anchors them through ``chain``."""
 
@@ -169,7 +163,7 @@ class Anchorer:
                 self.outbox.mark_failed(c.tree_size, f"{type(e).__name__}: {e}")
                 log.warning("anchoring checkpoint %d failed: %s", c.tree_size, e)
                 break
-            self.outbox.mark_anchored(c.tree_size, to_receipt_anchor(ref))
+            self.outbox.mark_anchored(c.tree_size, ref.ref)
             done += 1
         return done
 

@@ -22,7 +22,7 @@ from notary.chain.errors import (
 )
 from notary.chain.models import (
     Anchor,
-    AnchorRef,
+    AnchorRecord,
     Custody,
     CustodyState,
     Member,
@@ -44,7 +44,7 @@ _sys.setrecursionlimit(1024 * 12)
 __all__ = [
     "Anchor",
     "AnchorConflict",
-    "AnchorRef",
+    "AnchorRecord",
     "ChainClient",
     "ChainError",
     "ChainUnavailable",

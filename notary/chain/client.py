@@ -27,7 +27,7 @@ from notary.chain.errors import (
 )
 from notary.chain.models import (
     Anchor,
-    AnchorRef,
+    AnchorRecord,
     Custody,
     CustodyState,
     Member,
@@ -314,7 +314,7 @@ class ChainClient:
 
     # ------------------------------------------------------------ anchoring
 
-    def anchor_checkpoint(self, log_id: bytes, tree_size: int, root: bytes) -> AnchorRef:
+    def anchor_checkpoint(self, log_id: bytes, tree_size: int, root: bytes) -> AnchorRecord:
         """Anchor (tree_size, root) for log_id; idempotent.
 
         If this exact checkpoint is already on chain (a retry after a crash or a
@@ -336,7 +336,7 @@ class ChainClient:
                 return existing
             raise
         ref = self._ref(receipt)
-        return AnchorRef(
+        return AnchorRecord(
             chain_id=ref.chain_id,
             contract=ref.contract,
             tx_hash=ref.tx_hash,
@@ -348,7 +348,7 @@ class ChainClient:
             anchorer=self.account,
         )
 
-    def _existing_anchor(self, log_id: bytes, tree_size: int, root: bytes) -> AnchorRef | None:
+    def _existing_anchor(self, log_id: bytes, tree_size: int, root: bytes) -> AnchorRecord | None:
         anchor = self.get_anchor(log_id, tree_size)
         if anchor is None:
             return None
@@ -379,12 +379,12 @@ class ChainClient:
         tree_size, raw = self._view("latest", _b32(log_id, "log_id"))
         return self._anchor_from(log_id, tree_size, raw)
 
-    def anchor_ref(self, log_id: bytes, tree_size: int) -> AnchorRef | None:
-        """The AnchorRef (with tx hash) of an existing anchor, or None."""
+    def anchor_ref(self, log_id: bytes, tree_size: int) -> AnchorRecord | None:
+        """The AnchorRecord (with tx hash) of an existing anchor, or None."""
         anchor = self.get_anchor(log_id, tree_size)
         return None if anchor is None else self._anchor_ref(anchor)
 
-    def _anchor_ref(self, anchor: Anchor) -> AnchorRef:
+    def _anchor_ref(self, anchor: Anchor) -> AnchorRecord:
         # The contract stores the block, so one single-block log query finds the tx:
         # no scan over the chain (eth-tester's log queries grow with its length).
         topics: list[Any] = [
@@ -406,7 +406,7 @@ class ChainClient:
                 f"expected one CheckpointAnchored event in block {anchor.block_number},"
                 f" found {len(logs)}"
             )
-        return AnchorRef(
+        return AnchorRecord(
             chain_id=self.chain_id,
             contract=self.address,
             tx_hash="0x" + bytes(logs[0]["transactionHash"]).hex(),

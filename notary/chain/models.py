@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from notary.receipts import AnchorRef
+
 
 class Role(IntEnum):
     NONE = 0
@@ -46,8 +48,9 @@ class TxRef:
 
 
 @dataclass(frozen=True)
-class AnchorRef:
-    """Everything a verifier needs to find a checkpoint anchor on chain."""
+class AnchorRecord:
+    """A checkpoint anchor as the chain recorded it: the transaction and what it stored.
+    A receipt carries only :attr:`ref`; a verifier finds the rest on chain."""
 
     chain_id: int
     contract: str
@@ -58,6 +61,10 @@ class AnchorRef:
     tree_size: int
     root: bytes
     anchorer: str
+
+    @property
+    def ref(self) -> AnchorRef:
+        return AnchorRef(self.chain_id, self.contract, self.tx_hash.lower(), self.block_number)
 
 
 @dataclass(frozen=True)

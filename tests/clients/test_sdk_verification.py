@@ -20,12 +20,11 @@ from clients.sdk import (
     ServiceUnavailable,
     TransportError,
 )
-from notary.anchoring import AnchorRef
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey, sm3
 from notary.entries import decode_entry, encode_entry, material_registered
 from notary.log import MerkleLog
-from notary.receipts import build_receipt
+from notary.receipts import AnchorRef, build_receipt
 
 MID = "7f3c1e0a-0000-4000-8000-000000000001"
 CONTENT = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
