@@ -42,7 +42,6 @@ from clients.usage_zh import usage_zh
 from clients.vocabulary import problem_detail_zh
 from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
-from notary.crypto.errors import CryptoError
 from notary.errors import NotaryError, VerificationError
 from notary.network import NetworkError
 
@@ -575,12 +574,10 @@ def run(argv: list[str] | None = None) -> int:
         from clients.commands.receipt_check import failure_zh
 
         return fail(1, f"回执核验未通过 [{e.check}]：{failure_zh(e.check)}")
-    except NotaryError as e:
-        return fail(1, f"{type(e).__name__}: {e}")
     except CanonicalJSONError as e:
-        return fail(1, f"malformed JSON: {e}")
-    except CryptoError as e:
-        return fail(1, f"{type(e).__name__}: {e}")
+        return fail(1, f"JSON 格式有误：{e}")
+    except NotaryError as e:  # crypto, log, store, chain: the library's one error root
+        return fail(1, f"处理失败（{type(e).__name__}）：{e}")
     except KeyboardInterrupt:
         return fail(130, "已中断")
     return code if isinstance(code, int) else 0

@@ -45,8 +45,8 @@ from notary.checkpoint import SignedCheckpoint
 from notary.crypto import Decrypter, SM2PublicKey, sm3
 from notary.entries import differing_fields, encode_entry
 from notary.envelope import DigestMismatch, EnvelopeError, open_sealed, unwrap_key
-from notary.errors import ConsistencyError, VerificationError
-from notary.log.merkle import ProofError, verify_consistency
+from notary.errors import ConsistencyError, ProofError, VerificationError
+from notary.log.merkle import verify_consistency
 from notary.reader import MaterialRecord, check_entry
 from notary.receipts import EvidenceReceipt
 from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, InvalidCIDError

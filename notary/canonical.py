@@ -13,9 +13,10 @@ from typing import Any
 import rfc8785
 
 from notary._internal.jsondepth import too_deep
+from notary.errors import NotaryError
 
 
-class CanonicalJSONError(ValueError):
+class CanonicalJSONError(NotaryError, ValueError):
     """The value cannot be canonically encoded."""
 
 

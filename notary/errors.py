@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 class NotaryError(Exception):
-    """Base class of every error the notary library raises on purpose."""
+    """The one root of every error the notary library raises on purpose (crypto, log
+    storage, content store, chain, formats), so a caller can catch them in one place."""
 
 
 class VerificationError(NotaryError):
@@ -26,14 +27,22 @@ class EntryMismatch(VerificationError):
     check = "entry"
 
 
-class InclusionError(VerificationError):
-    """The inclusion proof does not lead from the entry to the checkpoint's root."""
+class ProofError(VerificationError):
+    """A Merkle proof of RFC 9162 §2.1.3–2.1.4 does not verify."""
+
+    check = "merkle-proof"
+
+
+class InclusionError(ProofError):
+    """The inclusion proof does not lead from the entry to the checkpoint's root
+    (RFC 9162 §2.1.3.2)."""
 
     check = "inclusion"
 
 
-class ConsistencyError(VerificationError):
-    """Two checkpoints of the same log are not consistent (the log was rewritten)."""
+class ConsistencyError(ProofError):
+    """Two checkpoints of the same log are not consistent: the log was rewritten
+    (RFC 9162 §2.1.4.2)."""
 
     check = "consistency"
 

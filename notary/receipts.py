@@ -26,8 +26,8 @@ from notary.canonical import CanonicalJSONError, parse_json
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import KeyFormatError, SM2PublicKey, sm3
 from notary.entries import check_entry, encode_entry
-from notary.errors import EntryMismatch, FormatError, InclusionError, UntrustedKey
-from notary.log.merkle import ProofError, leaf_hash, verify_inclusion
+from notary.errors import EntryMismatch, FormatError, InclusionError, ProofError, UntrustedKey
+from notary.log.merkle import leaf_hash, verify_inclusion
 
 FORMAT = "archive-notary/evidence-receipt/v1"
 _HEX32 = re.compile(r"^[0-9a-f]{64}$")

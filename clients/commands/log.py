@@ -30,9 +30,8 @@ from clients.errors import UserError
 from clients.sdk import NotaryClient
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
-from notary.crypto.errors import CryptoError
-from notary.errors import NotaryError
-from notary.log.merkle import ProofError, verify_consistency
+from notary.errors import NotaryError, ProofError
+from notary.log.merkle import verify_consistency
 
 log_app = typer.Typer(help="日志：检查点与一致性监测。", no_args_is_help=True)
 
@@ -80,7 +79,7 @@ def _load_key(value: str) -> SM2PublicKey:
         if path.is_file():
             return SM2PublicKey.from_pem(path.read_bytes())
         return SM2PublicKey(bytes.fromhex(value))
-    except (ValueError, NotaryError, CryptoError) as e:
+    except (ValueError, NotaryError) as e:
         raise UserError(f"--log-key 须为 PEM 文件或 128 位十六进制公钥：{e}") from None
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from clients.sdk.errors import ClientVerificationError
 from notary.anchoring import AnchorCheck, rpc_reader
-from notary.chain.errors import ChainError
 from notary.crypto import SM2PublicKey
 from notary.errors import NotaryError, VerificationError
 from notary.receipts import EvidenceReceipt, OfflineResult, parse_receipt
@@ -97,6 +96,6 @@ class Verifier:
                 self.anchor_checks += 1
         except VerificationError as e:
             raise ClientVerificationError(e.check, str(e)) from None
-        except (NotaryError, ChainError) as e:  # the chain could not be read
+        except NotaryError as e:  # the chain could not be read
             raise ClientVerificationError("anchor", f"{type(e).__name__}: {e}") from None
         return VerifiedReceipt(receipt, offline, anchor)

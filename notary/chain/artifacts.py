@@ -14,10 +14,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from notary.errors import NotaryError
+
 CONTRACT_NAME = "ArchiveNotary"
 
 
-class ArtifactError(Exception):
+class ArtifactError(NotaryError):
     """The packaged artifact is missing or inconsistent with itself."""
 
 

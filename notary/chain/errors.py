@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from enum import IntEnum
 from typing import Any, ClassVar
 
+from notary.errors import NotaryError
 
-class ChainError(Exception):
+
+class ChainError(NotaryError):
     """Base of every failure raised by notary.chain."""
 
 

@@ -1,7 +1,9 @@
 """Typed errors of the cryptographic layer. Each names the check that failed."""
 
+from notary.errors import NotaryError
 
-class CryptoError(Exception):
+
+class CryptoError(NotaryError):
     """Base class of every cryptographic failure."""
 
 

@@ -4,11 +4,9 @@
 ``storage`` the node storage interface, ``tree`` the log over a storage.
 """
 
+from notary.errors import ConsistencyError, InclusionError, ProofError
 from notary.log.merkle import (
-    ConsistencyProofError,
     HashFn,
-    InclusionProofError,
-    ProofError,
     empty_root,
     leaf_hash,
     node_hash,
@@ -20,9 +18,9 @@ from notary.log.storage import MemoryTreeStorage, StorageError, TreeStorage
 from notary.log.tree import MerkleLog
 
 __all__ = [
-    "ConsistencyProofError",
+    "ConsistencyError",
     "HashFn",
-    "InclusionProofError",
+    "InclusionError",
     "MemoryTreeStorage",
     "MerkleLog",
     "ProofError",

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from notary.crypto.sm3 import sm3, sm3_prefixed
-from notary.errors import VerificationError
+from notary.errors import ConsistencyError, InclusionError, ProofError
 from notary.log.storage import NodeKey, TreeStorage
 
 HashFn = Callable[[bytes], bytes]
@@ -34,24 +34,6 @@ HashFn = Callable[[bytes], bytes]
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
-
-
-class ProofError(VerificationError):
-    """A Merkle proof does not verify; the message names the failed check."""
-
-    check = "merkle-proof"
-
-
-class InclusionProofError(ProofError):
-    """An inclusion proof does not lead from the leaf to the root (RFC 9162 §2.1.3.2)."""
-
-    check = "inclusion"
-
-
-class ConsistencyProofError(ProofError):
-    """A consistency proof does not link the two roots (RFC 9162 §2.1.4.2)."""
-
-    check = "consistency"
 
 
 # --- hashing (§2.1.1) ---------------------------------------------------------------
@@ -297,7 +279,7 @@ def root_from_inclusion_proof(
     hash_fn: HashFn, leaf_index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes]
 ) -> bytes:
     """The root that ``proof`` leads to from ``leaf`` (RFC 9162 §2.1.3.2 steps 1-4)."""
-    err = InclusionProofError
+    err = InclusionError
     if tree_size < 0 or leaf_index < 0:
         raise err(f"negative leaf index {leaf_index} or tree size {tree_size}")
     if leaf_index >= tree_size:
@@ -344,11 +326,11 @@ def verify_inclusion(
     root: bytes,
 ) -> None:
     """Check that ``leaf_hash`` is leaf ``leaf_index`` of the tree of ``tree_size`` with
-    ``root`` (RFC 9162 §2.1.3.2). Returns nothing; raises :class:`InclusionProofError`."""
-    _check_hash("root", root, digest_size(hash_fn), InclusionProofError)
+    ``root`` (RFC 9162 §2.1.3.2). Returns nothing; raises :class:`InclusionError`."""
+    _check_hash("root", root, digest_size(hash_fn), InclusionError)
     got = root_from_inclusion_proof(hash_fn, leaf_index, tree_size, leaf_hash, proof)
     if got != root:
-        raise InclusionProofError(
+        raise InclusionError(
             f"root mismatch: the proof for leaf {leaf_index} leads to {got.hex()}, "
             f"not to the expected root {root.hex()} of tree size {tree_size}"
         )
@@ -363,8 +345,8 @@ def verify_consistency(
     proof: Sequence[bytes],
 ) -> None:
     """Check that the tree of ``size1`` with ``root1`` is a prefix of the tree of
-    ``size2`` with ``root2`` (RFC 9162 §2.1.4.2). Raises :class:`ConsistencyProofError`."""
-    err = ConsistencyProofError
+    ``size2`` with ``root2`` (RFC 9162 §2.1.4.2). Raises :class:`ConsistencyError`."""
+    err = ConsistencyError
     if size1 < 0:
         raise err(f"negative tree size {size1}")
     if size1 > size2:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+from notary.errors import NotaryError
+
 NodeKey = tuple[int, int]
 """``(level, index)`` of a perfect subtree; level 0 is the leaves."""
 
@@ -33,7 +35,7 @@ Node = tuple[int, int, bytes]
 """``(level, index, hash)``."""
 
 
-class StorageError(Exception):
+class StorageError(NotaryError):
     """The storage refused a write that would break the append-only tree."""
 
 

@@ -12,8 +12,10 @@ import abc
 from collections.abc import Iterator
 from typing import BinaryIO, Self
 
+from notary.errors import NotaryError
 
-class StoreError(Exception):
+
+class StoreError(NotaryError):
     """Base class of every content-store failure."""
 
 

@@ -18,8 +18,8 @@ from functools import partial
 import pytest
 
 from notary.log import (
-    ConsistencyProofError,
-    InclusionProofError,
+    ConsistencyError,
+    InclusionError,
     MemoryTreeStorage,
     MerkleLog,
     ProofError,
@@ -338,7 +338,7 @@ def test_single_entry_tree_root_is_its_leaf_hash(root: str, leaf: str, ok: bool)
 def test_inclusion_probes_with_invalid_root_or_leaf_are_refused(index: int, size: int) -> None:
     """TestVerifyInclusion's probes: none of these verifies."""
     for leaf, root in ((SOME_HASH, b""), (b"", EMPTY_ROOT), (SOME_HASH, EMPTY_ROOT)):
-        with pytest.raises(InclusionProofError):
+        with pytest.raises(InclusionError):
             verify_inclusion(sha256, index, size, leaf, [], root)
 
 
@@ -380,5 +380,5 @@ def test_consistency_edge_cases_as_ct(
 
 
 def test_ct_edge_case_roots_of_the_wrong_length_are_refused() -> None:
-    with pytest.raises(ConsistencyProofError, match="root1 is 12 bytes"):
+    with pytest.raises(ConsistencyError, match="root1 is 12 bytes"):
         verify_consistency(sha256, 0, 0, b"don't care 1", b"don't care 1", [])
