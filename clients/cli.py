@@ -578,6 +578,11 @@ def run(argv: list[str] | None = None) -> int:
         return fail(1, f"JSON 格式有误：{e}")
     except NotaryError as e:  # crypto, log, store, chain: the library's one error root
         return fail(1, f"处理失败（{type(e).__name__}）：{e}")
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] in ("notary", "transfer", "clients"):
+            raise
+        # An install without the [server] extra: the SDK and the verifier only.
+        return fail(2, f"此命令需要服务端组件（缺少 {e.name}）：请安装 archive-notary[server]")
     except KeyboardInterrupt:
         return fail(130, "已中断")
     return code if isinstance(code, int) else 0

@@ -58,12 +58,12 @@ postgres_up() {
 
 case "$task" in
   demo)
-    venv .
+    venv ".[server]"
     forms_tools
     exec .venv/bin/notary demo --home "${NOTARY_HOME:-./demo-home}" "$@"
     ;;
   test)
-    venv ".[test]"
+    venv ".[server,test]"
     node_tools
     browser
     forms_tools
