@@ -1,4 +1,4 @@
-"""Benchmark of the durable embedded chain (notary.chain.embedded).
+"""Benchmark of the durable embedded chain (notary.chain.node.embedded).
 
 Measures, in one run on one machine:
 
@@ -46,7 +46,7 @@ from web3.providers.eth_tester import EthereumTesterProvider
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_model
 
-from notary.chain.embedded import EmbeddedChain, SyncMode
+from notary.chain.node.embedded import EmbeddedChain, SyncMode
 
 CHAIN_ID = 1337_0001
 FUNDING = 10**27

@@ -401,7 +401,7 @@ def unit_add(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Register a hosted unit (with its SM2 envelope key) and print an operator key."""
-    from notary.chain.embedded import ChainLockedError
+    from notary.chain.node.embedded import ChainLockedError
     from notary.deployment import open_deployment
     from transfer.db.models import UnitKind
     from transfer.db.session import make_engine, write_sessionmaker

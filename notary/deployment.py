@@ -30,7 +30,7 @@ from typing import Any
 from notary._internal import keyfiles
 from notary._internal.keyfiles import write_secret
 from notary.chain import ChainClient, Role, account_address
-from notary.chain.embedded import DEFAULT_CHAIN_ID, EmbeddedChain
+from notary.chain.node.embedded import DEFAULT_CHAIN_ID, EmbeddedChain
 from notary.chain.rpc import connect
 from notary.checkpoint import log_id_for
 from notary.crypto import SM2PrivateKey, SM2PublicKey
@@ -246,7 +246,7 @@ def open_deployment(
     client that can send nothing — for an auditor beside a running service, which holds
     the embedded chain's only writer lock. With ``writer`` (url, token), the chain is
     used, sending too, through the running service's private endpoint
-    (:class:`~notary.chain.rpcserver.ChainWriterRpcServer`) — for its extra worker
+    (:class:`~notary.chain.node.rpcserver.ChainWriterRpcServer`) — for its extra worker
     processes."""
     home = Path(home)
     descriptor = Descriptor.load(home)

@@ -47,7 +47,7 @@ class Sources:
 
 @contextmanager
 def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
-    from notary.chain.embedded import ChainLockedError
+    from notary.chain.node.embedded import ChainLockedError
     from notary.deployment import open_deployment
 
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hexbytes import HexBytes
 
-from notary.chain.embedded import EmbeddedChain
+from notary.chain.node.embedded import EmbeddedChain
 from tests.embedded_chain._contract import word
 from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 

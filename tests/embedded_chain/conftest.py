@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from notary.chain.embedded import EmbeddedChain
+from notary.chain.node.embedded import EmbeddedChain
 from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 
 

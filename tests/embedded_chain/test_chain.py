@@ -9,14 +9,14 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from notary.chain import embedded
-from notary.chain.embedded import (
+from notary.chain.errors import ChainError, TransactionRejected
+from notary.chain.node import embedded
+from notary.chain.node.embedded import (
     DEFAULT_CHAIN_ID,
     FORK,
     EmbeddedChain,
     TransactionRejectedError,
 )
-from notary.chain.errors import ChainError, TransactionRejected
 from tests.embedded_chain._contract import INIT, LOG_TOPIC, REVERT_DATA, RUNTIME, word
 from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender
 

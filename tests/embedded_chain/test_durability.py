@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from notary.chain.embedded import EmbeddedChain
+from notary.chain.node.embedded import EmbeddedChain
 from tests.embedded_chain._contract import INIT, word
 from tests.embedded_chain._support import TEST_CHAIN_ID, Sender
 from tests.embedded_chain._writer import send_next

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from notary.chain._kvstore import SqliteAtomicDB, SqliteStore
+from notary.chain.node._kvstore import SqliteAtomicDB, SqliteStore
 
 
 @pytest.fixture

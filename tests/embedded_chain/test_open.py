@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from notary.chain._kvstore import SqliteStore
-from notary.chain.embedded import (
+from notary.chain.errors import ChainError
+from notary.chain.node._kvstore import SqliteStore
+from notary.chain.node.embedded import (
     ChainLockedError,
     ChainSettingsMismatchError,
     ChainStoreCorruptError,
     EmbeddedChain,
 )
-from notary.chain.errors import ChainError
 from tests.embedded_chain._support import TEST_CHAIN_ID, deployment_account
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def test_second_open_in_another_process_is_refused(chain_dir: Path, alloc: dict[
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from notary.chain.embedded import ChainLockedError, EmbeddedChain
+        from notary.chain.node.embedded import ChainLockedError, EmbeddedChain
         try:
             EmbeddedChain.open(Path({str(chain_dir)!r}), {TEST_CHAIN_ID}, {alloc!r})
         except ChainLockedError as exc:

@@ -14,8 +14,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.exceptions import BlockNotFound, ContractCustomError, TransactionNotFound
 
-from notary.chain.embedded import EmbeddedChain
-from notary.chain.rpcserver import READ_METHODS, ReadOnlyRpc, ReadOnlyRpcServer
+from notary.chain.node.embedded import EmbeddedChain
+from notary.chain.node.rpcserver import READ_METHODS, ReadOnlyRpc, ReadOnlyRpcServer
 from tests.embedded_chain._contract import INIT, REVERT_DATA, RUNTIME, word
 from tests.embedded_chain._support import TEST_CHAIN_ID, Sender
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from notary.chain.errors import AlreadyRegistered
-from notary.chain.rpcserver import ChainWriterRpcServer, ReadOnlyRpcServer
+from notary.chain.node.rpcserver import ChainWriterRpcServer, ReadOnlyRpcServer
 from notary.deployment import Deployment, init_deployment, open_deployment
 
 TOKEN = "a-token-only-the-deployment-knows"

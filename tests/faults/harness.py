@@ -523,8 +523,8 @@ def check_invariants(
 def embedded_rpc(chain_dir: Path, chain_id: int) -> Iterator[str]:
     """An embedded chain's read-only JSON-RPC served from this process, from nothing but
     the chain's directory: no service, no database, no keys."""
-    from notary.chain.embedded import EmbeddedChain
-    from notary.chain.rpcserver import ReadOnlyRpcServer
+    from notary.chain.node.embedded import EmbeddedChain
+    from notary.chain.node.rpcserver import ReadOnlyRpcServer
 
     chain = EmbeddedChain.open(chain_dir, chain_id)
     try:

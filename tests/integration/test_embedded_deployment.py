@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from notary.anchoring import Anchorer, MemoryOutbox, rpc_reader, verify_anchor
-from notary.chain.rpcserver import ReadOnlyRpcServer
+from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.deployment import DeploymentError, init_deployment, open_deployment
 from notary.entries import decode_entry, encode_entry, material_registered
 from notary.log import MerkleLog

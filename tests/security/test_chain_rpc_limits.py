@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from notary.chain.embedded import EmbeddedChain
-from notary.chain.rpcserver import (
+from notary.chain.node.embedded import EmbeddedChain
+from notary.chain.node.rpcserver import (
     CALL_GAS_CAP,
     MAX_BATCH,
     MAX_BODY_BYTES,

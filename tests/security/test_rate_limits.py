@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from notary._internal.ratelimit import RateLimiter
-from notary.chain.embedded import EmbeddedChain
-from notary.chain.rpcserver import ReadOnlyRpcServer
+from notary.chain.node.embedded import EmbeddedChain
+from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.deployment import Deployment
 from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, deployment_account
 from tests.security.test_request_bounds import _serving

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from notary.anchoring import rpc_reader, verify_anchor
-from notary.chain.rpcserver import ReadOnlyRpcServer
+from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.crypto import sm3
 from notary.deployment import Deployment
 from notary.entries import decode_entry

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from clients.cli import run
-from notary.chain.rpcserver import ReadOnlyRpcServer
+from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.crypto import sm3
 from notary.deployment import Deployment
 from tests.service import _notary as n

@@ -249,20 +249,16 @@ def _chain_writer(settings: Settings) -> tuple[str, str] | None:
     token = settings.chain_writer_token
     if settings.background_duties or not settings.chain_writer_port or token is None:
         return None
-    from notary.chain.rpcserver import LOOPBACK
+    from notary.chain.node.rpcserver import LOOPBACK
 
     return f"http://{LOOPBACK}:{settings.chain_writer_port}/", token.get_secret_value()
 
 
 def _wire_notary(state: AppState, ctx: NotaryContext) -> None:
     from transfer.api.batching import Batcher
-    from transfer.services.anchoring import (
-        AnchoringCheck,
-        AnchoringCollector,
-        AnchoringWorker,
-        ChainCheck,
-        StoreCheck,
-    )
+    from transfer.services.anchoring import AnchoringWorker
+    from transfer.services.health import AnchoringCheck, ChainCheck, StoreCheck
+    from transfer.services.metrics import AnchoringCollector
     from transfer.services.verify import verify_sm3_many
 
     settings = state.settings
@@ -334,7 +330,7 @@ def _chain_endpoints(state: AppState) -> Iterator[None]:
     if embedded is None:
         yield
         return
-    from notary.chain.rpcserver import ChainWriterRpcServer, ReadOnlyRpcServer
+    from notary.chain.node.rpcserver import ChainWriterRpcServer, ReadOnlyRpcServer
 
     settings = state.settings
     with ExitStack() as stack:
@@ -359,7 +355,7 @@ def _chain_endpoints(state: AppState) -> Iterator[None]:
 def _chain_rpc_url(state: AppState) -> str | None:
     """The embedded chain's read-only endpoint (settings.chain_rpc_port), for ``GET
     /v1/chain`` to name: the same in every process of the deployment."""
-    from notary.chain.rpcserver import LOOPBACK
+    from notary.chain.node.rpcserver import LOOPBACK
     from notary.deployment import EMBEDDED
 
     port = state.settings.chain_rpc_port

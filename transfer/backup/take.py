@@ -202,7 +202,7 @@ def _covered_checkpoint(
     """The newest checkpoint of the database copy that the chain (the backup's own copy
     of an embedded chain, else the network) anchors with the same root."""
     from notary.chain import ChainClient
-    from notary.chain.embedded import EmbeddedChain
+    from notary.chain.node.embedded import EmbeddedChain
     from notary.chain.rpc import connect
 
     if not anchored:

@@ -18,14 +18,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
-from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notary.anchoring import Anchorer, AnchorSink
@@ -37,7 +32,6 @@ from notary.receipts import AnchorRef
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.db.types import utcnow
-from transfer.services.health import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +40,7 @@ log = logging.getLogger(__name__)
 PG_ANCHOR_LOCK = 0x6E6F74617279616E
 
 
-def _anchor_of(row: Checkpoint) -> AnchorRef | None:
+def anchor_ref_of(row: Checkpoint) -> AnchorRef | None:
     if row.status is not CheckpointStatus.ANCHORED or row.tx_hash is None:
         return None
     assert row.chain_id is not None and row.contract is not None and row.block_number is not None
@@ -120,7 +114,7 @@ class DbOutbox:
     def covering(self, leaf_index: int) -> tuple[SignedCheckpoint, AnchorRef | None] | None:
         with self._sessions() as s:
             row = covering_checkpoint(s, leaf_index)
-            return None if row is None else (parse_signed_checkpoint(row.body), _anchor_of(row))
+            return None if row is None else (parse_signed_checkpoint(row.body), anchor_ref_of(row))
 
 
 def covering_checkpoint(
@@ -137,10 +131,6 @@ def covering_checkpoint(
     if row is not None or anchored_only:
         return row
     return session.scalars(base.limit(1)).first()
-
-
-def anchor_ref_of(row: Checkpoint) -> AnchorRef | None:
-    return _anchor_of(row)
 
 
 class _DbLogView:
@@ -290,129 +280,3 @@ class AnchoringWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# --- health and metrics ----------------------------------------------------------------
-
-
-def anchoring_status(session: Session) -> dict[str, Any]:
-    oldest = session.scalar(
-        select(func.min(Checkpoint.created_at)).where(Checkpoint.status == CheckpointStatus.PENDING)
-    )
-    pending = session.scalar(
-        select(func.count(Checkpoint.id)).where(Checkpoint.status == CheckpointStatus.PENDING)
-    )
-    anchored = session.scalar(
-        select(func.max(Checkpoint.tree_size)).where(Checkpoint.status == CheckpointStatus.ANCHORED)
-    )
-    lag = 0.0
-    if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=UTC)
-        lag = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
-    return {
-        "pending_checkpoints": int(pending or 0),
-        "anchored_tree_size": int(anchored or 0),
-        "log_size": DbTreeStorage(session).size(),
-        "lag_s": round(lag, 3),
-    }
-
-
-class AnchoringCheck:
-    name = "anchoring"
-
-    def __init__(
-        self, sessions: sessionmaker[Session], worker: AnchoringWorker | None, interval_s: float
-    ) -> None:
-        self._sessions = sessions
-        self._worker = worker
-        self._limit_s = max(30.0, 10 * interval_s)
-
-    def check(self) -> CheckResult:
-        with self._sessions() as s:
-            detail = anchoring_status(s)
-        if self._worker is not None:
-            detail["worker"] = "active" if self._worker.active else "standby"
-            if self._worker.last_error:
-                detail["last_error"] = self._worker.last_error
-        return CheckResult("degraded" if detail["lag_s"] > self._limit_s else "ok", detail)
-
-
-class ChainCheck:
-    """The chain answers a view call; a chain outage is "down" (uploads still work, but
-    nothing new gets anchored and reads cannot check anchors)."""
-
-    name = "chain"
-
-    def __init__(self, chain: Any, log_id: bytes) -> None:
-        self._chain = chain
-        self._log_id = log_id
-
-    def check(self) -> CheckResult:
-        start = time.perf_counter()
-        try:
-            latest = self._chain.latest_anchor(self._log_id)
-        except Exception as e:
-            return CheckResult("down", {"error": type(e).__name__})
-        return CheckResult(
-            "ok",
-            {
-                "chain_id": self._chain.chain_id,
-                "contract": self._chain.address,
-                "anchored_tree_size": 0 if latest is None else latest.tree_size,
-                "rpc_ms": round((time.perf_counter() - start) * 1000, 3),
-            },
-        )
-
-
-class StoreCheck:
-    name = "store"
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def check(self) -> CheckResult:
-        from notary.store import StoreError, compute_cid
-
-        try:
-            # A node's version answers at once; ``has`` of a block it lacks makes an
-            # online js-ipfs node ask its peers until the timeout.
-            version = getattr(self._store, "version", None)
-            if version is not None:
-                version(timeout=5.0)
-            else:
-                self._store.has(compute_cid(b""))
-        except StoreError as e:
-            return CheckResult("down", {"error": type(e).__name__})
-        return CheckResult("ok", {"backend": type(self._store).__name__})
-
-
-class AnchoringCollector(Collector):
-    """Anchoring lag and pending checkpoints, read from the database at scrape time
-    (so every instance reports the shared truth, not only the anchoring one)."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            with self._sessions() as s:
-                status = anchoring_status(s)
-        except Exception:  # a scrape must not fail because the database blinked
-            return
-        yield GaugeMetricFamily(
-            "notary_anchoring_lag_seconds",
-            "Age of the oldest checkpoint not yet anchored (0 when none is pending).",
-            value=status["lag_s"],
-        )
-        yield GaugeMetricFamily(
-            "notary_pending_checkpoints",
-            "Signed checkpoints waiting to be anchored.",
-            value=status["pending_checkpoints"],
-        )
-        yield GaugeMetricFamily("notary_log_size", "Entries in the log.", value=status["log_size"])
-        yield GaugeMetricFamily(
-            "notary_anchored_tree_size",
-            "Tree size of the latest anchored checkpoint.",
-            value=status["anchored_tree_size"],
-        )

@@ -3,7 +3,14 @@ never collide); the HTTP layer counts its requests on it too."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.orm import Session, sessionmaker
+
+from transfer.services.health import anchoring_status
 
 # Latency buckets around the verify-API goal (p99 <= 50 ms), plus upload-sized tails.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
@@ -43,4 +50,35 @@ class Metrics:
             "Failed verifications by where they happened and the failed check.",
             ("during", "check"),
             registry=self.registry,
+        )
+
+
+class AnchoringCollector(Collector):
+    """Anchoring lag and pending checkpoints, read from the database at scrape time
+    (so every instance reports the shared truth, not only the anchoring one)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            with self._sessions() as s:
+                status = anchoring_status(s)
+        except Exception:  # a scrape must not fail because the database blinked
+            return
+        yield GaugeMetricFamily(
+            "notary_anchoring_lag_seconds",
+            "Age of the oldest checkpoint not yet anchored (0 when none is pending).",
+            value=status["lag_s"],
+        )
+        yield GaugeMetricFamily(
+            "notary_pending_checkpoints",
+            "Signed checkpoints waiting to be anchored.",
+            value=status["pending_checkpoints"],
+        )
+        yield GaugeMetricFamily("notary_log_size", "Entries in the log.", value=status["log_size"])
+        yield GaugeMetricFamily(
+            "notary_anchored_tree_size",
+            "Tree size of the latest anchored checkpoint.",
+            value=status["anchored_tree_size"],
         )

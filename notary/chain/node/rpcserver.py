@@ -41,8 +41,8 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from notary._internal.jsondepth import too_deep
 from notary._internal.ratelimit import RateLimiter
-from notary.chain.callview import CallTimeout, deadline
-from notary.chain.embedded import EmbeddedChain, RevertError
+from notary.chain.node.callview import CallTimeout, deadline
+from notary.chain.node.embedded import EmbeddedChain, RevertError
 
 __all__ = [
     "MAX_BODY_BYTES",

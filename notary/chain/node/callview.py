@@ -119,7 +119,7 @@ class CallView:
     def __init__(self, db_path: Path, chain_id: int) -> None:
         # Imported here: embedded imports nothing of this module, and the chain classes
         # live there.
-        from notary.chain.embedded import DurablePyEVMBackend, _chain_class, _NotaryTester
+        from notary.chain.node.embedded import DurablePyEVMBackend, _chain_class, _NotaryTester
 
         self._db = _ReadOnlyDB(db_path)
         try:

@@ -69,11 +69,11 @@ from web3.providers.eth_tester import EthereumTesterProvider
 from web3.providers.eth_tester.defaults import API_ENDPOINTS, static_return
 from web3.types import RPCEndpoint, RPCResponse
 
-from notary.chain._kvstore import SqliteAtomicDB, SqliteStore, SyncMode
 from notary.chain.errors import ChainError, TransactionRejected
+from notary.chain.node._kvstore import SqliteAtomicDB, SqliteStore, SyncMode
 
 if TYPE_CHECKING:
-    from notary.chain.callview import CallView
+    from notary.chain.node.callview import CallView
 
 __all__ = [
     "DEFAULT_CHAIN_ID",
@@ -508,8 +508,8 @@ class EmbeddedChain:
 
     def call_view(self) -> CallView:
         """The chain at its current head, for running a caller's calls without
-        :attr:`lock` (the read-only endpoint; :mod:`notary.chain.callview`)."""
-        from notary.chain.callview import CallView
+        :attr:`lock` (the read-only endpoint; :mod:`notary.chain.node.callview`)."""
+        from notary.chain.node.callview import CallView
 
         return CallView(self.path / _DB_FILE, self.chain_id)
 
