@@ -9,6 +9,7 @@ from web3 import Web3
 from web3.exceptions import ExtraDataLengthError
 from web3.providers.base import BaseProvider
 
+from notary._internal.net import free_port
 from notary.chain import (
     AnchorConflict,
     ChainClient,
@@ -22,7 +23,7 @@ from notary.chain import (
     load_artifact,
 )
 from notary.chain import errors as E
-from notary.chain.anvil import AnvilProcess, free_port
+from notary.chain.anvil import AnvilProcess
 from notary.chain.revert import ErrorDecoder
 from notary.crypto import sm3
 

@@ -8,7 +8,6 @@ import contextlib
 import io
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,7 @@ import pytest
 from clients.cli import run
 from clients.demo import sample_pdf, sample_png
 from clients.sdk import NotaryClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from notary._internal.net import free_port
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import Service, free_port, new_volume, write_materials
+from notary._internal.net import free_port
+from tests.clients.conftest import Service, new_volume, write_materials
 
 
 def one_line(r: Any) -> str:

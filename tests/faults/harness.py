@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from notary._internal.net import free_port
 from notary.checkpoint import log_id_for, parse_signed_checkpoint
 from notary.crypto import sm3
 from notary.log import verify_consistency
@@ -48,12 +48,6 @@ from notary.log import verify_consistency
 ROOT = Path(__file__).resolve().parents[2]
 NOTARY = Path(sys.executable).parent / "notary"
 LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
 
 
 def pdf(text: str) -> bytes:

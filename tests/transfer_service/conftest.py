@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from notary._internal.net import free_port
 from notary.chain import ChainClient
 from notary.chain.anvil import AnvilProcess, dev_private_keys
 from notary.chain.models import Role as ChainRole
 from notary.chain.rpc import connect
 from notary.deployment import Deployment, init_deployment, unit_chain_id
-from notary.store.jsipfs import JsIpfsNode, free_port
+from notary.store.jsipfs import JsIpfsNode
 from tests.service.conftest import fresh_pg_database
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import write_sessionmaker
