@@ -16,7 +16,7 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
     from notary.chain.models import AnchorRecord
 
 log = logging.getLogger(__name__)
+
+
+def covering_size(sizes: Sequence[int], leaf_index: int) -> int | None:
+    """The smallest of the sorted tree ``sizes`` whose tree holds leaf ``leaf_index``
+    (a size greater than the index: leaves are numbered from 0), else None. A receipt
+    cites its leaf's smallest *anchored* covering checkpoint, so it never changes once
+    issued (docs/receipt-format.md); the database's query is the same rule in SQL
+    (transfer/services/anchoring.py ``covering_checkpoint``)."""
+    at = bisect.bisect_right(sizes, leaf_index)
+    return sizes[at] if at < len(sizes) else None
 
 
 class AnchorSink(Protocol):
@@ -102,12 +112,12 @@ class MemoryOutbox:
 
     def covering(self, leaf_index: int) -> tuple[SignedCheckpoint, AnchorRef | None] | None:
         with self._lock:
-            start = bisect.bisect_right(self._sizes, leaf_index)
-            candidates = [self._rows[s] for s in self._sizes[start:]]
-        for row in candidates:
-            if row.anchor is not None:
-                return row.checkpoint, row.anchor
-        return (candidates[0].checkpoint, None) if candidates else None
+            anchored = [s for s in self._sizes if self._rows[s].anchor is not None]
+            size = covering_size(anchored, leaf_index)
+            if size is None:
+                size = covering_size(self._sizes, leaf_index)
+            row = None if size is None else self._rows[size]
+        return None if row is None else (row.checkpoint, row.anchor)
 
     def anchored(self) -> list[tuple[SignedCheckpoint, AnchorRef]]:
         with self._lock:

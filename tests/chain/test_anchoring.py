@@ -7,9 +7,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from web3 import Web3
 
-from notary.anchoring import Anchorer, MemoryOutbox, verify_anchor
+from notary.anchoring import Anchorer, MemoryOutbox, covering_size, verify_anchor
 from notary.chain import ChainClient, Role, account_address
 from notary.chain.anvil import AnvilProcess, dev_private_keys
 from notary.chain.errors import ChainUnavailable
@@ -199,3 +201,9 @@ def test_chain_outage_queues_checkpoints_and_anchors_each_exactly_once(tmp_path:
             verify_anchor(dep.receipt(i), reader)
     finally:
         node.stop()
+
+
+@given(st.lists(st.integers(1, 200), unique=True).map(sorted), st.integers(0, 250))
+def test_a_leaf_is_covered_by_the_smallest_tree_that_holds_it(sizes: list[int], leaf: int) -> None:
+    holding = [s for s in sizes if s > leaf]  # leaves are numbered from 0
+    assert covering_size(sizes, leaf) == (min(holding) if holding else None)

@@ -121,7 +121,8 @@ def covering_checkpoint(
     session: Session, leaf_index: int, *, anchored_only: bool = False
 ) -> Checkpoint | None:
     """The smallest anchored checkpoint containing the leaf, else (unless
-    ``anchored_only``) the smallest pending one."""
+    ``anchored_only``) the smallest pending one: ``notary.anchoring.covering_size``
+    as a query."""
     base = (
         select(Checkpoint).where(Checkpoint.tree_size > leaf_index).order_by(Checkpoint.tree_size)
     )

@@ -7,7 +7,6 @@ changes afterwards, so the same receipt is issued every time it is asked for.
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from notary.anchoring import covering_size
 from notary.checkpoint import parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.entries import decode_entry
@@ -184,9 +184,9 @@ def _smallest_anchored_covering(session: Session, leaves: list[int]) -> dict[int
     sizes = sorted(session.scalars(span))
     chosen: dict[int, int] = {}
     for leaf in leaves:
-        at = bisect.bisect_right(sizes, leaf)  # first size > leaf: the tree holds the leaf
-        if at < len(sizes):
-            chosen[leaf] = sizes[at]
+        size = covering_size(sizes, leaf)
+        if size is not None:
+            chosen[leaf] = size
     rows = session.scalars(select(Checkpoint).where(Checkpoint.tree_size.in_(set(chosen.values()))))
     by_size = {row.tree_size: row for row in rows}
     return {leaf: by_size[size] for leaf, size in chosen.items()}
