@@ -14,7 +14,7 @@ from typing import Any
 
 from notary.canonical import CanonicalJSONError, canonical_json, parse_json
 from notary.crypto import hmac_sm3
-from notary.errors import FormatError
+from notary.errors import EntryMismatch, FormatError
 
 MATERIAL_REGISTERED = "material.registered"
 CUSTODY_EVENT = "custody.event"
@@ -186,6 +186,23 @@ def is_transfer_event(entry: dict[str, Any]) -> bool:
         and isinstance(event, str)
         and event.startswith(TRANSFER_EVENT_PREFIX)
     )
+
+
+def check_describes(
+    entry: dict[str, Any],
+    *,
+    material_id: str | None = None,
+    sm3_hex: str | None = None,
+    cid: str | None = None,
+) -> None:
+    """The registration ``entry`` describes the material known by the given facts (a
+    fact left ``None`` is not compared); :class:`EntryMismatch` names the first that
+    differs. The one comparison of the reader, the audit, the 四性 check and the SDK."""
+    for name, want in (("material_id", material_id), ("sm3", sm3_hex), ("cid", cid)):
+        if want is not None and entry.get(name) != want:
+            raise EntryMismatch(
+                f"the log entry's {name} is {entry.get(name)!r}, the material's is {want!r}"
+            )
 
 
 def differing_fields(expected: dict[str, Any], stored: dict[str, Any]) -> list[str]:

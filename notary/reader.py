@@ -21,8 +21,9 @@ from typing import Any
 
 from notary.anchoring import AnchorReader
 from notary.crypto import Decrypter, SM2PublicKey
+from notary.entries import check_describes
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
-from notary.errors import EntryMismatch, NotAnchored, VerificationError
+from notary.errors import NotAnchored, VerificationError
 from notary.receipts import EvidenceReceipt
 from notary.store import (
     ContentIntegrityError,
@@ -59,16 +60,7 @@ class ReadResult:
 
 def check_entry(record: MaterialRecord, entry: dict[str, Any]) -> None:
     """The registration entry describes exactly this material."""
-    for name, want in (
-        ("material_id", record.material_id),
-        ("sm3", record.sm3.hex()),
-        ("cid", record.cid),
-    ):
-        if entry.get(name) != want:
-            raise EntryMismatch(
-                f"material {record.material_id}: the log entry's {name} is "
-                f"{entry.get(name)!r}, the record's is {want!r}"
-            )
+    check_describes(entry, material_id=record.material_id, sm3_hex=record.sm3.hex(), cid=record.cid)
 
 
 def read_verified(

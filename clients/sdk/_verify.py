@@ -19,7 +19,8 @@ from typing import Any
 from clients.sdk.errors import ClientVerificationError
 from notary.anchoring import AnchorCheck, rpc_reader
 from notary.crypto import SM2PublicKey
-from notary.errors import NotaryError, VerificationError
+from notary.entries import check_describes
+from notary.errors import EntryMismatch, NotaryError, VerificationError
 from notary.receipts import EvidenceReceipt, OfflineResult, parse_receipt
 from notary.verifier import ReceiptVerifier, TrustPolicy
 
@@ -76,13 +77,10 @@ class Verifier:
                 f"the receipt is signed by log key {got}…, "
                 f"pinned {self.log_key_fingerprint.hex()[:16]}…",
             )
-        entry = receipt.entry
-        if material_id is not None and entry.get("material_id") != material_id:
-            raise ClientVerificationError(
-                "entry", f"the receipt's entry is for material {entry.get('material_id')}"
-            )
-        if cid is not None and entry.get("cid") != cid:
-            raise ClientVerificationError("entry", "the receipt's entry names another CID")
+        try:
+            check_describes(receipt.entry, material_id=material_id, cid=cid)
+        except EntryMismatch as e:
+            raise ClientVerificationError(e.check, str(e)) from None
         try:
             chain = None
             if self.rpc_url is not None and receipt.anchor is not None:

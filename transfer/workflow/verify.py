@@ -38,8 +38,9 @@ from typing import BinaryIO
 from notary.anchoring import AnchorReader
 from notary.canonical import CanonicalJSONError
 from notary.crypto import Decrypter, SM2PublicKey
+from notary.entries import check_describes
 from notary.envelope import WrappedKey, open_sealed, unwrap_key
-from notary.errors import EntryMismatch, VerificationError
+from notary.errors import VerificationError
 from notary.receipts import EvidenceReceipt, parse_receipt
 from notary.store.cid import cid_str
 from notary.store.unixfs import FileDagBuilder, chunks
@@ -103,11 +104,7 @@ def _evidence_checks(
     checks: list[Check] = []
     try:
         receipts.check_offline(receipt, material_sm3=bytes.fromhex(catalogue.sm3))
-        logged = receipt.entry
-        if logged.get("material_id") != catalogue.material_id:
-            raise EntryMismatch(f"the log entry is of material {logged.get('material_id')}")
-        if logged.get("cid") != entry.cid:
-            raise EntryMismatch(f"the log entry registered CID {logged.get('cid')}")
+        check_describes(receipt.entry, material_id=catalogue.material_id, cid=entry.cid)
         checks.append(_ok(A, "log-proof", f"leaf {receipt.leaf_index}"))
     except VerificationError as e:
         return [_fail(A, "log-proof", f"{e.check}: {e}")]
