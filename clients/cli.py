@@ -44,6 +44,7 @@ from notary.canonical import CanonicalJSONError
 from notary.crypto import sm3_file
 from notary.errors import NotaryError, VerificationError
 from notary.network import NetworkError
+from transfer.services.errors import ServiceError
 
 app = typer.Typer(
     name="notary",
@@ -316,17 +317,17 @@ def serve(
 
     import uvicorn
 
-    from clients.serving import (
+    from clients.webapp import create_full_app as create_app
+    from notary._internal.net import free_port
+    from notary.deployment import EMBEDDED, Descriptor
+    from transfer.services.setup import is_initialised, settings_for
+    from transfer.serving import (
         Workers,
         exit_with_parent,
         listening_socket,
         server_stack,
         supervise,
     )
-    from clients.webapp import create_full_app as create_app
-    from notary._internal.net import free_port
-    from notary.deployment import EMBEDDED, Descriptor
-    from transfer.services.setup import is_initialised, settings_for
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")
@@ -576,6 +577,8 @@ def run(argv: list[str] | None = None) -> int:
         return fail(1, f"回执核验未通过 [{e.check}]：{failure_zh(e.check)}")
     except CanonicalJSONError as e:
         return fail(1, f"JSON 格式有误：{e}")
+    except ServiceError as e:  # a server-side command refused, like a UserError
+        return fail(2, e.detail or e.title)
     except NotaryError as e:  # crypto, log, store, chain: the library's one error root
         return fail(1, f"处理失败（{type(e).__name__}）：{e}")
     except ModuleNotFoundError as e:

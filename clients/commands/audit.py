@@ -16,10 +16,7 @@ is read over JSON-RPC while the service runs.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,106 +26,9 @@ from rich.table import Table
 
 from clients.commands._common import JsonOpt, err, out, print_json
 from clients.errors import UserError
-from notary.crypto import SM2PrivateKey, SM2PublicKey
+from notary.crypto import SM2PrivateKey
 from notary.errors import NotaryError
-from notary.store import ContentStore
-
-
-@dataclass
-class Sources:
-    """What the audit reads: the log key, the hosted units' keys, the store, the chain."""
-
-    log_key: SM2PublicKey
-    unit_key: Callable[[str], SM2PrivateKey]
-    store: ContentStore
-    chain: Any  # notary.audit.CustodyChain (ChainClient), or None
-    centre_account: str  # the account hosted units hold custody through on chain
-
-
-@contextmanager
-def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
-    from notary.chain.node.embedded import ChainLockedError
-    from notary.deployment import open_deployment
-
-    try:
-        dep = open_deployment(home, store=store, rpc=rpc)
-    except ChainLockedError:
-        raise UserError(
-            "服务正在运行（嵌入式链只允许一个写入进程）：请停止服务，或给出 --rpc URL"
-        ) from None
-    except (NotaryError, OSError) as e:
-        raise UserError(f"无法打开部署 {home}：{e}") from None
-    with dep:
-        yield Sources(
-            dep.log_key.public_key,
-            dep.unit_key,
-            dep.store,
-            dep.chain,
-            dep.descriptor.chain_account,
-        )
-
-
-def _scope_materials(
-    s: Any, volume: str | None, unit: str | None
-) -> tuple[str, list[Any], list[uuid.UUID] | None]:
-    """The scope's title, its material rows and its volumes (None: every volume)."""
-    from sqlalchemy import select
-
-    from transfer.db.models import Material, Unit, Volume
-
-    query = select(Material, Volume, Unit).join(Volume, Material.volume_id == Volume.id)
-    query = query.join(Unit, Volume.custodian_unit_id == Unit.id)
-    if volume is not None:
-        try:
-            vid = uuid.UUID(volume)
-        except ValueError:
-            raise UserError(f"案卷 ID 格式不正确：{volume}") from None
-        if s.get(Volume, vid) is None:
-            raise UserError(f"案卷不存在：{volume}")
-        query, scope = query.where(Volume.id == vid), f"案卷 {volume}"
-        volumes: list[uuid.UUID] | None = [vid]
-    elif unit is not None:
-        unit_id = s.scalar(select(Unit.id).where(Unit.code == unit))
-        if unit_id is None:
-            raise UserError(f"单位不存在：{unit}")
-        query, scope = query.where(Unit.code == unit), f"单位 {unit} 保管的全部案卷"
-        volumes = list(s.scalars(select(Volume.id).where(Volume.custodian_unit_id == unit_id)))
-    else:
-        scope, volumes = "本部署全部馆藏", None
-    rows = s.execute(query.order_by(Volume.id, Material.category, Material.seq_no)).all()
-    return scope, list(rows), volumes
-
-
-def _items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
-    """AuditItems built lazily, so the progress bar moves with the work."""
-
-    from notary.audit import AuditItem, MaterialDetails
-    from notary.envelope import WrappedKey
-    from notary.reader import MaterialRecord
-    from transfer.services.access import active_key
-    from transfer.services.receipts import stored_receipt
-
-    for material, _volume, unit in rows:
-        key_row = active_key(s, unit.id, material.id)
-        wrapped = (
-            WrappedKey(b"\0" * 32, b"")
-            if key_row is None
-            else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
-        )
-        receipt = (
-            None
-            if material.leaf_index is None
-            else stored_receipt(s, material.leaf_index, src.log_key)
-        )
-        mid = str(material.id)
-        record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
-        designation = f"{material.category}-{material.seq_no}-{material.pages}"
-        label = f"{mid}（{designation} {material.title}）"
-        details = MaterialDetails(
-            designation, material.title, unit.code, material.size, material.leaf_index
-        )
-        item = AuditItem(record, material.media_type, receipt, label=label, details=details)
-        yield item, unit.code
+from transfer.services.audit_scope import audit_items, open_sources, scope_materials
 
 
 def audit(
@@ -181,7 +81,7 @@ def audit(
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, rpc) as src, read_sessionmaker(engine)() as s:
-            scope, rows, volume_ids = _scope_materials(s, volume, unit)
+            scope, rows, volume_ids = scope_materials(s, volume, unit)
             report = new_report(scope)
             report.tool_version = _tool_version()
             report.chain_state = _chain_state(src.chain)
@@ -210,7 +110,7 @@ def audit(
             with progress:
                 t1 = progress.add_task("材料四性检测", total=len(rows))
                 current: dict[str, str] = {}
-                pairs = _items(s, rows, src)
+                pairs = audit_items(s, rows, src)
 
                 def items() -> Iterator[Any]:
                     for item, code in pairs:

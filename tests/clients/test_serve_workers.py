@@ -16,9 +16,9 @@ import pytest
 
 from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
-from clients.serving import Workers
 from notary.crypto import sm3
 from tests.clients.conftest import Service, running_service
+from transfer.serving import Workers
 
 VOLUMES = iter(range(1, 1000))
 
