@@ -61,8 +61,8 @@ from transfer.db.models import (
     Volume,
 )
 from transfer.workflow.archive import export_tar, import_tar
+from transfer.workflow.bag_reader import open_bag
 from transfer.workflow.errors import PackageError, TransferError
-from transfer.workflow.package import open_bag
 from transfer.workflow.results import Status
 from transfer.workflow.verify import verify_package
 

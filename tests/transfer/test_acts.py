@@ -27,6 +27,7 @@ from transfer.workflow.acts import (
     sign_rejection,
     verify_act,
 )
+from transfer.workflow.bag_reader import open_bag
 from transfer.workflow.errors import (
     ActError,
     ActFormatError,
@@ -34,7 +35,6 @@ from transfer.workflow.errors import (
     ForgedSignature,
     ReplayedAct,
 )
-from transfer.workflow.package import open_bag
 from transfer.workflow.results import Property, VerificationReport
 from transfer.workflow.verify import verify_package
 

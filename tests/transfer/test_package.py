@@ -10,6 +10,7 @@ import pytest
 
 from notary.crypto import sm3
 from tests.transfer._support import Built, Parties, build
+from transfer.workflow.bag_reader import FileState, open_bag
 from transfer.workflow.errors import (
     DocumentError,
     ManifestMismatch,
@@ -19,7 +20,6 @@ from transfer.workflow.errors import (
     UnexpectedFile,
     UnsafePath,
 )
-from transfer.workflow.package import FileState, open_bag
 
 
 @pytest.fixture

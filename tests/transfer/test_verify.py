@@ -26,8 +26,9 @@ from tests.transfer._support import (
 )
 from transfer.workflow import bagfiles
 from transfer.workflow.acts import sign_dispatch, sign_receipt
+from transfer.workflow.bag_reader import Bag, open_bag
 from transfer.workflow.errors import PackageError
-from transfer.workflow.package import COVERED_TAG_FILES, Bag, open_bag
+from transfer.workflow.package import COVERED_TAG_FILES
 from transfer.workflow.results import Property, Status, VerificationReport
 from transfer.workflow.usability import check_usability
 from transfer.workflow.verify import VerifyPolicy, verify_package

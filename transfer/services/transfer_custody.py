@@ -41,10 +41,10 @@ from transfer.services.logwriter import append_entries
 from transfer.services.state import ServiceState
 from transfer.services.transfer_package import bag_dir
 from transfer.services.transfers import record_custody, volumes_of
+from transfer.workflow.bag_reader import open_bag
 from transfer.workflow.envelope import material_path
 from transfer.workflow.notice import VolumeKind as NoticeVolumeKind
 from transfer.workflow.notice import parse_notice
-from transfer.workflow.package import open_bag
 
 
 def _units(s: Session, t: Transfer) -> tuple[Unit, Unit]:

@@ -28,16 +28,10 @@ from notary.crypto import Decrypter, SM2PublicKey
 from notary.envelope import WrappedKey, rewrap_key
 from notary.store import ContentStore, StoreError
 from transfer.workflow.archive import Readable, import_tar, write_tar
+from transfer.workflow.bag_reader import Bag, open_bag
 from transfer.workflow.envelope import Envelope, EnvelopeEntry
 from transfer.workflow.notice import Notice
-from transfer.workflow.package import (
-    DEFAULT_LIMITS,
-    Bag,
-    Limits,
-    PackageMaterial,
-    WrittenBag,
-    open_bag,
-)
+from transfer.workflow.package import DEFAULT_LIMITS, Limits, PackageMaterial, WrittenBag
 
 CHUNK = 1 << 20
 

@@ -80,8 +80,9 @@ from transfer.workflow.acts import (
     sign_rejection,
     verify_act,
 )
+from transfer.workflow.bag_reader import open_bag
 from transfer.workflow.errors import PackageError, TransferError
-from transfer.workflow.package import DEFAULT_LIMITS, open_bag
+from transfer.workflow.package import DEFAULT_LIMITS
 from transfer.workflow.results import Property, VerificationReport, parse_report
 from transfer.workflow.state import Event
 from transfer.workflow.verify import verify_package

@@ -28,19 +28,12 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
+from transfer.workflow.bag_reader import Bag, open_bag
 from transfer.workflow.bagfiles import safe_relpath
 from transfer.workflow.envelope import Envelope
 from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
 from transfer.workflow.notice import Notice
-from transfer.workflow.package import (
-    CHUNK,
-    DEFAULT_LIMITS,
-    Bag,
-    Limits,
-    PackageMaterial,
-    emit_bag,
-    open_bag,
-)
+from transfer.workflow.package import CHUNK, DEFAULT_LIMITS, Limits, PackageMaterial, emit_bag
 
 _TOP_DIR_MAX = 100
 

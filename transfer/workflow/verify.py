@@ -46,10 +46,11 @@ from notary.store.cid import cid_str
 from notary.store.unixfs import FileDagBuilder, chunks
 from notary.verifier import ReceiptVerifier, TrustPolicy
 from transfer.workflow.acts import ActKind, SignedAct, verify_act
+from transfer.workflow.bag_reader import Bag, FileCheck, FileState
 from transfer.workflow.envelope import EnvelopeEntry, evidence_path, material_path
 from transfer.workflow.errors import ActError, PackageError
 from transfer.workflow.notice import CatalogueEntry
-from transfer.workflow.package import Bag, FileCheck, FileState, ManifestDigests
+from transfer.workflow.package import ManifestDigests
 from transfer.workflow.results import Check, MaterialResult, Property, Status, VerificationReport
 from transfer.workflow.usability import check_usability
 
