@@ -540,6 +540,33 @@ app.command("restore")(restore)
 app.add_typer(replicas_app, name="replicas")
 
 
+def client_error_zh(e: NotaryClientError) -> str:
+    """One line for an SDK error: what the service said, or why it was not reached."""
+    if isinstance(e, ClientVerificationError):
+        return f"客户端验证失败 [{e.check}]：{e.detail}"
+    if isinstance(e, NotaryAPIError):
+        where = {401: "API 密钥无效或已吊销", 403: "无权执行此操作", 404: "未找到"}.get(e.status)
+        detail = problem_detail_zh(e.problem, e.detail or e.title)
+        return f"服务返回 {e.status}{'（' + where + '）' if where else ''}：{detail}"
+    if isinstance(e, TransportError):
+        return f"无法连接服务：{e}"
+    return str(e)
+
+
+def notary_error_zh(e: NotaryError) -> str:
+    """One line for a library error; a failed verification by its check id, as
+    ``POST /v1/verify`` names it."""
+    if isinstance(e, VerificationError):
+        from clients.commands.receipt_check import failure_zh
+
+        return f"回执核验未通过 [{e.check}]：{failure_zh(e.check)}"
+    if isinstance(e, NetworkError):  # written for the operator, in Chinese
+        return str(e)
+    if isinstance(e, CanonicalJSONError):
+        return f"JSON 格式有误：{e}"
+    return f"处理失败（{type(e).__name__}）：{e}"
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; every error the user can act on is one line on stderr."""
 
@@ -557,30 +584,12 @@ def run(argv: list[str] | None = None) -> int:
         if type(e).__name__ == "Abort":
             return fail(130, "已中断")
         return fail(status, message) if message.strip() else status
-    except UserError as e:
+    except (UserError, ServiceError) as e:  # the user's to fix (a server-side refusal too)
         return fail(2, str(e))
-    except ClientVerificationError as e:
-        return fail(1, f"客户端验证失败 [{e.check}]：{e.detail}")
-    except NotaryAPIError as e:
-        where = {401: "API 密钥无效或已吊销", 403: "无权执行此操作", 404: "未找到"}.get(e.status)
-        detail = problem_detail_zh(e.problem, e.detail or e.title)
-        return fail(1, f"服务返回 {e.status}{'（' + where + '）' if where else ''}：{detail}")
-    except TransportError as e:
-        return fail(1, f"无法连接服务：{e}")
-    except NotaryClientError as e:
-        return fail(1, str(e))
-    except NetworkError as e:  # written for the operator, in Chinese
-        return fail(1, str(e))
-    except VerificationError as e:  # the check id, as POST /v1/verify names it
-        from clients.commands.receipt_check import failure_zh
-
-        return fail(1, f"回执核验未通过 [{e.check}]：{failure_zh(e.check)}")
-    except CanonicalJSONError as e:
-        return fail(1, f"JSON 格式有误：{e}")
-    except ServiceError as e:  # a server-side command refused, like a UserError
-        return fail(2, e.detail or e.title)
-    except NotaryError as e:  # crypto, log, store, chain: the library's one error root
-        return fail(1, f"处理失败（{type(e).__name__}）：{e}")
+    except NotaryClientError as e:  # the SDK's one root
+        return fail(1, client_error_zh(e))
+    except NotaryError as e:  # the library's one root
+        return fail(1, notary_error_zh(e))
     except ModuleNotFoundError as e:
         if (e.name or "").partition(".")[0] in ("notary", "transfer", "clients"):
             raise
