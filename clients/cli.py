@@ -317,7 +317,6 @@ def serve(
 
     import uvicorn
 
-    from clients.webapp import create_full_app as create_app
     from notary._internal.net import free_port
     from notary.deployment import EMBEDDED, Descriptor
     from transfer.services.setup import is_initialised, settings_for
@@ -328,6 +327,7 @@ def serve(
         server_stack,
         supervise,
     )
+    from transfer.webapp import create_full_app as create_app
 
     if not is_initialised(home):
         raise UserError(f"{home} 不是部署目录：请先运行 notary init --home {home}")

@@ -105,9 +105,9 @@ def _wait_anchored(base: str, key: str, material_id: str, timeout: float = 60) -
 def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int:
     import uvicorn
 
-    from clients.webapp import create_full_app as create_app
     from transfer.services.setup import init_home, is_initialised, settings_for
     from transfer.serving import server_stack
+    from transfer.webapp import create_full_app as create_app
 
     admin_keys: list[tuple[str, str, str]] = []
     if not is_initialised(home):

@@ -1,6 +1,6 @@
 """The web console (控制台) for units and auditors: static pages with small vanilla
 scripts calling the /v1 API. No build step and nothing fetched from elsewhere: every
-file the console uses is listed in :data:`ASSETS` and served by :mod:`clients.webapp`.
+file the console uses is listed in :data:`ASSETS` and served by :mod:`transfer.webapp`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fixtures of the console tests: a real server and a real headless Chromium.
 
 One embedded deployment (``init_home`` in a temporary home: chain, blockstore, SQLite)
-serves the full app (``clients.webapp.create_full_app``: /v1 plus /console) through
+serves the full app (``transfer.webapp.create_full_app``: /v1 plus /console) through
 uvicorn on 127.0.0.1, on a socket bound to a free port, in a thread of this process.
 Two hosted units (a sending and a receiving one, each with an operator key) and the
 deployment's audit key are the people who use it.
@@ -29,11 +29,11 @@ import httpx
 import pytest
 import uvicorn
 
-from clients.webapp import create_full_app
 from transfer.db.models import UnitKind
 from transfer.roles import Role
 from transfer.security import issue_api_key
 from transfer.services.setup import add_unit, init_home, settings_for
+from transfer.webapp import create_full_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -11,7 +11,7 @@ import sys
 
 PROBE = """
 import json, sys
-import clients.webapp, transfer.api.app, notary.chain  # everything the service imports
+import transfer.webapp, transfer.api.app, notary.chain  # everything the service imports
 try:
     json.loads("[" * 200_000)
 except RecursionError:

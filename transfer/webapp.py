@@ -1,10 +1,11 @@
 """The whole web application: the service's /v1 API plus the web console at /console.
 
-The service (``transfer``) knows nothing of the console; this module builds the service
-app with :func:`transfer.api.app.create_app` and adds the console's pages to it (the
-dependency points clients → transfer)::
+The API (``transfer.api``) knows nothing of the console; this module builds it with
+:func:`transfer.api.app.create_app` and adds the console's pages, whose files are the
+one thing of ``clients`` the service uses (``clients.console``: static files and their
+allowlist, no code; tests/test_layers.py holds it to that)::
 
-    uvicorn --factory clients.webapp:full_app_from_env
+    uvicorn --factory transfer.webapp:full_app_from_env
 
 The console is static HTML, CSS and small ES-module scripts from
 ``clients/console`` (an explicit allowlist, no directory listing), served with a strict
