@@ -50,7 +50,7 @@ def normalise_cadre_name(raw: str) -> str:
         raise ValueError(f"最多 {NAME_MAX} 个字")
     if not _NAME.fullmatch(name):
         raise ValueError(
-            "只能由文字组成（少数民族姓名可用间隔号“·”分隔），不能含数字、符号或控制字符"
+            "只能由文字组成，不能含数字、符号或控制字符；少数民族姓名各部分之间用间隔号“·”"
         )
     return name
 
