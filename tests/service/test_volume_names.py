@@ -55,7 +55,9 @@ def test_a_volume_created_with_a_name_is_found_by_it_with_its_name_shown(
     assert {v["status"] for v in r.json()} == {"held"}
     # The name is shown wherever the custodian sees the volume.
     assert client.get(f"/v1/volumes/{main['id']}", headers=me).json()["cadre_name"] == NAME
-    listed = {v["id"]: v["cadre_name"] for v in client.get("/v1/volumes", headers=me).json()["items"]}
+    listed = {
+        v["id"]: v["cadre_name"] for v in client.get("/v1/volumes", headers=me).json()["items"]
+    }
     assert listed[main["id"]] == NAME and listed[copy["id"]] == NAME
     assert list(listed.values()).count(None) == 1
     # By identifier the same volumes come back, named.
@@ -94,9 +96,9 @@ def test_another_unit_never_finds_or_sees_the_name(client: TestClient, cast: Cas
     ):
         assert r.status_code in (200, 404)
         seen.append(r.text)
-    assert [v["id"] for v in client.get("/v1/volumes", headers=cast.other.headers).json()["items"]] == [
-        theirs["id"]
-    ]
+    assert [
+        v["id"] for v in client.get("/v1/volumes", headers=cast.other.headers).json()["items"]
+    ] == [theirs["id"]]
     assert not any(NAME in text for text in seen)
     # The operator's own lookup does not reach the other unit's 李四 either.
     assert _find(client, cast.operator.headers, cadre_name="李四").json() == []
@@ -212,8 +214,12 @@ def test_a_sealed_name_moved_to_another_volume_does_not_open(
     a = _create(client, cast.operator.headers, ID_A, cadre_name=NAME)
     b = _create(client, cast.operator.headers, ID_B, cadre_name="李四")
     with clean_engine.begin() as conn:
-        sealed = conn.scalar(select(Volume.cadre_name_sealed).where(Volume.id == uuid.UUID(a["id"])))
-        conn.execute(update(Volume).where(Volume.id == uuid.UUID(b["id"])).values(cadre_name_sealed=sealed))
+        sealed = conn.scalar(
+            select(Volume.cadre_name_sealed).where(Volume.id == uuid.UUID(a["id"]))
+        )
+        conn.execute(
+            update(Volume).where(Volume.id == uuid.UUID(b["id"])).values(cadre_name_sealed=sealed)
+        )
     shown = client.get(f"/v1/volumes/{b['id']}", headers=cast.operator.headers).json()
     assert shown["cadre_name"] is None  # bound to volume a's id: not 欧阳修远, not 李四
 
