@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+from transfer.cadre_names import normalise_cadre_name
 from transfer.workflow._fields import CONTROL, IDENT
 
 
@@ -67,4 +68,11 @@ ReasonCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
     AfterValidator(_single_line),
+]
+#: A cadre's 姓名, normalised (transfer/cadre_names.py: NFKC, no whitespace, letters of
+#: any script with "·" or "-" between parts). The raw bound keeps NFKC's work small.
+CadreName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100),
+    AfterValidator(normalise_cadre_name),
 ]

@@ -52,6 +52,7 @@ const STATUS_ZH = {
 // Field names of the API's request bodies, as staff call them (for 422 answers).
 export const FIELD_ZH = {
   cadre_identifier: "干部身份证号（或建档标识）",
+  cadre_name: "干部姓名",
   kind: "正本/副本",
   receiver: "接收单位代码",
   transfer_no: "转递编号",

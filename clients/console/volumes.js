@@ -1,5 +1,6 @@
-// 本单位案卷: find a volume by the cadre's identifier (blinded lookup), create one
-// (正本/副本), and from each volume: 登记材料, 发起转递, 来源追溯.
+// 本单位案卷: find a volume by the cadre's 身份证号 or 姓名 (one box; both blinded
+// lookups, in the request body), create one (正本/副本, optionally with the 姓名), and
+// from each volume: 登记材料, 转出, 来源追溯, 登记/更正姓名.
 import {
   $,
   api,
@@ -18,16 +19,27 @@ import {
 
 const who = startPage("volumes");
 
+// The search box's rule (as `notary volume find` at its prompt): 17 digits and a check
+// digit or X, once full-width forms and spaces are folded, is a 身份证号; else a 姓名.
+const ID_NUMBER = /^[0-9]{17}[0-9Xx]$/;
+
+function folded(text) {
+  return text.normalize("NFKC").replace(/\s+/g, "");
+}
+
+const NO_NAME = "未登记";
+
 function row(v) {
   const held = v.status === "held";
   return h(
     "tr",
     { "data-volume-id": v.id },
-    h("th", { scope: "row" }, h("code", { class: "hex", title: v.id }, v.id)),
+    h("th", { scope: "row", class: "cadre-name" }, v.cadre_name || badge(NO_NAME, "neutral")),
     h("td", {}, VOLUME_KIND_ZH[v.kind] || v.kind),
     h("td", {}, badge(VOLUME_STATUS_ZH[v.status] || v.status, held ? "ok" : "warn")),
-    h("td", {}, hexEl(v.cadre_blind_id, 12)),
     h("td", {}, timeEl(v.created_at)),
+    h("td", {}, h("code", { class: "hex", title: v.id }, v.id)),
+    h("td", {}, hexEl(v.cadre_blind_id, 12)),
     h(
       "td",
       { class: "row-actions" },
@@ -40,8 +52,56 @@ function row(v) {
         : null,
       held ? " " : null,
       h("a", { href: `provenance.html?volume=${encodeURIComponent(v.id)}`, "data-action": "provenance" }, "来源追溯"),
+      " ",
+      h(
+        "button",
+        { type: "button", class: "secondary", "data-action": "name", onclick: () => editName(v) },
+        v.cadre_name ? "更正姓名" : "登记姓名",
+      ),
     ),
   );
+}
+
+let editing = null; // the volume whose name the name form is for
+
+function editName(v) {
+  editing = v;
+  $("#name-title").textContent = v.cadre_name ? "更正干部姓名" : "登记干部姓名";
+  $("#name-volume").textContent = `案卷 ${v.id}（${VOLUME_KIND_ZH[v.kind] || v.kind}）`;
+  $("#name-input").value = v.cadre_name || "";
+  $("#name-input").removeAttribute("aria-invalid");
+  $("#name-card").hidden = false;
+  $("#name-input").focus();
+}
+
+function closeName() {
+  $("#name-card").hidden = true;
+  editing = null;
+}
+
+async function saveName(event) {
+  event.preventDefault();
+  if (!editing) return;
+  const input = $("#name-input");
+  const name = input.value.trim();
+  $("#name-save").disabled = true;
+  say("正在保存姓名…", "busy");
+  try {
+    const { data } = await api(`/v1/volumes/${encodeURIComponent(editing.id)}/cadre-name`, {
+      method: "PUT",
+      body: { cadre_name: name || null },
+    });
+    closeName();
+    show([data], "已更新的案卷", "");
+    say(data.cadre_name ? `已登记干部姓名：${data.cadre_name}。` : "已删除该案卷的干部姓名。", "ok");
+    focus($("#volumes caption"));
+  } catch (err) {
+    input.setAttribute("aria-invalid", "true");
+    sayError("保存姓名失败：", err);
+    input.focus();
+  } finally {
+    $("#name-save").disabled = false;
+  }
 }
 
 function show(items, caption, emptyText) {
@@ -57,7 +117,7 @@ function show(items, caption, emptyText) {
             h(
               "tr",
               {},
-              ["案卷 ID", "正本/副本", "状态", "干部盲化标识", "建档时间", "操作"].map((t) =>
+              ["干部姓名", "正本/副本", "状态", "建档时间", "案卷 ID", "干部盲化标识", "操作"].map((t) =>
                 h("th", { scope: "col" }, t),
               ),
             ),
@@ -66,6 +126,9 @@ function show(items, caption, emptyText) {
         )
       : h("p", { class: "empty" }, emptyText),
   );
+  // At phone width the table scrolls sideways: new results start at 姓名 and 状态,
+  // not where a click on a row's button last left it.
+  $("#list").scrollLeft = 0;
 }
 
 async function load() {
@@ -87,6 +150,12 @@ async function load() {
   }
 }
 
+// Whether a refusal (422) names this field.
+function about(err, field) {
+  const errors = (err && err.problem && err.problem.errors) || [];
+  return errors.some((e) => Array.isArray(e.loc) && e.loc.includes(field));
+}
+
 function invalid(input, text) {
   input.setAttribute("aria-invalid", "true");
   say(text, "error");
@@ -96,16 +165,30 @@ function invalid(input, text) {
 async function lookup(event) {
   event.preventDefault();
   const input = $("#lookup-id");
-  const id = input.value.trim();
-  if (!id) return invalid(input, "请填写干部身份证号。");
+  const typed = input.value.trim();
+  if (!typed) return invalid(input, "请填写干部身份证号或姓名。");
   input.removeAttribute("aria-invalid");
-  say("正在查找…", "busy");
+  const byId = ID_NUMBER.test(folded(typed));
+  const what = byId ? "身份证号" : "姓名";
+  const body = byId ? { cadre_identifier: typed } : { cadre_name: typed };
+  say(`正在按${what}查找…`, "busy");
   try {
-    const { data } = await api("/v1/volumes/lookup", { method: "POST", body: { cadre_identifier: id } });
+    const { data } = await api("/v1/volumes/lookup", { method: "POST", body });
     const items = itemsOf(data);
-    show(items, `查找结果：本单位保管该干部的案卷 ${items.length} 卷`, "本单位没有保管该干部的案卷（请核对身份证号，或该档案由其他单位保管）。");
-    say(items.length ? `找到 ${items.length} 卷。` : "未找到：本单位没有保管该干部的案卷。", items.length ? "ok" : "info");
+    const cadres = new Set(items.map((v) => v.cadre_blind_id)).size;
+    show(
+      items,
+      `按${what}查找：本单位保管的案卷 ${items.length} 卷`,
+      `本单位没有保管该干部的案卷（请核对${what}，或该档案由其他单位保管）。`,
+    );
+    say(
+      items.length
+        ? `按${what}找到 ${items.length} 卷${cadres > 1 ? `，属于 ${cadres} 名同名干部（以盲化标识区分）` : ""}。`
+        : `未找到：本单位没有保管该${what}的干部的案卷。`,
+      items.length ? "ok" : "info",
+    );
   } catch (err) {
+    input.setAttribute("aria-invalid", "true");
     sayError("查找失败：", err);
   }
 }
@@ -117,15 +200,20 @@ async function create(event) {
   if (!id) return invalid(input, "请填写干部身份证号。");
   input.removeAttribute("aria-invalid");
   const kind = document.querySelector('input[name="kind"]:checked').value;
+  const name = $("#create-name").value.trim();
+  const body = name ? { cadre_identifier: id, kind, cadre_name: name } : { cadre_identifier: id, kind };
   $("#create").disabled = true;
   say("正在建立案卷…", "busy");
   try {
-    const { data } = await api("/v1/volumes", { method: "POST", body: { cadre_identifier: id, kind } });
+    const { data } = await api("/v1/volumes", { method: "POST", body });
     input.value = "";
+    $("#create-name").value = "";
     show([data], `新建的案卷（${VOLUME_KIND_ZH[data.kind]}）`, "");
-    say(`已建立${VOLUME_KIND_ZH[data.kind]}案卷。下一步：点“登记材料”登记该卷的材料。`, "ok");
+    const named = data.cadre_name ? `（${data.cadre_name}）` : "";
+    say(`已建立${VOLUME_KIND_ZH[data.kind]}案卷${named}。下一步：点“登记材料”登记该卷的材料。`, "ok");
     focus($("#volumes caption"));
   } catch (err) {
+    if (about(err, "cadre_name")) $("#create-name").setAttribute("aria-invalid", "true");
     sayError("建立案卷失败：", err);
   } finally {
     $("#create").disabled = false;
@@ -136,7 +224,9 @@ if (who) {
   $("#lookup-form").addEventListener("submit", lookup);
   $("#create-form").addEventListener("submit", create);
   $("#show-all").addEventListener("click", load);
-  for (const el of ["#lookup-id", "#create-id"]) {
+  $("#name-form").addEventListener("submit", saveName);
+  $("#name-cancel").addEventListener("click", closeName);
+  for (const el of ["#lookup-id", "#create-id", "#create-name", "#name-input"]) {
     $(el).addEventListener("input", (e) => e.target.removeAttribute("aria-invalid"));
   }
   load();

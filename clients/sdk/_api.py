@@ -72,9 +72,25 @@ class ApiMethods:
     def list_volumes(self, limit: int | None = None, offset: int | None = None) -> Any:
         return self._run(core.get_json("/v1/volumes", _params(limit=limit, offset=offset)))
 
-    def create_volume(self, cadre_identifier: str, kind: str = "main") -> Any:
-        body = {"cadre_identifier": cadre_identifier, "kind": kind}
+    def create_volume(
+        self, cadre_identifier: str, kind: str = "main", cadre_name: str | None = None
+    ) -> Any:
+        body = _params(cadre_identifier=cadre_identifier, kind=kind, cadre_name=cadre_name)
         return self._run(core.send_json("POST", "/v1/volumes", body))
+
+    def lookup_volumes(
+        self, *, cadre_identifier: str | None = None, cadre_name: str | None = None
+    ) -> Any:
+        """The caller's unit's volumes of one cadre, by identifier or by 姓名 (exactly
+        one; sent in the body, never in the URL)."""
+        body = _params(cadre_identifier=cadre_identifier, cadre_name=cadre_name)
+        return self._run(core.send_json("POST", "/v1/volumes/lookup", body))
+
+    def set_cadre_name(self, volume_id: str, cadre_name: str | None) -> Any:
+        """Set or correct the cadre's 姓名 of a volume the caller's unit holds (None
+        removes it)."""
+        body = {"cadre_name": cadre_name}
+        return self._run(core.send_json("PUT", f"/v1/volumes/{volume_id}/cadre-name", body))
 
     def get_volume(self, volume_id: str) -> Any:
         return self._run(core.get_json(f"/v1/volumes/{volume_id}"))

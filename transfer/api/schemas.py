@@ -6,11 +6,19 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from notary.crypto import KeyFormatError, SM2PublicKey
 from transfer.db.models import UnitKind, UnitStatus, VolumeKind, VolumeStatus
-from transfer.fields import Label, UnitCode, UnitName
+from transfer.fields import CadreName, Label, UnitCode, UnitName
 from transfer.roles import Role
 
 T = TypeVar("T")
@@ -112,15 +120,42 @@ class VolumeCreate(BaseModel):
         "stored or returned.",
     )
     kind: VolumeKind
+    cadre_name: CadreName | None = Field(
+        default=None,
+        description="The cadre's 姓名 (optional): stored SM4-GCM sealed, with a blinded "
+        "index for the custodian's lookup; shown only to the volume's custodian.",
+    )
+
+
+_NAME_DOC = "The cadre's 姓名 (NFKC, whitespace removed); null: none registered."
 
 
 class VolumeLookup(BaseModel):
-    cadre_identifier: SecretStr = Field(min_length=1, max_length=64)
+    """Exactly one of the two: the cadre's identifier or the cadre's 姓名."""
+
+    cadre_identifier: SecretStr | None = Field(default=None, min_length=1, max_length=64)
+    cadre_name: CadreName | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> VolumeLookup:
+        given = (self.cadre_identifier is not None) + (self.cadre_name is not None)
+        if given != 1:
+            raise ValueError(
+                "干部身份证号与姓名须填写其中一项，且只填一项"
+                if given
+                else "请填写干部身份证号或姓名"
+            )
+        return self
+
+
+class VolumeNameSet(BaseModel):
+    cadre_name: CadreName | None = Field(description="The name; null removes it.")
 
 
 class VolumeOut(_Out):
     id: uuid.UUID
     cadre_blind_id: str = Field(description="HMAC-SM3 of the cadre identifier (hex).")
+    cadre_name: str | None = Field(default=None, description=_NAME_DOC)
     kind: VolumeKind
     custodian_unit_id: uuid.UUID
     status: VolumeStatus

@@ -212,6 +212,11 @@ class Volume(Base):
     # HMAC-SM3 of the cadre identifier under the deployment secret; the identifier
     # itself is never stored.
     cadre_blind_id: Mapped[str] = mapped_column(String(64), index=True)
+    # The cadre's 姓名, optional (transfer/cadre_names.py): its blinded index under a
+    # key derived from the same secret, and the name SM4-GCM sealed with the volume id
+    # as associated data. Never in clear, never in a log entry or a notice.
+    cadre_name_blind: Mapped[str | None] = mapped_column(String(64), index=True)
+    cadre_name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     kind: Mapped[VolumeKind] = mapped_column(str_enum(VolumeKind, "volume_kind"))
     custodian_unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"), index=True)
     status: Mapped[VolumeStatus] = mapped_column(

@@ -20,6 +20,7 @@ from transfer.services.errors import Unprocessable
 # against it by tests/console/test_vocabulary.py).
 FIELD_ZH: dict[str, str] = {
     "cadre_identifier": "干部身份证号（或建档标识）",
+    "cadre_name": "干部姓名",
     "kind": "正本/副本",
     "receiver": "接收单位代码",
     "transfer_no": "转递编号",

@@ -21,7 +21,15 @@ from transfer.api.errors import TooManyRequests, problem_responses
 from transfer.api.materials_view import list_volume_materials
 from transfer.api.pagination import Paging, page_of
 from transfer.api.routes import API_V1
-from transfer.api.schemas import MaterialOut, Page, VolumeCreate, VolumeLookup, VolumeOut
+from transfer.api.schemas import (
+    MaterialOut,
+    Page,
+    VolumeCreate,
+    VolumeLookup,
+    VolumeNameSet,
+    VolumeOut,
+)
+from transfer.cadre_names import blind_cadre_name, open_cadre_name, seal_cadre_name
 from transfer.db.models import Alert, CustodyEvent, CustodyEventKind, Volume, VolumeKind
 from transfer.db.types import utcnow
 from transfer.roles import Permission
@@ -54,6 +62,20 @@ def _blinded(secret: bytes, identifier: SecretStr) -> str:
                 }
             ]
         ) from None
+
+
+def volume_out(secret: bytes, volume: Volume) -> VolumeOut:
+    """A volume as its custodian sees it: with the cadre's name opened. Every caller
+    of this holds the volume (the routes below check), so no other unit learns a name."""
+    out = VolumeOut.model_validate(volume)
+    if volume.cadre_name_sealed is not None:
+        out.cadre_name = open_cadre_name(secret, volume.id, volume.cadre_name_sealed)
+    return out
+
+
+def _set_name(secret: bytes, volume: Volume, name: str | None) -> None:
+    volume.cadre_name_blind = None if name is None else blind_cadre_name(secret, name)
+    volume.cadre_name_sealed = None if name is None else seal_cadre_name(secret, volume.id, name)
 
 
 PROBE_ALERT = "cadre-main-volume-elsewhere"
@@ -91,7 +113,7 @@ def _check_probe_budget(db: Session, caller: Principal, per_hour: int) -> None:
 )
 def create_volume(
     body: VolumeCreate, db: WriteSession, state: StateDep, caller: VolumeWriter
-) -> Volume:
+) -> VolumeOut:
     if body.kind is VolumeKind.MAIN:
         _check_probe_budget(db, caller, state.settings.main_volume_probes_per_hour)
     blinded = _blinded(state.blinding_secret, body.cadre_identifier)
@@ -123,7 +145,10 @@ def create_volume(
             )
             db.commit()
         raise Conflict(MAIN_EXISTS)
-    volume = Volume(cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id)
+    volume = Volume(
+        id=uuid.uuid4(), cadre_blind_id=blinded, kind=body.kind, custodian_unit_id=caller.unit_id
+    )
+    _set_name(state.blinding_secret, volume, body.cadre_name)  # sealed with the volume's id
     db.add(volume)
     db.flush()
     # The first custody fact of the volume, committed with its log entry. Its on-chain
@@ -137,12 +162,13 @@ def create_volume(
     )
     append_custody(db, state.blinding_secret, row, {caller.unit_id: caller.unit_code}.__getitem__)
     db.commit()
-    return volume
+    return volume_out(state.blinding_secret, volume)
 
 
 @router.get("", response_model=Page[VolumeOut], summary="List the volumes the caller's unit holds")
 def list_volumes(
     db: DbSession,
+    state: StateDep,
     caller: VolumeReader,
     paging: Paging,
     kind: Annotated[VolumeKind | None, Query(description="Only 正本 or only 副本.")] = None,
@@ -153,27 +179,32 @@ def list_volumes(
     rows = db.scalars(
         query.order_by(Volume.created_at, Volume.id).limit(paging.limit + 1).offset(paging.offset)
     ).all()
-    return page_of([VolumeOut.model_validate(v) for v in rows], paging)
+    return page_of([volume_out(state.blinding_secret, v) for v in rows], paging)
 
 
 @router.post(
     "/lookup",
     response_model=list[VolumeOut],
-    summary="Find the caller's volumes of one cadre",
-    description="A POST so that the cadre identifier travels in the body, never in a URL "
-    "(URLs end up in access logs).",
+    summary="Find the caller's volumes of one cadre, by identifier or by 姓名",
+    description="Exactly one of `cadre_identifier` and `cadre_name`. A POST so that "
+    "either travels in the body, never in a URL (URLs end up in access logs). Only "
+    "the caller's unit's volumes are searched; a name may match several cadres.",
 )
 def lookup_volumes(
     body: VolumeLookup, db: DbSession, state: StateDep, caller: VolumeReader
-) -> list[Volume]:
-    blinded = _blinded(state.blinding_secret, body.cadre_identifier)
-    return list(
-        db.scalars(
-            select(Volume)
-            .where(Volume.cadre_blind_id == blinded, Volume.custodian_unit_id == caller.unit_id)
-            .order_by(Volume.kind, Volume.created_at)
-        )
+) -> list[VolumeOut]:
+    secret = state.blinding_secret
+    if body.cadre_identifier is not None:
+        match = Volume.cadre_blind_id == _blinded(secret, body.cadre_identifier)
+    else:
+        assert body.cadre_name is not None  # VolumeLookup: exactly one is given
+        match = Volume.cadre_name_blind == blind_cadre_name(secret, body.cadre_name)
+    rows = db.scalars(
+        select(Volume)
+        .where(match, Volume.custodian_unit_id == caller.unit_id)
+        .order_by(Volume.kind, Volume.created_at)
     )
+    return [volume_out(secret, v) for v in rows]
 
 
 @router.get(
@@ -182,8 +213,31 @@ def lookup_volumes(
     responses=problem_responses(404),
     summary="Get a volume",
 )
-def get_volume(volume_id: uuid.UUID, db: DbSession, caller: VolumeReader) -> Volume:
-    return held_volume(db, volume_id, caller.unit_id)
+def get_volume(
+    volume_id: uuid.UUID, db: DbSession, state: StateDep, caller: VolumeReader
+) -> VolumeOut:
+    return volume_out(state.blinding_secret, held_volume(db, volume_id, caller.unit_id))
+
+
+@router.put(
+    "/{volume_id}/cadre-name",
+    response_model=VolumeOut,
+    responses=problem_responses(404),
+    summary="Set, correct or remove the cadre's 姓名 of a volume the caller's unit holds",
+    description="For volumes registered without a name, received by transfer (notices "
+    "carry no names) or registered with a wrong one. `null` removes it.",
+)
+def set_cadre_name(
+    volume_id: uuid.UUID,
+    body: VolumeNameSet,
+    db: WriteSession,
+    state: StateDep,
+    caller: VolumeWriter,
+) -> VolumeOut:
+    volume = held_volume(db, volume_id, caller.unit_id)
+    _set_name(state.blinding_secret, volume, body.cadre_name)
+    db.commit()
+    return volume_out(state.blinding_secret, volume)
 
 
 @router.get(
