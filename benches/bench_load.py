@@ -22,6 +22,7 @@ Client and server share the machine's cores; the figures are for both together.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -32,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +63,14 @@ def material(i: int, size: int = 2 * MB) -> bytes:
 
 
 def seed(
-    base: str, admin: str, security: str, count: int
+    base: str | httpx.Client, admin: str, security: str, count: int
 ) -> tuple[str, list[tuple[str, str]], float]:
     """A unit, an operator key (issued by the admin, approved by the security
     administrator), a volume and ``count`` anchored materials; and the upload rate in
-    MB/s (one client, one upload after another, anchoring not waited)."""
-    with httpx.Client(base_url=base, timeout=120) as c:
+    MB/s (one client, one upload after another, anchoring not waited). ``base``: the
+    server's URL, or a client of it (an in-process ``TestClient``)."""
+    client = httpx.Client(base_url=base, timeout=120) if isinstance(base, str) else base
+    with contextlib.nullcontext(client) if client is base else client as c:
         h = {"Authorization": f"Bearer {admin}"}
         unit = (
             c.post(
@@ -130,6 +135,68 @@ def wait_for_processes(base: str, count: int, timeout_s: float = 60) -> set[int]
     return seen
 
 
+@dataclass(slots=True)
+class Served:
+    base: str
+    admin: str
+    security: str
+    pids: list[int]  # the supervisor's and the serving processes'
+    show_log: bool = False  # set when requests failed: the server's side of them
+
+
+@contextlib.contextmanager
+def serving(workers: int) -> Iterator[Served]:
+    """A fresh embedded deployment (SQLite, embedded chain, local store) served by
+    ``notary serve --workers N --no-access-log`` on a free loopback port, every
+    serving process answering. The server's log is printed when the block raised or
+    set ``show_log``."""
+    from transfer.roles import Role
+    from transfer.services.setup import init_home
+
+    with tempfile.TemporaryDirectory(prefix="notary-load-") as tmp:
+        home = Path(tmp) / "home"
+        keys = init_home(home, origin="load.archive-notary/log", centre_code="LOADC",
+                         centre_name="负载测试中心")  # fmt: skip
+        admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
+        security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_path = Path(tmp) / "server.log"
+        log = log_path.open("wb")
+        server = subprocess.Popen(
+            # No access log: one log line per request cost ~14 % of a verify call's
+            # CPU (load.md); a deployment behind a reverse proxy logs there.
+            [str(Path(sys.executable).parent / "notary"), "serve", "--home", str(home),
+             "--port", str(port), "--no-access-log", "--workers", str(workers)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        failed = True
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/v1/chain", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("notary serve did not start")
+                time.sleep(0.1)
+            serving = wait_for_processes(base, workers)
+            print(f"{len(serving)} serving processes: {sorted(serving)}", flush=True)
+            served = Served(base, admin, security, [server.pid, *sorted(serving)])
+            yield served
+            failed = served.show_log
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+            log.close()
+            if failed:
+                tail = log_path.read_text("utf-8", errors="replace")[-20_000:]
+                print(f"--- server log (end) ---\n{tail}", file=sys.stderr)
+
+
 def drive(base: str, key: str, mode: str, extra: list[str], args: argparse.Namespace) -> Any:
     what, _, loop = mode.partition("-")
     rate = ["--rate", str(args.rate)] if loop == "open" else []
@@ -158,59 +225,22 @@ def main() -> None:
     # Taken now: the load average "at start" is the one before the server and clients.
     title = header("Load: verify-by-SM3 and verify-on-read under concurrent clients")
 
-    from transfer.roles import Role
-    from transfer.services.setup import init_home
-
-    with tempfile.TemporaryDirectory(prefix="notary-load-") as tmp:
-        home = Path(tmp) / "home"
-        keys = init_home(home, origin="load.archive-notary/log", centre_code="LOADC",
-                         centre_name="负载测试中心")  # fmt: skip
-        admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
-        security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = (Path(tmp) / "server.log").open("wb")
-        results: dict[str, Any] = {}
-        server = subprocess.Popen(
-            # No access log: one log line per request cost ~14 % of a verify call's
-            # CPU (load.md); a deployment behind a reverse proxy logs there.
-            [str(Path(sys.executable).parent / "notary"), "serve", "--home", str(home),
-             "--port", str(port), "--no-access-log", "--workers", str(args.workers)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/v1/chain", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("notary serve did not start")
-                time.sleep(0.1)
-            serving = wait_for_processes(base, args.workers)
-            print(f"{len(serving)} serving processes: {sorted(serving)}", flush=True)
-            t0 = time.perf_counter()
-            key, mats, upload_mb_s = seed(base, admin, security, args.materials)
-            print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s "
-                  f"(uploads {upload_mb_s:.1f} MB/s)", flush=True)  # fmt: skip
-            for mode in args.modes:
-                if mode.startswith("sm3"):
-                    extra = ["--sm3", *(d for _, d in mats)]
-                elif mode == "read":
-                    extra = ["--target", *(f"{m}={d}" for m, d in mats)]
-                else:
-                    extra = []
-                results[mode] = drive(base, key, mode, extra, args)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-            log.close()
-            if any(r["errors"] for r in results.values()):  # the server's side of them
-                tail = (Path(tmp) / "server.log").read_text("utf-8", errors="replace")[-20_000:]
-                print(f"--- server log (end) ---\n{tail}", file=sys.stderr)
+    results: dict[str, Any] = {}
+    with serving(args.workers) as served:
+        base = served.base
+        t0 = time.perf_counter()
+        key, mats, upload_mb_s = seed(base, served.admin, served.security, args.materials)
+        print(f"seeded {len(mats)} × 2 MB in {time.perf_counter() - t0:.1f} s "
+              f"(uploads {upload_mb_s:.1f} MB/s)", flush=True)  # fmt: skip
+        for mode in args.modes:
+            if mode.startswith("sm3"):
+                extra = ["--sm3", *(d for _, d in mats)]
+            elif mode == "read":
+                extra = ["--target", *(f"{m}={d}" for m, d in mats)]
+            else:
+                extra = []
+            results[mode] = drive(base, key, mode, extra, args)
+        served.show_log = any(r["errors"] for r in results.values())
     report(title, results, upload_mb_s, args)
 
 

@@ -50,7 +50,7 @@ from notary.log.merkle import verify_consistency
 from notary.reader import MaterialRecord, check_entry
 from notary.receipts import EvidenceReceipt
 from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, InvalidCIDError
-from notary.verifier import ReceiptVerifier, TrustPolicy
+from notary.verifier import ReceiptVerifier, TrustPolicy, VerificationMemo
 
 AUTHENTICITY, COMPLETENESS, USABILITY, SECURITY = "真实性", "完整性", "可用性", "安全性"
 PROPERTIES = (AUTHENTICITY, COMPLETENESS, USABILITY, SECURITY)
@@ -201,9 +201,10 @@ def audit_materials(
     progress: Callable[[int], None] | None = None,
 ) -> Report:
     """Re-hash every material's content and re-check its proofs; record, never raise."""
+    receipts = _verifier(log_keys, chain)
     for n, item in enumerate(items, 1):
         before = len(report.problems)
-        sealed_size = _audit_one(item, store, holder, log_keys, chain, report)
+        sealed_size = _audit_one(item, store, holder, receipts, report)
         report.material_rows.append(_material_row(item, sealed_size, report.problems[before:]))
         report.materials += 1
         if progress is not None:
@@ -244,8 +245,7 @@ def _audit_one(
     item: AuditItem,
     store: ContentStore,
     holder: Callable[[MaterialRecord], Decrypter | None],
-    log_keys: list[SM2PublicKey],
-    chain: AnchorReader | None,
+    receipts: ReceiptVerifier,
     report: Report,
 ) -> int | None:
     """Check one material; the size of its ciphertext as read (None: not readable)."""
@@ -263,10 +263,9 @@ def _audit_one(
     else:
         try:
             check_entry(r, item.receipt.entry)
-            receipts = _verifier(log_keys, chain)
             receipts.check_offline(item.receipt, material_sm3=r.sm3)
             report.proofs_checked += 1
-            if chain is not None:
+            if receipts.chain is not None:
                 receipts.check_anchor(item.receipt)
         except VerificationError as e:
             problem(AUTHENTICITY, e.check, str(e))
@@ -358,8 +357,9 @@ def audit_custody(
     """Re-check every custody record against its logged entry, the entry's proof and
     anchor, the volume's custodian against the history and the contract; record, never
     raise."""
+    receipts = _verifier(log_keys, chain)
     for v in volumes:
-        _audit_volume_custody(v, log_keys, chain, report)
+        _audit_volume_custody(v, receipts, chain, report)
         report.volumes += 1
     return report
 
@@ -379,9 +379,7 @@ class _Logged(Protocol):
     def unreadable(self) -> VerificationError | None: ...
 
 
-def _check_logged(
-    e: _Logged, what: str, log_keys: list[SM2PublicKey], chain: AnchorReader | None, report: Report
-) -> None:
+def _check_logged(e: _Logged, what: str, receipts: ReceiptVerifier, report: Report) -> None:
     """The row derives the stored entry, whose proof and anchor hold."""
     problems = report.problems
     if e.unreadable is not None:
@@ -399,18 +397,27 @@ def _check_logged(
             Problem(AUTHENTICITY, "entry", e.subject, f"{what}记录与日志条目不符：{detail}")
         )
     try:
-        receipts = _verifier(log_keys, chain)
         receipts.check_offline(e.receipt)
         report.proofs_checked += 1
-        if chain is not None:
+        if receipts.chain is not None:
             receipts.check_anchor(e.receipt)
     except VerificationError as err:
         problems.append(Problem(AUTHENTICITY, err.check, e.subject, str(err)))
 
 
 def _verifier(log_keys: Sequence[SM2PublicKey], chain: AnchorReader | None) -> ReceiptVerifier:
-    """The audit checks this deployment's own receipts: its log keys, pinned."""
-    return ReceiptVerifier(TrustPolicy.pinned(*log_keys, require_anchor=False), chain)
+    """The audit checks this deployment's own receipts: its log keys, pinned.
+
+    With a memo for the one call of ``audit_*`` that builds it: the materials of a log
+    share few checkpoints (one per anchoring round), and verifying the same checkpoint's
+    SM2 signature and asking the chain about the same anchor again for each of them
+    was most of an audit's time per material (benches/results/city.md). The memo keeps
+    only passes, keyed by every input of the verdict (``VerificationMemo``), so a
+    tampered checkpoint, signature or anchor reference is a miss and is checked; it
+    lives no longer than the call, within which the chain is read as one state."""
+    return ReceiptVerifier(
+        TrustPolicy.pinned(*log_keys, require_anchor=False), chain, VerificationMemo()
+    )
 
 
 def _missing_rows(
@@ -431,13 +438,13 @@ def _missing_rows(
 
 
 def _audit_volume_custody(
-    v: VolumeCustody, log_keys: list[SM2PublicKey], chain: CustodyChain | None, report: Report
+    v: VolumeCustody, receipts: ReceiptVerifier, chain: CustodyChain | None, report: Report
 ) -> None:
     problems = report.problems
     for e in v.events:
         report.custody_events += 1
         before = len(problems)
-        _check_logged(e, "保管", log_keys, chain, report)
+        _check_logged(e, "保管", receipts, report)
         if chain is not None and e.tx_hash is not None:
             tx = chain.transaction_receipt(e.tx_hash)
             if (
@@ -542,12 +549,13 @@ def audit_records(
 ) -> Report:
     """Re-check every row against its logged entry, the entry's proof and anchor, and
     that every logged entry of the kind has its row; record, never raise."""
+    receipts = _verifier(log_keys, chain)
     for g in groups:
         what, check = RECORD_KINDS[g.kind]
         for r in g.rows:
             report.records[g.kind] = report.records.get(g.kind, 0) + 1
             before = len(report.problems)
-            _check_logged(r, what, log_keys, chain, report)
+            _check_logged(r, what, receipts, report)
             report.record_rows.append(
                 {
                     "kind": g.kind,

@@ -167,6 +167,25 @@ def test_unusable_file_and_unopenable_envelope(holdings: Holdings) -> None:
     assert found[SECURITY] == ["memo"]
 
 
+def test_a_forged_signature_is_found_after_the_same_checkpoint_verified_for_others(
+    holdings: Holdings,
+) -> None:
+    # The audit verifies a checkpoint shared by many materials once per run: the
+    # materials before and after the forged one carry the genuine signature of the same
+    # checkpoint, and the forged one is still checked, and found.
+    items = holdings.audit_items()
+    genuine = items[1].receipt
+    assert genuine is not None
+    forged = SM2PrivateKey.generate().sign(genuine.checkpoint.checkpoint.signed_bytes())
+    items[1] = replace(
+        items[1], receipt=replace(genuine, checkpoint=replace(genuine.checkpoint, signature=forged))
+    )
+    found = holdings.run(items)
+    assert found[AUTHENTICITY] == ["png"]
+    assert [p.check for p in holdings.report.problems] == ["checkpoint-signature"]
+    assert holdings.report.proofs_checked == 2
+
+
 def test_log_monitor_detects_a_rewritten_log(holdings: Holdings) -> None:
     log, key = holdings.log, holdings.log_key
     cps = [sign_checkpoint(key, "o", n, log.root(n), n) for n in (1, 2, 3)]
