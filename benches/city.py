@@ -391,10 +391,10 @@ def measure_live(app: Any, seconds: float, samples: int, rng: random.Random) -> 
 def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
     """``notary audit --volume`` through the CLI, and the whole-log audit's per-material
     step (the CLI's own functions) over the first ``prefix`` materials."""
-    from clients.commands.audit import _items, open_sources
     from notary.audit import audit_materials, new_report
     from transfer.db.models import Material, Unit, Volume
     from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.services.audit_scope import audit_items, open_sources
     from transfer.services.setup import settings_for
 
     out: dict[str, Any] = {}
@@ -428,7 +428,7 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
             report = new_report("prefix")
             t0 = time.perf_counter()
             audit_materials(
-                (item for item, _ in _items(s, rows, src)),
+                (item for item, _ in audit_items(s, rows, src)),
                 store=src.store,
                 holder=lambda _r: None,
                 log_keys=[src.log_key],
