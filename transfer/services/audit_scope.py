@@ -1,6 +1,6 @@
 """What ``notary audit`` reads on the server: the deployment (log key, units' keys,
 store, chain) and the database rows of the materials in scope, as
-:class:`notary.audit.AuditItem` (notary/audit.py does the checking)."""
+:class:`notary.audit.AuditItem` (notary/audit/ does the checking)."""
 
 from __future__ import annotations
 
