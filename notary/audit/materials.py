@@ -43,7 +43,9 @@ class AuditItem:
 
     record: MaterialRecord
     media_type: str
-    receipt: EvidenceReceipt | None
+    # The stored receipt; None before anchoring; the error when the stored entry or
+    # checkpoint does not even parse (a finding, not a reason to stop the audit).
+    receipt: EvidenceReceipt | VerificationError | None
     label: str = ""
     details: MaterialDetails | None = None
 
@@ -93,7 +95,8 @@ def _results(found: list[Problem]) -> dict[str, str]:
 
 
 def _material_row(item: AuditItem, sealed_size: int | None, found: list[Problem]) -> dict[str, Any]:
-    r, d, receipt = item.record, item.details, item.receipt
+    r, d = item.record, item.details
+    receipt = item.receipt if isinstance(item.receipt, EvidenceReceipt) else None
     anchor = None if receipt is None else receipt.anchor
     return {
         "material_id": r.material_id,
@@ -135,6 +138,8 @@ def _audit_one(
     # Proofs first: they need no content, so a missing material is still checked.
     if item.receipt is None:
         problem(AUTHENTICITY, "anchor", "登记条目尚未纳入已锚定的检查点 (not yet anchored)")
+    elif isinstance(item.receipt, VerificationError):
+        problem(AUTHENTICITY, item.receipt.check, f"存储的证明无法读取: {item.receipt}")
     else:
         try:
             check_entry(r, item.receipt.entry)

@@ -154,3 +154,31 @@ def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path,
         ("真实性", flipped["id"])
     ]
     assert good["id"] not in r.out.split('"problems"')[1]
+
+
+def test_an_entry_that_no_longer_parses_is_a_finding_and_the_audit_goes_on(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    vol, (garbled, intact) = _ingest(service, tmp_path, 2)
+    engine = make_engine(settings_for(service.home).database_url_resolved)
+    try:
+        with write_sessionmaker(engine)() as s:
+            leaf_index = s.scalar(
+                select(Material.leaf_index).where(Material.id == uuid.UUID(garbled["id"]))
+            )
+            leaf = s.get(LogLeaf, leaf_index)
+            assert leaf is not None
+            leaf.entry = b"{" + leaf.entry[1:-1] + b"!"  # no longer canonical JSON
+            s.commit()
+    finally:
+        engine.dispose()
+    out = tmp_path / "report"
+    r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
+            "--rpc", service.rpc_url)  # fmt: skip
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    found = {(p["property"], p["check"], p["subject"].split("（")[0]) for p in doc["problems"]}
+    assert ("真实性", "format", garbled["id"]) in found
+    # The other material was still checked, and passed.
+    assert not any(p["subject"].startswith(intact["id"]) for p in doc["problems"])
+    assert doc["summary"]["materials"] == 2

@@ -58,6 +58,7 @@ from notary.envelope import WrappedKey
 from notary.errors import VerificationError
 from notary.log.merkle import consistency_proof
 from notary.reader import MaterialRecord
+from notary.receipts import EvidenceReceipt
 from tests.service import _notary as n
 from tests.service.conftest import Cast
 from transfer.api.state import AppState
@@ -339,12 +340,11 @@ def _audit_items(
             m.cid,
             WrappedKey(bytes.fromhex(key.key_fingerprint), key.wrapped),
         )
+        receipt: EvidenceReceipt | VerificationError
         try:
             receipt = stored_receipt(s, m.leaf_index, log_key)
-        except VerificationError as e:
-            # The stored entry or checkpoint does not even parse: the audit's loader says so.
-            report.problems.append(Problem(AUTHENTICITY, e.check, str(m.id), str(e)))
-            continue
+        except VerificationError as e:  # as notary audit does: a finding of the item's
+            receipt = e
         items.append(AuditItem(record, m.media_type, receipt, label=str(m.id)))
     return items, custodians
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from notary.crypto import SM2PrivateKey, SM2PublicKey
-from notary.errors import NotaryError
+from notary.errors import NotaryError, VerificationError
+from notary.receipts import EvidenceReceipt
 from notary.store import ContentStore
 from transfer.services.errors import BadRequest, NotFound, ServiceUnavailable
 
@@ -98,11 +99,12 @@ def audit_items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
             if key_row is None
             else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
         )
-        receipt = (
-            None
-            if material.leaf_index is None
-            else stored_receipt(s, material.leaf_index, src.log_key)
-        )
+        receipt: EvidenceReceipt | VerificationError | None = None
+        if material.leaf_index is not None:
+            try:
+                receipt = stored_receipt(s, material.leaf_index, src.log_key)
+            except VerificationError as e:  # the audit's finding, not its end
+                receipt = e
         mid = str(material.id)
         record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
         designation = f"{material.category}-{material.seq_no}-{material.pages}"
