@@ -10,11 +10,17 @@ from notary.canonical import canonical_json
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.entries import encode_entry, material_registered
+from notary.errors import VerificationError
 from notary.log.tree import MerkleLog
 from notary.receipts import verify_offline
-from transfer.db.models import Checkpoint, CheckpointStatus
+from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
 from transfer.db.treestore import DbTreeStorage
-from transfer.services.receipts import anchored_receipts, receipt_state
+from transfer.services.receipts import (
+    anchored_receipts,
+    receipt_state,
+    stored_receipt,
+    stored_receipts,
+)
 
 ORIGIN = "batch.example/log"
 
@@ -125,3 +131,36 @@ def test_newest_puts_every_anchored_leaf_under_the_newest_anchored_checkpoint(
                 material_sm3=bytes.fromhex(receipt.entry["sm3"]),
                 trusted_log_keys=[key.public_key],
             )
+
+
+def test_stored_receipts_are_the_single_ones_and_a_damaged_leaf_keeps_its_own_error(
+    db: Session,
+) -> None:
+    key = SM2PrivateKey.generate()
+    for count, status in [
+        (3, CheckpointStatus.ANCHORED),
+        (5, CheckpointStatus.ANCHORED),
+        (2, CheckpointStatus.PENDING),
+    ]:
+        _append(db, key, count, status)
+    leaf = db.get(LogLeaf, 4)
+    assert leaf is not None
+    leaf.entry = leaf.entry[:-1] + b"!"  # no longer canonical JSON
+    db.commit()
+
+    leaves = list(range(10))
+    batch = stored_receipts(db, leaves, key.public_key)
+
+    assert set(batch) == set(leaves)
+    assert isinstance(batch[4], VerificationError) and batch[4].check == "format"
+    for i in leaves:
+        if i == 4:
+            continue
+        single = stored_receipt(db, i, key.public_key)
+        got = batch[i]
+        if single is None:
+            assert got is None, i  # only a pending checkpoint holds it
+            continue
+        assert isinstance(got, type(single)), i
+        assert canonical_json(got.to_json()) == canonical_json(single.to_json()), i
+    assert batch[8] is None and batch[9] is None

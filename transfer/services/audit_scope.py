@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from notary.crypto import SM2PrivateKey, SM2PublicKey
-from notary.errors import NotaryError, VerificationError
-from notary.receipts import EvidenceReceipt
+from notary.errors import NotaryError
 from notary.store import ContentStore
 from transfer.services.errors import BadRequest, NotFound, ServiceUnavailable
+
+# Materials whose receipts and keys are loaded together.
+AUDIT_BATCH = 256
 
 
 @dataclass
@@ -83,34 +85,39 @@ def scope_materials(
     return scope, list(rows), volumes
 
 
-def audit_items(s: Any, rows: list[Any], src: Sources) -> Iterator[Any]:
-    """AuditItems built lazily, so the progress bar moves with the work."""
+def audit_items(
+    s: Any, rows: list[Any], src: Sources, *, batch_size: int = AUDIT_BATCH
+) -> Iterator[Any]:
+    """AuditItems built lazily, ``batch_size`` rows at a time (receipts and keys each in
+    a few queries per batch), so the progress bar moves with the work."""
 
     from notary.audit import AuditItem, MaterialDetails
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
-    from transfer.services.access import active_key
-    from transfer.services.receipts import stored_receipt
+    from transfer.services.access import active_keys
+    from transfer.services.receipts import stored_receipts
 
-    for material, _volume, unit in rows:
-        key_row = active_key(s, unit.id, material.id)
-        wrapped = (
-            WrappedKey(b"\0" * 32, b"")
-            if key_row is None
-            else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
-        )
-        receipt: EvidenceReceipt | VerificationError | None = None
-        if material.leaf_index is not None:
-            try:
-                receipt = stored_receipt(s, material.leaf_index, src.log_key)
-            except VerificationError as e:  # the audit's finding, not its end
-                receipt = e
-        mid = str(material.id)
-        record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
-        designation = f"{material.category}-{material.seq_no}-{material.pages}"
-        label = f"{mid}（{designation} {material.title}）"
-        details = MaterialDetails(
-            designation, material.title, unit.code, material.size, material.leaf_index
-        )
-        item = AuditItem(record, material.media_type, receipt, label=label, details=details)
-        yield item, unit.code
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        leaves = [m.leaf_index for m, _, _ in batch if m.leaf_index is not None]
+        receipts = stored_receipts(s, leaves, src.log_key)
+        keys = {}
+        for unit_id in {u.id for _, _, u in batch}:
+            keys.update(active_keys(s, unit_id, [m.id for m, _, u in batch if u.id == unit_id]))
+        for material, _volume, unit in batch:
+            key_row = keys.get(material.id)
+            wrapped = (
+                WrappedKey(b"\0" * 32, b"")
+                if key_row is None
+                else WrappedKey(bytes.fromhex(key_row.key_fingerprint), key_row.wrapped)
+            )
+            receipt = None if material.leaf_index is None else receipts[material.leaf_index]
+            mid = str(material.id)
+            record = MaterialRecord(mid, bytes.fromhex(material.sm3), material.cid, wrapped)
+            designation = f"{material.category}-{material.seq_no}-{material.pages}"
+            label = f"{mid}（{designation} {material.title}）"
+            details = MaterialDetails(
+                designation, material.title, unit.code, material.size, material.leaf_index
+            )
+            item = AuditItem(record, material.media_type, receipt, label=label, details=details)
+            yield item, unit.code

@@ -20,6 +20,7 @@ from notary.anchoring import covering_size
 from notary.checkpoint import parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.entries import decode_entry
+from notary.errors import VerificationError
 from notary.log.merkle import inclusion_proof, inclusion_proofs
 from notary.receipts import EvidenceReceipt, build_receipt
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
@@ -141,6 +142,29 @@ def anchored_receipts(
     return out
 
 
+def stored_receipts(
+    session: Session, leaf_indices: Sequence[int], log_key: SM2PublicKey
+) -> dict[int, EvidenceReceipt | VerificationError | None]:
+    """``stored_receipt`` of many leaves (as stored, not checked), in a few queries per
+    batch; a leaf whose stored entry or checkpoint does not parse gets its error, for
+    the auditor to record. A batch where anything fails to assemble is done again leaf by
+    leaf, so one damaged leaf never takes its neighbours' receipts with it."""
+    wanted = sorted(set(leaf_indices))
+    out: dict[int, EvidenceReceipt | VerificationError | None] = {}
+    for start in range(0, len(wanted), _BATCH):
+        batch = wanted[start : start + _BATCH]
+        covering = _smallest_anchored_covering(session, batch)
+        try:
+            out.update(_anchored_batch(session, batch, covering, log_key, checked=False))
+        except VerificationError:
+            for leaf in batch:
+                try:
+                    out[leaf] = stored_receipt(session, leaf, log_key)
+                except VerificationError as e:
+                    out[leaf] = e
+    return out
+
+
 def _newest_anchored(session: Session) -> Checkpoint | None:
     return session.scalar(
         select(Checkpoint)
@@ -151,7 +175,12 @@ def _newest_anchored(session: Session) -> Checkpoint | None:
 
 
 def _anchored_batch(
-    session: Session, leaves: list[int], covering: dict[int, Checkpoint], log_key: SM2PublicKey
+    session: Session,
+    leaves: list[int],
+    covering: dict[int, Checkpoint],
+    log_key: SM2PublicKey,
+    *,
+    checked: bool = True,
 ) -> dict[int, EvidenceReceipt | None]:
     rows = session.execute(select(LogLeaf.idx, LogLeaf.entry).where(LogLeaf.idx.in_(covering)))
     entries = {r.idx: r.entry for r in rows}
@@ -164,8 +193,12 @@ def _anchored_batch(
         raw = entries.get(leaf)
         if raw is None:
             raise LookupError(f"the log has no entry {leaf}")
-        out[leaf] = build_receipt(
-            decode_entry(raw), leaf, proof, parsed[row.tree_size], log_key, anchor_ref_of(row)
+        parts = (decode_entry(raw), leaf, proof, parsed[row.tree_size], log_key)
+        anchor = anchor_ref_of(row)
+        out[leaf] = (
+            build_receipt(*parts, anchor)
+            if checked
+            else EvidenceReceipt(parts[0], leaf, tuple(proof), parts[3], log_key, anchor)
         )
     return out
 
