@@ -115,15 +115,19 @@ def list_(
     if as_json:
         print_json(items)
         return
+    _print_volumes(items, times, "本单位保管的案卷")
+
+
+def _print_volumes(volumes: list[dict[str, Any]], times: Times, title: str) -> None:
     t = Table(
         Column("案卷 ID", no_wrap=True),
         "干部姓名",
         "类别",
         "状态",
         f"建卷时间（{times.label}）",
-        title="本单位保管的案卷",
+        title=title,
     )
-    for v in items:
+    for v in volumes:
         t.add_row(
             str(v["id"]),
             _name(v),
@@ -132,7 +136,7 @@ def list_(
             times.minutes(v["created_at"]),
         )
     out.print(t)
-    out.print(f"共 {len(items)} 卷")
+    out.print(f"共 {len(volumes)} 卷")
 
 
 @volume_app.command("show")
@@ -204,24 +208,7 @@ def find(
     if not found:
         out.print(f"未找到：本单位没有保管该{what}的干部的案卷（请核对，或该档案由其他单位保管）")
         return
-    t = Table(
-        Column("案卷 ID", no_wrap=True),
-        "干部姓名",
-        "类别",
-        "状态",
-        f"建卷时间（{times.label}）",
-        title=f"按{what}查找的结果",
-    )
-    for v in found:
-        t.add_row(
-            str(v["id"]),
-            _name(v),
-            KINDS.get(v["kind"], v["kind"]),
-            STATUSES.get(v["status"], v["status"]),
-            times.minutes(v["created_at"]),
-        )
-    out.print(t)
-    out.print(f"共 {len(found)} 卷")
+    _print_volumes(found, times, f"按{what}查找的结果")
 
 
 @volume_app.command("name")
