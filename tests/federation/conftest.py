@@ -36,7 +36,8 @@ class World:
             [NOTARY, *args], capture_output=True, text=True, timeout=300, check=False
         )
         if ok:
-            assert done.returncode == 0, f"notary {shlex.join(args)}: {done.stderr}"
+            # stdout too: a 四性 report names the check that failed.
+            assert done.returncode == 0, f"notary {shlex.join(args)}: {done.stderr}{done.stdout}"
         return done
 
     def api(self, centre: str, method: str, path: str, **kw: Any) -> httpx.Response:
