@@ -94,9 +94,8 @@ def get_receipt(
 ) -> JSONResponse:
     with state.sessions() as s:
         material = held_material(s, material_id, caller.unit_id)
-    if material.leaf_index is None:
-        raise Conflict(f"material {material_id} has no log entry")
-    with state.sessions() as s:
+        if material.leaf_index is None:
+            raise Conflict(f"material {material_id} has no log entry")
         try:
             rs = receipt_state(s, material.leaf_index, notary.log_public_key)
         except VerificationError as e:  # the stored evidence fails: a named refusal
@@ -217,6 +216,5 @@ def material_provenance(
 ) -> dict[str, Any]:
     with state.sessions() as s:
         material = held_material(s, material_id, caller.unit_id)
-    with state.sessions() as s:
         items = material_timeline(s, material, Keys(state.blinding_secret, notary.log_public_key))
     return {"material_id": str(material_id), "lineage_id": str(material.lineage_id), "items": items}
