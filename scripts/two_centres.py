@@ -16,6 +16,7 @@ commands; Ctrl-C stops every process it started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -49,14 +50,17 @@ def run(*args: str, log: Path) -> str:
     return done.stdout
 
 
-def _create_pg_database(name: str) -> str:
+def _pg_database(name: str, *, create: bool) -> str:
+    """Create (or drop) centre B's database. Its name carries this process id, so
+    that two walkthroughs on one PostgreSQL server never share or drop each other's."""
     import psycopg
 
     with psycopg.connect(
         "host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True
     ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
     return f"{PG}/{name}"
 
 
@@ -80,6 +84,7 @@ def up(work: Path) -> None:
     log.write_text("", "utf-8")
     stop: list[object] = []
     services: list[subprocess.Popen[bytes]] = []
+    pg_name = f"notary_centre_b_{os.getpid()}"
     try:
         chain = AnvilProcess(state_file=work / "chain-state.json").start()
         stop.append(chain)
@@ -98,7 +103,7 @@ def up(work: Path) -> None:
         network = str(work / "admin" / "network.json")
 
         env: dict[str, str] = {"NETWORK": network, "ADMIN_HOME": str(work / "admin")}
-        databases = {"a": "", "b": _create_pg_database("notary_centre_b")}
+        databases = {"a": "", "b": _pg_database(pg_name, create=True)}
         names = {"a": "甲市干部档案中心", "b": "乙市干部档案中心"}
         for c in ("a", "b"):
             code = f"C{c.upper()}"
@@ -196,6 +201,8 @@ def up(work: Path) -> None:
                 proc.kill()
         for thing in reversed(stop):
             thing.stop()  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):  # PostgreSQL down: nothing left to drop
+            _pg_database(pg_name, create=False)
 
 
 def main() -> None:
