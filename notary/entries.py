@@ -188,6 +188,37 @@ def is_transfer_event(entry: dict[str, Any]) -> bool:
     )
 
 
+# The log's subject index (``log_subjects`` in the service database): which entries are
+# about which subject, so that an audit of one volume reads that volume's entries only.
+# Kinds, and the field of the entry that names the subject:
+SUBJECT_CUSTODY = "custody"  # a volume's custody.event: the blinded volume reference
+SUBJECT_READ = "read"  # a material.read: the material id
+SUBJECT_TRANSFER = "transfer"  # a transfer's step (custody.event transfer.*): the transfer id
+SUBJECT_MAX = 64  # longest subject the index holds (refs, ids); a longer one is not indexed
+
+
+def entry_subject(entry: Any) -> tuple[str, str] | None:
+    """The (kind, subject) the log's subject index files ``entry`` under, None for an
+    entry it does not index (registrations, access events, anything malformed). The one
+    definition of the writer (``DbTreeStorage.put_entries``), the migration's backfill
+    and the audit that checks an index row against the log."""
+    if not isinstance(entry, dict):
+        return None
+    kind = entry.get("type")
+    if kind == MATERIAL_READ:
+        found = (SUBJECT_READ, entry.get("material_id"))
+    elif kind == CUSTODY_EVENT and is_transfer_event(entry):
+        found = (SUBJECT_TRANSFER, entry.get("transfer_id"))
+    elif kind == CUSTODY_EVENT:
+        found = (SUBJECT_CUSTODY, entry.get("volume"))
+    else:
+        return None
+    subject = found[1]
+    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX:
+        return None
+    return found[0], subject
+
+
 def check_describes(
     entry: dict[str, Any],
     *,

@@ -34,6 +34,7 @@ logged rows share) and ``render`` (HTML and the report files).
 
 from notary.audit.checkpoints import audit_checkpoints
 from notary.audit.custody import CustodyChain, CustodyItem, VolumeCustody, audit_custody
+from notary.audit.logged import INDEX_CHECK, IndexedLeaf, SubjectIndex
 from notary.audit.materials import AuditItem, MaterialDetails, audit_materials
 from notary.audit.records import RECORD_KINDS, LoggedRecord, LoggedRecords, audit_records
 from notary.audit.render import render_html, write_report
@@ -52,6 +53,7 @@ from notary.audit.report import (
 __all__ = [
     "AUTHENTICITY",
     "COMPLETENESS",
+    "INDEX_CHECK",
     "PROPERTIES",
     "PROPERTY_EN",
     "RECORD_KINDS",
@@ -60,11 +62,13 @@ __all__ = [
     "AuditItem",
     "CustodyChain",
     "CustodyItem",
+    "IndexedLeaf",
     "LoggedRecord",
     "LoggedRecords",
     "MaterialDetails",
     "Problem",
     "Report",
+    "SubjectIndex",
     "VolumeCustody",
     "audit_checkpoints",
     "audit_custody",

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from notary.anchoring import AnchorReader
-from notary.audit.logged import check_logged, missing_rows, receipt_verifier
+from notary.audit.logged import (
+    SubjectIndex,
+    check_index,
+    check_logged,
+    missing_rows,
+    receipt_verifier,
+)
 from notary.audit.report import AUTHENTICITY, COMPLETENESS, Problem, Report
 from notary.crypto import SM2PublicKey
 from notary.errors import VerificationError
@@ -42,6 +48,9 @@ class VolumeCustody:
     logged: tuple[int, ...] = ()  # leaf indices of the volume's custody entries in the log
     chain_volume_id: bytes | None = None  # the opaque id on chain; None: never on chain
     custodian_account: str | None = None  # the account the custodian acts through
+    # Set when the log was read through its subject index instead of scanned: then the
+    # index is checked against the rows and the log, and ``logged`` is what it confirms.
+    index: SubjectIndex | None = None
 
 
 class CustodyChain(AnchorReader, Protocol):
@@ -110,7 +119,10 @@ def _audit_volume_custody(
                 "passed": len(problems) == before,
             }
         )
-    missing = missing_rows(v.events, v.logged, "保管", "custody-record", v.subject)
+    logged: Iterable[int] = v.logged
+    if v.index is not None:
+        logged = check_index(v.events, v.index, "保管", v.subject, receipts, report)
+    missing = missing_rows(v.events, logged, "保管", "custody-record", v.subject)
     problems.extend(missing)
     holder = None
     for e in v.events:

@@ -4,12 +4,13 @@ proof and anchor verify (one receipt verifier per audit run)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from notary.anchoring import AnchorReader
 from notary.audit.report import AUTHENTICITY, COMPLETENESS, Problem, Report
 from notary.crypto import SM2PublicKey
-from notary.entries import differing_fields, encode_entry
+from notary.entries import differing_fields, encode_entry, entry_subject
 from notary.errors import VerificationError
 from notary.receipts import EvidenceReceipt
 from notary.verifier import ReceiptVerifier, TrustPolicy, VerificationMemo
@@ -93,3 +94,91 @@ def missing_rows(
         for leaf in logged
         if leaf not in recorded
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedLeaf:
+    """A leaf the log's subject index lists for a subject and no row stands for, as the
+    log holds it: the stored entry (None: no such leaf, or it does not parse) and its
+    proof to an anchored checkpoint, unchecked (None: not anchored yet, or unreadable)."""
+
+    leaf_index: int
+    entry: dict[str, Any] | None
+    receipt: EvidenceReceipt | None = None
+    unreadable: VerificationError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectIndex:
+    """What the log's subject index lists for one subject (``notary.entries.entry_subject``:
+    kind and subject), read instead of scanning the log by an audit of a few volumes."""
+
+    kind: str
+    subject: str
+    leaves: tuple[int, ...]  # every leaf the index lists for the subject
+    unmatched: tuple[IndexedLeaf, ...] = ()  # those of them no row stands for
+
+
+# The stable check id of findings about the index itself.
+INDEX_CHECK = "log-index"
+
+
+def check_index(
+    rows: Iterable[_Logged],
+    index: SubjectIndex,
+    what: str,
+    subject: str,
+    receipts: ReceiptVerifier,
+    report: Report,
+) -> list[int]:
+    """The index is a finder, not evidence: every row's leaf must be listed (else the
+    index lost a row: 完整性), and every listed leaf no row stands for must hold, in the
+    log, an entry of the kind about the subject whose proof to a signed checkpoint holds
+    (else the index was altered: 真实性). Returns the listed leaves the log confirms,
+    for ``missing_rows`` (a confirmed leaf without its row is a deleted record)."""
+    problems = report.problems
+    key = (index.kind, index.subject)
+    listed = set(index.leaves)
+    for r in rows:
+        leaf = r.leaf_index
+        if leaf is None or leaf in listed:
+            continue
+        if r.receipt is not None and entry_subject(r.receipt.entry) != key:
+            continue  # the row names another entry: check_logged's finding, not the index's
+        problems.append(
+            Problem(
+                COMPLETENESS,
+                INDEX_CHECK,
+                subject,
+                f"日志序号 {leaf} 的{what}条目不在日志索引中（索引行被删除？）",
+            )
+        )
+    confirmed = []
+    for u in index.unmatched:
+        if u.entry is None or entry_subject(u.entry) != key:
+            problems.append(
+                Problem(
+                    AUTHENTICITY,
+                    INDEX_CHECK,
+                    subject,
+                    f"日志索引把日志序号 {u.leaf_index} 列为本对象的{what}条目，"
+                    "但日志中该序号的条目不是（索引被篡改？）",
+                )
+            )
+            continue
+        if u.unreadable is not None:
+            problems.append(Problem(AUTHENTICITY, u.unreadable.check, subject, str(u.unreadable)))
+            continue
+        if u.receipt is not None:
+            try:
+                receipts.check_offline(u.receipt)
+                report.proofs_checked += 1
+                if receipts.chain is not None:
+                    receipts.check_anchor(u.receipt)
+            except VerificationError as err:
+                problems.append(
+                    Problem(AUTHENTICITY, err.check, subject, f"日志序号 {u.leaf_index}：{err}")
+                )
+                continue
+        confirmed.append(u.leaf_index)
+    return confirmed

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from notary.anchoring import AnchorReader
-from notary.audit.logged import check_logged, missing_rows, receipt_verifier
+from notary.audit.logged import (
+    SubjectIndex,
+    check_index,
+    check_logged,
+    missing_rows,
+    receipt_verifier,
+)
 from notary.audit.report import RECORD_KINDS, Report
 from notary.crypto import SM2PublicKey
 from notary.errors import VerificationError
@@ -38,6 +44,8 @@ class LoggedRecords:
     subject: str
     rows: tuple[LoggedRecord, ...]
     logged: tuple[int, ...] = ()
+    # Set when the log was read through its subject index (as for VolumeCustody.index).
+    index: SubjectIndex | None = None
 
 
 def audit_records(
@@ -70,5 +78,8 @@ def audit_records(
                     "passed": len(report.problems) == before,
                 }
             )
-        report.problems.extend(missing_rows(g.rows, g.logged, what, check, g.subject))
+        logged: Iterable[int] = g.logged
+        if g.index is not None:
+            logged = check_index(g.rows, g.index, what, g.subject, receipts, report)
+        report.problems.extend(missing_rows(g.rows, logged, what, check, g.subject))
     return report

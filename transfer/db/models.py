@@ -287,6 +287,23 @@ class LogLeaf(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LogSubject(Base):
+    """The log's subject index: leaf ``leaf_index`` is an entry of ``kind`` about
+    ``subject`` (:func:`notary.entries.entry_subject`: a volume's custody entries by its
+    blinded reference, a material's reads by its id, a transfer's steps by its id).
+
+    Written with the leaf, in the same transaction (``DbTreeStorage.put_entries``), and
+    derivable from the log alone. A finder, never evidence: an audit that reads the log
+    through it checks every row it lists against the leaf it points at, and every
+    logged row against it (docs/service.md, "The log's subject index")."""
+
+    __tablename__ = "log_subjects"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
 class LogNode(Base):
     """A complete subtree hash: level 0 are leaf hashes, level k covers 2**k leaves."""
 

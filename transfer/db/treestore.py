@@ -30,10 +30,12 @@ from sqlalchemy import func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from notary.canonical import CanonicalJSONError, parse_json
 from notary.crypto import sm3
+from notary.entries import CUSTODY_EVENT, MATERIAL_READ, entry_subject
 from notary.log.merkle import leaf_hash
 from notary.log.storage import Node, NodeKey, StorageError
-from transfer.db.models import LogLeaf, LogNode
+from transfer.db.models import LogLeaf, LogNode, LogSubject
 from transfer.db.types import utcnow
 
 # Fixed key of the log-append advisory lock ("notarylg" as a 64-bit integer).
@@ -48,6 +50,26 @@ def lock_log(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOG_LOCK})
+
+
+# Canonical entry bytes (sorted keys, no spaces) of the kinds the subject index files
+# contain one of these: only those leaves are parsed when they are written.
+SUBJECT_MARKS = tuple(f'"type":"{t}"'.encode() for t in (CUSTODY_EVENT, MATERIAL_READ))
+
+
+def entry_subjects(first_index: int, entries: Sequence[bytes]) -> list[dict[str, object]]:
+    """The ``log_subjects`` rows of leaves ``first_index …`` (``entry_subject`` of each)."""
+    rows: list[dict[str, object]] = []
+    for i, raw in enumerate(entries):
+        if not any(m in raw for m in SUBJECT_MARKS):
+            continue
+        try:
+            found = entry_subject(parse_json(raw))
+        except (CanonicalJSONError, UnicodeDecodeError):
+            continue
+        if found is not None:
+            rows.append({"kind": found[0], "subject": found[1], "leaf_index": first_index + i})
+    return rows
 
 
 class DbTreeStorage:
@@ -118,7 +140,9 @@ class DbTreeStorage:
     # --- entries -----------------------------------------------------------------------
 
     def put_entries(self, first_index: int, entries: Sequence[bytes]) -> None:
-        """Store the entry bytes of leaves ``first_index …`` (after ``put_nodes``)."""
+        """Store the entry bytes of leaves ``first_index …`` (after ``put_nodes``) and
+        their rows of the log's subject index (``log_subjects``), in the same
+        transaction, so that the index never lists less or more than the log holds."""
         if not entries:
             return
         now = utcnow()
@@ -127,6 +151,9 @@ class DbTreeStorage:
             for i, e in enumerate(entries)
         ]
         self._session.execute(insert(LogLeaf), rows)
+        subjects = entry_subjects(first_index, entries)
+        if subjects:
+            self._session.execute(insert(LogSubject), subjects)
 
     def entry(self, index: int) -> bytes:
         value = self._session.scalar(select(LogLeaf.entry).where(LogLeaf.idx == index))

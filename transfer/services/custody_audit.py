@@ -7,6 +7,12 @@ every custody entry the log holds for the volume (found by its blinded reference
 that a deleted row shows; and, for a volume that was ever dispatched, its id on chain
 and the account its custodian acts through.
 
+The whole-log audit finds the logged entries by scanning the log (``scan_entries``);
+an audit of some volumes (``--volume``, ``--unit``) reads them from the log's subject
+index (``log_subjects``), so that its time depends on the volumes, not on the log, and
+hands the index to the audit to be checked, not trusted (:func:`subject_indexes`,
+:func:`notary.audit.logged.check_index`).
+
 Used by ``notary audit`` and the tamper battery (``tests/security``): one reading of
 the database for both.
 """
@@ -15,22 +21,25 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notary.audit import CustodyItem, VolumeCustody
+from notary.audit import CustodyItem, IndexedLeaf, SubjectIndex, VolumeCustody
 from notary.crypto import SM2PublicKey
-from notary.entries import CUSTODY_EVENT, decode_entry
+from notary.entries import CUSTODY_EVENT, SUBJECT_CUSTODY, decode_entry
 from notary.errors import EntryMismatch, VerificationError
 from notary.receipts import EvidenceReceipt
-from transfer.db.models import CustodyEvent, LogLeaf, TransferVolume, Unit, Volume
+from transfer.db.models import CustodyEvent, LogLeaf, LogSubject, TransferVolume, Unit, Volume
 from transfer.services.custody import custody_entry
 from transfer.services.ingest import volume_ref
-from transfer.services.receipts import stored_receipt
+from transfer.services.receipts import entry_of, stored_receipt
 from transfer.services.transfer_units import unit_account
+
+# Subjects asked of the log's subject index per query.
+_INDEX_CHUNK = 500
 
 # A custody entry's canonical bytes contain this (keys are sorted, no spaces), so the
 # scan decodes only the few leaves that can be custody entries.
@@ -84,6 +93,50 @@ def logged_custody(s: Session, refs: dict[str, uuid.UUID]) -> dict[uuid.UUID, li
     return found
 
 
+def indexed_leaves(s: Session, kind: str, subjects: Collection[str]) -> dict[str, list[int]]:
+    """The leaves the log's subject index lists for each of ``subjects`` (of ``kind``),
+    in log order: a primary-key range per subject, whatever the size of the log."""
+    found: dict[str, list[int]] = defaultdict(list)
+    wanted = sorted(subjects)
+    for start in range(0, len(wanted), _INDEX_CHUNK):
+        rows = s.execute(
+            select(LogSubject.subject, LogSubject.leaf_index)
+            .where(
+                LogSubject.kind == kind,
+                LogSubject.subject.in_(wanted[start : start + _INDEX_CHUNK]),
+            )
+            .order_by(LogSubject.leaf_index)
+        )
+        for subject, leaf in rows:
+            found[subject].append(leaf)
+    return found
+
+
+def subject_index(
+    s: Session,
+    kind: str,
+    subject: str,
+    leaves: Sequence[int],
+    row_leaves: Collection[int | None],
+    log_key: SM2PublicKey,
+) -> SubjectIndex:
+    """What the index lists for ``subject``, with the leaves no row stands for read from
+    the log (entry and receipt, unchecked) for :func:`notary.audit.logged.check_index`;
+    in a log whose index agrees with its rows there are none, and nothing more is read."""
+    unmatched = []
+    for leaf in leaves:
+        if leaf in row_leaves:
+            continue
+        try:
+            entry = entry_of(s, leaf)
+        except (LookupError, VerificationError):
+            unmatched.append(IndexedLeaf(leaf, None))
+            continue
+        receipt, unreadable = load_receipt(s, leaf, log_key, "")
+        unmatched.append(IndexedLeaf(leaf, entry, receipt, unreadable))
+    return SubjectIndex(kind, subject, tuple(leaves), tuple(unmatched))
+
+
 def load_receipt(
     s: Session, leaf_index: int | None, log_key: SM2PublicKey, missing: str
 ) -> tuple[EvidenceReceipt | None, VerificationError | None]:
@@ -134,13 +187,17 @@ def volume_custody(
     log_key: SM2PublicKey,
     centre_account: str,
 ) -> Iterator[VolumeCustody]:
-    """The custody of the given volumes (every volume if None), for ``audit_custody``."""
+    """The custody of the given volumes (every volume if None), for ``audit_custody``:
+    every volume's logged entries found by a scan of the log, given volumes' through the
+    log's subject index (``VolumeCustody.index``, checked by the audit)."""
     query = select(Volume).order_by(Volume.id)
     if volume_ids is not None:
         query = query.where(Volume.id.in_(volume_ids))
     volumes = list(s.scalars(query))
-    refs = {volume_ref(secret, v.id): v.id for v in volumes}
-    logged = logged_custody(s, refs)
+    refs = {v.id: volume_ref(secret, v.id) for v in volumes}
+    # Every volume: one pass over the log. Some volumes: the subject index, checked.
+    logged = logged_custody(s, {r: v for v, r in refs.items()}) if volume_ids is None else {}
+    indexed = indexed_leaves(s, SUBJECT_CUSTODY, refs.values()) if volume_ids is not None else {}
     codes = Codes(s)
     for v in volumes:
         rows = s.scalars(
@@ -148,6 +205,13 @@ def volume_custody(
             .where(CustodyEvent.volume_id == v.id)
             .order_by(CustodyEvent.leaf_index, CustodyEvent.created_at)
         ).all()
+        index = None
+        if volume_ids is not None:
+            ref = refs[v.id]
+            leaves = indexed.get(ref, [])
+            index = subject_index(
+                s, SUBJECT_CUSTODY, ref, leaves, {r.leaf_index for r in rows}, log_key
+            )
         yield VolumeCustody(
             subject=volume_subject(v.id),
             custodian=codes(v.custodian_unit_id),
@@ -155,4 +219,5 @@ def volume_custody(
             logged=tuple(logged.get(v.id, ())),
             chain_volume_id=_chain_volume_id(s, v.id),
             custodian_account=unit_account(s, v.custodian_unit_id, centre_account),
+            index=index,
         )

@@ -6,7 +6,9 @@ unchecked; and the leaves of every ``material.read`` and ``custody.event``
 ``transfer.<step>`` entry the log holds, so that a deleted row shows.
 
 Used by ``notary audit`` and the tamper battery, like
-:mod:`transfer.services.custody_audit` (whose log scan and receipt loading it shares).
+:mod:`transfer.services.custody_audit` (whose log scan, subject index reading and
+receipt loading it shares): the whole-log audit scans the log, an audit of some volumes
+reads the log's subject index for their materials' reads and their transfers' steps.
 """
 
 from __future__ import annotations
@@ -21,10 +23,22 @@ from sqlalchemy.orm import Session
 
 from notary.audit import LoggedRecord, LoggedRecords
 from notary.crypto import SM2PublicKey
-from notary.entries import MATERIAL_READ, TRANSFER_EVENT_PREFIX, is_transfer_event
+from notary.entries import (
+    MATERIAL_READ,
+    SUBJECT_READ,
+    SUBJECT_TRANSFER,
+    TRANSFER_EVENT_PREFIX,
+    is_transfer_event,
+)
 from transfer.db.models import Material, ReadLogEntry, Transfer, TransferEvent, TransferVolume
 from transfer.services.access_log import logged_access_events
-from transfer.services.custody_audit import Codes, load_receipt, scan_entries
+from transfer.services.custody_audit import (
+    Codes,
+    indexed_leaves,
+    load_receipt,
+    scan_entries,
+    subject_index,
+)
 from transfer.services.reads import read_entry
 from transfer.services.transfers import event_entry
 
@@ -85,7 +99,7 @@ def logged_records(
     carried them (everything if None, then the access log too), for ``audit_records``."""
     if volume_ids is None:
         yield from logged_access_events(s, log_key=log_key)
-    reads_logged, steps_logged = _logged(s)
+        reads_logged, steps_logged = _logged(s)
     codes = Codes(s)
     transfers = select(Transfer).order_by(Transfer.created_at, Transfer.id)
     reads = select(ReadLogEntry).order_by(ReadLogEntry.leaf_index)
@@ -96,6 +110,7 @@ def logged_records(
         reads = reads.where(ReadLogEntry.material_id.in_(materials))
         carried = select(TransferVolume.transfer_pk).where(TransferVolume.volume_id.in_(volume_ids))
         transfers = transfers.where(Transfer.id.in_(carried))
+        reads_logged = indexed_leaves(s, SUBJECT_READ, in_scope)
     rows: dict[str, list[ReadLogEntry]] = defaultdict(list)
     for r in s.scalars(reads):
         rows[str(r.material_id)].append(r)
@@ -103,21 +118,38 @@ def logged_records(
     wanted = in_scope if volume_ids is not None else rows.keys() | reads_logged.keys()
     for mid in sorted(wanted):
         if rows.get(mid) or reads_logged.get(mid):
+            read_rows = rows.get(mid, [])
+            index = None
+            if volume_ids is not None:
+                leaves = [r.leaf_index for r in read_rows]
+                index = subject_index(
+                    s, SUBJECT_READ, mid, reads_logged.get(mid, []), leaves, log_key
+                )
             yield LoggedRecords(
                 "read_log",
                 read_subject(mid),
-                tuple(_read_row(s, r, log_key, codes) for r in rows.get(mid, ())),
-                tuple(reads_logged.get(mid, ())),
+                tuple(_read_row(s, r, log_key, codes) for r in read_rows),
+                tuple(reads_logged.get(mid, ())) if index is None else (),
+                index=index,
             )
-    for t in s.scalars(transfers):
+    carrying = list(s.scalars(transfers))
+    if volume_ids is not None:
+        steps_logged = indexed_leaves(s, SUBJECT_TRANSFER, {t.transfer_id for t in carrying})
+    for t in carrying:
         events = s.scalars(
             select(TransferEvent)
             .where(TransferEvent.transfer_pk == t.id)
             .order_by(TransferEvent.leaf_index)
         ).all()
+        logged = steps_logged.get(t.transfer_id, [])
+        index = None
+        if volume_ids is not None:
+            step_leaves = [e.leaf_index for e in events]
+            index = subject_index(s, SUBJECT_TRANSFER, t.transfer_id, logged, step_leaves, log_key)
         yield LoggedRecords(
             "transfer_events",
             transfer_subject(t.transfer_id),
             tuple(_event_row(s, e, t, log_key) for e in events),
-            tuple(steps_logged.get(t.transfer_id, ())),
+            tuple(logged) if index is None else (),
+            index=index,
         )
