@@ -15,12 +15,15 @@ import pytest
 from notary.audit import (
     AUTHENTICITY,
     COMPLETENESS,
+    INDEX_CHECK,
     SECURITY,
     USABILITY,
     AuditItem,
     CustodyItem,
+    IndexedLeaf,
     LoggedRecord,
     LoggedRecords,
+    SubjectIndex,
     VolumeCustody,
     audit_checkpoints,
     audit_custody,
@@ -32,6 +35,8 @@ from notary.audit import (
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.entries import (
+    SUBJECT_CUSTODY,
+    SUBJECT_READ,
     custody_event,
     decode_entry,
     encode_entry,
@@ -364,3 +369,88 @@ def test_a_changed_or_deleted_read_or_transfer_row_is_found(holdings: Holdings) 
     )
     assert found == [f"{AUTHENTICITY} entry: row {r}", f"{COMPLETENESS} transfer-record: t1"]
     assert "purpose: 记录 '其他' ≠ 日志 '审核'" in holdings.report.problems[0].detail
+
+
+# --- the log's subject index: read by an audit of some volumes, checked, not trusted ----
+
+
+def _unmatched(h: Holdings, leaf: int, logged: dict[str, Any]) -> IndexedLeaf:
+    """A leaf the index lists and no row stands for, as the log holds it (``logged``)."""
+    cp = sign_checkpoint(h.log_key, "o", h.log.size, h.log.root(), 1)
+    entry = decode_entry(encode_entry(logged))
+    receipt = build_receipt(entry, leaf, h.log.inclusion_proof(leaf), cp, h.log_key.public_key)
+    return IndexedLeaf(leaf, entry, receipt)
+
+
+def test_an_index_that_agrees_with_the_rows_and_the_log_passes(holdings: Holdings) -> None:
+    items, leaves = _custody(holdings, [REGISTERED, RECEIVED])
+    index = SubjectIndex(SUBJECT_CUSTODY, "v", tuple(leaves))
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", tuple(items), index=index))
+    assert found == {AUTHENTICITY: [], COMPLETENESS: [], USABILITY: [], SECURITY: []}
+
+
+def test_a_deleted_index_row_is_a_completeness_finding(holdings: Holdings) -> None:
+    items, leaves = _custody(holdings, [REGISTERED, RECEIVED])
+    index = SubjectIndex(SUBJECT_CUSTODY, "v", (leaves[0],))  # the receipt's row is gone
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", tuple(items), index=index))
+    assert found[COMPLETENESS] == [f"{INDEX_CHECK}: v"] and found[AUTHENTICITY] == []
+    assert f"日志序号 {leaves[1]} 的保管条目不在日志索引中" in holdings.report.problems[0].detail
+
+
+def test_an_index_row_pointing_at_the_wrong_leaf_is_found(holdings: Holdings) -> None:
+    items, leaves = _custody(holdings, [REGISTERED])
+    wrong = 0  # the fixture's first material registration, not a custody entry of v
+    index = SubjectIndex(
+        SUBJECT_CUSTODY, "v", (wrong,), (_unmatched(holdings, wrong, holdings.items[0][2]),)
+    )
+    found = _audit_custody(holdings, VolumeCustody("v", "U1", tuple(items), index=index))
+    # The index lists a leaf that is not v's custody entry, and misses the one that is.
+    assert found[AUTHENTICITY] == [f"{INDEX_CHECK}: v"]
+    assert found[COMPLETENESS] == [f"{INDEX_CHECK}: v"]
+    details = [p.detail for p in holdings.report.problems]
+    assert any(f"日志索引把日志序号 {wrong} 列为本对象的保管条目" in d for d in details)
+    # Pointing at a leaf the log does not have is the same finding.
+    index = SubjectIndex(SUBJECT_CUSTODY, "v", (leaves[0], 999), (IndexedLeaf(999, None),))
+    found = _audit_custody(holdings, VolumeCustody("v", "U1", tuple(items), index=index))
+    assert found[AUTHENTICITY] == [f"{INDEX_CHECK}: v"] and found[COMPLETENESS] == []
+
+
+def test_a_deleted_row_is_found_through_the_index_after_its_leaf_is_proven(
+    holdings: Holdings,
+) -> None:
+    items, leaves = _custody(holdings, [REGISTERED, RECEIVED])
+    listed = SubjectIndex(
+        SUBJECT_CUSTODY,
+        "v",
+        tuple(leaves),
+        (_unmatched(holdings, leaves[1], custody_event(**RECEIVED)),),
+    )
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", (items[0],), index=listed))
+    assert found[COMPLETENESS] == ["custody-record: v"]
+    assert found[AUTHENTICITY] == ["custody-history: v"]
+    assert holdings.report.proofs_checked == 2  # the row's and the listed leaf's
+    # A listed leaf whose proof fails is that finding, not taken as a logged entry.
+    bad = _unmatched(holdings, leaves[1], custody_event(**RECEIVED))
+    assert bad.receipt is not None
+    forged = replace(bad, receipt=replace(bad.receipt, inclusion_proof=(b"\0" * 32,)))
+    listed = SubjectIndex(SUBJECT_CUSTODY, "v", tuple(leaves), (forged,))
+    found = _audit_custody(holdings, VolumeCustody("v", "U2", (items[0],), index=listed))
+    assert found[COMPLETENESS] == []
+    assert [(p.check, p.subject) for p in holdings.report.problems][:1] == [("inclusion", "v")]
+
+
+def test_the_read_log_through_the_index(holdings: Holdings) -> None:
+    (read, _), (r, _t) = _records(holdings)
+    ok = LoggedRecords("read_log", "m1", (read,), index=SubjectIndex(SUBJECT_READ, "m1", (r,)))
+    assert _audit_records(holdings, [ok]) == []
+    lost = LoggedRecords("read_log", "m1", (read,), index=SubjectIndex(SUBJECT_READ, "m1", ()))
+    assert _audit_records(holdings, [lost]) == [f"{COMPLETENESS} {INDEX_CHECK}: m1"]
+    deleted = LoggedRecords(
+        "read_log",
+        "m1",
+        (),
+        index=SubjectIndex(
+            SUBJECT_READ, "m1", (r,), (_unmatched(holdings, r, material_read(**READ)),)
+        ),
+    )
+    assert _audit_records(holdings, [deleted]) == [f"{COMPLETENESS} read-record: m1"]

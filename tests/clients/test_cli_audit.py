@@ -8,12 +8,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from notary.entries import decode_entry, encode_entry
 from notary.store import LocalStore
 from tests.clients.conftest import Service, new_volume, running_service, write_materials
-from transfer.db.models import CustodyEvent, CustodyEventKind, LogLeaf, Material
+from transfer.db.models import CustodyEvent, CustodyEventKind, LogLeaf, LogSubject, Material
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for
 
@@ -182,3 +182,73 @@ def test_an_entry_that_no_longer_parses_is_a_finding_and_the_audit_goes_on(
     # The other material was still checked, and passed.
     assert not any(p["subject"].startswith(intact["id"]) for p in doc["problems"])
     assert doc["summary"]["materials"] == 2
+
+
+def _index_row(s: Any, vol: str) -> LogSubject:
+    """The log subject index's row of the volume's custody registration."""
+    leaf = s.scalar(select(CustodyEvent.leaf_index).where(CustodyEvent.volume_id == uuid.UUID(vol)))
+    row = s.scalar(select(LogSubject).where(LogSubject.leaf_index == leaf))
+    assert row is not None and row.kind == "custody"
+    return row
+
+
+def _audit_volume(service: Service, cli: Any, out: Path, vol: str) -> set[tuple[str, str, str]]:
+    r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
+            "--rpc", service.rpc_url)  # fmt: skip
+    doc = json.loads(r.out)
+    assert r.code == (1 if doc["problems"] else 0), r.err
+    return {(p["property"], p["check"], p["subject"].split("（")[0]) for p in doc["problems"]}
+
+
+def test_the_volume_audit_checks_the_log_subject_index_it_reads(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    # A volume audit finds the volume's logged entries through the index, not by a scan
+    # of the log; an index row deleted, or pointed at another leaf, is a finding.
+    lost, _ = _ingest(service, tmp_path / "a", 1)
+    misdirected, (material,) = _ingest(service, tmp_path / "b", 1)
+    deleted, _ = _ingest(service, tmp_path / "c", 1)
+    both, _ = _ingest(service, tmp_path / "d", 1)
+    assert _audit_volume(service, cli, tmp_path / "clean", lost) == set()
+    engine = make_engine(settings_for(service.home).database_url_resolved)
+    try:
+        with write_sessionmaker(engine)() as s:
+            s.delete(_index_row(s, lost))
+            row = _index_row(s, misdirected)
+            row.leaf_index = s.scalar(
+                select(Material.leaf_index).where(Material.id == uuid.UUID(material["id"]))
+            )
+            # The custody row deleted, its index row kept: the index finds the entry.
+            s.execute(delete(CustodyEvent).where(CustodyEvent.volume_id == uuid.UUID(deleted)))
+            # Both deleted: what the index never listed, the scan of the whole log finds.
+            s.delete(_index_row(s, both))
+            s.execute(delete(CustodyEvent).where(CustodyEvent.volume_id == uuid.UUID(both)))
+            s.commit()
+    finally:
+        engine.dispose()
+    assert _audit_volume(service, cli, tmp_path / "lost", lost) == {("完整性", "log-index", lost)}
+    assert _audit_volume(service, cli, tmp_path / "misdirected", misdirected) == {
+        ("真实性", "log-index", misdirected),
+        ("完整性", "log-index", misdirected),
+    }
+    assert _audit_volume(service, cli, tmp_path / "deleted", deleted) == {
+        ("完整性", "custody-record", deleted)
+    }
+    doc = json.loads((tmp_path / "lost" / "audit-report.json").read_text(encoding="utf-8"))
+    (problem,) = doc["problems"]
+    assert "不在日志索引中" in problem["detail"]
+    # The volume audit sees a volume without custody records; the whole-log audit (the
+    # backstop, unchanged: it scans) names the logged entry whose row is gone.
+    assert _audit_volume(service, cli, tmp_path / "both", both) == {
+        ("完整性", "custody-record", both)
+    }
+    r = cli("audit", "--home", service.home, "--out", tmp_path / "all", "--json",
+            "--rpc", service.rpc_url)  # fmt: skip
+    everything = json.loads(r.out)["problems"]
+    assert any(
+        p["check"] == "custody-record"
+        and p["subject"].startswith(both)
+        and "日志序号" in p["detail"]
+        for p in everything
+    )
+    assert not any(p["check"] == "log-index" for p in everything)

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
+from notary.entries import (
+    access_event,
+    custody_event,
+    entry_subject,
+    material_read,
+    material_registered,
+    transfer_event,
+)
 from tests.service.conftest import fresh_pg_database
 from transfer.db.migrate import (
     alembic_config,
@@ -19,8 +27,9 @@ from transfer.db.migrate import (
     schema_diff,
     upgrade,
 )
-from transfer.db.models import Base
-from transfer.db.session import make_engine
+from transfer.db.models import Base, LogSubject
+from transfer.db.session import make_engine, write_sessionmaker
+from transfer.services.logwriter import append_entries
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -94,3 +103,50 @@ def test_migrations_ship_inside_the_package() -> None:
         location / "versions" / "__init__.py"
     ).is_file()
     assert any(location.joinpath("versions").glob("0001_*.py"))
+
+
+def _entry(i: int) -> dict[str, object]:
+    """Leaf ``i`` of a log with every kind of entry, a few of each indexed kind."""
+    kind = i % 50
+    if kind == 0:
+        return custody_event(event="registered", volume=f"{i:064x}", to_unit="U", time_ms=i)
+    if kind == 1:
+        return material_read(material_id=f"m-{i // 100}", unit="U", purpose="审核", time_ms=i)
+    if kind == 2:
+        return transfer_event(event="create", transfer_id=f"t-{i // 200}", state="created",
+                              time_ms=i)  # fmt: skip
+    if kind == 3:
+        return material_registered(
+            material_id=f"m-{i}", sm3_hex="ab" * 32, cid="c", size=1, category="1",
+            volume=f"{i:064x}", unit="U", version=1, time_ms=i,
+        )  # fmt: skip
+    return access_event(action="key.issue", unit="U", actor=None, time_ms=i)
+
+
+def test_the_log_subject_index_is_backfilled_from_an_existing_log(empty_url: str) -> None:
+    # 0010_log_subjects indexes a log written before it, in batches (5,000 leaves each:
+    # this log spans two), exactly as the writer indexes each new leaf.
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    entries = [_entry(i) for i in range(5_120)]
+    query = select(LogSubject.kind, LogSubject.subject, LogSubject.leaf_index).order_by(
+        LogSubject.leaf_index
+    )
+    try:
+        with write_sessionmaker(engine)() as s:
+            append_entries(s, entries)
+            s.commit()
+            written = [tuple(r) for r in s.execute(query)]
+        expected = [
+            (*found, i) for i, e in enumerate(entries) if (found := entry_subject(e)) is not None
+        ]
+        assert written == expected and len(written) == 3 * 103
+        assert {k for k, _, _ in written} == {"custody", "read", "transfer"}
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0009_cadre_names")
+        assert "log_subjects" not in inspect(engine).get_table_names()
+        upgrade(engine)
+        with write_sessionmaker(engine)() as s:
+            assert [tuple(r) for r in s.execute(query)] == written
+    finally:
+        engine.dispose()
