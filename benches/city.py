@@ -134,6 +134,7 @@ class Filler:
         """Append synthetic volumes until the log holds at least ``target`` entries;
         one transaction per ``--checkpoint-every`` entries (a checkpoint each)."""
         from transfer.db.models import CustodyEvent, CustodyEventKind
+        from transfer.db.treestore import entry_subjects
         from transfer.services.custody import custody_entry
         from transfer.services.ingest import volume_ref
 
@@ -148,6 +149,7 @@ class Filler:
                 materials: list[tuple[Any, ...]] = []
                 keys: list[tuple[Any, ...]] = []
                 leaves: list[tuple[Any, ...]] = []
+                subjects: list[tuple[Any, ...]] = []
                 chunk_end = min(target, (log.size // self.every + 1) * self.every)
                 while log.size + PER_VOLUME <= chunk_end or (not volumes and log.size < target):
                     self.volumes += 1
@@ -195,7 +197,14 @@ class Filler:
                     leaves.extend(
                         (indices.start + j, e, sm3(b"\x00" + e), now) for j, e in enumerate(encoded)
                     )
-                self._write(conn, storage, log, volumes, events, materials, keys, leaves, now_ms)
+                    # The log's subject index, as DbTreeStorage.put_entries writes it.
+                    subjects.extend(
+                        (r["kind"], r["subject"], r["leaf_index"])
+                        for r in entry_subjects(indices.start, encoded)
+                    )
+                self._write(
+                    conn, storage, log, volumes, events, materials, keys, leaves, subjects, now_ms
+                )
                 progress(log.size)
 
     def _write(
@@ -205,7 +214,7 @@ class Filler:
         log: MerkleLog,
         *rows: Any,
     ) -> None:
-        volumes, events, materials, keys, leaves, now_ms = rows
+        volumes, events, materials, keys, leaves, subjects, now_ms = rows
         tables = (
             ("volumes (id, cadre_blind_id, kind, custodian_unit_id, status, created_at)", volumes),
             ("custody_events (id, volume_id, kind, from_unit_id, to_unit_id, detail, "
@@ -216,6 +225,7 @@ class Filler:
             ("material_keys (material_id, unit_id, key_fingerprint, wrapped, active, "
              "created_at)", keys),
             ("log_leaves (idx, entry, leaf_hash, created_at)", leaves),
+            ("log_subjects (kind, subject, leaf_index)", subjects),
         )  # fmt: skip
         cp = sign_checkpoint(self.signer, self.origin, log.size, log.root(), now_ms)
         with conn.transaction(), conn.cursor() as cur:
@@ -385,19 +395,13 @@ def measure_live(app: Any, seconds: float, samples: int, rng: random.Random) -> 
     out["size"] = size
     out["materials"] = material_count
     out["sample_volume"] = str(sample_volume)
+    out["synthetic_volume"] = str(volume_ids[0])
     return out
 
 
-def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
-    """``notary audit --volume`` through the CLI, and the whole-log audit's per-material
-    step (the CLI's own functions) over the first ``prefix`` materials."""
-    from notary.audit import audit_materials, new_report
-    from transfer.db.models import Material, Unit, Volume
-    from transfer.db.session import make_engine, read_sessionmaker
-    from transfer.services.audit_scope import audit_items, open_sources
-    from transfer.services.setup import settings_for
-
-    out: dict[str, Any] = {}
+def cli_volume_audit(home: Path, volume: str) -> tuple[float, bool]:
+    """Seconds of ``notary audit --volume`` (the CLI, a subprocess) and whether it ran
+    to a report (exit 0 or 1: synthetic materials have no content, a finding)."""
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         done = subprocess.run(
@@ -406,10 +410,102 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
             capture_output=True, text=True, cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-        out["volume_audit_s"] = time.perf_counter() - t0
-        out["volume_audit_ok"] = done.returncode == 0
+        elapsed = time.perf_counter() - t0
         if done.returncode not in (0, 1):
             print(done.stderr[-3000:], file=sys.stderr)
+        return elapsed, done.returncode in (0, 1)
+
+
+def measure_volume_lookup(home: Path, volume: str) -> dict[str, Any]:
+    """What a one-volume audit spends finding the volume's logged entries, in process:
+    through the log's subject index (what ``notary audit --volume`` does now) against the
+    two scans of the whole log it did before (``logged_custody`` and the read/transfer
+    scan, still the whole-log audit's way), same run, same volume; and its other
+    log-wide step, the log monitor over every anchored checkpoint."""
+    from sqlalchemy import select
+
+    from notary.audit import audit_checkpoints, new_report
+    from notary.checkpoint import parse_signed_checkpoint
+    from notary.entries import SUBJECT_CUSTODY, SUBJECT_READ
+    from notary.log.merkle import consistency_proof
+    from transfer.db.models import Checkpoint, CheckpointStatus, Material
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.db.treestore import DbTreeStorage
+    from transfer.security import blinding_secret
+    from transfer.services.audit_scope import open_sources
+    from transfer.services.custody_audit import indexed_leaves, logged_custody, volume_custody
+    from transfer.services.ingest import volume_ref
+    from transfer.services.record_audit import _logged, logged_records
+    from transfer.services.setup import settings_for
+
+    settings = settings_for(home)
+    secret = blinding_secret(settings)
+    vid = uuid.UUID(volume)
+    ref = volume_ref(secret, vid)
+    out: dict[str, Any] = {}
+    engine = make_engine(settings.database_url_resolved)
+    try:
+        with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
+            mids = {str(m) for m in s.scalars(select(Material.id).where(Material.volume_id == vid))}
+            t0 = time.perf_counter()
+            custody = logged_custody(s, {ref: vid})
+            _logged(s)
+            out["lookup_scan_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            indexed = indexed_leaves(s, SUBJECT_CUSTODY, [ref])
+            indexed_leaves(s, SUBJECT_READ, mids)
+            out["lookup_index_s"] = time.perf_counter() - t0
+            assert indexed[ref] == custody[vid], (indexed, custody)
+            t0 = time.perf_counter()
+            list(
+                volume_custody(
+                    s, [vid], secret=secret, log_key=src.log_key,
+                    centre_account=src.centre_account,
+                )
+            )  # fmt: skip
+            list(logged_records(s, [vid], log_key=src.log_key))
+            out["gather_s"] = time.perf_counter() - t0
+            cp_rows = s.scalars(
+                select(Checkpoint)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size)
+            ).all()
+            storage, chain = DbTreeStorage(s), src.chain
+
+            def chain_root(cp: Any) -> bytes | None:
+                a = chain.get_anchor(cp.checkpoint.log_id, cp.checkpoint.tree_size)
+                return None if a is None else bytes(a.root)
+
+            t0 = time.perf_counter()
+            audit_checkpoints(
+                [parse_signed_checkpoint(r.body) for r in cp_rows],
+                lambda a, b: consistency_proof(sm3, storage, a, b),
+                log_key=src.log_key,
+                chain_root=chain_root,
+                report=new_report("monitor"),
+            )
+            out["monitor_s"] = time.perf_counter() - t0
+            out["checkpoints"] = len(cp_rows)
+    finally:
+        engine.dispose()
+    return out
+
+
+def measure_audit(home: Path, volume: str, synthetic: str, prefix: int) -> dict[str, Any]:
+    """``notary audit --volume`` through the CLI (the sample volume, and a synthetic one
+    of 99 materials), what it spends finding the volume's entries against the old scan,
+    and the whole-log audit's per-material step (the CLI's own functions) over the first
+    ``prefix`` materials."""
+    from notary.audit import audit_materials, new_report
+    from transfer.db.models import Material, Unit, Volume
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.services.audit_scope import audit_items, open_sources
+    from transfer.services.setup import settings_for
+
+    out: dict[str, Any] = {}
+    out["volume_audit_s"], out["volume_audit_ok"] = cli_volume_audit(home, volume)
+    out["volume_audit_s_100"], out["volume_audit_100_ok"] = cli_volume_audit(home, synthetic)
+    out.update(measure_volume_lookup(home, synthetic))
     from sqlalchemy import select
 
     settings = settings_for(home)
@@ -498,7 +594,9 @@ def main() -> None:
                     backlog = wait_anchored(app)
                     live = measure_live(app, args.seconds, args.samples, rng)
                 print(live, flush=True)
-                audit = measure_audit(home, live["sample_volume"], args.audit_prefix)
+                audit = measure_audit(
+                    home, live["sample_volume"], live["synthetic_volume"], args.audit_prefix
+                )
                 print(audit, flush=True)
                 checkpoints = (
                     size - (results[-1]["size"] if results else 0)
@@ -539,6 +637,17 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         ("verify-by-SM3 lookup, p50 / p99 ms", lambda r: r["verify_ms"], "constant"),
         ("`notary audit --volume` (CLI, process start included), s",
          lambda r: r["volume_audit_s"], "constant"),
+        ("… of a synthetic volume (99 materials, no content), s",
+         lambda r: r["volume_audit_s_100"], "constant"),
+        ("… finding its logged entries: subject index, ms",
+         lambda r: r["lookup_index_s"] * 1000, "constant"),
+        ("… finding them by the old scan of the log (baseline), ms",
+         lambda r: r["lookup_scan_s"] * 1000, "n"),
+        ("… its custody and records read through the index, ms",
+         lambda r: r["gather_s"] * 1000, "constant"),
+        ("… log monitor over every anchored checkpoint, ms",
+         lambda r: r["monitor_s"] * 1000, "checkpoints"),
+        ("anchored checkpoints", lambda r: r["checkpoints"], ""),
         ("whole-log audit, materials step on a prefix: materials/s",
          lambda r: r["prefix_per_s"], ""),
         ("the same, receipts and keys loaded one material at a time (baseline)",
