@@ -24,6 +24,12 @@ transfer's events) the same way: 真实性 if a row no longer derives its logged
 that entry's proof or anchor fails, 完整性 if the log holds an entry of the kind with
 no row.
 
+An audit of some volumes reads their logged entries through the log's subject index
+(``SubjectIndex``, ``check_index``) and checks the index, check ``log-index``: 完整性 if
+it does not list a row's logged entry, 真实性 if it lists a leaf that is not an entry of
+the kind about the subject; a listed leaf without its row counts as logged only once the
+log proves it (docs/clients.md, "The log's subject index and its trust rule").
+
 The audit never stops at the first problem: every material is checked and every
 problem recorded with the check that found it.
 
