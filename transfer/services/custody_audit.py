@@ -10,7 +10,7 @@ and the account its custodian acts through.
 The whole-log audit finds the logged entries by scanning the log (``scan_entries``);
 an audit of some volumes (``--volume``, ``--unit``) reads them from the log's subject
 index (``log_subjects``), so that its time depends on the volumes, not on the log, and
-hands the index to the audit to be checked, not trusted (:func:`subject_indexes`,
+hands the index to the audit to be checked, not trusted (:func:`subject_index`,
 :func:`notary.audit.logged.check_index`).
 
 Used by ``notary audit`` and the tamper battery (``tests/security``): one reading of
