@@ -377,7 +377,7 @@ def serve(
     else:
         typer.echo(f"API 文档：http://{host}:{port}/docs")
     server = uvicorn.Server(
-        uvicorn.Config(app_, log_level="info", access_log=access_log, **server_stack())
+        uvicorn.Config(app_, log_level="info", access_log=access_log, **server_stack(settings))
     )
     try:
         server.run(sockets=[sock])

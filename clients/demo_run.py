@@ -120,12 +120,15 @@ def run_demo(home: Path, *, port: int, exit_after_seed: bool, echo: Echo) -> int
         )
         admin_keys = [(k.unit, str(k.role), k.key) for k in issued.keys]
     port = port or free_port()
-    app = create_app(settings_for(home, port=port))
+    settings = settings_for(home, port=port)
+    app = create_app(settings)
     state = app.state.notary
     unit_keys = _seed_units(state)
     base = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **server_stack())
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", **server_stack(settings)
+        )
     )
     failure: list[BaseException] = []
 

@@ -22,7 +22,7 @@ from typing import Any
 from notary.anchoring import AnchorReader
 from notary.crypto import Decrypter, SM2PublicKey
 from notary.entries import check_describes
-from notary.envelope import WrappedKey, open_sealed, unwrap_key
+from notary.envelope import WrappedKey, open_sealed_pieces, unwrap_key
 from notary.errors import NotAnchored, VerificationError
 from notary.receipts import EvidenceReceipt
 from notary.store import (
@@ -53,7 +53,9 @@ class MaterialRecord:
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
-    content: bytes
+    # The verified plaintext, decrypted in place (a bytearray: making it ``bytes``
+    # would copy it once more); send it as ``memoryview(content)``.
+    content: bytearray
     checks: tuple[str, ...]
     anchored: bool
 
@@ -106,7 +108,9 @@ def _read(
 ) -> ReadResult:
     checks: list[str] = []
     try:
-        sealed = store.get(record.cid)
+        # Every block verified against its CID before any is decrypted; kept as the
+        # store's blocks, not joined (open_sealed_pieces decrypts them in place).
+        blocks = list(store.iter_content(record.cid))
     except ContentNotFound as e:
         raise ContentCheckError(f"material {record.material_id}: content missing: {e}") from None
     except ContentIntegrityError as e:
@@ -119,7 +123,7 @@ def _read(
         raise  # an outage, not a verdict about the material: the caller answers 503
     checks.append("content")
     key = unwrap_key(record.wrapped_key, holder)
-    plain = open_sealed((sealed,), key, record.material_id, record.sm3)
+    plain = open_sealed_pieces(blocks, key, record.material_id, record.sm3)
     checks += ["envelope", "sm3"]
     anchored = False
     if receipt is None:

@@ -25,19 +25,25 @@ from typing import TYPE_CHECKING, TypedDict
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from transfer.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 
 class Stack(TypedDict):
     loop: str
     http: str
+    timeout_keep_alive: int
 
 
-def server_stack() -> Stack:
-    """uvicorn's ``loop`` and ``http`` settings: the fast ones when importable."""
+def server_stack(settings: Settings) -> Stack:
+    """uvicorn's ``loop`` and ``http`` settings (the fast ones when importable) and the
+    deployment's keep-alive (``keep_alive_s``: uvicorn's own 5 s closed the connections
+    of readers idle between pages, and lost the requests sent as they closed)."""
     return {
         "loop": "uvloop" if find_spec("uvloop") is not None else "asyncio",
         "http": "httptools" if find_spec("httptools") is not None else "h11",
+        "timeout_keep_alive": settings.keep_alive_s,
     }
 
 

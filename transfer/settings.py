@@ -140,6 +140,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Seconds an idle keep-alive connection stays open (uvicorn's ``timeout_keep_alive``,
+    # whose own default is 5). A reader idle between pages longer than this finds the
+    # connection closed, and one sending just as the server closes it loses that request
+    # (benches/results/reads.md: 14 of 1,800 at one read per 10 s). Well above a
+    # reader's gap, as common reverse proxies (75 s); an idle connection costs a few KiB.
+    keep_alive_s: int = Field(default=75, ge=1, le=3600)
     # The address people reach this service at, for the QR codes on printed forms
     # (docs/qr-format.md); empty means the address the printing request came to.
     public_url: str = Field(default="", pattern=r"^(https?://[^\s#?]+)?$")

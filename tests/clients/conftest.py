@@ -8,12 +8,15 @@ import contextlib
 import io
 import os
 import re
+import select
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -168,3 +171,42 @@ def write_materials(directory: Path, n: int, *, prefix: str = "m") -> list[str]:
         (directory / name).write_bytes(data)
         names.append(name)
     return names
+
+
+class RawConnection:
+    """One HTTP/1.1 keep-alive connection on a plain socket, so that a request is sent
+    on *this* connection (httpx would open another one, unseen, after a close)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host = f"{parts.hostname}:{parts.port}"
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+        self._buf = b""
+
+    def closed_by_server(self) -> bool:
+        """The server has closed its end (an EOF is waiting); the socket is not read."""
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable) and self.sock.recv(1, socket.MSG_PEEK) == b""
+
+    def get(self, path: str, key: str = "") -> tuple[int, bytes]:
+        auth = f"Authorization: Bearer {key}\r\n" if key else ""
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{auth}\r\n".encode())
+        while b"\r\n\r\n" not in self._buf:
+            self._buf += self._recv()
+        head, _, self._buf = self._buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        fields = dict(line.lower().split(": ", 1) for line in lines[1:])
+        size = int(fields["content-length"])  # the API's JSON answers are not chunked
+        while len(self._buf) < size:
+            self._buf += self._recv()
+        body, self._buf = self._buf[:size], self._buf[size:]
+        return int(lines[0].split()[1]), body
+
+    def _recv(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed by the server before the response")
+        return data
+
+    def close(self) -> None:
+        self.sock.close()

@@ -4,6 +4,7 @@ through it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ import pytest
 from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
 from notary.crypto import sm3
-from tests.clients.conftest import Service, running_service
+from tests.clients.conftest import RawConnection, Service, running_service
 from transfer.serving import Workers
 
 VOLUMES = iter(range(1, 1000))
@@ -70,6 +71,32 @@ def test_workers_serve_and_their_supervisor_has_the_background_duties(service: S
     for pid in procs:  # every worker names the supervisor's chain endpoint for third parties
         with pinned(service.url, service.keys["UNIT-A"], pid) as c:
             assert c.chain_info()["rpc_url"] == service.rpc_url is not None
+
+
+def test_every_worker_keeps_an_idle_connection_open_past_5_s(service: Service) -> None:
+    """``keep_alive_s`` reaches each worker's uvicorn (they read the supervisor's
+    settings), not only a single-process ``notary serve``."""
+    conns: dict[int, RawConnection] = {}
+    deadline = time.monotonic() + 60
+    try:
+        while len(conns) < 3:
+            assert time.monotonic() < deadline, f"only {list(conns)} answered"
+            conn = RawConnection(service.url)
+            status, body = conn.get("/v1/health")
+            pid = json.loads(body)["checks"]["process"]["detail"]["pid"]
+            if pid in conns:
+                conn.close()
+            else:
+                conns[pid] = conn
+        time.sleep(6.5)  # longer than uvicorn's default keep-alive of 5 s
+        for pid, conn in conns.items():
+            assert not conn.closed_by_server(), pid
+            status, body = conn.get("/v1/health")
+            assert status == 200, (pid, body)
+            assert json.loads(body)["checks"]["process"]["detail"]["pid"] == pid
+    finally:
+        for conn in conns.values():
+            conn.close()
 
 
 def test_uploads_through_any_process_are_anchored_and_verified_by_all(

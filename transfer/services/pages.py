@@ -47,12 +47,12 @@ def _no_such_page(number: int, count: int) -> PageUnavailable:
     return PageUnavailable("no-such-page", f"第 {number} 页不存在（共 {count} 页）。", count)
 
 
-def render_page(content: bytes, media_type: str, number: int) -> Page:
+def render_page(content: bytes | bytearray, media_type: str, number: int) -> Page:
     """Page ``number`` (from 1) of a material as PNG (or its own JPEG/PNG)."""
     if media_type in (JPEG, PNG):
         if number != 1:
             raise _no_such_page(number, 1)
-        return Page(content, media_type, 1, 1)
+        return Page(bytes(content), media_type, 1, 1)
     if media_type == PDF:
         return _pdf_page(content, number)
     if media_type == TIFF:
@@ -71,12 +71,13 @@ def _png(image: object) -> bytes:
     return out.getvalue()
 
 
-def _pdf_page(content: bytes, number: int) -> Page:
+def _pdf_page(content: bytes | bytearray, number: int) -> Page:
     import pypdfium2  # a native library, loaded only when a PDF is shown
 
     with _PDFIUM:
         try:
-            doc = pypdfium2.PdfDocument(content)
+            # pypdfium2 takes bytes, not a bytearray (one copy; rendering costs far more)
+            doc = pypdfium2.PdfDocument(bytes(content))
         except pypdfium2.PdfiumError:
             raise PageUnavailable("unsupported", "这份 PDF 无法打开，不能逐页阅览。") from None
         try:
@@ -98,7 +99,7 @@ def _pdf_page(content: bytes, number: int) -> Page:
     return Page(_png(image), PNG, number, count)
 
 
-def _tiff_page(content: bytes, number: int) -> Page:
+def _tiff_page(content: bytes | bytearray, number: int) -> Page:
     from PIL import Image  # loaded only when a TIFF is shown
 
     try:
