@@ -392,9 +392,9 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
     """``notary audit --volume`` through the CLI, and the whole-log audit's per-material
     step (the CLI's own functions) over the first ``prefix`` materials."""
     from notary.audit import audit_materials, new_report
-    from transfer.db.models import Material, Unit, Volume
+    from transfer.db.models import Material
     from transfer.db.session import make_engine, read_sessionmaker
-    from transfer.services.audit_scope import audit_items, open_sources
+    from transfer.services.audit_scope import audit_items, material_columns, open_sources
     from transfer.services.setup import settings_for
 
     out: dict[str, Any] = {}
@@ -410,20 +410,13 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
         out["volume_audit_ok"] = done.returncode == 0
         if done.returncode not in (0, 1):
             print(done.stderr[-3000:], file=sys.stderr)
-    from sqlalchemy import select
 
     settings = settings_for(home)
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
             rows = list(
-                s.execute(
-                    select(Material, Volume, Unit)
-                    .join(Volume, Material.volume_id == Volume.id)
-                    .join(Unit, Volume.custodian_unit_id == Unit.id)
-                    .order_by(Material.leaf_index)
-                    .limit(prefix)
-                ).all()
+                s.execute(material_columns().order_by(Material.leaf_index).limit(prefix)).all()
             )
             # Baseline in the same run: receipts and keys loaded material by material.
             for label, batch_size in (("_one_by_one", 1), ("", 256)):
@@ -446,6 +439,53 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
     return out
 
 
+def profile_audit(home: Path, path: Path) -> None:
+    """``NOTARY_CITY_PROFILE=<file>``: the whole-log audit's materials step (every
+    material, the CLI's scope and functions) under cProfile; the stats go to ``<file>``
+    (``python -m pstats <file>``) and the top functions by own and cumulative time to
+    ``<file>.txt``, so the next person sees where the audit's time goes."""
+    import cProfile
+    import io
+    import pstats
+
+    from notary.audit import audit_materials, new_report
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.services.audit_scope import audit_items, open_sources, scope_materials
+    from transfer.services.setup import settings_for
+
+    settings = settings_for(home)
+    engine = make_engine(settings.database_url_resolved)
+    profiler = cProfile.Profile()
+    try:
+        with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
+            t0 = time.perf_counter()
+            profiler.enable()
+            _scope, rows, _volumes = scope_materials(s, None, None)
+            report = audit_materials(
+                (item for item, _ in audit_items(s, rows, src)),
+                store=src.store,
+                holder=lambda _r: None,
+                log_keys=[src.log_key],
+                chain=src.chain,
+                report=new_report("profile"),
+            )
+            profiler.disable()
+            elapsed = time.perf_counter() - t0
+    finally:
+        engine.dispose()
+    profiler.dump_stats(path)
+    text = io.StringIO()
+    text.write(
+        f"whole-log audit, materials step under cProfile: {report.materials:,} materials "
+        f"in {elapsed:.1f} s ({report.materials / elapsed:,.0f}/s with the profiler on)\n"
+    )
+    stats = pstats.Stats(str(path), stream=text)
+    stats.sort_stats("tottime").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(60)
+    Path(f"{path}.txt").write_text(text.getvalue(), encoding="utf-8")
+    print(f"profile: {path} and {path}.txt", flush=True)
+
+
 def db_bytes(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         return int(conn.execute("SELECT pg_database_size(current_database())").fetchone()[0])  # type: ignore[index]
@@ -461,6 +501,9 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200, help="targets per latency")
     ap.add_argument("--audit-prefix", type=int, default=2_000)
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument(
+        "--home", type=Path, help="the deployment's home here (kept), not in a temporary directory"
+    )
     ap.add_argument("--out", default="city")
     args = ap.parse_args()
     title = header("City scale: a PostgreSQL deployment at growing log sizes")
@@ -475,7 +518,7 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="notary-city-") as tmp:
-            home = Path(tmp) / "home"
+            home = args.home or Path(tmp) / "home"
             keys = init_home(
                 home, origin="city.archive-notary/log", centre_code="CITY",
                 centre_name="城市档案中心",
@@ -500,6 +543,8 @@ def main() -> None:
                 print(live, flush=True)
                 audit = measure_audit(home, live["sample_volume"], args.audit_prefix)
                 print(audit, flush=True)
+                if os.environ.get("NOTARY_CITY_PROFILE"):
+                    profile_audit(home, Path(os.environ["NOTARY_CITY_PROFILE"]))
                 checkpoints = (
                     size - (results[-1]["size"] if results else 0)
                 ) / args.checkpoint_every

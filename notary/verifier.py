@@ -26,7 +26,7 @@ from typing import Any
 
 from notary.anchoring import AnchorCheck, AnchorReader, verify_anchor
 from notary.checkpoint import SignedCheckpoint
-from notary.crypto import SM2PublicKey, sm3
+from notary.crypto import SM2PublicKey
 from notary.errors import NotAnchored, UntrustedKey
 from notary.receipts import EvidenceReceipt, OfflineResult, verify_offline
 
@@ -114,9 +114,11 @@ class VerificationMemo:
                 self._items.popitem(last=False)
 
     def check_signature(self, cp: SignedCheckpoint, key: SM2PublicKey) -> None:
-        """``cp.verify(key)``, once per (signed bytes, signature, key)."""
-        signed = cp.checkpoint.signed_bytes()
-        memo_key = ("sig", sm3(signed), cp.signature, key.raw)
+        """``cp.verify(key)``, once per (checkpoint, signature, key). The signed bytes
+        are a function of the checkpoint's fields alone (``Checkpoint.signed_bytes``),
+        so the frozen ``Checkpoint`` value stands for them in the key: equal fields,
+        equal bytes, without encoding them again for every receipt."""
+        memo_key = ("sig", cp.checkpoint, cp.signature, key.raw)
         if self._get(memo_key) is not None:
             return
         cp.verify(key)
@@ -132,10 +134,10 @@ class VerificationMemo:
         if genesis is None or ref is None:
             return verify_anchor(receipt, chain)
         cp = receipt.checkpoint.checkpoint
-        memo_key = (
+        memo_key = (  # cp.origin, not cp.log_id: the same (log_id is its SM3), no hashing
             "anchor", genesis, chain.chain_id, chain.address.lower(),
             ref.chain_id, ref.contract.lower(), ref.tx_hash, ref.block_number,
-            cp.log_id, cp.tree_size, cp.root, cp.key_id,
+            cp.origin, cp.tree_size, cp.root, cp.key_id,
         )  # fmt: skip
         found = self._get(memo_key)
         if found is not None:

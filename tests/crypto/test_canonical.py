@@ -1,6 +1,9 @@
 """Canonical JSON is RFC 8785 and refuses what cannot be signed unambiguously."""
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from notary.canonical import CanonicalJSONError, canonical_json, parse_json
 
@@ -28,3 +31,62 @@ def test_refuses_values_without_a_single_encoding(bad: object) -> None:
 def test_strict_parsing(text: str) -> None:
     with pytest.raises(CanonicalJSONError):
         parse_json(text)
+
+
+_json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) - 2, max_value=2**53 + 2)
+    | st.text()
+    | st.text(alphabet=st.characters(max_codepoint=0x3F))  # controls, quotes, backslash
+    | st.sampled_from(["\ud800", "\udfff", "a\ud83dz", "\x7f", "\u2028", "\ufeff", "😀"])
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(
+            st.text(max_size=4) | st.sampled_from(["\ue000", "\U0001f600", "a", "\u20ac"]),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+def _rfc8785_outcome(value: object) -> tuple[str, object]:
+    from notary import canonical
+
+    try:
+        canonical._check(value)
+        return ("ok", rfc8785.dumps(value))  # type: ignore[arg-type]
+    except (CanonicalJSONError, rfc8785.CanonicalizationError) as e:
+        return ("error", type(e).__name__)
+
+
+def _outcome(value: object) -> tuple[str, object]:
+    try:
+        return ("ok", canonical_json(value))
+    except CanonicalJSONError as e:
+        return ("error", "CanonicalizationError" if "UTF-8" in str(e) else type(e).__name__)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_json_values)
+def test_fast_encoder_is_rfc8785_exactly(value: object) -> None:
+    """The C-encoder path gives the pure-Python RFC 8785 encoder's bytes (or its error)
+    on values of every kind: non-ASCII and astral keys, controls, lone surrogates,
+    integers at and beyond the I-JSON bounds, tuples, nesting."""
+    assert _outcome(value) == _rfc8785_outcome(value)
+
+
+def test_entries_take_the_fast_path() -> None:
+    from notary import canonical
+
+    entry = {"v": 1, "type": "material_registered", "title": '干部档案\n"x"', "size": 2**53 - 1}
+    assert canonical._plain(entry)
+    assert canonical_json(entry) == rfc8785.dumps(entry)
+    assert not canonical._plain({"中": 1})
+    assert canonical_json({"中": 1}) == rfc8785.dumps({"中": 1})

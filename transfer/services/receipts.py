@@ -187,7 +187,9 @@ def _anchored_batch(
     proofs = inclusion_proofs(
         sm3, DbTreeStorage(session), [(i, row.tree_size) for i, row in covering.items()]
     )
-    parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in covering.values()}
+    # Once per checkpoint row, not per leaf (a batch's leaves share one or two).
+    distinct = {id(row): row for row in covering.values()}.values()
+    parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in distinct}
     out: dict[int, EvidenceReceipt | None] = dict.fromkeys(leaves)
     for (leaf, row), proof in zip(covering.items(), proofs, strict=True):
         raw = entries.get(leaf)
