@@ -1,5 +1,7 @@
 """Canonical JSON is RFC 8785 and refuses what cannot be signed unambiguously."""
 
+from typing import Any
+
 import pytest
 import rfc8785
 from hypothesis import given, settings
@@ -85,7 +87,12 @@ def test_fast_encoder_is_rfc8785_exactly(value: object) -> None:
 def test_entries_take_the_fast_path() -> None:
     from notary import canonical
 
-    entry = {"v": 1, "type": "material_registered", "title": '干部档案\n"x"', "size": 2**53 - 1}
+    entry: dict[str, Any] = {
+        "v": 1,
+        "type": "material_registered",
+        "title": '干部档案\n"x"',
+        "size": 2**53 - 1,
+    }
     assert canonical._plain(entry)
     assert canonical_json(entry) == rfc8785.dumps(entry)
     assert not canonical._plain({"中": 1})
