@@ -165,15 +165,21 @@ class ReceiptVerifier:
         self.memo = memo
 
     def check_offline(
-        self, receipt: EvidenceReceipt, *, material_sm3: bytes | None = None
+        self,
+        receipt: EvidenceReceipt,
+        *,
+        material_sm3: bytes | None = None,
+        check_inclusion: bool = True,
     ) -> OfflineResult:
-        """Entry, inclusion, checkpoint signature — and the key, if the policy pins it."""
+        """Entry, inclusion, checkpoint signature — and the key, if the policy pins it.
+        ``check_inclusion``: see ``verify_offline`` (the whole-log audit alone)."""
         keys = self.policy.log_keys
         return verify_offline(
             receipt,
             material_sm3=material_sm3,
             trusted_log_keys=None if keys is None else list(keys),
             check_signature=None if self.memo is None else self.memo.check_signature,
+            check_inclusion=check_inclusion,
         )
 
     def check_anchor(self, receipt: EvidenceReceipt) -> AnchorCheck:

@@ -28,7 +28,13 @@ from clients.commands._common import JsonOpt, err, out, print_json
 from clients.errors import UserError
 from notary.crypto import SM2PrivateKey
 from notary.errors import NotaryError
-from transfer.services.audit_scope import audit_items, open_sources, scope_materials
+from transfer.services.audit_scope import (
+    audit_items,
+    open_sources,
+    scope_materials,
+    snapshot,
+    whole_log_tree,
+)
 
 
 def audit(
@@ -81,6 +87,9 @@ def audit(
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, rpc) as src, read_sessionmaker(engine)() as s:
+            whole = volume is None and unit is None
+            if whole:
+                snapshot(s)  # the tree pass and the materials see one log
             scope, rows, volume_ids = scope_materials(s, volume, unit)
             report = new_report(scope)
             report.tool_version = _tool_version()
@@ -110,7 +119,10 @@ def audit(
             with progress:
                 t1 = progress.add_task("材料四性检测", total=len(rows))
                 current: dict[str, str] = {}
-                pairs = audit_items(s, rows, src)
+                # The whole log: its stored tree checked once against the entries, so
+                # each material's proof need not be (transfer.services.tree_check).
+                tree = whole_log_tree(s) if whole else None
+                pairs = audit_items(s, rows, src, tree=tree)
 
                 def items() -> Iterator[Any]:
                     for item, code in pairs:

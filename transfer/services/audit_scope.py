@@ -145,24 +145,60 @@ def _batches(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def snapshot(s: Any) -> None:
+    """Make the session's transaction one snapshot (REPEATABLE READ on PostgreSQL; a
+    SQLite read transaction is one already): the whole-log audit checks the stored
+    tree in one pass and the materials in another, and both must see the same log.
+    Call it first, before the session's first statement."""
+    from sqlalchemy import text
+
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+
+
+def whole_log_tree(s: Any) -> Any:
+    """The stored tree checked against the entries up to the newest anchored checkpoint
+    (``transfer.services.tree_check``), for ``audit_items(tree=...)``."""
+    from sqlalchemy import select
+
+    from transfer.db.models import Checkpoint, CheckpointStatus
+    from transfer.services.tree_check import check_stored_tree
+
+    sizes = s.scalars(
+        select(Checkpoint.tree_size).where(Checkpoint.status == CheckpointStatus.ANCHORED)
+    )
+    return check_stored_tree(s, list(sizes))
+
+
 def audit_items(
-    s: Any, rows: Iterable[Any], src: Sources, *, batch_size: int = AUDIT_BATCH
+    s: Any,
+    rows: Iterable[Any],
+    src: Sources,
+    *,
+    batch_size: int = AUDIT_BATCH,
+    tree: Any = None,
 ) -> Iterator[Any]:
     """AuditItems built lazily, ``batch_size`` rows (``material_columns``) at a time
     (receipts and keys each in a few queries per batch), so the progress bar moves
-    with the work."""
+    with the work.
+
+    ``tree``: the whole log's ``TreeCheck`` (``whole_log_tree``, same snapshot): a
+    leaf it proves in its checkpoint gets no stored proof assembled and checked
+    (``AuditItem.proven``); any other leaf is checked by its own proof as before."""
     from sqlalchemy import select
 
     from notary.audit import AuditItem, MaterialDetails
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
+    from notary.receipts import EvidenceReceipt
     from transfer.db.models import MaterialKey
     from transfer.services.receipts import stored_receipts
 
     no_key = WrappedKey(b"\0" * 32, b"")
     for batch in _batches(rows, batch_size):
         leaves = [m.leaf_index for m in batch if m.leaf_index is not None]
-        receipts = stored_receipts(s, leaves, src.log_key)
+        proven = None if tree is None else tree.proven
+        receipts = stored_receipts(s, leaves, src.log_key, proven=proven)
         # The data keys in force for each material's custodian (``active_keys``), for
         # the whole batch in one query.
         keys: dict[tuple[uuid.UUID, uuid.UUID], WrappedKey] = {}
@@ -187,5 +223,10 @@ def audit_items(
             designation = f"{m.category}-{m.seq_no}-{m.pages}"
             label = f"{mid}（{designation} {m.title}）"
             details = MaterialDetails(designation, m.title, m.unit_code, m.size, m.leaf_index)
-            item = AuditItem(record, m.media_type, receipt, label=label, details=details)
+            ok = (
+                proven is not None
+                and isinstance(receipt, EvidenceReceipt)
+                and proven(receipt.leaf_index, receipt.checkpoint.checkpoint)
+            )
+            item = AuditItem(record, m.media_type, receipt, label=label, details=details, proven=ok)
             yield item, m.unit_code

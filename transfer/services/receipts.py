@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notary.anchoring import covering_size
+from notary.checkpoint import Checkpoint as CheckpointBody
 from notary.checkpoint import parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.entries import decode_entry
@@ -143,19 +144,29 @@ def anchored_receipts(
 
 
 def stored_receipts(
-    session: Session, leaf_indices: Sequence[int], log_key: SM2PublicKey
+    session: Session,
+    leaf_indices: Sequence[int],
+    log_key: SM2PublicKey,
+    *,
+    proven: Callable[[int, CheckpointBody], bool] | None = None,
 ) -> dict[int, EvidenceReceipt | VerificationError | None]:
     """``stored_receipt`` of many leaves (as stored, not checked), in a few queries per
     batch; a leaf whose stored entry or checkpoint does not parse gets its error, for
     the auditor to record. A batch where anything fails to assemble is done again leaf by
-    leaf, so one damaged leaf never takes its neighbours' receipts with it."""
+    leaf, so one damaged leaf never takes its neighbours' receipts with it.
+
+    ``proven(leaf, checkpoint)``: True where the caller already knows the stored proof
+    verifies (``transfer.services.tree_check``); those receipts carry no proof
+    (``inclusion_proof == ()``), saving its assembly."""
     wanted = sorted(set(leaf_indices))
     out: dict[int, EvidenceReceipt | VerificationError | None] = {}
     for start in range(0, len(wanted), _BATCH):
         batch = wanted[start : start + _BATCH]
         covering = _smallest_anchored_covering(session, batch)
         try:
-            out.update(_anchored_batch(session, batch, covering, log_key, checked=False))
+            out.update(
+                _anchored_batch(session, batch, covering, log_key, checked=False, proven=proven)
+            )
         except VerificationError:
             for leaf in batch:
                 try:
@@ -181,17 +192,23 @@ def _anchored_batch(
     log_key: SM2PublicKey,
     *,
     checked: bool = True,
+    proven: Callable[[int, CheckpointBody], bool] | None = None,
 ) -> dict[int, EvidenceReceipt | None]:
     rows = session.execute(select(LogLeaf.idx, LogLeaf.entry).where(LogLeaf.idx.in_(covering)))
     entries = {r.idx: r.entry for r in rows}
-    proofs = inclusion_proofs(
-        sm3, DbTreeStorage(session), [(i, row.tree_size) for i, row in covering.items()]
-    )
     # Once per checkpoint row, not per leaf (a batch's leaves share one or two).
     distinct = {id(row): row for row in covering.values()}.values()
     parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in distinct}
+    skip = set()
+    if proven is not None and not checked:
+        skip = {
+            leaf for leaf, row in covering.items() if proven(leaf, parsed[row.tree_size].checkpoint)
+        }
+    wanted = [(i, row.tree_size) for i, row in covering.items() if i not in skip]
+    proofs = iter(inclusion_proofs(sm3, DbTreeStorage(session), wanted))
     out: dict[int, EvidenceReceipt | None] = dict.fromkeys(leaves)
-    for (leaf, row), proof in zip(covering.items(), proofs, strict=True):
+    for leaf, row in covering.items():
+        proof = [] if leaf in skip else next(proofs)
         raw = entries.get(leaf)
         if raw is None:
             raise LookupError(f"the log has no entry {leaf}")
