@@ -450,7 +450,13 @@ def profile_audit(home: Path, path: Path) -> None:
 
     from notary.audit import audit_materials, new_report
     from transfer.db.session import make_engine, read_sessionmaker
-    from transfer.services.audit_scope import audit_items, open_sources, scope_materials
+    from transfer.services.audit_scope import (
+        audit_items,
+        open_sources,
+        scope_materials,
+        snapshot,
+        whole_log_tree,
+    )
     from transfer.services.setup import settings_for
 
     settings = settings_for(home)
@@ -460,9 +466,11 @@ def profile_audit(home: Path, path: Path) -> None:
         with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
             t0 = time.perf_counter()
             profiler.enable()
+            snapshot(s)
             _scope, rows, _volumes = scope_materials(s, None, None)
+            tree = whole_log_tree(s)
             report = audit_materials(
-                (item for item, _ in audit_items(s, rows, src)),
+                (item for item, _ in audit_items(s, rows, src, tree=tree)),
                 store=src.store,
                 holder=lambda _r: None,
                 log_keys=[src.log_key],

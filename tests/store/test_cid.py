@@ -324,3 +324,16 @@ def test_base32_fast_path_skips_multiformats(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(cid_module.CID, "decode", refuse)
     assert to_binary(text) == binary_cid(RAW, b"abc")
+
+
+def test_base32_encoder_is_rfc4648() -> None:
+    import random
+
+    from notary.store.cid import _b32
+
+    rng = random.Random(5)
+    for n in [0, 1, 2, 3, 4, 5, 6, 7, 31, 32, 34, 36, 37, 64] + [
+        rng.randrange(80) for _ in range(200)
+    ]:
+        data = rng.randbytes(n)
+        assert _b32(data) == base64.b32encode(data).decode().rstrip("=").lower(), n

@@ -192,6 +192,7 @@ def audit_items(
     from notary.reader import MaterialRecord
     from notary.receipts import EvidenceReceipt
     from transfer.db.models import MaterialKey
+    from transfer.db.session import member_of
     from transfer.services.receipts import stored_receipts
 
     no_key = WrappedKey(b"\0" * 32, b"")
@@ -207,7 +208,7 @@ def audit_items(
                 MaterialKey.material_id, MaterialKey.unit_id,
                 MaterialKey.key_fingerprint, MaterialKey.wrapped,
             ).where(
-                MaterialKey.material_id.in_([m.id for m in batch]),
+                member_of(s, MaterialKey.material_id, [m.id for m in batch]),
                 MaterialKey.active.is_(True),
             )
         ):  # fmt: skip

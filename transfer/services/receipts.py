@@ -25,6 +25,7 @@ from notary.errors import VerificationError
 from notary.log.merkle import inclusion_proof, inclusion_proofs
 from notary.receipts import EvidenceReceipt, build_receipt
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
+from transfer.db.session import member_of
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.anchoring import anchor_ref_of, covering_checkpoint
 
@@ -194,7 +195,9 @@ def _anchored_batch(
     checked: bool = True,
     proven: Callable[[int, CheckpointBody], bool] | None = None,
 ) -> dict[int, EvidenceReceipt | None]:
-    rows = session.execute(select(LogLeaf.idx, LogLeaf.entry).where(LogLeaf.idx.in_(covering)))
+    rows = session.execute(
+        select(LogLeaf.idx, LogLeaf.entry).where(member_of(session, LogLeaf.idx, list(covering)))
+    )
     entries = {r.idx: r.entry for r in rows}
     # Once per checkpoint row, not per leaf (a batch's leaves share one or two).
     distinct = {id(row): row for row in covering.values()}.values()
@@ -239,7 +242,10 @@ def _smallest_anchored_covering(session: Session, leaves: list[int]) -> dict[int
         size = covering_size(sizes, leaf)
         if size is not None:
             chosen[leaf] = size
-    rows = session.scalars(select(Checkpoint).where(Checkpoint.tree_size.in_(set(chosen.values()))))
+    sizes_used = list(set(chosen.values()))
+    rows = session.scalars(
+        select(Checkpoint).where(member_of(session, Checkpoint.tree_size, sizes_used))
+    )
     by_size = {row.tree_size: row for row in rows}
     return {leaf: by_size[size] for leaf, size in chosen.items()}
 
