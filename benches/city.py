@@ -388,15 +388,11 @@ def measure_live(app: Any, seconds: float, samples: int, rng: random.Random) -> 
     return out
 
 
-def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
+def measure_audit(
+    home: Path, volume: str, prefix: int, baseline: Path | None = None
+) -> dict[str, Any]:
     """``notary audit --volume`` through the CLI, and the whole-log audit's per-material
     step (the CLI's own functions) over the first ``prefix`` materials."""
-    from notary.audit import audit_materials, new_report
-    from transfer.db.models import Material
-    from transfer.db.session import make_engine, read_sessionmaker
-    from transfer.services.audit_scope import audit_items, material_columns, open_sources
-    from transfer.services.setup import settings_for
-
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
@@ -411,32 +407,108 @@ def measure_audit(home: Path, volume: str, prefix: int) -> dict[str, Any]:
         if done.returncode not in (0, 1):
             print(done.stderr[-3000:], file=sys.stderr)
 
+    # The whole log's materials step as ``notary audit`` runs it (one snapshot, the
+    # stored tree checked once, every material), timed from the first query.
+    n, seconds, found = materials_step(home)
+    out["whole_per_s"], out["whole_s"], out["whole_materials"] = n / seconds, seconds, n
+    out["whole_findings"] = found
+    # The same step on a prefix, each material's proof assembled and checked (no tree
+    # pass): batched, and one material at a time (the older baseline).
+    for label, batch_size in (("_one_by_one", 1), ("", 256)):
+        n, seconds, _ = materials_step(home, prefix=prefix, tree=False, batch_size=batch_size)
+        out[f"prefix_per_s{label}"] = n / seconds
+    out["prefix"] = n
+    if baseline is not None:  # the code before this work, same data, same run
+        done = subprocess.run(
+            [sys.executable, "-c", BASELINE_STEP, str(home), str(prefix)],
+            capture_output=True, text=True, cwd=baseline,
+            env={**os.environ, "PYTHONPATH": str(baseline)},
+        )  # fmt: skip
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+        else:
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            out["prefix_per_s_baseline"] = got["n"] / got["s"]
+    return out
+
+
+# The materials step of the code before the whole-log audit's rework (commit 12d92e1:
+# ORM rows, per-material proofs), run by ``--baseline DIR`` (that commit's tree) in a
+# subprocess over the same prefix: the same-run baseline.
+BASELINE_STEP = """
+import json, sys, time
+from pathlib import Path
+from sqlalchemy import select
+from notary.audit import audit_materials, new_report
+from transfer.db.models import Material, Unit, Volume
+from transfer.db.session import make_engine, read_sessionmaker
+from transfer.services.audit_scope import audit_items, open_sources
+from transfer.services.setup import settings_for
+home, prefix = Path(sys.argv[1]), int(sys.argv[2])
+settings = settings_for(home)
+engine = make_engine(settings.database_url_resolved)
+with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
+    t0 = time.perf_counter()
+    rows = s.execute(
+        select(Material, Volume, Unit).join(Volume, Material.volume_id == Volume.id)
+        .join(Unit, Volume.custodian_unit_id == Unit.id).order_by(Material.leaf_index)
+        .limit(prefix)
+    ).all()
+    report = audit_materials(
+        (item for item, _ in audit_items(s, rows, src)), store=src.store,
+        holder=lambda _r: None, log_keys=[src.log_key], chain=src.chain,
+        report=new_report("baseline"),
+    )
+    print(json.dumps({"n": report.materials, "s": time.perf_counter() - t0}))
+"""
+
+
+def materials_step(
+    home: Path, *, prefix: int | None = None, tree: bool = True, batch_size: int = 256
+) -> tuple[int, float, dict[str, int]]:
+    """``notary audit``'s materials step (its functions, without the report files):
+    every material in the CLI's order, or the first ``prefix`` by leaf; ``tree``: the
+    whole-log tree pass (the CLI's whole-log audit) instead of each material's proof.
+    Returns the materials audited, the seconds from the first query, the findings."""
+    from collections import Counter
+
+    from notary.audit import audit_materials, new_report
+    from transfer.db.models import Material
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.services.audit_scope import (
+        audit_items,
+        material_columns,
+        open_sources,
+        scope_materials,
+        snapshot,
+        whole_log_tree,
+    )
+    from transfer.services.setup import settings_for
+
     settings = settings_for(home)
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
-            rows = list(
-                s.execute(material_columns().order_by(Material.leaf_index).limit(prefix)).all()
+            t0 = time.perf_counter()
+            snapshot(s)
+            rows: Any
+            if prefix is None:
+                _scope, rows, _volumes = scope_materials(s, None, None)
+            else:
+                rows = s.execute(material_columns().order_by(Material.leaf_index).limit(prefix))
+            checked = whole_log_tree(s) if tree else None
+            report = audit_materials(
+                (i for i, _ in audit_items(s, rows, src, batch_size=batch_size, tree=checked)),
+                store=src.store,
+                holder=lambda _r: None,
+                log_keys=[src.log_key],
+                chain=src.chain,
+                report=new_report("city"),
             )
-            # Baseline in the same run: receipts and keys loaded material by material.
-            for label, batch_size in (("_one_by_one", 1), ("", 256)):
-                report = new_report("prefix")
-                t0 = time.perf_counter()
-                audit_materials(
-                    (item for item, _ in audit_items(s, rows, src, batch_size=batch_size)),
-                    store=src.store,
-                    holder=lambda _r: None,
-                    log_keys=[src.log_key],
-                    chain=src.chain,
-                    report=report,
-                )
-                elapsed = time.perf_counter() - t0
-                out[f"prefix_per_s{label}"] = len(rows) / elapsed
-            out["prefix"] = len(rows)
-            out["prefix_proofs"] = report.proofs_checked
+            seconds = time.perf_counter() - t0
     finally:
         engine.dispose()
-    return out
+    return report.materials, seconds, dict(Counter(p.check for p in report.problems))
 
 
 def profile_audit(home: Path, path: Path) -> None:
@@ -448,44 +520,13 @@ def profile_audit(home: Path, path: Path) -> None:
     import io
     import pstats
 
-    from notary.audit import audit_materials, new_report
-    from transfer.db.session import make_engine, read_sessionmaker
-    from transfer.services.audit_scope import (
-        audit_items,
-        open_sources,
-        scope_materials,
-        snapshot,
-        whole_log_tree,
-    )
-    from transfer.services.setup import settings_for
-
-    settings = settings_for(home)
-    engine = make_engine(settings.database_url_resolved)
     profiler = cProfile.Profile()
-    try:
-        with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
-            t0 = time.perf_counter()
-            profiler.enable()
-            snapshot(s)
-            _scope, rows, _volumes = scope_materials(s, None, None)
-            tree = whole_log_tree(s)
-            report = audit_materials(
-                (item for item, _ in audit_items(s, rows, src, tree=tree)),
-                store=src.store,
-                holder=lambda _r: None,
-                log_keys=[src.log_key],
-                chain=src.chain,
-                report=new_report("profile"),
-            )
-            profiler.disable()
-            elapsed = time.perf_counter() - t0
-    finally:
-        engine.dispose()
+    n, seconds, _ = profiler.runcall(materials_step, home)
     profiler.dump_stats(path)
     text = io.StringIO()
     text.write(
-        f"whole-log audit, materials step under cProfile: {report.materials:,} materials "
-        f"in {elapsed:.1f} s ({report.materials / elapsed:,.0f}/s with the profiler on)\n"
+        f"whole-log audit, materials step under cProfile: {n:,} materials "
+        f"in {seconds:.1f} s ({n / seconds:,.0f}/s with the profiler on)\n"
     )
     stats = pstats.Stats(str(path), stream=text)
     stats.sort_stats("tottime").print_stats(40)
@@ -513,6 +554,12 @@ def main() -> None:
         "--home", type=Path, help="the deployment's home here (kept), not in a temporary directory"
     )
     ap.add_argument("--out", default="city")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of the code before the audit's rework (commit 12d92e1): its "
+        "materials step on the same prefix, in the same run",
+    )
     args = ap.parse_args()
     title = header("City scale: a PostgreSQL deployment at growing log sizes")
     rng = random.Random(19)
@@ -549,7 +596,7 @@ def main() -> None:
                     backlog = wait_anchored(app)
                     live = measure_live(app, args.seconds, args.samples, rng)
                 print(live, flush=True)
-                audit = measure_audit(home, live["sample_volume"], args.audit_prefix)
+                audit = measure_audit(home, live["sample_volume"], args.audit_prefix, args.baseline)
                 print(audit, flush=True)
                 if os.environ.get("NOTARY_CITY_PROFILE"):
                     profile_audit(home, Path(os.environ["NOTARY_CITY_PROFILE"]))
@@ -592,10 +639,14 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         ("verify-by-SM3 lookup, p50 / p99 ms", lambda r: r["verify_ms"], "constant"),
         ("`notary audit --volume` (CLI, process start included), s",
          lambda r: r["volume_audit_s"], "constant"),
-        ("whole-log audit, materials step on a prefix: materials/s",
+        ("whole-log audit, materials step, every material (tree pass): materials/s",
+         lambda r: r["whole_per_s"], "constant"),
+        ("… on a prefix, each material's own proof checked (batched): materials/s",
          lambda r: r["prefix_per_s"], ""),
-        ("the same, receipts and keys loaded one material at a time (baseline)",
+        ("… on a prefix, receipts and keys one material at a time: materials/s",
          lambda r: r["prefix_per_s_one_by_one"], ""),
+        ("… on a prefix, the code before this rework (12d92e1, baseline): materials/s",
+         lambda r: r.get("prefix_per_s_baseline", "not run"), ""),
         ("database bytes per material", lambda r: r["bytes"] / r["materials"], "constant"),
     ]  # fmt: skip
     for r in results:
@@ -620,19 +671,22 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         a, b = vals[0], vals[-1]
         a0 = a[0] if isinstance(a, tuple) else a
         b0 = b[0] if isinstance(b, tuple) else b
-        growth = f"{b0 / a0:.2f}×" if a0 else ""
+        numbers = isinstance(a0, int | float) and isinstance(b0, int | float)
+        growth = f"{b0 / a0:.2f}×" if numbers and a0 else ""
         lines.append(
             f"| {name} | " + " | ".join(fmt(v) for v in vals) + f" | {growth} | {should} |"
         )
     lines.append("")
     big = 16_000_000
     fill_rate = last["fill_rate"]
-    audit_rate = last["prefix_per_s"]
+    audit_rate = last["whole_per_s"]
+    base = last.get("prefix_per_s_baseline")
+    versus = f" ({audit_rate / base:.1f}× the baseline's {base:,.0f}/s)" if base else ""
     lines += [
-        f"- whole-log audit: the materials step ran over the first {last['prefix']:,} materials "
-        f"at {audit_rate:,.0f}/s; at that rate the {last['materials']:,} materials of this log "
-        f"take {last['materials'] / audit_rate / 60:,.0f} min and 16 M take "
-        f"{big * 0.99 / audit_rate / 3600:,.1f} h (goal ≤ 30 min for the whole log: "
+        f"- whole-log audit: the materials step ran over all {last['whole_materials']:,} "
+        f"materials in {last['whole_s']:,.1f} s, {audit_rate:,.0f}/s{versus}, findings "
+        f"{last['whole_findings']}; at that rate 16 M take "
+        f"{big * 0.99 / audit_rate / 60:,.0f} min (goal ≤ 30 min, ~9,000/s: "
         f"{'**met**' if big * 0.99 / audit_rate <= 1800 else '**not met**'}).",
         f"- 16 M (`--sizes 160000 1600000 16000000`): filling the last 14.4 M at "
         f"{fill_rate:,.0f} entries/s takes ~{14_400_000 / fill_rate / 60:,.0f} min, anchoring "
