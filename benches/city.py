@@ -389,7 +389,7 @@ def measure_live(app: Any, seconds: float, samples: int, rng: random.Random) -> 
 
 
 def measure_audit(
-    home: Path, volume: str, prefix: int, baseline: Path | None = None
+    home: Path, volume: str, prefix: int, baseline: Path | None = None, workers: int = 2
 ) -> dict[str, Any]:
     """``notary audit --volume`` through the CLI, and the whole-log audit's per-material
     step (the CLI's own functions) over the first ``prefix`` materials."""
@@ -410,8 +410,12 @@ def measure_audit(
     # The whole log's materials step as ``notary audit`` runs it (one snapshot, the
     # stored tree checked once, every material), timed from the first query.
     n, seconds, found = materials_step(home)
+    out["serial_per_s"], out["serial_s"] = n / seconds, seconds
+    n, seconds, found_parallel = materials_step(home, workers=workers)
     out["whole_per_s"], out["whole_s"], out["whole_materials"] = n / seconds, seconds, n
-    out["whole_findings"] = found
+    out["whole_findings"], out["workers"] = found_parallel, workers
+    # The processes' report is the one process's, row for row.
+    out["parallel_same"] = found_parallel == found
     # The same step on a prefix, each material's proof assembled and checked (no tree
     # pass): batched, and one material at a time (the older baseline).
     for label, batch_size in (("_one_by_one", 1), ("", 256)):
@@ -454,29 +458,44 @@ with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)(
         .join(Unit, Volume.custodian_unit_id == Unit.id).order_by(Material.leaf_index)
         .limit(prefix)
     ).all()
+    codes = {}
+    def items():
+        for item, code in audit_items(s, rows, src):
+            codes[item.record.material_id] = code
+            yield item
     report = audit_materials(
-        (item for item, _ in audit_items(s, rows, src)), store=src.store,
-        holder=lambda _r: None, log_keys=[src.log_key], chain=src.chain,
-        report=new_report("baseline"),
+        items(), store=src.store, holder=lambda r: src.unit_key(codes[r.material_id]),
+        log_keys=[src.log_key], chain=src.chain, report=new_report("baseline"),
     )
     print(json.dumps({"n": report.materials, "s": time.perf_counter() - t0}))
 """
 
 
 def materials_step(
-    home: Path, *, prefix: int | None = None, tree: bool = True, batch_size: int = 256
-) -> tuple[int, float, dict[str, int]]:
+    home: Path,
+    *,
+    prefix: int | None = None,
+    tree: bool = True,
+    batch_size: int = 256,
+    workers: int = 1,
+) -> tuple[int, float, dict[str, Any]]:
     """``notary audit``'s materials step (its functions, without the report files):
     every material in the CLI's order, or the first ``prefix`` by leaf; ``tree``: the
-    whole-log tree pass (the CLI's whole-log audit) instead of each material's proof.
-    Returns the materials audited, the seconds from the first query, the findings."""
+    whole-log tree pass (the CLI's whole-log audit) instead of each material's proof;
+    ``workers`` > 1: in that many processes (``audit_materials_parallel``, the CLI's
+    whole-log audit on PostgreSQL). Returns the materials audited, the seconds from
+    the first query, and the findings by check with an SM3 over every report row and
+    finding (``digest``: equal reports, equal digests)."""
+    import hashlib
     from collections import Counter
 
     from notary.audit import audit_materials, new_report
+    from notary.errors import NotaryError
     from transfer.db.models import Material
     from transfer.db.session import make_engine, read_sessionmaker
     from transfer.services.audit_scope import (
         audit_items,
+        audit_materials_parallel,
         material_columns,
         open_sources,
         scope_materials,
@@ -489,6 +508,16 @@ def materials_step(
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
+            keys: dict[str, Any] = {}
+
+            def unit_key(code: str) -> Any:  # the CLI's holder
+                if code not in keys:
+                    try:
+                        keys[code] = src.unit_key(code)
+                    except NotaryError:
+                        keys[code] = None
+                return keys[code]
+
             t0 = time.perf_counter()
             snapshot(s)
             rows: Any
@@ -497,18 +526,41 @@ def materials_step(
             else:
                 rows = s.execute(material_columns().order_by(Material.leaf_index).limit(prefix))
             checked = whole_log_tree(s) if tree else None
-            report = audit_materials(
-                (i for i, _ in audit_items(s, rows, src, batch_size=batch_size, tree=checked)),
-                store=src.store,
-                holder=lambda _r: None,
-                log_keys=[src.log_key],
-                chain=src.chain,
-                report=new_report("city"),
-            )
+            if workers > 1:
+                report = audit_materials_parallel(
+                    s, src, new_report("city"), home=home, store=settings.store, rpc=None,
+                    database_url=settings.database_url_resolved, tree=checked,
+                    workers=workers, batch_size=batch_size,
+                )  # fmt: skip
+            else:
+                codes: dict[str, str] = {}
+
+                def items() -> Any:
+                    for item, code in audit_items(
+                        s, rows, src, batch_size=batch_size, tree=checked
+                    ):
+                        codes[item.record.material_id] = code
+                        yield item
+
+                report = audit_materials(
+                    items(),
+                    store=src.store,
+                    holder=lambda r: unit_key(codes[r.material_id]),
+                    log_keys=[src.log_key],
+                    chain=src.chain,
+                    report=new_report("city"),
+                )
             seconds = time.perf_counter() - t0
     finally:
         engine.dispose()
-    return report.materials, seconds, dict(Counter(p.check for p in report.problems))
+    digest = hashlib.sha256()
+    for row in report.material_rows:
+        digest.update(json.dumps(row, sort_keys=True, default=str).encode())
+    for p in report.problems:
+        digest.update(repr(p).encode())
+    found: dict[str, Any] = dict(Counter(p.check for p in report.problems))
+    found["digest"] = digest.hexdigest()[:16]
+    return report.materials, seconds, found
 
 
 def profile_audit(home: Path, path: Path) -> None:
@@ -639,8 +691,11 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         ("verify-by-SM3 lookup, p50 / p99 ms", lambda r: r["verify_ms"], "constant"),
         ("`notary audit --volume` (CLI, process start included), s",
          lambda r: r["volume_audit_s"], "constant"),
-        ("whole-log audit, materials step, every material (tree pass): materials/s",
-         lambda r: r["whole_per_s"], "constant"),
+        ("whole-log audit, materials step, every material (tree pass, processes): "
+         "materials/s", lambda r: r["whole_per_s"], "constant"),
+        ("… the same in one process: materials/s", lambda r: r["serial_per_s"], "constant"),
+        ("… processes' report = one process's report (SM3 of rows and findings)",
+         lambda r: "yes" if r["parallel_same"] else "**NO**", ""),
         ("… on a prefix, each material's own proof checked (batched): materials/s",
          lambda r: r["prefix_per_s"], ""),
         ("… on a prefix, receipts and keys one material at a time: materials/s",
@@ -684,7 +739,8 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
     versus = f" ({audit_rate / base:.1f}× the baseline's {base:,.0f}/s)" if base else ""
     lines += [
         f"- whole-log audit: the materials step ran over all {last['whole_materials']:,} "
-        f"materials in {last['whole_s']:,.1f} s, {audit_rate:,.0f}/s{versus}, findings "
+        f"materials in {last['whole_s']:,.1f} s with {last['workers']} processes, "
+        f"{audit_rate:,.0f}/s{versus}, findings "
         f"{last['whole_findings']}; at that rate 16 M take "
         f"{big * 0.99 / audit_rate / 60:,.0f} min (goal ≤ 30 min, ~9,000/s: "
         f"{'**met**' if big * 0.99 / audit_rate <= 1800 else '**not met**'}).",

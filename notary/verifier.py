@@ -113,6 +113,16 @@ class VerificationMemo:
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
+    def passes(self) -> list[tuple[tuple[Any, ...], Any]]:
+        """The verdicts held (all passes), to hand to another process's memo."""
+        with self._lock:
+            return list(self._items.items())
+
+    def add_passes(self, passes: list[tuple[tuple[Any, ...], Any]]) -> None:
+        """Verdicts another memo reached (``passes``), for the same chain and keys."""
+        for key, value in passes:
+            self._put(key, value)
+
     def check_signature(self, cp: SignedCheckpoint, key: SM2PublicKey) -> None:
         """``cp.verify(key)``, once per (checkpoint, signature, key). The signed bytes
         are a function of the checkpoint's fields alone (``Checkpoint.signed_bytes``),

@@ -16,6 +16,7 @@ is read over JSON-RPC while the service runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,7 +30,9 @@ from clients.errors import UserError
 from notary.crypto import SM2PrivateKey
 from notary.errors import NotaryError
 from transfer.services.audit_scope import (
+    PARALLEL_MIN,
     audit_items,
+    audit_materials_parallel,
     open_sources,
     scope_materials,
     snapshot,
@@ -45,6 +48,13 @@ def audit(
     rpc: Annotated[
         str | None, typer.Option("--rpc", help="经链 JSON-RPC 读链（服务运行时使用）。")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="全部馆藏检测（PostgreSQL）时材料检测所用进程数；0 为 CPU 核数，1 为单进程。",
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """四性检测：重新计算内容哈希、核验证明与锚定、监测日志一致性，输出 JSON 与 HTML 报告。"""
@@ -122,22 +132,42 @@ def audit(
                 # The whole log: its stored tree checked once against the entries, so
                 # each material's proof need not be (transfer.services.tree_check).
                 tree = whole_log_tree(s) if whole else None
-                pairs = audit_items(s, rows, src, tree=tree)
+                processes = workers or os.cpu_count() or 1
+                if (
+                    whole
+                    and processes > 1
+                    and s.get_bind().dialect.name == "postgresql"
+                    and len(rows) >= PARALLEL_MIN
+                ):
+                    audit_materials_parallel(
+                        s,
+                        src,
+                        report,
+                        home=home,
+                        store=settings.store,
+                        rpc=rpc,
+                        database_url=settings.database_url_resolved,
+                        tree=tree,
+                        workers=processes,
+                        progress=lambda n: progress.update(t1, completed=n),
+                    )
+                else:
+                    pairs = audit_items(s, rows, src, tree=tree)
 
-                def items() -> Iterator[Any]:
-                    for item, code in pairs:
-                        current[item.record.material_id] = code
-                        yield item
+                    def items() -> Iterator[Any]:
+                        for item, code in pairs:
+                            current[item.record.material_id] = code
+                            yield item
 
-                audit_materials(
-                    items(),
-                    store=src.store,
-                    holder=lambda r: holder_for(current[r.material_id]),
-                    log_keys=[src.log_key],
-                    chain=src.chain,
-                    report=report,
-                    progress=lambda n: progress.update(t1, completed=n),
-                )
+                    audit_materials(
+                        items(),
+                        store=src.store,
+                        holder=lambda r: holder_for(current[r.material_id]),
+                        log_keys=[src.log_key],
+                        chain=src.chain,
+                        report=report,
+                        progress=lambda n: progress.update(t1, completed=n),
+                    )
                 t_custody = progress.add_task("保管记录检测", total=None)
                 audit_custody(
                     volume_custody(

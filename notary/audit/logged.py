@@ -62,7 +62,9 @@ def check_logged(e: _Logged, what: str, receipts: ReceiptVerifier, report: Repor
 
 
 def receipt_verifier(
-    log_keys: Sequence[SM2PublicKey], chain: AnchorReader | None
+    log_keys: Sequence[SM2PublicKey],
+    chain: AnchorReader | None,
+    memo: VerificationMemo | None = None,
 ) -> ReceiptVerifier:
     """The audit checks this deployment's own receipts: its log keys, pinned.
 
@@ -74,7 +76,9 @@ def receipt_verifier(
     tampered checkpoint, signature or anchor reference is a miss and is checked; it
     lives no longer than the call, within which the chain is read as one state."""
     return ReceiptVerifier(
-        TrustPolicy.pinned(*log_keys, require_anchor=False), chain, VerificationMemo()
+        TrustPolicy.pinned(*log_keys, require_anchor=False),
+        chain,
+        VerificationMemo() if memo is None else memo,
     )
 
 

@@ -23,7 +23,7 @@ from notary.errors import VerificationError
 from notary.reader import MaterialRecord, check_entry
 from notary.receipts import EvidenceReceipt
 from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, InvalidCIDError
-from notary.verifier import ReceiptVerifier
+from notary.verifier import ReceiptVerifier, VerificationMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,13 @@ def audit_materials(
     chain: AnchorReader | None,
     report: Report,
     progress: Callable[[int], None] | None = None,
+    memo: VerificationMemo | None = None,
 ) -> Report:
-    """Re-hash every material's content and re-check its proofs; record, never raise."""
-    receipts = receipt_verifier(log_keys, chain)
+    """Re-hash every material's content and re-check its proofs; record, never raise.
+    ``memo``: the verification memo of a whole audit run whose materials come in
+    several calls (a worker process of the parallel whole-log audit); by default one
+    memo for this call (``receipt_verifier``)."""
+    receipts = receipt_verifier(log_keys, chain, memo)
     for n, item in enumerate(items, 1):
         before = len(report.problems)
         sealed_size = _audit_one(item, store, holder, receipts, report)

@@ -4,6 +4,7 @@ store, chain) and the database rows of the materials in scope, as
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import Any
 from notary.crypto import SM2PrivateKey, SM2PublicKey
 from notary.errors import NotaryError
 from notary.store import ContentStore
+from notary.verifier import VerificationMemo
 from transfer.services.errors import BadRequest, NotFound, ServiceUnavailable
 
 # Materials whose receipts and keys are loaded together.
@@ -29,6 +31,7 @@ class Sources:
     store: ContentStore
     chain: Any  # notary.audit.CustodyChain (ChainClient), or None
     centre_account: str  # the account hosted units hold custody through on chain
+    embedded: Any = None  # the EmbeddedChain this process opened, if any
 
 
 @contextmanager
@@ -51,6 +54,7 @@ def open_sources(home: Path, store: str, rpc: str | None) -> Iterator[Sources]:
             dep.store,
             dep.chain,
             dep.descriptor.chain_account,
+            dep.embedded,
         )
 
 
@@ -231,3 +235,209 @@ def audit_items(
             )
             item = AuditItem(record, m.media_type, receipt, label=label, details=details, proven=ok)
             yield item, m.unit_code
+
+
+# --- the whole log's materials across processes -----------------------------------------
+
+# Below this many materials the whole-log audit stays in one process (starting the
+# workers costs a few seconds).
+PARALLEL_MIN = 50_000
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One worker's share: the materials of the volumes in ``[lo, hi)`` (``None``: open)."""
+
+    snapshot: str
+    lo: uuid.UUID | None
+    hi: uuid.UUID | None
+    tree: Any  # the parent's TreeCheck
+    batch_size: int
+
+
+# A worker process's deployment and database, opened once by ``_worker_init``.
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(
+    home: str, store: str, rpc: str | None, database_url: str, passes: list[Any]
+) -> None:
+    import atexit
+    from contextlib import ExitStack
+
+    from transfer.db.session import make_engine, read_sessionmaker
+
+    stack = ExitStack()
+    atexit.register(stack.close)
+    engine = make_engine(database_url)
+    stack.callback(engine.dispose)
+    _worker["src"] = stack.enter_context(open_sources(Path(home), store, rpc))
+    _worker["sessions"] = read_sessionmaker(engine)
+    _worker["memo"] = memo = VerificationMemo(max_entries=max(4096, 2 * len(passes)))
+    memo.add_passes(passes)
+
+
+def _import_snapshot(s: Any, snapshot_id: str) -> None:
+    import re
+
+    from sqlalchemy import text
+
+    if not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?", snapshot_id):
+        raise ValueError(f"not a PostgreSQL snapshot id: {snapshot_id!r}")
+    s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+    s.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'"))
+
+
+def _audit_chunk(chunk: _Chunk) -> Any:
+    """In a worker process: its volumes' materials audited as the serial path does, in
+    the parent's snapshot, into a report of its own."""
+    from notary.audit import audit_materials, new_report
+    from transfer.db.models import Material, Volume
+
+    src: Sources = _worker["src"]
+    with _worker["sessions"]() as s:
+        _import_snapshot(s, chunk.snapshot)
+        query = material_columns()
+        if chunk.lo is not None:
+            query = query.where(Volume.id >= chunk.lo)
+        if chunk.hi is not None:
+            query = query.where(Volume.id < chunk.hi)
+        query = query.order_by(Volume.id, Material.category, Material.seq_no)
+        rows = MaterialRows(s, query, None)
+        keys: dict[str, SM2PrivateKey | None] = _worker.setdefault("keys", {})
+        current: dict[str, str] = {}
+
+        def holder(r: Any) -> SM2PrivateKey | None:
+            code = current[r.material_id]
+            if code not in keys:
+                try:
+                    keys[code] = src.unit_key(code)
+                except NotaryError:
+                    keys[code] = None
+            return keys[code]
+
+        def items() -> Iterator[Any]:
+            for item, code in audit_items(
+                s, rows, src, batch_size=chunk.batch_size, tree=chunk.tree
+            ):
+                current[item.record.material_id] = code
+                yield item
+
+        return audit_materials(
+            items(),
+            store=src.store,
+            holder=holder,
+            log_keys=[src.log_key],
+            chain=src.chain,
+            report=new_report(""),
+            memo=_worker["memo"],  # one per worker: a checkpoint verified once per process
+        )
+
+
+def _checkpoint_passes(s: Any, src: Sources) -> list[Any]:
+    """Every anchored checkpoint's signature and anchor verified here, once, with this
+    process's chain (the embedded one read directly, not over the workers' loopback
+    RPC): the memo verdicts the workers start from (``VerificationMemo.add_passes``,
+    passes only, keyed by every input, so a worker still verifies what failed here or
+    what its receipts present differently)."""
+    from sqlalchemy import select
+
+    from notary.audit.logged import receipt_verifier
+    from notary.checkpoint import parse_signed_checkpoint
+    from notary.receipts import EvidenceReceipt
+    from transfer.db.models import Checkpoint, CheckpointStatus
+    from transfer.services.anchoring import anchor_ref_of
+
+    memo = VerificationMemo(max_entries=1 << 30)
+    verifier = receipt_verifier([src.log_key], src.chain, memo)
+    rows = s.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.ANCHORED))
+    for row in rows:
+        try:
+            cp = parse_signed_checkpoint(row.body)
+            receipt = EvidenceReceipt({}, 0, (), cp, src.log_key, anchor_ref_of(row))
+            memo.check_signature(cp, src.log_key)
+            if src.chain is not None:
+                verifier.check_anchor(receipt)
+        except NotaryError:
+            continue  # not a pass: the workers find it, material by material
+    return memo.passes()
+
+
+def _volume_bounds(s: Any, parts: int) -> list[uuid.UUID]:
+    """Volume ids that cut the materials into ``parts`` runs of about equal size, in
+    the report's order (by volume id first)."""
+    from sqlalchemy import text
+
+    fractions = [i / parts for i in range(1, parts)]
+    row = s.execute(
+        text(
+            "SELECT percentile_disc(CAST(:f AS float8[])) WITHIN GROUP (ORDER BY volume_id) "
+            "FROM materials"
+        ),
+        {"f": fractions},
+    ).scalar()
+    return sorted({uuid.UUID(str(v)) for v in row or [] if v is not None})
+
+
+def audit_materials_parallel(
+    s: Any,
+    src: Sources,
+    report: Any,
+    *,
+    home: Path,
+    store: str,
+    rpc: str | None,
+    database_url: str,
+    tree: Any,
+    workers: int,
+    chunks_per_worker: int = 4,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = AUDIT_BATCH,
+) -> Any:
+    """``audit_materials`` of every material (the whole-log scope, PostgreSQL), in
+    ``workers`` processes: the materials are cut by volume id into runs that keep the
+    report's order, each run audited by a worker exactly as the serial path audits it —
+    in the parent's snapshot (``pg_export_snapshot``, so every worker reads the very
+    log the tree pass checked), with the chain read through the parent (its embedded
+    chain served read-only on loopback, or the ``--rpc`` it was given) — and the runs'
+    findings, rows and counts appended in order. ``s`` must be in a REPEATABLE READ
+    transaction (``snapshot``)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sqlalchemy import text
+
+    snapshot_id = str(s.scalar(text("SELECT pg_export_snapshot()")))
+    bounds = _volume_bounds(s, workers * chunks_per_worker)
+    edges: list[uuid.UUID | None] = [None, *bounds, None]
+    server = None
+    if rpc is None and src.embedded is not None:
+        from notary.chain.node.rpcserver import ReadOnlyRpcServer
+
+        server = ReadOnlyRpcServer(src.embedded).start()
+        rpc = server.url
+    chunks = [_Chunk(snapshot_id, lo, hi, tree, batch_size) for lo, hi in itertools.pairwise(edges)]
+    passes = _checkpoint_passes(s, src)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(str(home), store, rpc, database_url, passes),
+        ) as pool:
+            for part in pool.map(_audit_chunk, chunks):
+                report.materials += part.materials
+                report.sealed_bytes_rehashed += part.sealed_bytes_rehashed
+                report.plain_bytes_rehashed += part.plain_bytes_rehashed
+                report.proofs_checked += part.proofs_checked
+                report.problems.extend(part.problems)
+                report.material_rows.extend(part.material_rows)
+                for prop, n in part.passed.items():
+                    report.passed[prop] += n
+                if progress is not None:
+                    progress(report.materials)
+    finally:
+        if server is not None:
+            server.stop()
+    return report
