@@ -97,3 +97,56 @@ def test_entries_take_the_fast_path() -> None:
     assert canonical_json(entry) == rfc8785.dumps(entry)
     assert not canonical._plain({"中": 1})
     assert canonical_json({"中": 1}) == rfc8785.dumps({"中": 1})
+
+
+def _strict_decode(data: bytes) -> tuple[str, object]:
+    """``decode_entry`` before its fast path: the strict reader, then the canonical check."""
+    from notary.entries import encode_entry
+    from notary.errors import FormatError
+
+    try:
+        obj = parse_json(data)
+    except (CanonicalJSONError, UnicodeDecodeError) as e:
+        return ("error", f"entry bytes are not JSON: {e}")
+    if not isinstance(obj, dict):
+        return ("error", "an entry is a JSON object")
+    try:
+        if encode_entry(obj) != data:
+            return ("error", "entry bytes are not in canonical form")
+    except FormatError as e:
+        return ("error", str(e))
+    return ("ok", obj)
+
+
+def _decode(data: bytes) -> tuple[str, object]:
+    from notary.entries import decode_entry
+    from notary.errors import FormatError
+
+    try:
+        return ("ok", decode_entry(data))
+    except FormatError as e:
+        return ("error", str(e))
+
+
+_ENTRY = canonical_json(
+    {"v": 1, "type": "material.registered", "material_id": "m-1", "sm3": "ab" * 32,
+     "cid": "bafy", "size": 7, "time_ms": 1_700_000_000_000, "title": "干部档案"}
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_ENTRY)), st.binary(max_size=3), st.integers(0, 3)),
+        max_size=3,
+    )
+)
+def test_decode_entry_fast_path_is_the_strict_reading(edits: list[tuple[int, bytes, int]]) -> None:
+    """Entry bytes with bytes inserted, replaced or removed (duplicate keys, NaN, nesting,
+    bad UTF-8, whitespace, big integers all within reach): the same object or error."""
+    data = _ENTRY
+    for at, insert, cut in edits:
+        data = data[:at] + insert + data[at + cut :]
+    for candidate in (data, data.replace(b'"size":7', b'"size":7,"size":7'),
+                      data.replace(b"7", b"NaN"), data.replace(b"7", b"1e400")):  # fmt: skip
+        assert _decode(candidate) == _strict_decode(candidate)
