@@ -525,14 +525,14 @@ def materials_step(
                 _scope, rows, _volumes = scope_materials(s, None, None)
             else:
                 rows = s.execute(material_columns().order_by(Material.leaf_index).limit(prefix))
-            checked = whole_log_tree(s) if tree else None
-            if workers > 1:
+            if workers > 1:  # the tree checked by the workers, in ranges
                 report = audit_materials_parallel(
                     s, src, new_report("city"), home=home, store=settings.store, rpc=None,
-                    database_url=settings.database_url_resolved, tree=checked,
-                    workers=workers, batch_size=batch_size,
+                    database_url=settings.database_url_resolved, workers=workers,
+                    batch_size=batch_size,
                 )  # fmt: skip
             else:
+                checked = whole_log_tree(s) if tree else None
                 codes: dict[str, str] = {}
 
                 def items() -> Any:

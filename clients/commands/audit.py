@@ -131,7 +131,6 @@ def audit(
                 current: dict[str, str] = {}
                 # The whole log: its stored tree checked once against the entries, so
                 # each material's proof need not be (transfer.services.tree_check).
-                tree = whole_log_tree(s) if whole else None
                 processes = workers or os.cpu_count() or 1
                 if (
                     whole
@@ -139,6 +138,7 @@ def audit(
                     and s.get_bind().dialect.name == "postgresql"
                     and len(rows) >= PARALLEL_MIN
                 ):
+                    # The workers check the tree too (in ranges), then the materials.
                     audit_materials_parallel(
                         s,
                         src,
@@ -147,11 +147,11 @@ def audit(
                         store=settings.store,
                         rpc=rpc,
                         database_url=settings.database_url_resolved,
-                        tree=tree,
                         workers=processes,
                         progress=lambda n: progress.update(t1, completed=n),
                     )
                 else:
+                    tree = whole_log_tree(s) if whole else None
                     pairs = audit_items(s, rows, src, tree=tree)
 
                     def items() -> Iterator[Any]:

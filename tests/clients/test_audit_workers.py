@@ -116,7 +116,7 @@ def test_processes_give_the_one_process_report(tmp_path: Path) -> None:
                 )
                 many = audit_materials_parallel(
                     s, src, new_report("many"), home=home, store=settings.store, rpc=None,
-                    database_url=settings.database_url_resolved, tree=tree, workers=2,
+                    database_url=settings.database_url_resolved, workers=2,
                     chunks_per_worker=2,
                 )  # fmt: skip
         finally:

@@ -171,3 +171,22 @@ def test_damage_gives_the_per_leaf_verdicts(db: Session, damage: str) -> None:
     if "missing" not in damage:
         assert before != intact  # the damage is found, on the leaves the proofs name
     assert proved < 32
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3], ids=["parts of 2", "parts of 4", "parts of 8"])
+@pytest.mark.parametrize("damage", [None, *DAMAGE], ids=["intact", *DAMAGE])
+def test_parts_combine_to_the_one_pass(db: Session, damage: str | None, bits: int) -> None:
+    """The check in parts (as the parallel audit's workers run it) is the one-part check:
+    the same roots at every anchored size, the same first damage."""
+    key = _log(db)
+    if damage is not None:
+        DAMAGE[damage](db, key)
+        db.commit()
+    sizes = [3, 4, 11, 20, 32]
+    whole = check_stored_tree(db, sizes)
+    parts = check_stored_tree(db, sizes, bits=bits)
+    assert parts.roots == whole.roots
+    assert parts.first_damage == whole.first_damage
+    assert parts.leaves == whole.leaves
+    if damage is None:
+        assert set(whole.roots) == set(sizes)

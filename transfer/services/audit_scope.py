@@ -253,15 +253,14 @@ class _Chunk:
     hi: uuid.UUID | None
     tree: Any  # the parent's TreeCheck
     batch_size: int
+    passes: list[Any]  # the parent's checkpoint verdicts, for the worker's memo
 
 
 # A worker process's deployment and database, opened once by ``_worker_init``.
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(
-    home: str, store: str, rpc: str | None, database_url: str, passes: list[Any]
-) -> None:
+def _worker_init(home: str, store: str, rpc: str | None, database_url: str) -> None:
     import atexit
     from contextlib import ExitStack
 
@@ -273,8 +272,8 @@ def _worker_init(
     stack.callback(engine.dispose)
     _worker["src"] = stack.enter_context(open_sources(Path(home), store, rpc))
     _worker["sessions"] = read_sessionmaker(engine)
-    _worker["memo"] = memo = VerificationMemo(max_entries=max(4096, 2 * len(passes)))
-    memo.add_passes(passes)
+    _worker["memo"] = VerificationMemo(max_entries=1 << 20)
+    _worker["seeded"] = False
 
 
 def _import_snapshot(s: Any, snapshot_id: str) -> None:
@@ -288,6 +287,16 @@ def _import_snapshot(s: Any, snapshot_id: str) -> None:
     s.execute(text(f"SET TRANSACTION SNAPSHOT '{snapshot_id}'"))
 
 
+def _tree_part(snapshot_id: str, start: int, stop: int, wanted: list[int], bits: int) -> Any:
+    """In a worker process: one range of the whole-log tree pass, in the parent's
+    snapshot (``tree_check.check_part``)."""
+    from transfer.services.tree_check import check_part
+
+    with _worker["sessions"]() as s:
+        _import_snapshot(s, snapshot_id)
+        return check_part(s, start, stop, wanted, levels=bits)
+
+
 def _audit_chunk(chunk: _Chunk) -> Any:
     """In a worker process: its volumes' materials audited as the serial path does, in
     the parent's snapshot, into a report of its own."""
@@ -295,6 +304,9 @@ def _audit_chunk(chunk: _Chunk) -> Any:
     from transfer.db.models import Material, Volume
 
     src: Sources = _worker["src"]
+    if not _worker["seeded"]:
+        _worker["memo"].add_passes(chunk.passes)
+        _worker["seeded"] = True
     with _worker["sessions"]() as s:
         _import_snapshot(s, chunk.snapshot)
         query = material_columns()
@@ -388,7 +400,7 @@ def audit_materials_parallel(
     store: str,
     rpc: str | None,
     database_url: str,
-    tree: Any,
+    tree: Any = None,
     workers: int,
     chunks_per_worker: int = 4,
     progress: Callable[[int], None] | None = None,
@@ -401,7 +413,9 @@ def audit_materials_parallel(
     log the tree pass checked), with the chain read through the parent (its embedded
     chain served read-only on loopback, or the ``--rpc`` it was given) — and the runs'
     findings, rows and counts appended in order. ``s`` must be in a REPEATABLE READ
-    transaction (``snapshot``)."""
+    transaction (``snapshot``). ``tree``: the whole log's ``TreeCheck``; None: the
+    workers check the tree first, in ranges (``tree_check.check_part``), while this
+    process verifies the checkpoints, and the ranges are combined here."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -416,16 +430,43 @@ def audit_materials_parallel(
 
         server = ReadOnlyRpcServer(src.embedded).start()
         rpc = server.url
-    chunks = [_Chunk(snapshot_id, lo, hi, tree, batch_size) for lo, hi in itertools.pairwise(edges)]
-    passes = _checkpoint_passes(s, src)
     try:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
             workers,
             mp_context=context,
             initializer=_worker_init,
-            initargs=(str(home), store, rpc, database_url, passes),
+            initargs=(str(home), store, rpc, database_url),
         ) as pool:
+            ranges = None
+            if tree is None:
+                from sqlalchemy import select
+
+                from transfer.db.models import Checkpoint, CheckpointStatus
+                from transfer.services.tree_check import combine, part_bounds
+
+                wanted = sorted(
+                    s.scalars(
+                        select(Checkpoint.tree_size).where(
+                            Checkpoint.status == CheckpointStatus.ANCHORED,
+                            Checkpoint.tree_size > 0,
+                        )
+                    )
+                )
+                top = wanted[-1] if wanted else 0
+                bits = max(12, (max(top, 1) // (4 * workers)).bit_length())
+                ranges = [
+                    pool.submit(_tree_part, snapshot_id, a, b, wanted, bits)
+                    for a, b in part_bounds(top, bits)
+                ]
+            # Meanwhile (the workers start, or check the tree): the checkpoints, once.
+            passes = _checkpoint_passes(s, src)
+            if ranges is not None:
+                tree = combine(s, [r.result() for r in ranges], wanted, bits)
+            chunks = [
+                _Chunk(snapshot_id, lo, hi, tree, batch_size, passes)
+                for lo, hi in itertools.pairwise(edges)
+            ]
             for part in pool.map(_audit_chunk, chunks):
                 report.materials += part.materials
                 report.sealed_bytes_rehashed += part.sealed_bytes_rehashed

@@ -83,49 +83,159 @@ def _stream(session: Any, sql: str, params: tuple[Any, ...]) -> Iterator[tuple[A
             cur.close()
 
 
-def check_stored_tree(session: Any, sizes: Iterable[int]) -> TreeCheck:
-    """The stored tree checked against the stored entries up to the largest of
-    ``sizes`` (the anchored checkpoint sizes), with the entries' root at each size."""
-    wanted = sorted({s for s in sizes if s > 0})
-    check = TreeCheck()
-    if not wanted:
-        return check
-    top = wanted[-1]
+@dataclass
+class TreePart:
+    """What one range of leaves ``[start, stop)`` (``start`` a multiple of the part
+    size, a power of two) says: the first damaged position in it, the entries' perfect
+    subtrees from ``start`` to each wanted size inside it, and its whole ``MTH`` when
+    the range is a complete perfect subtree."""
+
+    start: int
+    stop: int
+    read: int = 0  # entries read (fewer than stop - start: one is missing)
+    damage: int | None = None
+    frontiers: dict[int, list[bytes]] = field(default_factory=dict)
+    whole: bytes | None = None
+    nodes: int = 0
+
+
+def check_part(
+    session: Any, start: int, stop: int, wanted: Iterable[int], levels: int | None = None
+) -> TreePart:
+    """Leaves ``[start, stop)``: every entry hashed against its stored level-0 node, every
+    stored node inside the range (up to ``levels``, all if None) against its two stored
+    children, and the entries' frontier at each wanted size ``start < s < stop`` (and
+    ``s == stop``: the range's own root)."""
+    part = TreePart(start, stop)
+    sizes = sorted(s for s in wanted if start < s <= stop)
     leaf, node = prefixed(sm3)
-    roots = check.roots
+
+    def damaged(position: int) -> None:
+        if part.damage is None or position < part.damage:
+            part.damage = position
 
     def level0() -> Iterator[bytes | None]:
         """Entries and level-0 nodes in index order: leaf hashes checked, the frontier
-        folded into a root at each wanted size; yields the stored level-0 hashes."""
+        kept at each wanted size; yields the stored level-0 hashes."""
         stack: list[bytes] = []
-        at = 0  # next expected index
-        nxt = 0  # next wanted size's position in ``wanted``
+        at = start  # next expected index
+        nxt = 0  # next wanted size's position in ``sizes``
         rows = _stream(
             session,
             "SELECT l.idx, l.entry, n.hash FROM log_leaves l LEFT JOIN log_nodes n "
-            "ON n.level = 0 AND n.idx = l.idx WHERE l.idx < %s ORDER BY l.idx",
-            (top,),
+            "ON n.level = 0 AND n.idx = l.idx WHERE l.idx >= %s AND l.idx < %s "
+            "ORDER BY l.idx",
+            (start, stop),
         )
         for idx, entry, stored in rows:
-            if idx != at:  # a missing entry: no root from here on
-                check._damaged(at)
+            if idx != at:  # a missing entry: no frontier from here on
                 break
             h = leaf(bytes(entry))
             if stored is None or bytes(stored) != h:
-                check._damaged(idx)
+                damaged(idx)
             yield None if stored is None else bytes(stored)
-            n = idx
+            n = idx - start
             while n & 1:
                 h = node(stack.pop() + h)
                 n >>= 1
             stack.append(h)
             at = idx + 1
-            while nxt < len(wanted) and wanted[nxt] == at:
-                roots[at] = fold_subtrees(sm3, stack)
+            while nxt < len(sizes) and sizes[nxt] == at:
+                part.frontiers[at] = list(stack)
                 nxt += 1
-        check.leaves = at
-        if at < top:
-            check._damaged(at)
+        part.read = at - start
+        if at < stop:
+            damaged(at)
+        elif len(stack) == 1 and (stop - start) & (stop - start - 1) == 0:
+            part.whole = stack[0]
+
+    def level(k: int) -> Iterator[tuple[int, bytes | None]]:
+        first, count = start >> k, (stop >> k) - (start >> k)
+        rows = _stream(
+            session,
+            "SELECT idx, hash FROM log_nodes WHERE level = %s AND idx >= %s AND idx < %s "
+            "ORDER BY idx",
+            (k, first, first + count),
+        )
+        at = first
+        for idx, stored in rows:
+            while at < idx:  # missing nodes
+                yield at, None
+                at += 1
+            yield idx, bytes(stored)
+            at = idx + 1
+        while at < first + count:
+            yield at, None
+            at += 1
+
+    def parents(k: int, children: Iterator[bytes | None]) -> Iterator[bytes | None]:
+        """Level ``k``'s stored nodes, each checked against its two stored children."""
+        for j, parent in level(k):
+            left, right = next(children, None), next(children, None)
+            if parent is None or left is None or right is None or node(left + right) != parent:
+                damaged(j << k)
+            part.nodes += 1
+            yield parent
+
+    # One lazy stream per level, each consuming the one below: O(levels) memory.
+    chain: list[Iterator[bytes | None]] = [level0()]
+    k = 1
+    while (stop >> k) > (start >> k) and (levels is None or k <= levels):
+        chain.append(parents(k, chain[-1]))
+        k += 1
+    for stream in reversed(chain):  # top first; then what each level left unpaired
+        for _ in stream:
+            pass
+    return part
+
+
+def part_bounds(top: int, bits: int | None) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of ``2**bits`` leaves covering ``[0, top)`` (one range
+    if ``bits`` is None)."""
+    if bits is None:
+        return [(0, top)]
+    size = 1 << bits
+    return [(a, min(a + size, top)) for a in range(0, top, size)]
+
+
+def combine(
+    session: Any, parts: list[TreePart], wanted: Iterable[int], bits: int | None
+) -> TreeCheck:
+    """The parts' findings as one ``TreeCheck``: damage, the roots at the wanted sizes
+    (the complete parts' roots as the perfect subtrees left of a size, then the
+    frontier inside its part), and the stored nodes above the parts' level checked
+    against their stored children here."""
+    sizes = sorted({s for s in wanted if s > 0})
+    check = TreeCheck()
+    if not sizes:
+        return check
+    top = sizes[-1]
+    node = prefixed(sm3)[1]
+    for part in parts:
+        if part.damage is not None:
+            check._damaged(part.damage)
+        check.leaves += part.read
+        check.nodes += part.nodes
+    left: list[bytes] = []  # the complete parts' frontier, at level ``bits`` and above
+    for done, part in enumerate(parts):  # ``done``: complete parts folded into ``left``
+        for s in (s for s in sizes if part.start < s <= part.stop):
+            if s in part.frontiers:
+                check.roots[s] = fold_subtrees(sm3, left + part.frontiers[s])
+        if part.whole is None:
+            break  # the last part, or a part with a missing entry: no roots beyond
+        h, n = part.whole, done
+        while n & 1:
+            h = node(left.pop() + h)
+            n >>= 1
+        left.append(h)
+    if bits is not None and top >> (bits + 1):
+        _check_above(session, top, bits, check)
+    return check
+
+
+def _check_above(session: Any, top: int, bits: int, check: TreeCheck) -> None:
+    """The stored nodes above level ``bits`` against their stored children."""
+    node = prefixed(sm3)[1]
 
     def level(k: int) -> Iterator[tuple[int, bytes | None]]:
         count = top >> k
@@ -136,7 +246,7 @@ def check_stored_tree(session: Any, sizes: Iterable[int]) -> TreeCheck:
         )
         at = 0
         for idx, stored in rows:
-            while at < idx:  # missing nodes
+            while at < idx:
                 yield at, None
                 at += 1
             yield idx, bytes(stored)
@@ -146,7 +256,6 @@ def check_stored_tree(session: Any, sizes: Iterable[int]) -> TreeCheck:
             at += 1
 
     def parents(k: int, children: Iterator[bytes | None]) -> Iterator[bytes | None]:
-        """Level ``k``'s stored nodes, each checked against its two stored children."""
         for j, parent in level(k):
             left, right = next(children, None), next(children, None)
             if parent is None or left is None or right is None or node(left + right) != parent:
@@ -154,13 +263,25 @@ def check_stored_tree(session: Any, sizes: Iterable[int]) -> TreeCheck:
             check.nodes += 1
             yield parent
 
-    # One lazy stream per level, each consuming the one below: O(levels) memory.
-    chain: list[Iterator[bytes | None]] = [level0()]
-    k = 1
+    chain: list[Iterator[bytes | None]] = [(h for _, h in level(bits))]
+    k = bits + 1
     while top >> k:
         chain.append(parents(k, chain[-1]))
         k += 1
-    for stream in reversed(chain):  # top first; then what each level left unpaired
+    for stream in reversed(chain):
         for _ in stream:
             pass
-    return check
+
+
+def check_stored_tree(session: Any, sizes: Iterable[int], bits: int | None = None) -> TreeCheck:
+    """The stored tree checked against the stored entries up to the largest of
+    ``sizes`` (the anchored checkpoint sizes), with the entries' root at each size; in
+    parts of ``2**bits`` leaves (one part if None), as the parallel audit's workers
+    check them (``check_part``), combined here (``combine``)."""
+    wanted = sorted({s for s in sizes if s > 0})
+    if not wanted:
+        return TreeCheck()
+    parts = [
+        check_part(session, a, b, wanted, levels=bits) for a, b in part_bounds(wanted[-1], bits)
+    ]
+    return combine(session, parts, wanted, bits)
