@@ -428,6 +428,7 @@ def measure_audit(
         n, seconds, _ = materials_step(home, prefix=prefix, tree=False, batch_size=batch_size)
         out[f"prefix_per_s{label}"] = n / seconds
     out["prefix"] = n
+    out.update(other_steps(home))
     if baseline is not None:  # the code before this work, same data, same run
         done = subprocess.run(
             [sys.executable, "-c", BASELINE_STEP, str(home), str(prefix)],
@@ -439,6 +440,70 @@ def measure_audit(
         else:
             got = json.loads(done.stdout.strip().splitlines()[-1])
             out["prefix_per_s_baseline"] = got["n"] / got["s"]
+    return out
+
+
+def other_steps(home: Path) -> dict[str, float]:
+    """The whole-log audit's steps after the materials, timed as the CLI runs them (same
+    functions): custody of every volume, the logged records (access log, reads,
+    transfers), the log monitor over every anchored checkpoint."""
+    from sqlalchemy import select
+
+    from notary.audit import audit_checkpoints, audit_custody, audit_records, new_report
+    from notary.checkpoint import parse_signed_checkpoint
+    from notary.crypto import sm3 as sm3_fn
+    from notary.log.merkle import consistency_proof
+    from transfer.db.models import Checkpoint, CheckpointStatus
+    from transfer.db.session import make_engine, read_sessionmaker
+    from transfer.db.treestore import DbTreeStorage
+    from transfer.security import blinding_secret
+    from transfer.services.audit_scope import open_sources, snapshot
+    from transfer.services.custody_audit import volume_custody
+    from transfer.services.record_audit import logged_records
+    from transfer.services.setup import settings_for
+
+    settings = settings_for(home)
+    engine = make_engine(settings.database_url_resolved)
+    out: dict[str, float] = {}
+    try:
+        with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
+            snapshot(s)
+            report = new_report("city")
+            t0 = time.perf_counter()
+            audit_custody(
+                volume_custody(
+                    s, None, secret=blinding_secret(settings), log_key=src.log_key,
+                    centre_account=src.centre_account,
+                ),
+                log_keys=[src.log_key], chain=src.chain, report=report,
+            )  # fmt: skip
+            out["custody_s"], t0 = time.perf_counter() - t0, time.perf_counter()
+            audit_records(
+                logged_records(s, None, log_key=src.log_key),
+                log_keys=[src.log_key], chain=src.chain, report=report,
+            )  # fmt: skip
+            out["records_s"], t0 = time.perf_counter() - t0, time.perf_counter()
+            rows = s.scalars(
+                select(Checkpoint)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size)
+            ).all()
+            storage, chain = DbTreeStorage(s), src.chain
+
+            def chain_root(cp: Any) -> bytes | None:
+                a = chain.get_anchor(cp.checkpoint.log_id, cp.checkpoint.tree_size)
+                return None if a is None else bytes(a.root)
+
+            audit_checkpoints(
+                [parse_signed_checkpoint(r.body) for r in rows],
+                lambda a, b: consistency_proof(sm3_fn, storage, a, b),
+                log_key=src.log_key, chain_root=chain_root, report=report,
+            )  # fmt: skip
+            out["monitor_s"] = time.perf_counter() - t0
+            out["volumes"] = report.volumes
+            out["other_problems"] = len(report.problems)
+    finally:
+        engine.dispose()
     return out
 
 
@@ -714,6 +779,11 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         ("… processes' report = one process's report (SHA-256 of rows and findings)",
          lambda r: {"True": "yes", "False": "**NO**"}.get(str(r.get("parallel_same")), "not run"),
          ""),
+        ("whole-log audit, the other steps: custody of every volume, s",
+         lambda r: r["custody_s"], "n"),
+        ("… the logged records (access log, reads, transfers), s",
+         lambda r: r["records_s"], "n"),
+        ("… the log monitor (every anchored checkpoint), s", lambda r: r["monitor_s"], ""),
         ("… on a prefix, each material's own proof checked (batched): materials/s",
          lambda r: r["prefix_per_s"], ""),
         ("… on a prefix, receipts and keys one material at a time: materials/s",
