@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from notary.canonical import canonical_json
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.receipts import EvidenceReceipt, verify_offline
 from tests.service.test_receipts_batch import ORIGIN, _append, _entry
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf, LogNode
-from transfer.services.receipts import stored_receipts
+from transfer.services.receipts import AnchoredCheckpoints, stored_receipts
 from transfer.services.tree_check import TreeCheck, check_stored_tree
 
 A, P = CheckpointStatus.ANCHORED, CheckpointStatus.PENDING
@@ -53,7 +54,10 @@ def _verdicts(
     proved = 0
     proven = None if tree is None else tree.proven
     try:
-        receipts = stored_receipts(db, list(LEAVES), key.public_key, proven=proven)
+        checkpoints = None if tree is None else AnchoredCheckpoints(db)
+        receipts = stored_receipts(
+            db, list(LEAVES), key.public_key, proven=proven, checkpoints=checkpoints
+        )
     except Exception as e:  # the batch fails as a whole (a missing node), either way
         return {leaf: (type(e).__name__, getattr(e, "check", ""), str(e)) for leaf in LEAVES}, 0
     for leaf in LEAVES:
@@ -190,3 +194,22 @@ def test_parts_combine_to_the_one_pass(db: Session, damage: str | None, bits: in
     assert parts.leaves == whole.leaves
     if damage is None:
         assert set(whole.roots) == set(sizes)
+
+
+def test_snapshot_checkpoints_give_the_same_receipts(db: Session) -> None:
+    """``stored_receipts`` with the anchored checkpoints read once (the whole-log audit)
+    assembles byte for byte the receipts it assembles asking per batch."""
+    key = _log(db)
+    leaves = [0, 2, 3, 5, 10, 11, 19, 20, 31, 33, 34]
+    plain = stored_receipts(db, leaves, key.public_key)
+    cached = AnchoredCheckpoints(db)
+    for _ in range(2):  # the second time from the cache
+        got = stored_receipts(db, leaves, key.public_key, checkpoints=cached)
+        assert set(got) == set(plain)
+        for leaf, receipt in plain.items():
+            other = got[leaf]
+            if receipt is None or other is None:
+                assert receipt is other is None, leaf
+                continue
+            assert isinstance(receipt, EvidenceReceipt) and isinstance(other, EvidenceReceipt)
+            assert canonical_json(other.to_json()) == canonical_json(receipt.to_json()), leaf

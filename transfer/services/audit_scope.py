@@ -197,13 +197,15 @@ def audit_items(
     from notary.receipts import EvidenceReceipt
     from transfer.db.models import MaterialKey
     from transfer.db.session import member_of
-    from transfer.services.receipts import stored_receipts
+    from transfer.services.receipts import AnchoredCheckpoints, stored_receipts
 
     no_key = WrappedKey(b"\0" * 32, b"")
+    proven = None if tree is None else tree.proven
+    # The whole log (one snapshot): the anchored checkpoints read and parsed once.
+    checkpoints = None if tree is None else AnchoredCheckpoints(s)
     for batch in _batches(rows, batch_size):
         leaves = [m.leaf_index for m in batch if m.leaf_index is not None]
-        proven = None if tree is None else tree.proven
-        receipts = stored_receipts(s, leaves, src.log_key, proven=proven)
+        receipts = stored_receipts(s, leaves, src.log_key, proven=proven, checkpoints=checkpoints)
         # The data keys in force for each material's custodian (``active_keys``), for
         # the whole batch in one query.
         keys: dict[tuple[uuid.UUID, uuid.UUID], WrappedKey] = {}
