@@ -252,6 +252,7 @@ def _anchored_batch(
     entries = {r.idx: r.entry for r in rows}
     # Once per checkpoint row, not per leaf (a batch's leaves share one or two).
     distinct = {id(row): row for row in covering.values()}.values()
+    anchors = {id(row): anchor_ref_of(row) for row in distinct}
     if parse is None:
         parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in distinct}
     else:
@@ -270,7 +271,7 @@ def _anchored_batch(
         if raw is None:
             raise LookupError(f"the log has no entry {leaf}")
         parts = (decode_entry(raw), leaf, proof, parsed[row.tree_size], log_key)
-        anchor = anchor_ref_of(row)
+        anchor = anchors[id(row)]
         out[leaf] = (
             build_receipt(*parts, anchor)
             if checked
