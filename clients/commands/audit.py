@@ -29,6 +29,7 @@ from clients.commands._common import JsonOpt, err, out, print_json
 from clients.errors import UserError
 from notary.crypto import SM2PrivateKey
 from notary.errors import NotaryError
+from notary.verifier import VerificationMemo
 from transfer.services.audit_scope import (
     PARALLEL_MIN,
     audit_items,
@@ -131,6 +132,9 @@ def audit(
                 current: dict[str, str] = {}
                 # The whole log: its stored tree checked once against the entries, so
                 # each material's proof need not be (transfer.services.tree_check).
+                # One verification memo for the run: a checkpoint's signature and
+                # anchor are verified once for materials, custody and records together.
+                memo = VerificationMemo(max_entries=1 << 20)
                 processes = workers or os.cpu_count() or 1
                 if (
                     whole
@@ -149,6 +153,7 @@ def audit(
                         database_url=settings.database_url_resolved,
                         workers=processes,
                         progress=lambda n: progress.update(t1, completed=n),
+                        memo=memo,
                     )
                 else:
                     tree = whole_log_tree(s) if whole else None
@@ -167,6 +172,7 @@ def audit(
                         chain=src.chain,
                         report=report,
                         progress=lambda n: progress.update(t1, completed=n),
+                        memo=memo,
                     )
                 t_custody = progress.add_task("保管记录检测", total=None)
                 audit_custody(
@@ -180,6 +186,7 @@ def audit(
                     log_keys=[src.log_key],
                     chain=src.chain,
                     report=report,
+                    memo=memo,
                 )
                 progress.update(t_custody, total=report.volumes, completed=report.volumes)
                 t_records = progress.add_task("利用登记、转递事件与权限变更检测", total=1)
@@ -188,6 +195,7 @@ def audit(
                     log_keys=[src.log_key],
                     chain=src.chain,
                     report=report,
+                    memo=memo,
                 )
                 progress.update(t_records, completed=1)
                 t2 = progress.add_task("日志一致性监测", total=1)

@@ -74,7 +74,9 @@ def receipt_verifier(
     was most of an audit's time per material (benches/results/city.md). The memo keeps
     only passes, keyed by every input of the verdict (``VerificationMemo``), so a
     tampered checkpoint, signature or anchor reference is a miss and is checked; it
-    lives no longer than the call, within which the chain is read as one state."""
+    lives no longer than the call, within which the chain is read as one state. A
+    caller running several ``audit_*`` calls as one audit (``notary audit``: materials,
+    custody, records) may hand them one ``memo``: the run is then that one state."""
     return ReceiptVerifier(
         TrustPolicy.pinned(*log_keys, require_anchor=False),
         chain,

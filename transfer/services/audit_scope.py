@@ -348,7 +348,7 @@ def _audit_chunk(chunk: _Chunk) -> Any:
         )
 
 
-def _checkpoint_passes(s: Any, src: Sources) -> list[Any]:
+def _checkpoint_passes(s: Any, src: Sources, memo: VerificationMemo | None = None) -> list[Any]:
     """Every anchored checkpoint's signature and anchor verified here, once, with this
     process's chain (the embedded one read directly, not over the workers' loopback
     RPC): the memo verdicts the workers start from (``VerificationMemo.add_passes``,
@@ -362,7 +362,8 @@ def _checkpoint_passes(s: Any, src: Sources) -> list[Any]:
     from transfer.db.models import Checkpoint, CheckpointStatus
     from transfer.services.anchoring import anchor_ref_of
 
-    memo = VerificationMemo(max_entries=1 << 30)
+    if memo is None:
+        memo = VerificationMemo(max_entries=1 << 20)
     verifier = receipt_verifier([src.log_key], src.chain, memo)
     rows = s.scalars(select(Checkpoint).where(Checkpoint.status == CheckpointStatus.ANCHORED))
     for row in rows:
@@ -407,6 +408,7 @@ def audit_materials_parallel(
     chunks_per_worker: int = 4,
     progress: Callable[[int], None] | None = None,
     batch_size: int = AUDIT_BATCH,
+    memo: VerificationMemo | None = None,
 ) -> Any:
     """``audit_materials`` of every material (the whole-log scope, PostgreSQL), in
     ``workers`` processes: the materials are cut by volume id into runs that keep the
@@ -417,7 +419,9 @@ def audit_materials_parallel(
     findings, rows and counts appended in order. ``s`` must be in a REPEATABLE READ
     transaction (``snapshot``). ``tree``: the whole log's ``TreeCheck``; None: the
     workers check the tree first, in ranges (``tree_check.check_part``), while this
-    process verifies the checkpoints, and the ranges are combined here."""
+    process verifies the checkpoints, and the ranges are combined here. ``memo``: the
+    audit run's verification memo, which then holds those checkpoint verdicts for the
+    steps after the materials."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -462,7 +466,7 @@ def audit_materials_parallel(
                     for a, b in part_bounds(top, bits)
                 ]
             # Meanwhile (the workers start, or check the tree): the checkpoints, once.
-            passes = _checkpoint_passes(s, src)
+            passes = _checkpoint_passes(s, src, memo)
             if ranges is not None:
                 tree = combine(s, [r.result() for r in ranges], wanted, bits)
             chunks = [
