@@ -42,8 +42,44 @@ def _check(value: Any, path: str = "$") -> None:
     raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
+_MAX_INT = 2**53 - 1
+_SCALARS = frozenset({str, bool, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    r"""Whether ``json.dumps`` writes ``value`` exactly as RFC 8785 does: only the
+    exact built-in JSON types, integers within I-JSON, and ASCII object keys (so that
+    Python's code-point key order is RFC 8785's UTF-16 order). For such values the two
+    differ in nothing: the same separators, the same escapes (``"``, ``\``, ``\b``,
+    ``\f``, ``\n``, ``\r``, ``\t``, other controls as lowercase ``\u00xx``, all else
+    literal UTF-8) and the same integers; a lone surrogate fails to encode either way."""
+    kind = type(value)
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii() or not _plain(v):
+                return False
+        return True
+    if kind is int:
+        return -_MAX_INT <= value <= _MAX_INT
+    if kind is list or kind is tuple:
+        return all(_plain(v) for v in value)
+    return kind in _SCALARS
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical UTF-8 encoding of ``value``."""
+    """RFC 8785 canonical UTF-8 encoding of ``value``.
+
+    Plain values (``_plain``: every entry, checkpoint and receipt this project signs)
+    go through the C JSON encoder, ~4x faster than the pure-Python ``rfc8785`` (the
+    audit encodes a few per material); anything else, and every error, through
+    ``rfc8785``. tests/crypto/test_canonical.py holds the two equal on generated values."""
+    if _plain(value):
+        try:
+            return json.dumps(
+                value, ensure_ascii=False, separators=(",", ":"), sort_keys=True
+            ).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: rfc8785 names the error
+            pass
     _check(value)
     try:
         return rfc8785.dumps(value)

@@ -8,6 +8,7 @@ log and chain reveal nothing about whose archive a material belongs to.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -400,7 +401,20 @@ def encode_entry(entry: dict[str, Any]) -> bytes:
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:
-    """Parse leaf bytes; they must be exactly the canonical encoding."""
+    """Parse leaf bytes; they must be exactly the canonical encoding.
+
+    Bytes that are the canonical encoding of what plain ``json.loads`` reads from them
+    are accepted as read: such bytes hold no duplicate key, non-finite number or deep
+    nesting (the canonical encoder writes none), so the strict reading gives the same
+    object; a flat object is tried this way first (the audit decodes every material's
+    entry). Anything else takes the strict path, with its errors."""
+    if data[:1] == b"{" and data.count(b"{") == 1 and b"[" not in data:  # flat: no deep nest
+        try:
+            fast = json.loads(data)
+            if type(fast) is dict and encode_entry(fast) == data:
+                return fast
+        except (ValueError, FormatError):  # JSONDecodeError, UnicodeDecodeError
+            pass
     try:
         obj = parse_json(data)
     except (CanonicalJSONError, UnicodeDecodeError) as e:

@@ -203,6 +203,7 @@ def verify_offline(
     material_sm3: bytes | None = None,
     trusted_log_keys: list[SM2PublicKey] | None = None,
     check_signature: Callable[[SignedCheckpoint, SM2PublicKey], None] | None = None,
+    check_inclusion: bool = True,
 ) -> OfflineResult:
     """Check everything that needs no chain access; raise the first failure.
 
@@ -213,6 +214,10 @@ def verify_offline(
     ``trusted_log_keys`` pins the log's key; without it the receipt's own key is used
     and only the on-chain check (the key's fingerprint is an archive centre's) binds
     it to a member. The result says which happened.
+
+    ``check_inclusion=False`` is for the whole-log audit alone, which has established
+    the stored proof's verdict for the receipt's leaf and checkpoint by recomputing the
+    tree (``transfer.services.tree_check``); the receipt then carries no proof.
     """
     if trusted_log_keys is not None and receipt.log_public_key not in trusted_log_keys:
         raise UntrustedKey("the receipt's log key is not among the trusted log keys")
@@ -227,20 +232,21 @@ def verify_offline(
         cp.verify(receipt.log_public_key)
     else:
         check_signature(cp, receipt.log_public_key)
-    leaf = leaf_hash(sm3, encode_entry(receipt.entry))
-    try:
-        verify_inclusion(
-            sm3,
-            receipt.leaf_index,
-            cp.checkpoint.tree_size,
-            leaf,
-            list(receipt.inclusion_proof),
-            cp.checkpoint.root,
-        )
-    except ProofError as e:
-        raise InclusionError(
-            f"entry {receipt.leaf_index} is not in checkpoint {cp.checkpoint.tree_size}: {e}"
-        ) from None
+    if check_inclusion:
+        leaf = leaf_hash(sm3, encode_entry(receipt.entry))
+        try:
+            verify_inclusion(
+                sm3,
+                receipt.leaf_index,
+                cp.checkpoint.tree_size,
+                leaf,
+                list(receipt.inclusion_proof),
+                cp.checkpoint.root,
+            )
+        except ProofError as e:
+            raise InclusionError(
+                f"entry {receipt.leaf_index} is not in checkpoint {cp.checkpoint.tree_size}: {e}"
+            ) from None
     return OfflineResult(
         entry=receipt.entry,
         leaf_index=receipt.leaf_index,

@@ -26,7 +26,7 @@ from typing import Any
 
 from notary.anchoring import AnchorCheck, AnchorReader, verify_anchor
 from notary.checkpoint import SignedCheckpoint
-from notary.crypto import SM2PublicKey, sm3
+from notary.crypto import SM2PublicKey
 from notary.errors import NotAnchored, UntrustedKey
 from notary.receipts import EvidenceReceipt, OfflineResult, verify_offline
 
@@ -113,10 +113,22 @@ class VerificationMemo:
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
+    def passes(self) -> list[tuple[tuple[Any, ...], Any]]:
+        """The verdicts held (all passes), to hand to another process's memo."""
+        with self._lock:
+            return list(self._items.items())
+
+    def add_passes(self, passes: list[tuple[tuple[Any, ...], Any]]) -> None:
+        """Verdicts another memo reached (``passes``), for the same chain and keys."""
+        for key, value in passes:
+            self._put(key, value)
+
     def check_signature(self, cp: SignedCheckpoint, key: SM2PublicKey) -> None:
-        """``cp.verify(key)``, once per (signed bytes, signature, key)."""
-        signed = cp.checkpoint.signed_bytes()
-        memo_key = ("sig", sm3(signed), cp.signature, key.raw)
+        """``cp.verify(key)``, once per (checkpoint, signature, key). The signed bytes
+        are a function of the checkpoint's fields alone (``Checkpoint.signed_bytes``),
+        so the frozen ``Checkpoint`` value stands for them in the key: equal fields,
+        equal bytes, without encoding them again for every receipt."""
+        memo_key = ("sig", cp.checkpoint, cp.signature, key.raw)
         if self._get(memo_key) is not None:
             return
         cp.verify(key)
@@ -132,10 +144,10 @@ class VerificationMemo:
         if genesis is None or ref is None:
             return verify_anchor(receipt, chain)
         cp = receipt.checkpoint.checkpoint
-        memo_key = (
+        memo_key = (  # cp.origin, not cp.log_id: the same (log_id is its SM3), no hashing
             "anchor", genesis, chain.chain_id, chain.address.lower(),
             ref.chain_id, ref.contract.lower(), ref.tx_hash, ref.block_number,
-            cp.log_id, cp.tree_size, cp.root, cp.key_id,
+            cp.origin, cp.tree_size, cp.root, cp.key_id,
         )  # fmt: skip
         found = self._get(memo_key)
         if found is not None:
@@ -163,15 +175,21 @@ class ReceiptVerifier:
         self.memo = memo
 
     def check_offline(
-        self, receipt: EvidenceReceipt, *, material_sm3: bytes | None = None
+        self,
+        receipt: EvidenceReceipt,
+        *,
+        material_sm3: bytes | None = None,
+        check_inclusion: bool = True,
     ) -> OfflineResult:
-        """Entry, inclusion, checkpoint signature — and the key, if the policy pins it."""
+        """Entry, inclusion, checkpoint signature — and the key, if the policy pins it.
+        ``check_inclusion``: see ``verify_offline`` (the whole-log audit alone)."""
         keys = self.policy.log_keys
         return verify_offline(
             receipt,
             material_sm3=material_sm3,
             trusted_log_keys=None if keys is None else list(keys),
             check_signature=None if self.memo is None else self.memo.check_signature,
+            check_inclusion=check_inclusion,
         )
 
     def check_anchor(self, receipt: EvidenceReceipt) -> AnchorCheck:

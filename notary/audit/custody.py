@@ -19,7 +19,7 @@ from notary.audit.report import AUTHENTICITY, COMPLETENESS, Problem, Report
 from notary.crypto import SM2PublicKey
 from notary.errors import VerificationError
 from notary.receipts import EvidenceReceipt
-from notary.verifier import ReceiptVerifier
+from notary.verifier import ReceiptVerifier, VerificationMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +70,12 @@ def audit_custody(
     log_keys: list[SM2PublicKey],
     chain: CustodyChain | None,
     report: Report,
+    memo: VerificationMemo | None = None,
 ) -> Report:
     """Re-check every custody record against its logged entry, the entry's proof and
     anchor, the volume's custodian against the history and the contract; record, never
     raise."""
-    receipts = receipt_verifier(log_keys, chain)
+    receipts = receipt_verifier(log_keys, chain, memo)  # memo: one audit run's, if given
     for v in volumes:
         _audit_volume_custody(v, receipts, chain, report)
         report.volumes += 1

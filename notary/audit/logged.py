@@ -63,7 +63,9 @@ def check_logged(e: _Logged, what: str, receipts: ReceiptVerifier, report: Repor
 
 
 def receipt_verifier(
-    log_keys: Sequence[SM2PublicKey], chain: AnchorReader | None
+    log_keys: Sequence[SM2PublicKey],
+    chain: AnchorReader | None,
+    memo: VerificationMemo | None = None,
 ) -> ReceiptVerifier:
     """The audit checks this deployment's own receipts: its log keys, pinned.
 
@@ -73,9 +75,13 @@ def receipt_verifier(
     was most of an audit's time per material (benches/results/city.md). The memo keeps
     only passes, keyed by every input of the verdict (``VerificationMemo``), so a
     tampered checkpoint, signature or anchor reference is a miss and is checked; it
-    lives no longer than the call, within which the chain is read as one state."""
+    lives no longer than the call, within which the chain is read as one state. A
+    caller running several ``audit_*`` calls as one audit (``notary audit``: materials,
+    custody, records) may hand them one ``memo``: the run is then that one state."""
     return ReceiptVerifier(
-        TrustPolicy.pinned(*log_keys, require_anchor=False), chain, VerificationMemo()
+        TrustPolicy.pinned(*log_keys, require_anchor=False),
+        chain,
+        VerificationMemo() if memo is None else memo,
     )
 
 

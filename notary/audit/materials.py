@@ -23,7 +23,7 @@ from notary.errors import VerificationError
 from notary.reader import MaterialRecord, check_entry
 from notary.receipts import EvidenceReceipt
 from notary.store import ContentIntegrityError, ContentNotFound, ContentStore, InvalidCIDError
-from notary.verifier import ReceiptVerifier
+from notary.verifier import ReceiptVerifier, VerificationMemo
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,9 @@ class AuditItem:
     receipt: EvidenceReceipt | VerificationError | None
     label: str = ""
     details: MaterialDetails | None = None
+    # The whole-log audit established that the receipt's stored inclusion proof
+    # verifies (transfer.services.tree_check); the receipt then carries none.
+    proven: bool = False
 
 
 def _usable(media_type: str, data: bytes) -> str | None:
@@ -76,9 +79,13 @@ def audit_materials(
     chain: AnchorReader | None,
     report: Report,
     progress: Callable[[int], None] | None = None,
+    memo: VerificationMemo | None = None,
 ) -> Report:
-    """Re-hash every material's content and re-check its proofs; record, never raise."""
-    receipts = receipt_verifier(log_keys, chain)
+    """Re-hash every material's content and re-check its proofs; record, never raise.
+    ``memo``: the verification memo of a whole audit run whose materials come in
+    several calls (a worker process of the parallel whole-log audit); by default one
+    memo for this call (``receipt_verifier``)."""
+    receipts = receipt_verifier(log_keys, chain, memo)
     for n, item in enumerate(items, 1):
         before = len(report.problems)
         sealed_size = _audit_one(item, store, holder, receipts, report)
@@ -143,7 +150,9 @@ def _audit_one(
     else:
         try:
             check_entry(r, item.receipt.entry)
-            receipts.check_offline(item.receipt, material_sm3=r.sm3)
+            receipts.check_offline(
+                item.receipt, material_sm3=r.sm3, check_inclusion=not item.proven
+            )
             report.proofs_checked += 1
             if receipts.chain is not None:
                 receipts.check_anchor(item.receipt)

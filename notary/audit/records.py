@@ -18,6 +18,7 @@ from notary.audit.report import RECORD_KINDS, Report
 from notary.crypto import SM2PublicKey
 from notary.errors import VerificationError
 from notary.receipts import EvidenceReceipt
+from notary.verifier import VerificationMemo
 
 # The kinds of rows ``audit_records`` checks: table -> (what it is, completeness check).
 
@@ -54,10 +55,11 @@ def audit_records(
     log_keys: list[SM2PublicKey],
     chain: AnchorReader | None,
     report: Report,
+    memo: VerificationMemo | None = None,
 ) -> Report:
     """Re-check every row against its logged entry, the entry's proof and anchor, and
     that every logged entry of the kind has its row; record, never raise."""
-    receipts = receipt_verifier(log_keys, chain)
+    receipts = receipt_verifier(log_keys, chain, memo)  # memo: one audit run's, if given
     for g in groups:
         what, check = RECORD_KINDS[g.kind]
         for r in g.rows:

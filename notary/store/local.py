@@ -54,6 +54,7 @@ class LocalStore(ContentStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._blocks = self.root / "blocks"
+        self._blocks_dir = str(self._blocks)
         self._pins = self.root / "pins"
         self._blocks.mkdir(parents=True, exist_ok=True)
         self._pins.mkdir(parents=True, exist_ok=True)
@@ -101,9 +102,12 @@ class LocalStore(ContentStore):
     def get_block(self, cid: str | bytes | CID) -> bytes:
         """The verified bytes of one block (ContentNotFound / ContentIntegrityError)."""
         binary = to_binary(cid)
-        path = self.block_path(binary)
+        key = multihash_key(binary)
+        # block_path's file as a string: no Path objects on the audit's per-block path.
+        path = os.path.join(self._blocks_dir, key[-3:-1], key)
         try:
-            block = path.read_bytes()
+            with open(path, "rb") as f:
+                block = f.read()
         except FileNotFoundError:
             raise ContentNotFound(
                 cid_str(binary), f"block is missing from the local store ({path})"

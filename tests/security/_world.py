@@ -75,6 +75,7 @@ from transfer.services.anchoring import AnchoringWorker
 from transfer.services.custody_audit import volume_custody
 from transfer.services.receipts import stored_receipt
 from transfer.services.record_audit import logged_records
+from transfer.services.tree_check import check_stored_tree
 
 Detector = str  # "read" | "verify" | "audit" | "provenance" | "monitor" | "package-open" | …
 
@@ -318,8 +319,15 @@ def _problem_check(r: Any) -> str | None:
 def _audit_items(
     s: Session, report: Report, log_key: SM2PublicKey
 ) -> tuple[list[AuditItem], dict[str, str]]:
-    """Every material as the database describes it, and the code of its custodian unit."""
+    """Every material as the database describes it, and the code of its custodian unit.
+    As ``notary audit`` of the whole log: the stored tree checked once
+    (``tree_check``), a leaf it proves in its checkpoint not proved again by its own
+    proof; the cases' detections hold either way (tests/service/test_tree_check.py)."""
     items, custodians = [], {}
+    sizes = s.scalars(
+        select(Checkpoint.tree_size).where(Checkpoint.status == CheckpointStatus.ANCHORED)
+    )
+    tree = check_stored_tree(s, list(sizes))
     for m in s.scalars(select(Material).order_by(Material.leaf_index)):
         volume = s.get(Volume, m.volume_id)
         assert volume is not None
@@ -345,7 +353,10 @@ def _audit_items(
             receipt = stored_receipt(s, m.leaf_index, log_key)
         except VerificationError as e:  # as notary audit does: a finding of the item's
             receipt = e
-        items.append(AuditItem(record, m.media_type, receipt, label=str(m.id)))
+        proven = isinstance(receipt, EvidenceReceipt) and tree.proven(
+            m.leaf_index, receipt.checkpoint.checkpoint
+        )
+        items.append(AuditItem(record, m.media_type, receipt, label=str(m.id), proven=proven))
     return items, custodians
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import tracemalloc
 
@@ -249,3 +251,89 @@ def test_large_streams_are_built_in_bounded_memory() -> None:
     for i in range(350):
         hasher.update(i.to_bytes(4, "big") * (CHUNK_SIZE // 4))
     assert cid == hasher.finalize()
+
+
+def _outcome(value: object) -> tuple[object, ...]:
+    try:
+        return ("ok", to_binary(value))  # type: ignore[arg-type]
+    except InvalidCIDError as e:
+        return ("error", type(e), str(e))
+
+
+def _cid_texts() -> list[str]:
+    """Canonical base32 CIDv1s and many near misses of them."""
+    import random
+
+    from multiformats import multihash
+
+    rng = random.Random(19)
+    texts: list[str] = []
+    for i in range(200):
+        digest = hashlib.sha256(i.to_bytes(4, "big")).digest()
+        texts.append(cid_str(binary_cid(RAW if i % 2 else DAG_PB, digest)))
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567ABCZ=01889!é "
+    for text in texts[:40]:
+        for _ in range(25):  # one character changed
+            k = rng.randrange(len(text))
+            texts.append(text[:k] + rng.choice(alphabet) + text[k + 1 :])
+        texts += [
+            text.upper(), "B" + text[1:], text[:-1], text + "a", text[1:], text + "=",
+            text[:-1] + chr(ord(text[-1]) + 1),  # non-zero trailing bits, or not base32
+            "z" + text[1:], "f" + text[1:], text.replace("b", "b ", 1),
+        ]  # fmt: skip
+    digest = hashlib.sha256(b"x").digest()
+    sha512 = multihash.digest(b"x", "sha2-512")
+    other = [
+        CID("base32", 1, "dag-cbor", ("sha2-256", digest)),  # codec not supported
+        CID("base32", 1, "raw", sha512),  # hash not supported
+        CID("base32", 1, "raw", ("identity", b"abc")),
+        CID("base58btc", 0, "dag-pb", ("sha2-256", digest)),  # CIDv0
+        CID("base58btc", 1, "raw", ("sha2-256", digest)),
+        CID("base16", 1, "raw", ("sha2-256", digest)),
+    ]
+    texts += [str(c) for c in other]
+    # A truncated sha2-256 digest: a valid CID, but not one the store can verify.
+    truncated = bytes((1, RAW, 0x12, 31)) + digest[:31]
+    texts.append("b" + base64.b32encode(truncated).decode().rstrip("=").lower())
+    texts += ["", "b", "b" * 59, "b" + "a" * 58, "Qm", "bafkrei", "\u0000" * 59, "b" + "é" * 58]
+    return texts
+
+
+def test_base32_fast_path_is_multiformats_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hand decoding of base32 CIDv1 gives multiformats' answer on canonical CIDs and
+    leaves everything else to it: the same bytes, the same error type and message."""
+    import notary.store.cid as cid_module
+
+    texts = _cid_texts()
+    fast = [_outcome(t) for t in texts]
+    with monkeypatch.context() as m:
+        m.setattr(cid_module, "_from_base32", lambda _text: None)
+        slow = [_outcome(t) for t in texts]
+    assert fast == slow
+    assert sum(1 for o in fast if o[0] == "ok") >= 200
+    assert sum(1 for o in fast if o[0] == "error") >= 300
+
+
+def test_base32_fast_path_skips_multiformats(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = compute_cid(b"abc")
+
+    def refuse(*_a: object) -> None:
+        raise AssertionError("CID.decode called")
+
+    import notary.store.cid as cid_module
+
+    monkeypatch.setattr(cid_module.CID, "decode", refuse)
+    assert to_binary(text) == binary_cid(RAW, b"abc")
+
+
+def test_base32_encoder_is_rfc4648() -> None:
+    import random
+
+    from notary.store.cid import _b32
+
+    rng = random.Random(5)
+    for n in [0, 1, 2, 3, 4, 5, 6, 7, 31, 32, 34, 36, 37, 64] + [
+        rng.randrange(80) for _ in range(200)
+    ]:
+        data = rng.randbytes(n)
+        assert _b32(data) == base64.b32encode(data).decode().rstrip("=").lower(), n

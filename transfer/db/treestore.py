@@ -170,6 +170,18 @@ class DbTreeStorage:
 
     def _fetch(self, keys: Sequence[NodeKey]) -> dict[NodeKey, bytes]:
         wanted = list(dict.fromkeys(keys))
+        if self._session.get_bind().dialect.name == "postgresql":
+            # Two array parameters, not two bound parameters per key: psycopg parses a
+            # statement of hundreds of placeholders on the client for every call (~8 ms
+            # for a batch of the audit's proofs).
+            rows = self._session.execute(
+                text(
+                    "SELECT level, idx, hash FROM log_nodes WHERE (level, idx) IN "
+                    "(SELECT * FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[])))"
+                ),
+                {"levels": [k[0] for k in wanted], "idxs": [k[1] for k in wanted]},
+            )
+            return {(r.level, r.idx): r.hash for r in rows}
         rows = self._session.execute(
             select(LogNode.level, LogNode.idx, LogNode.hash).where(
                 tuple_(LogNode.level, LogNode.idx).in_(wanted)

@@ -35,7 +35,7 @@ from notary.receipts import EvidenceReceipt
 from transfer.db.models import CustodyEvent, LogLeaf, LogSubject, TransferVolume, Unit, Volume
 from transfer.services.custody import custody_entry
 from transfer.services.ingest import volume_ref
-from transfer.services.receipts import entry_of, stored_receipt
+from transfer.services.receipts import entry_of, stored_receipt, stored_receipts
 from transfer.services.transfer_units import unit_account
 
 # Subjects asked of the log's subject index per query.
@@ -152,10 +152,41 @@ def load_receipt(
         return None, EntryMismatch(str(e))
 
 
+_MISSING = "保管记录没有日志条目"
+
+# Volumes whose custody rows, receipts and chain ids are read together.
+_VOLUME_BATCH = 256
+
+
+def _receipts(
+    s: Session, rows: Sequence[CustodyEvent], log_key: SM2PublicKey
+) -> dict[int, tuple[EvidenceReceipt | None, VerificationError | None]]:
+    """``load_receipt`` of every row's leaf, in a few queries per batch
+    (``stored_receipts``: the same receipts, a leaf that does not parse keeps its own
+    error); a batch with a missing entry is done leaf by leaf, as before."""
+    leaves = [r.leaf_index for r in rows if r.leaf_index is not None]
+    try:
+        batch = stored_receipts(s, leaves, log_key)
+    except LookupError:
+        return {leaf: load_receipt(s, leaf, log_key, _MISSING) for leaf in leaves}
+    return {
+        leaf: (None, got) if isinstance(got, VerificationError) else (got, None)
+        for leaf, got in batch.items()
+    }
+
+
 def _item(
-    s: Session, row: CustodyEvent, secret: bytes, log_key: SM2PublicKey, codes: Codes
+    s: Session,
+    row: CustodyEvent,
+    secret: bytes,
+    log_key: SM2PublicKey,
+    codes: Codes,
+    loaded: dict[int, tuple[EvidenceReceipt | None, VerificationError | None]] | None = None,
 ) -> CustodyItem:
-    receipt, unreadable = load_receipt(s, row.leaf_index, log_key, "保管记录没有日志条目")
+    if loaded is not None and row.leaf_index is not None:
+        receipt, unreadable = loaded[row.leaf_index]
+    else:
+        receipt, unreadable = load_receipt(s, row.leaf_index, log_key, _MISSING)
     return CustodyItem(
         subject=event_subject(row),
         kind=str(row.kind),
@@ -166,17 +197,6 @@ def _item(
         tx_hash=row.tx_hash,
         unreadable=unreadable,
     )
-
-
-def _chain_volume_id(s: Session, volume_id: uuid.UUID) -> bytes | None:
-    """The volume's id on chain if it was ever dispatched (only then is it on chain)."""
-    vid = s.scalar(
-        select(TransferVolume.chain_volume_id)
-        .where(TransferVolume.volume_id == volume_id, TransferVolume.dispatch_tx.is_not(None))
-        .order_by(TransferVolume.id.desc())
-        .limit(1)
-    )
-    return None if vid is None else bytes.fromhex(vid)
 
 
 def volume_custody(
@@ -199,25 +219,57 @@ def volume_custody(
     logged = logged_custody(s, {r: v for v, r in refs.items()}) if volume_ids is None else {}
     indexed = indexed_leaves(s, SUBJECT_CUSTODY, refs.values()) if volume_ids is not None else {}
     codes = Codes(s)
-    for v in volumes:
-        rows = s.scalars(
+    accounts: dict[uuid.UUID, str] = {}
+    # A batch of volumes at a time: their custody rows, receipts and chain ids each in a
+    # few queries (one volume at a time took ~8 queries per volume: ~20 min at 160,000).
+    for start in range(0, len(volumes), _VOLUME_BATCH):
+        batch = volumes[start : start + _VOLUME_BATCH]
+        ids = [v.id for v in batch]
+        by_volume: dict[uuid.UUID, list[CustodyEvent]] = defaultdict(list)
+        for row in s.scalars(
             select(CustodyEvent)
-            .where(CustodyEvent.volume_id == v.id)
-            .order_by(CustodyEvent.leaf_index, CustodyEvent.created_at)
-        ).all()
-        index = None
-        if volume_ids is not None:
-            ref = refs[v.id]
-            leaves = indexed.get(ref, [])
-            index = subject_index(
-                s, SUBJECT_CUSTODY, ref, leaves, {r.leaf_index for r in rows}, log_key
+            .where(CustodyEvent.volume_id.in_(ids))
+            .order_by(CustodyEvent.volume_id, CustodyEvent.leaf_index, CustodyEvent.created_at)
+        ):
+            by_volume[row.volume_id].append(row)
+        loaded = _receipts(s, [r for rows in by_volume.values() for r in rows], log_key)
+        chain_ids = _chain_volume_ids(s, ids)
+        for v in batch:
+            if v.custodian_unit_id not in accounts:
+                accounts[v.custodian_unit_id] = unit_account(s, v.custodian_unit_id, centre_account)
+            rows = by_volume.get(v.id, [])
+            index = None
+            if volume_ids is not None:
+                ref = refs[v.id]
+                index = subject_index(
+                    s,
+                    SUBJECT_CUSTODY,
+                    ref,
+                    indexed.get(ref, []),
+                    {r.leaf_index for r in rows},
+                    log_key,
+                )
+            yield VolumeCustody(
+                subject=volume_subject(v.id),
+                custodian=codes(v.custodian_unit_id),
+                events=tuple(_item(s, r, secret, log_key, codes, loaded) for r in rows),
+                logged=tuple(logged.get(v.id, ())),
+                chain_volume_id=chain_ids.get(v.id),
+                custodian_account=accounts[v.custodian_unit_id],
+                index=index,
             )
-        yield VolumeCustody(
-            subject=volume_subject(v.id),
-            custodian=codes(v.custodian_unit_id),
-            events=tuple(_item(s, r, secret, log_key, codes) for r in rows),
-            logged=tuple(logged.get(v.id, ())),
-            chain_volume_id=_chain_volume_id(s, v.id),
-            custodian_account=unit_account(s, v.custodian_unit_id, centre_account),
-            index=index,
-        )
+
+
+def _chain_volume_ids(s: Session, volume_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+    """The volumes' ids on chain, for those ever dispatched (only then are they on
+    chain): the latest dispatch of each, in one query."""
+    out: dict[uuid.UUID, bytes | None] = {}
+    rows = s.execute(
+        select(TransferVolume.volume_id, TransferVolume.chain_volume_id)
+        .where(TransferVolume.volume_id.in_(volume_ids), TransferVolume.dispatch_tx.is_not(None))
+        .order_by(TransferVolume.id.desc())
+    )
+    for volume_id, chain_volume_id in rows:
+        if volume_id is not None and volume_id not in out:  # the latest dispatch only
+            out[volume_id] = None if chain_volume_id is None else bytes.fromhex(chain_volume_id)
+    return out

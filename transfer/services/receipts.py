@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notary.anchoring import covering_size
-from notary.checkpoint import parse_signed_checkpoint
+from notary.checkpoint import Checkpoint as CheckpointBody
+from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.entries import decode_entry
 from notary.errors import VerificationError
 from notary.log.merkle import inclusion_proof, inclusion_proofs
 from notary.receipts import EvidenceReceipt, build_receipt
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
+from transfer.db.session import member_of
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.anchoring import anchor_ref_of, covering_checkpoint
 
@@ -142,20 +144,80 @@ def anchored_receipts(
     return out
 
 
+class AnchoredCheckpoints:
+    """The anchored checkpoints as one snapshot reads them (a REPEATABLE READ audit):
+    their sizes read once, each row fetched when first needed and its body parsed once,
+    for ``stored_receipts`` over a whole log. Materials in report order are scattered
+    over the log, so each batch of them needs a good share of all checkpoints: asking
+    and parsing them again per batch grows with the log (1,600 checkpoints at 16 M)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self.sizes = list(
+            session.scalars(
+                select(Checkpoint.tree_size)
+                .where(Checkpoint.status == CheckpointStatus.ANCHORED)
+                .order_by(Checkpoint.tree_size)
+            )
+        )
+        self._rows: dict[int, Checkpoint] = {}
+        self._parsed: dict[int, SignedCheckpoint] = {}
+
+    def covering(self, leaves: list[int]) -> dict[int, Checkpoint]:
+        """``_smallest_anchored_covering`` of the sorted ``leaves``."""
+        chosen = {}
+        for leaf in leaves:
+            size = covering_size(self.sizes, leaf)
+            if size is not None:
+                chosen[leaf] = size
+        missing = list(set(chosen.values()) - self._rows.keys())
+        if missing:
+            for row in self._session.scalars(
+                select(Checkpoint).where(member_of(self._session, Checkpoint.tree_size, missing))
+            ):
+                self._rows[row.tree_size] = row
+        return {leaf: self._rows[size] for leaf, size in chosen.items()}
+
+    def parsed(self, row: Checkpoint) -> SignedCheckpoint:
+        """``parse_signed_checkpoint(row.body)``, once per row (errors are not kept)."""
+        got = self._parsed.get(row.tree_size)
+        if got is None:
+            got = self._parsed[row.tree_size] = parse_signed_checkpoint(row.body)
+        return got
+
+
 def stored_receipts(
-    session: Session, leaf_indices: Sequence[int], log_key: SM2PublicKey
+    session: Session,
+    leaf_indices: Sequence[int],
+    log_key: SM2PublicKey,
+    *,
+    proven: Callable[[int, CheckpointBody], bool] | None = None,
+    checkpoints: AnchoredCheckpoints | None = None,
 ) -> dict[int, EvidenceReceipt | VerificationError | None]:
     """``stored_receipt`` of many leaves (as stored, not checked), in a few queries per
     batch; a leaf whose stored entry or checkpoint does not parse gets its error, for
     the auditor to record. A batch where anything fails to assemble is done again leaf by
-    leaf, so one damaged leaf never takes its neighbours' receipts with it."""
+    leaf, so one damaged leaf never takes its neighbours' receipts with it.
+    ``checkpoints``: the snapshot's anchored checkpoints, read once per audit.
+
+    ``proven(leaf, checkpoint)``: True where the caller already knows the stored proof
+    verifies (``transfer.services.tree_check``); those receipts carry no proof
+    (``inclusion_proof == ()``), saving its assembly."""
     wanted = sorted(set(leaf_indices))
     out: dict[int, EvidenceReceipt | VerificationError | None] = {}
     for start in range(0, len(wanted), _BATCH):
         batch = wanted[start : start + _BATCH]
-        covering = _smallest_anchored_covering(session, batch)
+        if checkpoints is None:
+            covering = _smallest_anchored_covering(session, batch)
+        else:
+            covering = checkpoints.covering(batch)
         try:
-            out.update(_anchored_batch(session, batch, covering, log_key, checked=False))
+            out.update(
+                _anchored_batch(
+                    session, batch, covering, log_key, checked=False, proven=proven,
+                    parse=None if checkpoints is None else checkpoints.parsed,
+                )
+            )  # fmt: skip
         except VerificationError:
             for leaf in batch:
                 try:
@@ -181,20 +243,35 @@ def _anchored_batch(
     log_key: SM2PublicKey,
     *,
     checked: bool = True,
+    proven: Callable[[int, CheckpointBody], bool] | None = None,
+    parse: Callable[[Checkpoint], SignedCheckpoint] | None = None,
 ) -> dict[int, EvidenceReceipt | None]:
-    rows = session.execute(select(LogLeaf.idx, LogLeaf.entry).where(LogLeaf.idx.in_(covering)))
-    entries = {r.idx: r.entry for r in rows}
-    proofs = inclusion_proofs(
-        sm3, DbTreeStorage(session), [(i, row.tree_size) for i, row in covering.items()]
+    rows = session.execute(
+        select(LogLeaf.idx, LogLeaf.entry).where(member_of(session, LogLeaf.idx, list(covering)))
     )
-    parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in covering.values()}
+    entries = {r.idx: r.entry for r in rows}
+    # Once per checkpoint row, not per leaf (a batch's leaves share one or two).
+    distinct = {id(row): row for row in covering.values()}.values()
+    anchors = {id(row): anchor_ref_of(row) for row in distinct}
+    if parse is None:
+        parsed = {row.tree_size: parse_signed_checkpoint(row.body) for row in distinct}
+    else:
+        parsed = {row.tree_size: parse(row) for row in distinct}
+    skip = set()
+    if proven is not None and not checked:
+        skip = {
+            leaf for leaf, row in covering.items() if proven(leaf, parsed[row.tree_size].checkpoint)
+        }
+    wanted = [(i, row.tree_size) for i, row in covering.items() if i not in skip]
+    proofs = iter(inclusion_proofs(sm3, DbTreeStorage(session), wanted))
     out: dict[int, EvidenceReceipt | None] = dict.fromkeys(leaves)
-    for (leaf, row), proof in zip(covering.items(), proofs, strict=True):
+    for leaf, row in covering.items():
+        proof = [] if leaf in skip else next(proofs)
         raw = entries.get(leaf)
         if raw is None:
             raise LookupError(f"the log has no entry {leaf}")
         parts = (decode_entry(raw), leaf, proof, parsed[row.tree_size], log_key)
-        anchor = anchor_ref_of(row)
+        anchor = anchors[id(row)]
         out[leaf] = (
             build_receipt(*parts, anchor)
             if checked
@@ -220,7 +297,10 @@ def _smallest_anchored_covering(session: Session, leaves: list[int]) -> dict[int
         size = covering_size(sizes, leaf)
         if size is not None:
             chosen[leaf] = size
-    rows = session.scalars(select(Checkpoint).where(Checkpoint.tree_size.in_(set(chosen.values()))))
+    sizes_used = list(set(chosen.values()))
+    rows = session.scalars(
+        select(Checkpoint).where(member_of(session, Checkpoint.tree_size, sizes_used))
+    )
     by_size = {row.tree_size: row for row in rows}
     return {leaf: by_size[size] for leaf, size in chosen.items()}
 
