@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
@@ -23,6 +24,7 @@ from transfer.services.audit_scope import (
     snapshot,
     whole_log_tree,
 )
+from transfer.services.errors import ServiceUnavailable
 from transfer.services.setup import init_home, settings_for
 
 
@@ -119,6 +121,14 @@ def test_processes_give_the_one_process_report(tmp_path: Path) -> None:
                     database_url=settings.database_url_resolved, workers=2,
                     chunks_per_worker=2,
                 )  # fmt: skip
+                # Workers that die (here: they cannot open the deployment) end the audit
+                # with a reason the auditor can act on, never a partial report.
+                with pytest.raises(ServiceUnavailable, match="审计子进程意外退出"):
+                    audit_materials_parallel(
+                        s, src, new_report("broken"), home=tmp_path / "gone",
+                        store=settings.store, rpc=None,
+                        database_url=settings.database_url_resolved, workers=2,
+                    )  # fmt: skip
         finally:
             engine.dispose()
     assert one.materials == many.materials == 15

@@ -422,8 +422,7 @@ def audit_materials_parallel(
     process verifies the checkpoints, and the ranges are combined here. ``memo``: the
     audit run's verification memo, which then holds those checkpoint verdicts for the
     steps after the materials."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from sqlalchemy import text
 
@@ -437,54 +436,84 @@ def audit_materials_parallel(
         server = ReadOnlyRpcServer(src.embedded).start()
         rpc = server.url
     try:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=context,
-            initializer=_worker_init,
+        return _run_pool(
+            s, src, report, snapshot_id, edges, tree, workers, batch_size, memo, progress,
             initargs=(str(home), store, rpc, database_url),
-        ) as pool:
-            ranges = None
-            if tree is None:
-                from sqlalchemy import select
-
-                from transfer.db.models import Checkpoint, CheckpointStatus
-                from transfer.services.tree_check import combine, part_bounds
-
-                wanted = sorted(
-                    s.scalars(
-                        select(Checkpoint.tree_size).where(
-                            Checkpoint.status == CheckpointStatus.ANCHORED,
-                            Checkpoint.tree_size > 0,
-                        )
-                    )
-                )
-                top = wanted[-1] if wanted else 0
-                bits = max(12, (max(top, 1) // (4 * workers)).bit_length())
-                ranges = [
-                    pool.submit(_tree_part, snapshot_id, a, b, wanted, bits)
-                    for a, b in part_bounds(top, bits)
-                ]
-            # Meanwhile (the workers start, or check the tree): the checkpoints, once.
-            passes = _checkpoint_passes(s, src, memo)
-            if ranges is not None:
-                tree = combine(s, [r.result() for r in ranges], wanted, bits)
-            chunks = [
-                _Chunk(snapshot_id, lo, hi, tree, batch_size, passes)
-                for lo, hi in itertools.pairwise(edges)
-            ]
-            for part in pool.map(_audit_chunk, chunks):
-                report.materials += part.materials
-                report.sealed_bytes_rehashed += part.sealed_bytes_rehashed
-                report.plain_bytes_rehashed += part.plain_bytes_rehashed
-                report.proofs_checked += part.proofs_checked
-                report.problems.extend(part.problems)
-                report.material_rows.extend(part.material_rows)
-                for prop, n in part.passed.items():
-                    report.passed[prop] += n
-                if progress is not None:
-                    progress(report.materials)
+        )  # fmt: skip
+    except BrokenProcessPool as e:
+        # A worker killed (out of memory, a signal): no report is better than a partial
+        # one that reads as complete.
+        raise ServiceUnavailable(
+            "审计子进程意外退出（可能内存不足或被终止），本次审计未完成，未生成报告；"
+            "请检查服务器内存后重试，或用 --workers 1 在单个进程中审计"
+        ) from e
     finally:
         if server is not None:
             server.stop()
+
+
+def _run_pool(
+    s: Any,
+    src: Sources,
+    report: Any,
+    snapshot_id: str,
+    edges: list[uuid.UUID | None],
+    tree: Any,
+    workers: int,
+    batch_size: int,
+    memo: VerificationMemo | None,
+    progress: Callable[[int], None] | None,
+    *,
+    initargs: tuple[str, str, str | None, str],
+) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=initargs,
+    ) as pool:
+        ranges = None
+        if tree is None:
+            from sqlalchemy import select
+
+            from transfer.db.models import Checkpoint, CheckpointStatus
+            from transfer.services.tree_check import combine, part_bounds
+
+            wanted = sorted(
+                s.scalars(
+                    select(Checkpoint.tree_size).where(
+                        Checkpoint.status == CheckpointStatus.ANCHORED,
+                        Checkpoint.tree_size > 0,
+                    )
+                )
+            )
+            top = wanted[-1] if wanted else 0
+            bits = max(12, (max(top, 1) // (4 * workers)).bit_length())
+            ranges = [
+                pool.submit(_tree_part, snapshot_id, a, b, wanted, bits)
+                for a, b in part_bounds(top, bits)
+            ]
+        # Meanwhile (the workers start, or check the tree): the checkpoints, once.
+        passes = _checkpoint_passes(s, src, memo)
+        if ranges is not None:
+            tree = combine(s, [r.result() for r in ranges], wanted, bits)
+        chunks = [
+            _Chunk(snapshot_id, lo, hi, tree, batch_size, passes)
+            for lo, hi in itertools.pairwise(edges)
+        ]
+        for part in pool.map(_audit_chunk, chunks):
+            report.materials += part.materials
+            report.sealed_bytes_rehashed += part.sealed_bytes_rehashed
+            report.plain_bytes_rehashed += part.plain_bytes_rehashed
+            report.proofs_checked += part.proofs_checked
+            report.problems.extend(part.problems)
+            report.material_rows.extend(part.material_rows)
+            for prop, n in part.passed.items():
+                report.passed[prop] += n
+            if progress is not None:
+                progress(report.materials)
     return report
