@@ -33,6 +33,40 @@ CHAIN_OUTCOME_ZH: dict[str, str] = {
 }
 
 
+# The receiver's 四性 checks by their id (transfer/workflow/verify.py; docs/transfer-format.md
+# §4.3), in words: the console's CHECK_NAME_ZH in console.js is the same table
+# (test_vocabulary.py checks). The id stays beside the word wherever a check is named, for
+# whoever looks into it.
+CHECK_NAME_ZH: dict[str, str] = {
+    "manifest": "清单摘要",
+    "cid": "内容标识",
+    "sm3": "SM3 摘要",
+    "log-proof": "存证证明",
+    "anchor": "链上锚定",
+    "content-sm3": "内容摘要",
+    "notice": "通知单",
+    "listed": "在清单中",
+    "catalogue": "在目录中",
+    "present": "材料存在",
+    "size": "大小",
+    "counts": "份数",
+    "extra": "多余文件",
+    "payload-oxum": "载荷统计",
+    "opens": "可正常打开",
+    "key-unwrap": "密钥解封",
+    "gcm-tag": "密文完整",
+    "dispatch-signature": "转出签名",
+    "recipient": "收件单位",
+}
+CHECK_STATUS_ZH: dict[str, str] = {"pass": "通过", "fail": "不通过", "skipped": "未能检查"}
+PROPERTY_ZH: dict[str, str] = {
+    "authenticity": "真实性",
+    "completeness": "完整性",
+    "usability": "可用性",
+    "security": "安全性",
+}
+
+
 def state_zh(state: object) -> str:
     """The state in words; an unknown state as it is (never hidden)."""
     return TRANSFER_STATE_ZH.get(str(state), str(state))

@@ -14,11 +14,20 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from clients.commands._common import DEFAULT_URL, JsonOpt, KeyOpt, UrlOpt, client, out, print_json
+from clients.commands._common import (
+    DEFAULT_URL,
+    JsonOpt,
+    KeyOpt,
+    UrlOpt,
+    client,
+    err,
+    out,
+    print_json,
+)
 from clients.errors import UserError
 from clients.sdk import NotaryClient
 from clients.timefmt import Times
-from clients.vocabulary import TRANSFER_STATE_ZH
+from clients.vocabulary import CHECK_NAME_ZH, CHECK_STATUS_ZH, PROPERTY_ZH, TRANSFER_STATE_ZH
 
 transfer_app = typer.Typer(
     help="转递：创建、发出、收件箱、检测、接收（回执）、退回、导出、导入、查看、重新转递。",
@@ -147,6 +156,52 @@ def _report_table(results: dict[str, Any]) -> Table:
     return t
 
 
+def _check_line(where: str, c: dict[str, Any]) -> str:
+    prop = PROPERTY_ZH.get(str(c.get("property")), str(c.get("property")))
+    check = str(c.get("check"))
+    status = CHECK_STATUS_ZH.get(str(c.get("status")), str(c.get("status")))
+    detail = str(c.get("detail") or "")
+    tech = f"检测项 {check}" + (f"：{detail}" if detail else "")
+    return f"{where}：{prop}「{CHECK_NAME_ZH.get(check, '检测项')}」{status}（{tech}）"
+
+
+def failed_checks_zh(results: dict[str, Any]) -> list[str]:
+    """Every check of a 四性 report (its ``results``) that did not pass, one line each:
+    where (整体 for the package as a whole, else the material), the property and the
+    check in words and its status for the clerk, then the check id and the service's
+    detail as they are, for whoever looks into it."""
+    lines = [
+        _check_line("整体", c)
+        for c in results.get("transfer", [])
+        if isinstance(c, dict) and c.get("status") != "pass"
+    ]
+    for m in results.get("materials", []):
+        for c in m.get("failures", []):
+            lines.append(_check_line(f"材料 {m.get('material_id')}", c))
+    return lines
+
+
+def print_failed_checks(report: dict[str, Any], transfer_id: str) -> None:
+    """On stderr: which checks did not pass, and, when the chain could not confirm an
+    anchor, that checking again later may be enough."""
+    results = report.get("results") or {}
+    lines = failed_checks_zh(results)
+    err.print(f"notary: 四性检测未通过的检测项（{len(lines)} 项）：")
+    for line in lines:
+        err.print(f"  {line}")
+    anchors = [
+        c
+        for m in results.get("materials", [])
+        for c in m.get("failures", [])
+        if c.get("check") == "anchor"
+    ]
+    if anchors:
+        err.print(
+            "notary: 链上锚定未能核对（链暂时无法读取，或存证尚未锚定）："
+            f"可稍后再运行 notary transfer verify {transfer_id}"
+        )
+
+
 def _take_and_verify(c: NotaryClient, transfer_id: str) -> dict[str, Any]:
     """Deliver online (by CID) if not yet delivered, verify (四性), return the report."""
     t = c.get_transfer(transfer_id)
@@ -171,6 +226,7 @@ def accept(
         if not report["accepted"]:
             if not as_json:
                 out.print(_report_table(report["results"]))
+            print_failed_checks(report, transfer_id)
             raise UserError(
                 f"四性检测未全部通过（{report['summary']}），不能签署回执："
                 "请用 notary transfer reject 退回"

@@ -26,7 +26,7 @@ from clients.commands._common import (
     out,
     print_json,
 )
-from clients.commands.transfer import STATES, _report_table, _state
+from clients.commands.transfer import STATES, _report_table, _state, print_failed_checks
 from clients.sdk import Conflict, NotaryAPIError, NotaryClient
 from clients.timefmt import Times
 from clients.vocabulary import CHAIN_OUTCOME_ZH
@@ -215,6 +215,7 @@ def verify(
             "（notary transfer import 文件.tar）后再检测；"
             f"否则请 notary transfer reject {transfer_id}"
         )
+        print_failed_checks(report, transfer_id)
         raise typer.Exit(1)
     if not as_json:
         out.print(f"可签署回执：notary transfer accept {transfer_id}")

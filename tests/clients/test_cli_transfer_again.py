@@ -55,8 +55,12 @@ def test_a_damaged_copy_is_replaced_by_another_copy_of_the_same_package(
         # Before a verification, a repeated import (a retried request) delivers nothing.
         r = http.post(f"{base}/import", headers=tar, content=good.content)
         assert r.status_code == 409 and r.json()["state"] == "delivered"
-        r = http.post(f"{base}/verify", headers=b)
-        assert r.status_code == 200 and r.json()["state"] == "verified"
+        # Through the CLI: exit 1, and stderr names each failed check in words and by id.
+        r = cli("transfer", "verify", tid, env=_env(service, "UNIT-B"))
+        assert r.code == 1, r.err
+        assert "四性检测未通过的检测项" in r.err
+        assert "真实性「清单摘要」不通过（检测项 manifest：altered in transit" in r.err, r.err
+        assert "检测项 gcm-tag" in r.err
         report = http.get(f"{base}/report", headers=b).json()
         assert not report["accepted"]
         failures = [f for m in report["results"]["materials"] for f in m["failures"]]

@@ -6,7 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from clients.vocabulary import CHAIN_OUTCOME_ZH, FIELD_ZH, TRANSFER_STATE_ZH, problem_detail_zh
+from clients.vocabulary import (
+    CHAIN_OUTCOME_ZH,
+    CHECK_NAME_ZH,
+    CHECK_STATUS_ZH,
+    FIELD_ZH,
+    PROPERTY_ZH,
+    TRANSFER_STATE_ZH,
+    problem_detail_zh,
+)
 from tests.console.conftest import Server
 from transfer.services.forms import STATE_ZH as FORMS_STATE_ZH
 from transfer.workflow.state import State
@@ -18,7 +26,9 @@ def _js_table(name: str) -> dict[str, str]:
     text = CONSOLE_JS.read_text("utf-8")
     body = re.search(rf"export const {name} = \{{(.*?)\n\}};", text, re.S)
     assert body, f"{name} not found in console.js"
-    return dict(re.findall(r'^\s*(\w+): "([^"]*)",?$', body.group(1), re.M))
+    # Keys bare (state) or quoted ("log-proof").
+    pairs = re.findall(r'^\s*"?([\w-]+)"?: "([^"]*)",?$', body.group(1), re.M)
+    return dict(pairs)
 
 
 def test_every_state_has_one_word_everywhere() -> None:
@@ -69,3 +79,14 @@ def test_field_names_of_validation_problems_agree_and_read_in_chinese() -> None:
     )
     assert problem_detail_zh({}, "接收单位 X 未登记") == "接收单位 X 未登记"
     assert problem_detail_zh({}, "no such thing") == "（服务原文：no such thing）"
+
+
+def test_the_cli_names_the_four_property_checks_as_the_console_does() -> None:
+    assert _js_table("CHECK_NAME_ZH") == CHECK_NAME_ZH
+    text = CONSOLE_JS.read_text("utf-8")
+    line = re.search(r"export const CHECK_ZH = \{(.*?)\};", text)
+    assert line
+    assert dict(re.findall(r'(\w+): "([^"]*)"', line.group(1))) == CHECK_STATUS_ZH
+    properties = re.search(r"export const PROPERTIES = \[(.*?)\];", text, re.S)
+    assert properties
+    assert dict(re.findall(r'\["(\w+)", "([^"]*)"\]', properties.group(1))) == PROPERTY_ZH

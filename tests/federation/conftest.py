@@ -36,9 +36,22 @@ class World:
             [NOTARY, *args], capture_output=True, text=True, timeout=300, check=False
         )
         if ok:
-            # stdout too: a 四性 report names the check that failed.
-            assert done.returncode == 0, f"notary {shlex.join(args)}: {done.stderr}{done.stdout}"
+            # stdout too: a 四性 report names the check that failed; and what the two
+            # services logged (a failed verification by check id, anchoring trouble).
+            assert done.returncode == 0, (
+                f"notary {shlex.join(args)}: {done.stderr}{done.stdout}{self.service_logs()}"
+            )
         return done
+
+    def service_logs(self, lines: int = 15) -> str:
+        """The last lines each service wrote that are not request lines."""
+        out = []
+        for c in ("a", "b"):
+            path = self.work / f"serve-{c}.log"
+            text = path.read_text("utf-8", errors="replace") if path.exists() else ""
+            kept = [ln for ln in text.splitlines() if '" 2' not in ln and '" 3' not in ln]
+            out.append(f"\n--- serve-{c}.log ---\n" + "\n".join(kept[-lines:]))
+        return "".join(out)
 
     def api(self, centre: str, method: str, path: str, **kw: Any) -> httpx.Response:
         key = self.env[f"{centre}_OPERATOR_KEY"]
