@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from notary.entries import decode_entry, encode_entry
@@ -138,6 +139,7 @@ def test_audit_needs_the_rpc_while_the_service_runs(
     assert r.code == 2 and r.err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path, cli: Any) -> None:
     """The default mode: no --rpc, the audit opens the deployment's chain itself."""
     with running_service(tmp_path / "home") as svc:

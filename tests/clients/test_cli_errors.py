@@ -89,6 +89,7 @@ def test_unknown_volume_stops_before_any_upload(service: Service, cli: Any, tmp_
     assert "404" in err
 
 
+@pytest.mark.slow
 def test_the_installed_entry_point_maps_errors_too(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     p = subprocess.run(

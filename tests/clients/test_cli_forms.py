@@ -454,6 +454,7 @@ def test_a_notice_printed_before_dispatch_says_so(
     assert answer["valid"] is False and "重新打印" in answer["mismatches"][0]["message"]
 
 
+@pytest.mark.slow
 def test_the_qr_code_uses_the_public_url_when_one_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:

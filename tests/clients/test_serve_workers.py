@@ -20,6 +20,8 @@ from notary.crypto import sm3
 from tests.clients.conftest import Service, running_service
 from transfer.serving import Workers
 
+pytestmark = pytest.mark.slow  # worker processes of notary serve, killed and replaced
+
 VOLUMES = iter(range(1, 1000))
 
 

@@ -91,6 +91,7 @@ def _run_writer_and_kill(chain_dir: Path, contract: str, report: Path, seed: int
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_kill_9_never_loses_a_confirmed_transaction(
     chain_dir: Path, alloc: dict[str, int], account: LocalAccount, tmp_path: Path
 ) -> None:

@@ -81,6 +81,7 @@ def _in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, out
 
 
+@pytest.mark.slow
 def test_a_looping_call_is_stopped_at_its_time_limit_and_never_holds_the_chain_lock(
     chain: EmbeddedChain, server: ReadOnlyRpcServer
 ) -> None:
@@ -176,6 +177,7 @@ def test_connections_beyond_the_limit_are_closed_at_once(server: ReadOnlyRpcServ
     assert _post(server.url, item)["result"] == hex(TEST_CHAIN_ID)
 
 
+@pytest.mark.slow
 def test_a_silent_connection_is_closed_after_the_socket_timeout(
     server: ReadOnlyRpcServer,
 ) -> None:

@@ -282,6 +282,7 @@ def _quick_call(port: int, key: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_a_key_holder_dribbling_a_json_body_is_cut_at_the_total_timeout(
     slow_port: int, cast: Cast
 ) -> None:
@@ -299,6 +300,7 @@ def test_a_key_holder_dribbling_a_json_body_is_cut_at_the_total_timeout(
     assert status == 408 and 2.0 <= seconds < 4.0, (status, seconds)
 
 
+@pytest.mark.slow
 def test_a_key_holder_dribbling_an_upload_is_cut_below_the_least_rate(
     slow_port: int, scast: Cast
 ) -> None:

@@ -227,6 +227,7 @@ def _notary_audit(home: Path, rpc: str, out: Path) -> tuple[int, dict[str, Any]]
     return r.returncode, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_console_changes_are_anchored_access_log_entries_the_auditor_lists(
     tmp_path: Path,
 ) -> None:

@@ -134,6 +134,7 @@ def test_exactly_one_instance_anchors_at_a_time(
         second._drop_lock()
 
 
+@pytest.mark.slow
 def test_demo_seeds_anchors_and_prints_keys(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     cmd = [sys.executable, "-c", "from clients.cli import main; main()", "demo"]
