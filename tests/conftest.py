@@ -8,18 +8,23 @@ the directory it lives in:
   ``notary`` command, a Python child), builds a venv or recompiles the contract, kills
   a process, dumps or restores PostgreSQL, or waits out a real timeout of a second or
   more. Tests that talk to a real ``notary serve`` (the session's ``service`` or one
-  of their own) are ``slow`` too (``SLOW_FIXTURES``).
+  of their own) are ``slow`` too (``SLOW_FIXTURES``);
+- ``pg``: the PostgreSQL variant of a test that runs on SQLite and on PostgreSQL (the
+  ``backend_url`` of tests/service); tests that are about PostgreSQL itself are not
+  variants and are not marked.
 
 ``browser``, ``node`` and ``slow`` by fixture are applied here, from what a test uses,
 so a new test cannot forget them; the rest is written on the test.
 
 The fast part of the suite (tests/README.md):
-``pytest -m "not slow and not node and not browser and not faults"``.
+``pytest -m "not slow and not node and not browser and not faults and not pg"``.
 """
 
 from __future__ import annotations
 
 import pytest
+
+pytest_plugins = ["tests._support.plugin"]
 
 # Fixtures that start (or need) a real anvil or js-ipfs process.
 NODE_FIXTURES = frozenset({"anvil_node", "anvil", "jsipfs", "kubo", "ipfs", "world"})

@@ -1,4 +1,5 @@
-"""Fixtures of the service tests: every API test runs on SQLite and on PostgreSQL.
+"""Fixtures of the service tests: every API test runs on SQLite and on PostgreSQL (the
+PostgreSQL variant is marked ``pg``: outside the fast part of the suite).
 
 PostgreSQL (127.0.0.1:5432, trust auth) gets a fresh database with a random name per
 test session, created through the ``test`` database and dropped afterwards, so two
@@ -68,7 +69,9 @@ def fresh_pg_database(tag: str) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+)
 def backend_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:

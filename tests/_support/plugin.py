@@ -1,0 +1,21 @@
+"""Fixtures shared by the whole suite (registered in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import pytest
+
+from notary.crypto import sm2
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pbkdf2_once_per_input() -> Iterator[None]:
+    """PBKDF2 (200,000 rounds, ~70 ms) derives the same key from the same passphrase,
+    salt and rounds every time: the suite derives each once. Every app a test builds
+    reopens the hosted units' encrypted keys; the keys and their checks are unchanged
+    (a wrong passphrase still derives another key and is refused)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sm2, "_pbkdf2", functools.lru_cache(maxsize=None)(sm2._pbkdf2))
+        yield
