@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from notary.crypto import sm2
+from tests._support.served import Result, run_cli
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,3 +20,14 @@ def _pbkdf2_once_per_input() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sm2, "_pbkdf2", functools.lru_cache(maxsize=None)(sm2._pbkdf2))
         yield
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run ``notary`` in process (the real entry point, errors mapped as for users):
+    ``cli("volume", "list", env={...})`` gives the exit code, stdout and stderr."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return run_cli(capsys, *args, env=env)
+
+    return invoke

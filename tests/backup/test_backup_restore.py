@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from clients.sdk import NotaryClient
+from tests._support.served import Service, new_volume, running_service, write_materials
 from tests.backup._support import new_volume_at, scan, serving, upload
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from notary.entries import decode_entry, encode_entry
 from notary.store import LocalStore
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
+from tests._support.served import Service, new_volume, running_service, write_materials
 from transfer.db.models import CustodyEvent, CustodyEventKind, LogLeaf, Material
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from notary._internal.net import free_port
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 
 
 def one_line(r: Any) -> str:

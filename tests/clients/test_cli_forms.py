@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
+from tests._support.served import Service, new_volume, running_service, write_materials
 from transfer.db.models import Transfer
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for

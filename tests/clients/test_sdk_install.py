@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clients.demo import sample_pdf
-from tests.clients.conftest import Service, new_volume
+from tests._support.served import Service, new_volume
 
 pytestmark = pytest.mark.slow  # a fresh venv, and Python children run in it
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from notary._internal.net import free_port
 from notary.deployment import Deployment
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.api import create_app
 from transfer.services.multipart import MAX_FIELD_BYTES
 from transfer.settings import Settings

@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
-from tests.service.conftest import fresh_pg_database
+from tests._support.pg import fresh_pg_database
 from transfer.db.migrate import (
     alembic_config,
     current_revision,

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from notary.deployment import Deployment
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from transfer.db.session import read_sessionmaker, write_sessionmaker
 from transfer.services.anchoring import AnchoringWorker
 from transfer.services.media import MediaSniffer, sniff_head

@@ -27,7 +27,7 @@ from notary.chain.models import Role as ChainRole
 from notary.chain.rpc import connect
 from notary.deployment import Deployment, init_deployment, unit_chain_id
 from notary.store.jsipfs import JsIpfsNode
-from tests.service.conftest import fresh_pg_database
+from tests._support.pg import fresh_pg_database
 from transfer.db.models import Unit, UnitKind
 from transfer.db.session import write_sessionmaker
 from transfer.roles import Role
