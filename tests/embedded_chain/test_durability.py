@@ -14,8 +14,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from notary.chain.node.embedded import EmbeddedChain
+from tests._support.chain_accounts import TEST_CHAIN_ID, Sender
 from tests.embedded_chain._contract import INIT, word
-from tests.embedded_chain._support import TEST_CHAIN_ID, Sender
 from tests.embedded_chain._writer import send_next
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from notary.chain.node.embedded import (
     ChainStoreCorruptError,
     EmbeddedChain,
 )
-from tests.embedded_chain._support import TEST_CHAIN_ID, deployment_account
+from tests._support.chain_accounts import TEST_CHAIN_ID, deployment_account
 
 REPO = Path(__file__).resolve().parents[2]
 

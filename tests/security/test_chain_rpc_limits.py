@@ -26,7 +26,7 @@ from notary.chain.node.rpcserver import (
     ReadOnlyRpc,
     ReadOnlyRpcServer,
 )
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 
 # JUMPDEST PUSH1 0 JUMP: loops until the gas runs out (2^40 gas: hours in py-evm).
 LOOP = "0x5b600056"

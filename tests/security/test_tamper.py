@@ -37,6 +37,7 @@ from notary.receipts import parse_receipt, verify_offline
 from notary.store import LocalStore
 from tests._support import notary_api as n
 from tests._support.api import Cast
+from tests._support.transfer_package import Built, FakeChain, Parties, build
 from tests.security._world import (
     DETECTIONS,
     Detection,
@@ -45,7 +46,6 @@ from tests.security._world import (
     flip_byte,
     flip_hex,
 )
-from tests.transfer._support import Built, FakeChain, Parties, build
 from transfer.db.models import (
     Alert,
     Checkpoint,
