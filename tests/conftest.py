@@ -6,9 +6,10 @@ the directory it lives in:
 - ``faults``: injects faults (kills, stops, corruption) into a running deployment;
 - ``slow``: starts a process of its own that imports the project (``notary serve``, a
   ``notary`` command, a Python child), builds a venv or recompiles the contract, kills
-  a process, dumps or restores PostgreSQL, or waits out a real timeout of a second or
-  more. Tests that talk to a real ``notary serve`` (the session's ``service`` or one
-  of their own) are ``slow`` too (``SLOW_FIXTURES``);
+  a process, dumps or restores PostgreSQL, waits out a real timeout of a second or
+  more, or runs a fuzzing campaign (generated requests by the hundred). Tests that
+  talk to a real ``notary serve`` (the session's ``service`` or one of their own) are
+  ``slow`` too (``SLOW_FIXTURES``);
 - ``pg``: the PostgreSQL variant of a test that runs on SQLite and on PostgreSQL (the
   ``backend_url`` of tests/service); tests that are about PostgreSQL itself are not
   variants and are not marked.
@@ -27,7 +28,7 @@ import pytest
 pytest_plugins = ["tests._support.plugin"]
 
 # Fixtures that start (or need) a real anvil or js-ipfs process.
-NODE_FIXTURES = frozenset({"anvil_node", "anvil", "jsipfs", "kubo", "ipfs", "world"})
+NODE_FIXTURES = frozenset({"anvil_node", "anvil", "jsipfs", "kubo", "ipfs"})
 # Fixtures that drive headless Chromium.
 BROWSER_FIXTURES = frozenset({"browser"})
 # Fixtures that start a real ``notary serve`` process.

@@ -47,6 +47,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.slow  # a fuzzing campaign: EXAMPLES generated requests per operation
 def test_no_server_errors_and_schema_conformant_responses(world: World) -> None:
     app = world.client.app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
