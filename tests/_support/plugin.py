@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -19,6 +20,21 @@ def _pbkdf2_once_per_input() -> Iterator[None]:
     (a wrong passphrase still derives another key and is refused)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sm2, "_pbkdf2", functools.lru_cache(maxsize=None)(sm2._pbkdf2))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _head_revision_once() -> Iterator[None]:
+    """Every app a test builds asks for the migrations' head revision (its health check
+    compares the database with it), which scans the migration scripts (~30 ms); they do
+    not change during a run, so the suite scans them once. Only when a collected test
+    imported the app: a run of pure tests does not import it for this."""
+    app = sys.modules.get("transfer.api.app")
+    if app is None:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app, "head_revision", functools.lru_cache(maxsize=None)(app.head_revision))
         yield
 
 
