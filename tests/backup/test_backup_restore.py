@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from clients.sdk import NotaryClient
+from tests._support.served import Service, new_volume, running_service, write_materials
 from tests.backup._support import new_volume_at, scan, serving, upload
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
 
 
 @dataclass
@@ -89,6 +89,7 @@ def _restore(cli: Any, backup: Path, home: Path, service: Service) -> Any:
     return cli("restore", "--from", backup, "--home", home, "--passphrase-file", passphrase)
 
 
+@pytest.mark.slow
 def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoint(
     taken: Taken, cli: Any, tmp_path: Path
 ) -> None:
@@ -322,6 +323,7 @@ def pg_database() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.slow
 def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     with pg_database() as source, pg_database() as fresh:

@@ -18,6 +18,7 @@ from notary.store import LocalStore
 from tests.backup._support import new_volume_at, scan, serving, upload
 
 
+@pytest.mark.slow
 def test_replica_serves_when_the_primary_is_lost_and_check_repairs_copies(
     cli: Any, tmp_path: Path
 ) -> None:
@@ -64,6 +65,7 @@ def test_replicas_check_without_replicas_says_so(cli: Any, tmp_path: Path) -> No
     assert r.code == 2 and "未配置内容副本" in r.err
 
 
+@pytest.mark.slow
 def test_upload_below_the_copy_quorum_is_refused_and_health_says_down(
     cli: Any, tmp_path: Path
 ) -> None:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from notary.chain import load_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +24,7 @@ def opcodes(code: bytes) -> list[int]:
     return ops
 
 
+@pytest.mark.slow
 def test_recompiling_reproduces_the_committed_artifacts_byte_for_byte() -> None:
     result = subprocess.run(
         [sys.executable, "contracts/build.py", "--check"],

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from notary.audit import audit_materials, new_report
-from tests.service.conftest import fresh_pg_database
+from tests._support.pg import fresh_pg_database
 from transfer.api.app import create_app
 from transfer.db.models import LogNode, Material
 from transfer.db.session import make_engine, read_sessionmaker, write_sessionmaker
@@ -26,6 +26,8 @@ from transfer.services.audit_scope import (
 )
 from transfer.services.errors import ServiceUnavailable
 from transfer.services.setup import init_home, settings_for
+
+pytestmark = pytest.mark.slow  # audit worker processes (spawned Python children)
 
 
 def _pdf(i: int) -> bytes:

@@ -8,11 +8,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from notary.entries import decode_entry, encode_entry
 from notary.store import LocalStore
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
+from tests._support.served import Service, new_volume, running_service, write_materials
 from transfer.db.models import CustodyEvent, CustodyEventKind, LogLeaf, LogSubject, Material
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for
@@ -138,6 +139,7 @@ def test_audit_needs_the_rpc_while_the_service_runs(
     assert r.code == 2 and r.err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path, cli: Any) -> None:
     """The default mode: no --rpc, the audit opens the deployment's chain itself."""
     with running_service(tmp_path / "home") as svc:

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from notary.store import LocalStore
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 from tests.clients.test_cli_forms import pdf_text
 from transfer.db.models import Material, ReadLogEntry, Unit, Volume
 from transfer.db.session import make_engine, read_sessionmaker

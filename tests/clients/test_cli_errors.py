@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from notary._internal.net import free_port
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 
 
 def one_line(r: Any) -> str:
@@ -89,6 +89,7 @@ def test_unknown_volume_stops_before_any_upload(service: Service, cli: Any, tmp_
     assert "404" in err
 
 
+@pytest.mark.slow
 def test_the_installed_entry_point_maps_errors_too(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     p = subprocess.run(

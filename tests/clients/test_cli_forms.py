@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.clients.conftest import Service, new_volume, running_service, write_materials
+from tests._support.served import Service, new_volume, running_service, write_materials
 from transfer.db.models import Transfer
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.setup import settings_for
@@ -454,6 +454,7 @@ def test_a_notice_printed_before_dispatch_says_so(
     assert answer["valid"] is False and "重新打印" in answer["mismatches"][0]["message"]
 
 
+@pytest.mark.slow
 def test_the_qr_code_uses_the_public_url_when_one_is_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any
 ) -> None:

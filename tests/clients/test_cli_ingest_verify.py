@@ -13,7 +13,7 @@ import pytest
 from clients.demo import sample_pdf
 from clients.sdk import NotaryAPIError
 from notary.crypto import sm3
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 
 MANIFEST_HEADER = "file,category,title,formation_date,pages,seq_no\n"
 

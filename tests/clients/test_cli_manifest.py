@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 
 
 def _env(service: Service) -> dict[str, str]:

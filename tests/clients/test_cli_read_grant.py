@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.clients.conftest import Service, new_volume
+from tests._support.served import Service, new_volume
 
 
 def _reader_key(service: Service) -> str:

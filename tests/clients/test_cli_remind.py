@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.clients.conftest import Service
+from tests._support.served import Service
 from tests.clients.test_cli_transfer import _create_and_send, _env, _volume_with_materials
 
 TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}（北京时间）")

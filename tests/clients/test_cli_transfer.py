@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from clients.sdk import NotFound
-from tests.clients.conftest import Service, new_volume, write_materials
+from tests._support.served import Service, new_volume, write_materials
 
 
 def _env(service: Service, unit: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.clients.conftest import Service
+from tests._support.served import Service
 from tests.clients.test_cli_transfer import _create_and_send, _env, _volume_with_materials
 
 

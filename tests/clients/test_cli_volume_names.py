@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.clients.conftest import Service
+from tests._support.served import Service
 
 
 def _env(service: Service, unit: str = "UNIT-A") -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from clients.demo import sample_pdf
 from notary.crypto import sm3
-from tests.clients.conftest import Service
+from tests._support.served import Service
 
 
 def _env(service: Service, unit: str = "UNIT-A") -> dict[str, str]:

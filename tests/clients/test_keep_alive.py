@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 
-from tests.clients.conftest import RawConnection, Service
+from tests._support.served import RawConnection, Service
 from transfer.settings import Settings
 
 IDLE_S = 6.5  # longer than uvicorn's default of 5 s

@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from clients.demo import sample_pdf
-from tests.clients.conftest import Service, new_volume
+from tests._support.served import Service, new_volume
+
+pytestmark = pytest.mark.slow  # a fresh venv, and Python children run in it
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ import pytest
 from clients.demo import sample_pdf
 from clients.sdk import AsyncNotaryClient, AuthenticationError, NotaryClient, NotFound
 from notary.crypto import sm3
-from tests.clients.conftest import Service, new_volume
+from tests._support.served import Service, new_volume
 
 
 def test_upload_receipt_download_round_trip(service: Service, tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ import pytest
 from clients.demo import sample_pdf
 from clients.sdk import NotaryClient
 from notary.crypto import sm3
-from tests.clients.conftest import RawConnection, Service, running_service
+from tests._support.served import RawConnection, Service, running_service
 from transfer.serving import Workers
+
+pytestmark = pytest.mark.slow  # worker processes of notary serve, killed and replaced
 
 VOLUMES = iter(range(1, 1000))
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests._support.notary_api import png
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
 from tests.console.conftest import Person, Server, new_cadre
-from tests.service._notary import png
 from transfer.db.models import Unit
 from transfer.db.types import utcnow
 from transfer.roles import Role

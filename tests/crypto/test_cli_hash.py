@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 NOTARY = str(Path(sys.executable).with_name("notary"))
 
 
@@ -13,6 +15,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([NOTARY, "hash", *args], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow
 def test_prints_digest_two_spaces_and_path(tmp_path: Path) -> None:
     a, b = tmp_path / "a.txt", tmp_path / "档案.pdf"
     a.write_bytes(b"abc")
@@ -25,6 +28,7 @@ def test_prints_digest_two_spaces_and_path(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_missing_or_unreadable_files_fail_with_one_line_each(tmp_path: Path) -> None:
     good = tmp_path / "ok"
     good.write_bytes(b"")

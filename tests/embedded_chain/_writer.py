@@ -16,8 +16,8 @@ from pathlib import Path
 from hexbytes import HexBytes
 
 from notary.chain.node.embedded import EmbeddedChain
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 from tests.embedded_chain._contract import word
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 
 RECIPIENT = "0x" + "42" * 20
 

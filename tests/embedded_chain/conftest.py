@@ -9,7 +9,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from notary.chain.node.embedded import EmbeddedChain
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from notary.chain.node.embedded import (
     EmbeddedChain,
     TransactionRejectedError,
 )
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender
 from tests.embedded_chain._contract import INIT, LOG_TOPIC, REVERT_DATA, RUNTIME, word
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender
 
 
 def test_genesis_funds_only_the_deployment_accounts(

@@ -14,8 +14,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from notary.chain.node.embedded import EmbeddedChain
+from tests._support.chain_accounts import TEST_CHAIN_ID, Sender
 from tests.embedded_chain._contract import INIT, word
-from tests.embedded_chain._support import TEST_CHAIN_ID, Sender
 from tests.embedded_chain._writer import send_next
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,6 +91,7 @@ def _run_writer_and_kill(chain_dir: Path, contract: str, report: Path, seed: int
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_kill_9_never_loses_a_confirmed_transaction(
     chain_dir: Path, alloc: dict[str, int], account: LocalAccount, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from notary.chain.node.embedded import (
     ChainStoreCorruptError,
     EmbeddedChain,
 )
-from tests.embedded_chain._support import TEST_CHAIN_ID, deployment_account
+from tests._support.chain_accounts import TEST_CHAIN_ID, deployment_account
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,7 @@ def test_second_open_in_this_process_is_refused(chain_dir: Path, alloc: dict[str
     EmbeddedChain.open(chain_dir, TEST_CHAIN_ID, alloc).close()
 
 
+@pytest.mark.slow
 def test_second_open_in_another_process_is_refused(chain_dir: Path, alloc: dict[str, int]) -> None:
     script = textwrap.dedent(
         f"""

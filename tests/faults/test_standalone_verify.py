@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from notary.crypto import sm3
 from tests.faults.harness import (
@@ -25,6 +26,8 @@ from tests.faults.harness import (
     setup_operator,
     wait_for,
 )
+
+pytestmark = pytest.mark.slow  # notary serve, then notary verify, as processes
 
 
 def notary_verify(receipt: Path, sm3_hex: str, rpc: str) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.federation.conftest import World
+from tests._support.two_centres import World
 
 pytestmark = [pytest.mark.node, pytest.mark.slow]
 

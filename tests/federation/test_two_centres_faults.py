@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from notary.store.jsipfs import JsIpfsNode
-from tests.federation.conftest import NOTARY, World, kill, stop
+from tests._support.two_centres import NOTARY, World, kill, stop
 
 pytestmark = [pytest.mark.node, pytest.mark.slow, pytest.mark.faults]
 

@@ -78,6 +78,7 @@ def test_a_home_is_initialised_once_and_checked_on_open(tmp_path: Path) -> None:
     assert oct((home / "keys" / "log.pem").stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.slow
 def test_kill_9_while_anchoring_loses_no_acknowledged_receipt(tmp_path: Path) -> None:
     home = tmp_path / "home"
     init_deployment(home, origin="centre-k/log", centre_code="CK").close()

@@ -162,6 +162,7 @@ def test_v1_entry_bytes_are_unchanged() -> None:
     )
 
 
+@pytest.mark.slow
 def test_deep_nesting_is_a_format_error_even_under_py_evms_recursion_limit() -> None:
     """py-evm's py_ecc raises the recursion limit to 100,000 when the embedded chain is
     imported; the C JSON parser would then overflow the C stack (a crash, not an error)

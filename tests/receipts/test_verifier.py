@@ -8,7 +8,7 @@ from notary.crypto import SM2PrivateKey, sm3
 from notary.errors import AnchorMismatch, EntryMismatch, NotAnchored, UntrustedKey
 from notary.receipts import EvidenceReceipt
 from notary.verifier import ReceiptVerifier, TrustPolicy
-from tests.transfer._support import FakeChain, evidence_for, materials, seal_all
+from tests._support.transfer_package import FakeChain, evidence_for, materials, seal_all
 
 
 @pytest.fixture(scope="module")

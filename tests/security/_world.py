@@ -59,8 +59,8 @@ from notary.errors import VerificationError
 from notary.log.merkle import consistency_proof
 from notary.reader import MaterialRecord
 from notary.receipts import EvidenceReceipt
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from transfer.api.state import AppState
 from transfer.db.models import (
     Checkpoint,

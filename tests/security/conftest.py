@@ -1,12 +1,11 @@
-# ruff: noqa: F811 - pytest fixtures imported from tests/service are parameters here
-"""Fixtures of the security suite: the service fixtures of ``tests/service`` on SQLite only
-(the battery is about what detects tampering, not about the database engine; the API
-tests of ``tests/service`` already run on both), and the tamper-detection table printed
-at the end of the run (also in SECURITY.md)."""
+# ruff: noqa: F811 - pytest fixtures imported from tests/_support/api.py are parameters here
+"""Fixtures of the security suite: the in-process service world (tests/_support/api.py)
+on SQLite only (the battery is about what detects tampering, not about the database
+engine; the API tests of ``tests/service`` already run on both), and the
+tamper-detection table printed at the end of the run (also in SECURITY.md)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -15,21 +14,21 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from notary.deployment import Deployment
-from tests.security._world import DETECTIONS, format_table
-from tests.service.conftest import (  # noqa: F401 - fixtures re-exported to this package
+from tests._support.api import (  # noqa: F401 - fixtures re-exported to this package
     Cast,
     cast,
     clean_engine,
     db,
     deployment,
     engine,
+    host_units,
     ncast,
     nclient,
     notary_settings,
     settings,
 )
+from tests.security._world import DETECTIONS, format_table
 from transfer.api import create_app
-from transfer.db.models import Unit
 from transfer.settings import Settings
 
 
@@ -53,15 +52,7 @@ def sclient(
 @pytest.fixture
 def scast(cast: Cast, db: Session, sclient: TestClient) -> Cast:
     """The cast, with U1 and U2 hosted here (envelope keys in the deployment)."""
-    ctx = sclient.app.state.notary.notary  # type: ignore[attr-defined]
-    for actor in (cast.operator, cast.other):
-        unit = db.get(Unit, uuid.UUID(actor.unit_id))
-        assert unit is not None
-        key = ctx.ensure_unit_key(unit.code)
-        unit.public_key_hex = key.raw.hex()
-        unit.key_fingerprint = key.fingerprint().hex()
-    db.commit()
-    return cast
+    return host_units(cast, db, sclient)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

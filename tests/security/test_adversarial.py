@@ -28,9 +28,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from notary.deployment import Deployment
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from tests.security._world import World, build_world, flip_hex
-from tests.service import _notary as n
-from tests.service.conftest import Cast
 from transfer.api import create_app
 from transfer.db.models import (
     Alert,

@@ -26,7 +26,7 @@ from notary.chain.node.rpcserver import (
     ReadOnlyRpc,
     ReadOnlyRpcServer,
 )
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
 
 # JUMPDEST PUSH1 0 JUMP: loops until the gas runs out (2^40 gas: hours in py-evm).
 LOOP = "0x5b600056"
@@ -81,6 +81,7 @@ def _in_thread(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, out
 
 
+@pytest.mark.slow
 def test_a_looping_call_is_stopped_at_its_time_limit_and_never_holds_the_chain_lock(
     chain: EmbeddedChain, server: ReadOnlyRpcServer
 ) -> None:
@@ -176,6 +177,7 @@ def test_connections_beyond_the_limit_are_closed_at_once(server: ReadOnlyRpcServ
     assert _post(server.url, item)["result"] == hex(TEST_CHAIN_ID)
 
 
+@pytest.mark.slow
 def test_a_silent_connection_is_closed_after_the_socket_timeout(
     server: ReadOnlyRpcServer,
 ) -> None:

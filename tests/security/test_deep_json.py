@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, sys
 import transfer.webapp, transfer.api.app, notary.chain  # everything the service imports
@@ -19,6 +21,7 @@ except RecursionError:
 """
 
 
+@pytest.mark.slow
 def test_the_service_stack_refuses_deep_json_instead_of_crashing() -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120, check=False

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from notary.crypto import sm3
 from notary.deployment import Deployment
+from tests._support.api import Cast
 from tests.security._world import World, build_world
-from tests.service.conftest import Cast
 from transfer.services.verify import FOREIGN_FIELDS
 
 
@@ -66,7 +66,7 @@ def test_a_receipt_presented_by_another_unit_is_checked_without_telling_more(
     assert set(registration) == {*FOREIGN_FIELDS, "held"}
 
 
-CADRE = "110105194912310020"  # the world's volume (tests/service/_notary.py::new_volume)
+CADRE = "110105194912310020"  # the world's volume (tests/_support/notary_api.py::new_volume)
 
 
 def test_a_main_volume_held_elsewhere_is_refused_without_naming_the_holder_and_alerted(

@@ -34,9 +34,9 @@ from schemathesis.checks import (
 from schemathesis.python.asgi import ASGIClient
 
 from notary.deployment import Deployment
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from tests.security._world import World, build_world
-from tests.service import _notary as n
-from tests.service.conftest import Cast
 
 EXAMPLES = int(os.environ.get("NOTARY_FUZZ_EXAMPLES", "50"))
 CHECKS = [
@@ -47,6 +47,7 @@ CHECKS = [
 ]
 
 
+@pytest.mark.slow  # a fuzzing campaign: EXAMPLES generated requests per operation
 def test_no_server_errors_and_schema_conformant_responses(world: World) -> None:
     app = world.client.app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

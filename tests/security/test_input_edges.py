@@ -19,9 +19,9 @@ import notary.chain  # noqa: F401 - the chain stack (py_ecc) raises the recursio
 from clients.cli import run
 from notary.canonical import CanonicalJSONError, parse_json
 from notary.deployment import Deployment
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from tests.security._world import World, build_world
-from tests.service import _notary as n
-from tests.service.conftest import Cast
 from transfer.api.errors import without_server_paths
 from transfer.db.models import Material, Transfer, Unit
 from transfer.workflow.acts import ActFormatError, act_from_bytes

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from notary.deployment import Deployment
+from tests._support.api import Cast
 from tests.security._world import World, build_world
-from tests.service.conftest import Cast
 
 #: SECURITY.md §2, the outsider row (and §8.4 for /docs, the peer routes of §2).
 NO_KEY = {

@@ -56,6 +56,7 @@ def test_init_creates_a_private_home(home: Path) -> None:
     assert _open_to_others(home) == []
 
 
+@pytest.mark.slow
 def test_serve_names_a_wider_home_and_creates_private_files(home: Path) -> None:
     home.chmod(0o755)
     (home / "notary.db").chmod(0o644)

@@ -18,7 +18,7 @@ from notary._internal.ratelimit import RateLimiter
 from notary.chain.node.embedded import EmbeddedChain
 from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.deployment import Deployment
-from tests.embedded_chain._support import FUNDING, TEST_CHAIN_ID, deployment_account
+from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, deployment_account
 from tests.security.test_request_bounds import _serving
 from transfer.settings import Settings
 

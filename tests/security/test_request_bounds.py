@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from notary._internal.net import free_port
 from notary.deployment import Deployment
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.api import create_app
 from transfer.services.multipart import MAX_FIELD_BYTES
 from transfer.settings import Settings
@@ -282,6 +282,7 @@ def _quick_call(port: int, key: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_a_key_holder_dribbling_a_json_body_is_cut_at_the_total_timeout(
     slow_port: int, cast: Cast
 ) -> None:
@@ -299,6 +300,7 @@ def test_a_key_holder_dribbling_a_json_body_is_cut_at_the_total_timeout(
     assert status == 408 and 2.0 <= seconds < 4.0, (status, seconds)
 
 
+@pytest.mark.slow
 def test_a_key_holder_dribbling_an_upload_is_cut_below_the_least_rate(
     slow_port: int, scast: Cast
 ) -> None:

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from notary.audit import audit_records, new_report
 from notary.deployment import Deployment
-from tests.clients.conftest import running_service
+from tests._support.api import Cast
+from tests._support.served import running_service
 from tests.security._world import World, build_world
-from tests.service.conftest import Cast
 from transfer.db.models import AccessEvent, Unit, UnitKind
 from transfer.db.session import make_engine
 from transfer.roles import Role
@@ -227,6 +227,7 @@ def _notary_audit(home: Path, rpc: str, out: Path) -> tuple[int, dict[str, Any]]
     return r.returncode, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_console_changes_are_anchored_access_log_entries_the_auditor_lists(
     tmp_path: Path,
 ) -> None:

@@ -18,8 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.service import _notary as n
-from tests.service.conftest import Actor, Cast
+from tests._support import notary_api as n
+from tests._support.api import Actor, Cast
 from transfer.db.models import Alert, Unit, UnitKind, UnitStatus
 from transfer.roles import Role, matrix_markdown
 from transfer.security import issue_api_key

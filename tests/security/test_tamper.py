@@ -35,6 +35,9 @@ from notary.errors import VerificationError
 from notary.log.merkle import leaf_hash, node_hash
 from notary.receipts import parse_receipt, verify_offline
 from notary.store import LocalStore
+from tests._support import notary_api as n
+from tests._support.api import Cast
+from tests._support.transfer_package import Built, FakeChain, Parties, build
 from tests.security._world import (
     DETECTIONS,
     Detection,
@@ -43,9 +46,6 @@ from tests.security._world import (
     flip_byte,
     flip_hex,
 )
-from tests.service import _notary as n
-from tests.service.conftest import Cast
-from tests.transfer._support import Built, FakeChain, Parties, build
 from transfer.db.models import (
     Alert,
     Checkpoint,

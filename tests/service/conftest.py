@@ -1,225 +1,30 @@
-"""Fixtures of the service tests: every API test runs on SQLite and on PostgreSQL.
+"""The service tests' fixtures: the in-process service world of tests/_support/api.py,
+on SQLite and on PostgreSQL."""
 
-PostgreSQL (127.0.0.1:5432, trust auth) gets a fresh database with a random name per
-test session, created through the ``test`` database and dropped afterwards, so two
-checkouts can run the suite at the same time. Each backend is migrated once per
-session; every test starts from empty tables.
-"""
+from tests._support.api import (
+    backend_url,
+    cast,
+    clean_engine,
+    client,
+    db,
+    deployment,
+    engine,
+    ncast,
+    nclient,
+    notary_settings,
+    settings,
+)
 
-from __future__ import annotations
-
-import os
-import secrets
-import uuid
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import psycopg
-import pytest
-from pydantic import SecretStr
-from sqlalchemy import Engine, delete
-from sqlalchemy.orm import Session
-
-from notary.deployment import Deployment, init_deployment
-from transfer.db.migrate import upgrade
-from transfer.db.models import Base, Unit, UnitKind
-from transfer.db.session import make_engine, write_sessionmaker
-from transfer.roles import Role
-from transfer.security import issue_api_key
-from transfer.settings import Settings
-
-with warnings.catch_warnings():
-    # Starlette asks for "httpx2" in its test client; httpx is what is installed.
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
-
-from transfer.api import create_app
-
-PG_HOST = os.environ.get("NOTARY_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("NOTARY_TEST_PG_PORT", "5432"))
-PG_USER = os.environ.get("NOTARY_TEST_PG_USER", "postgres")
-TEST_SECRET = "test-blinding-secret-0123456789"
-
-
-def _admin_conninfo() -> str:
-    return f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=test"
-
-
-def pg_url(dbname: str) -> str:
-    return f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
-
-
-@contextmanager
-def fresh_pg_database(tag: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database (random name) for the duration of the block."""
-    name = f"notary_test_{tag}_{secrets.token_hex(6)}"
-    try:
-        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as e:  # pragma: no cover - CI always has PostgreSQL
-        pytest.fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} is required for these tests: {e}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield pg_url(name)
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'notary.db'}"
-    else:
-        with fresh_pg_database("api") as url:
-            yield url
-
-
-@pytest.fixture(scope="session")
-def engine(backend_url: str) -> Iterator[Engine]:
-    eng = make_engine(backend_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture(autouse=False)
-def clean_engine(engine: Engine) -> Iterator[Engine]:
-    """The session's engine, with every table emptied after the test."""
-    yield engine
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(delete(table))
-
-
-@pytest.fixture
-def settings(tmp_path: Path, backend_url: str) -> Settings:
-    return Settings(
-        home=tmp_path / "home",
-        database_url=backend_url,
-        migrate_on_start=False,
-        blinding_secret=SecretStr(TEST_SECRET),
-    )
-
-
-@pytest.fixture
-def client(settings: Settings, clean_engine: Engine) -> Iterator[TestClient]:
-    app = create_app(settings, engine=clean_engine)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def db(clean_engine: Engine) -> Iterator[Session]:
-    """A write session for arranging data directly in the database."""
-    with write_sessionmaker(clean_engine)() as session:
-        yield session
-
-
-@dataclass
-class Actor:
-    """One API key of one unit."""
-
-    unit_id: str
-    unit_code: str
-    role: Role
-    key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-
-@dataclass
-class Cast:
-    """The people of a small deployment: the three administrators and two units."""
-
-    admin: Actor
-    security: Actor
-    audit: Actor
-    operator: Actor  # of unit U1 (an archive centre)
-    other: Actor  # operator of unit U2
-    by_role: dict[Role, Actor] = field(default_factory=dict)
-
-
-def _actor(session: Session, unit: Unit, role: Role) -> Actor:
-    _, text = issue_api_key(session, unit, role)
-    return Actor(str(unit.id), unit.code, role, text)
-
-
-@pytest.fixture
-def cast(db: Session) -> Cast:
-    org = Unit(code="ORG", name="市委组织部", kind=UnitKind.ADMIN)
-    u1 = Unit(code="U1", name="市档案中心", kind=UnitKind.ARCHIVE_CENTRE)
-    u2 = Unit(code="U2", name="区人社局", kind=UnitKind.UNIT)
-    db.add_all([org, u1, u2])
-    db.flush()
-    result = Cast(
-        admin=_actor(db, org, Role.ADMIN),
-        security=_actor(db, org, Role.SECURITY),
-        audit=_actor(db, org, Role.AUDIT),
-        operator=_actor(db, u1, Role.OPERATOR),
-        other=_actor(db, u2, Role.OPERATOR),
-    )
-    db.commit()
-    result.by_role = {
-        Role.ADMIN: result.admin,
-        Role.SECURITY: result.security,
-        Role.AUDIT: result.audit,
-        Role.OPERATOR: result.operator,
-    }
-    return result
-
-
-# --- the notary (deployment-backed) part of the API -----------------------------------
-
-
-@pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """One embedded deployment (chain, blockstore, keys) for the whole session: the
-    embedded chain admits one opener per home, and creating one costs a contract
-    deployment. Each test gets its own log on it (a fresh origin), so the chain's
-    strictly growing tree sizes never collide across tests that empty the database."""
-    home = tmp_path_factory.mktemp("deployment")
-    dep = init_deployment(home, origin="tests.archive-notary.local/log", centre_code="CENTRE")
-    yield dep
-    dep.close()
-
-
-@pytest.fixture
-def notary_settings(tmp_path: Path, backend_url: str) -> Settings:
-    return Settings(
-        home=tmp_path / "home",
-        database_url=backend_url,
-        migrate_on_start=False,
-        blinding_secret=SecretStr(TEST_SECRET),
-        origin=f"tests/{secrets.token_hex(8)}",
-        checkpoint_interval_s=0.2,
-    )
-
-
-@pytest.fixture
-def nclient(
-    notary_settings: Settings, clean_engine: Engine, deployment: Deployment
-) -> Iterator[TestClient]:
-    app = create_app(notary_settings, engine=clean_engine, deployment=deployment)
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture
-def ncast(cast: Cast, db: Session, nclient: TestClient) -> Cast:
-    """The cast, with U1 and U2 hosted here (envelope keys in the deployment)."""
-    ctx = nclient.app.state.notary.notary  # type: ignore[attr-defined]
-    for actor in (cast.operator, cast.other):
-        unit = db.get(Unit, uuid.UUID(actor.unit_id))
-        assert unit is not None
-        key = ctx.ensure_unit_key(unit.code)
-        unit.public_key_hex = key.raw.hex()
-        unit.key_fingerprint = key.fingerprint().hex()
-    db.commit()
-    return cast
+__all__ = [
+    "backend_url",
+    "cast",
+    "clean_engine",
+    "client",
+    "db",
+    "deployment",
+    "engine",
+    "ncast",
+    "nclient",
+    "notary_settings",
+    "settings",
+]

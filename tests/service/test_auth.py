@@ -7,7 +7,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.roles import API_ISSUABLE_ROLES, ROLE_PERMISSIONS, Permission, Role
 
 NOWHERE = str(uuid.uuid4())  # an id that names nothing: allowed calls answer 404, not 403

@@ -24,8 +24,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from notary.deployment import Deployment
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from tests.service.test_notary_api import _host
 from transfer.api import create_app
 from transfer.db.models import Base

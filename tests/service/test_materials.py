@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tests._support.api import Cast
 from tests.service import _factories as make
-from tests.service.conftest import Cast
 
 
 def test_material_shows_designation_and_versions(

@@ -19,7 +19,7 @@ from notary.entries import (
     material_registered,
     transfer_event,
 )
-from tests.service.conftest import fresh_pg_database
+from tests._support.pg import fresh_pg_database
 from transfer.db.migrate import (
     alembic_config,
     current_revision,
@@ -32,7 +32,7 @@ from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.logwriter import append_entries
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"

@@ -19,8 +19,8 @@ from notary.entries import decode_entry
 from notary.log import leaf_hash, verify_consistency, verify_inclusion
 from notary.receipts import parse_receipt, verify_offline
 from notary.store import LocalStore
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from transfer.api import create_app
 from transfer.db.models import Alert, LogLeaf, Material, MaterialKey, ReadLogEntry
 from transfer.services.errors import VerificationProblem

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from notary.deployment import Deployment
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from transfer.db.session import read_sessionmaker, write_sessionmaker
 from transfer.services.anchoring import AnchoringWorker
 from transfer.services.media import MediaSniffer, sniff_head
@@ -134,6 +134,7 @@ def test_exactly_one_instance_anchors_at_a_time(
         second._drop_lock()
 
 
+@pytest.mark.slow
 def test_demo_seeds_anchors_and_prints_keys(tmp_path: Path) -> None:
     home = tmp_path / "demo-home"
     cmd = [sys.executable, "-c", "from clients.cli import main; main()", "demo"]

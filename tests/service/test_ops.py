@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.api import create_app
 from transfer.db.migrate import head_revision
 from transfer.services.health import CheckResult

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from tests.service.conftest import Actor, Cast
+from tests._support.api import Actor, Cast
 from transfer.api import create_app
 from transfer.api.principals import PrincipalCache
 from transfer.db.models import ApiKey, Unit, UnitStatus

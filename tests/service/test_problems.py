@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.api import create_app
 from transfer.settings import Settings
 

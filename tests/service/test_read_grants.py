@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from notary.audit import audit_records, new_report
 from notary.entries import decode_entry
-from tests.service import _notary as n
-from tests.service.conftest import Actor, Cast
+from tests._support import notary_api as n
+from tests._support.api import Actor, Cast
 from transfer.db.models import LogLeaf, ReadLogEntry, Unit, UnitKind
 from transfer.db.types import utcnow
 from transfer.roles import Role

@@ -25,8 +25,8 @@ from notary.deployment import Deployment
 from notary.entries import decode_entry, encode_entry
 from notary.store import LocalStore
 from notary.verifier import VerificationMemo
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 from transfer.db.models import Checkpoint, LogLeaf, LogNode, Material
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from notary.crypto import SM2PrivateKey
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 
 
 def test_register_unit_with_sm2_key(client: TestClient, cast: Cast) -> None:

@@ -19,8 +19,8 @@ from clients.cli import run
 from notary.chain.node.rpcserver import ReadOnlyRpcServer
 from notary.crypto import sm3
 from notary.deployment import Deployment
-from tests.service import _notary as n
-from tests.service.conftest import Cast
+from tests._support import notary_api as n
+from tests._support.api import Cast
 
 OFFLINE = ["format", "log-key", "entry", "checkpoint-signature", "inclusion"]
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from tests.service.conftest import Cast
+from tests._support.api import Cast
 from transfer.db.models import Base, Volume
 
 NAME = "欧阳修远"

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from notary.entries import blind_id
-from tests.service.conftest import TEST_SECRET, Cast
+from tests._support.api import TEST_SECRET, Cast
 from transfer.db.models import Base, CustodyEvent
 
 CADRE = "11010519491231002X"

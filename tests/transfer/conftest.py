@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from notary.crypto import SM2PrivateKey
-from tests.transfer._support import Parties
+from tests._support.transfer_package import Parties
 
 
 @pytest.fixture(scope="session")

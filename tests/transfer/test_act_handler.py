@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from notary.crypto import SM2PublicKey, sm3
-from tests.transfer._support import T0, Built, Parties, build
+from tests._support.transfer_package import T0, Built, Parties, build
 from transfer.workflow.acts import (
     ActKind,
     Reason,

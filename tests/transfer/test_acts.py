@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from notary.canonical import canonical_json
 from notary.crypto import sm3
-from tests.transfer._support import T0, Built, FakeChain, Parties, build
+from tests._support.transfer_package import T0, Built, FakeChain, Parties, build
 from transfer.workflow.acts import (
     ActKind,
     Reason,

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notary.canonical import canonical_json
-from tests.transfer._support import Built, Parties, build
+from tests._support.transfer_package import Built, Parties, build
 from transfer.workflow.archive import export_tar, extract_tar, import_tar, write_tar
 from transfer.workflow.errors import LimitExceeded, PackageError, UnsafePath
 from transfer.workflow.package import Limits, PackageMaterial

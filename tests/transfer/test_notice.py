@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from notary.canonical import canonical_json
-from tests.transfer._support import make_notice, materials, seal_all
+from tests._support.transfer_package import make_notice, materials, seal_all
 from transfer.workflow.errors import NoticeError
 from transfer.workflow.notice import VolumeKind, notice_from_bytes, parse_notice
 

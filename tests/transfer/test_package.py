@@ -9,7 +9,7 @@ import bagit
 import pytest
 
 from notary.crypto import sm3
-from tests.transfer._support import Built, Parties, build
+from tests._support.transfer_package import Built, Parties, build
 from transfer.workflow.bag_reader import FileState, open_bag
 from transfer.workflow.errors import (
     DocumentError,
@@ -57,7 +57,7 @@ def test_bagit_python_detects_payload_tampering_too(built: Built) -> None:
 
 
 def test_same_content_same_tag_files(tmp_path: Path, parties: Parties) -> None:
-    from tests.transfer._support import materials, seal_all
+    from tests._support.transfer_package import materials, seal_all
 
     items = materials(3)
     seal_all(items)

@@ -12,7 +12,7 @@ import pytest
 
 from notary.crypto import sm3
 from notary.envelope import wrap_key
-from tests.transfer._support import (
+from tests._support.transfer_package import (
     FakeChain,
     Parties,
     build,

@@ -2,6 +2,6 @@
 own: the recall tests move the chain's clock past a deadline, for good, which the
 other transfer tests must not see."""
 
-from tests.transfer_service.conftest import anvil, centres, ipfs
+from tests._support.centres import anvil, centres, ipfs
 
 __all__ = ["anvil", "centres", "ipfs"]

@@ -5,9 +5,9 @@ database is finished by asking again."""
 from __future__ import annotations
 
 from notary.chain.models import CustodyState, Outcome
+from tests._support.centres import Centre, new_id
 from tests.transfer_service._flow import ident, package, pdf
 from tests.transfer_service._issued import every_issued_receipt
-from tests.transfer_service.conftest import Centre, new_id
 
 DAY = 86_400
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from notary.audit import audit_custody, audit_records, new_report
-from tests.service._notary import pdf as _pdf_body
-from tests.service._notary import png
-from tests.transfer_service.conftest import Centre, new_id
+from tests._support.centres import Centre, new_id
+from tests._support.notary_api import pdf as _pdf_body
+from tests._support.notary_api import png
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.custody_audit import volume_custody

@@ -8,8 +8,8 @@ import time
 from sqlalchemy import func, select
 
 from notary.receipts import verify_offline
+from tests._support.centres import Centre
 from tests.receipts.schema import checked_receipt
-from tests.transfer_service.conftest import Centre
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.receipts import anchored_receipts

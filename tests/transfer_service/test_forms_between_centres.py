@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests._support.centres import Centre
 from tests.transfer_service._flow import dispatched, verified
-from tests.transfer_service.conftest import Centre
 
 _MISSING = [t for t in ("pdftotext", "pdftoppm", "zbarimg") if not shutil.which(t)]
 pytestmark = pytest.mark.skipif(

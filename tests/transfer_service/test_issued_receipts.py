@@ -6,9 +6,9 @@ reads) validates against docs/receipt.schema.json and reads with the strict pars
 from __future__ import annotations
 
 from notary.entries import TRANSFER_STEPS, VOLUME_EVENTS
+from tests._support.centres import Centre
 from tests.transfer_service._flow import dispatched, pdf, verified
 from tests.transfer_service._issued import every_issued_receipt
-from tests.transfer_service.conftest import Centre
 
 
 def test_every_receipt_of_a_transfer_and_a_rejection_matches_the_schema(

@@ -4,8 +4,8 @@ the new one in like any other and signs its 回执; the chain shows both dispatc
 from __future__ import annotations
 
 from notary.chain.models import CustodyState
+from tests._support.centres import Centre
 from tests.transfer_service._flow import custody_audit, dispatched, incoming, package, verified
-from tests.transfer_service.conftest import Centre
 
 
 def test_rejected_returned_resent_received(centres: tuple[Centre, Centre]) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests._support.api import Actor
 from tests.receipts.schema import checked_receipt
-from tests.service.conftest import Actor
 
 
 def pdf(text: str = "sample") -> bytes:
