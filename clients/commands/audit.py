@@ -4,9 +4,11 @@ Reads the service's database and the deployment home directly (it is the auditor
 tool on the server, not an API client): every material version in scope is re-hashed
 from the store (fixity), its registration proof re-checked against the smallest
 anchored checkpoint and the chain, and every anchored checkpoint is checked for
-consistency with the next one (the log monitor). Every volume in scope has its custody
-records checked against their logged entries, proofs and anchors, and its custodian
-against the custody history and, once dispatched, the contract's custody state.
+consistency with the next one (the log monitor; with ``--volume``/``--unit``, only the
+checkpoints the scope's evidence cites, each against the newest). Every volume in
+scope has its custody records checked against their logged entries, proofs and
+anchors, and its custodian against the custody history and, once dispatched, the
+contract's custody state.
 Findings go to ``notary.audit``'s 四性 columns; the report is written as JSON and HTML.
 
 The embedded chain has a single writer: run the audit with the service stopped, or
@@ -66,6 +68,7 @@ def audit(
         audit_custody,
         audit_materials,
         audit_records,
+        cited_checkpoints,
         new_report,
         write_report,
     )
@@ -206,12 +209,18 @@ def audit(
                     a = chain.get_anchor(cp.checkpoint.log_id, cp.checkpoint.tree_size)
                     return None if a is None else bytes(a.root)
 
+                monitored = [parse_signed_checkpoint(r.body) for r in cp_rows]
+                if not whole:  # the checkpoints the scope's evidence cites, and the newest
+                    cited = (*report.material_rows, *report.custody_rows, *report.record_rows)
+                    leaves = (r["leaf_index"] for r in cited if r.get("leaf_index") is not None)
+                    monitored = cited_checkpoints(monitored, leaves)
                 audit_checkpoints(
-                    [parse_signed_checkpoint(r.body) for r in cp_rows],
+                    monitored,
                     lambda a, b: consistency_proof(sm3, storage, a, b),
                     log_key=src.log_key,
                     chain_root=chain_root if chain is not None else None,
                     report=report,
+                    against_newest=not whole,
                 )
                 progress.update(t2, completed=1)
     finally:

@@ -38,7 +38,7 @@ Modules: ``report`` (findings and counts), ``materials``, ``custody``, ``records
 logged rows share) and ``render`` (HTML and the report files).
 """
 
-from notary.audit.checkpoints import audit_checkpoints
+from notary.audit.checkpoints import audit_checkpoints, cited_checkpoints
 from notary.audit.custody import CustodyChain, CustodyItem, VolumeCustody, audit_custody
 from notary.audit.logged import INDEX_CHECK, IndexedLeaf, SubjectIndex
 from notary.audit.materials import AuditItem, MaterialDetails, audit_materials
@@ -80,6 +80,7 @@ __all__ = [
     "audit_custody",
     "audit_materials",
     "audit_records",
+    "cited_checkpoints",
     "new_report",
     "render_html",
     "write_report",

@@ -29,6 +29,7 @@ from notary.audit import (
     audit_custody,
     audit_materials,
     audit_records,
+    cited_checkpoints,
     new_report,
     write_report,
 )
@@ -215,6 +216,41 @@ def test_log_monitor_detects_a_rewritten_log(holdings: Holdings) -> None:
     )
     assert [p.check for p in report.problems] == ["consistency"]
     assert report.problems[0].property == AUTHENTICITY
+
+
+def test_an_audit_of_some_volumes_monitors_the_checkpoints_its_evidence_cites(
+    holdings: Holdings,
+) -> None:
+    # Leaves 0 and 4 are cited by the checkpoints at sizes 2 and 5, and the newest (8)
+    # is always monitored: 3 checkpoints however long the log grows.
+    log, key = MerkleLog(), holdings.log_key
+    log.append_many([bytes([i]) for i in range(8)])
+    cps = [sign_checkpoint(key, "o", n, log.root(n), n) for n in (2, 3, 5, 8)]
+    cited = cited_checkpoints(cps, [0, 4])
+    assert [c.checkpoint.tree_size for c in cited] == [2, 5, 8]
+    report = audit_checkpoints(
+        cited,
+        log.consistency_proof,
+        log_key=key.public_key,
+        chain_root=None,
+        report=new_report("volume"),
+        against_newest=True,
+    )
+    assert report.ok and report.checkpoints_checked == 3
+    # A cited checkpoint over another history is not consistent with the newest.
+    forked = MerkleLog()
+    forked.append_many([b"x"] * 5)
+    cited[1] = sign_checkpoint(key, "o", 5, forked.root(), 5)
+    report = audit_checkpoints(
+        cited,
+        log.consistency_proof,
+        log_key=key.public_key,
+        chain_root=None,
+        report=new_report("volume"),
+        against_newest=True,
+    )
+    assert [(p.check, p.subject) for p in report.problems] == [("consistency", "checkpoints 5→8")]
+    assert cited_checkpoints([], [0]) == []
 
 
 def test_report_is_written_as_json_and_chinese_html(holdings: Holdings, tmp_path: Path) -> None:
