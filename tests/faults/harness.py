@@ -44,23 +44,11 @@ from notary._internal.net import free_port
 from notary.checkpoint import log_id_for, parse_signed_checkpoint
 from notary.crypto import sm3
 from notary.log import verify_consistency
+from tests._support.notary_api import pdf
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTARY = Path(sys.executable).parent / "notary"
 LOOPBACK = "127.0.0.1"
-
-
-def pdf(text: str) -> bytes:
-    """A small, valid one-page PDF whose bytes (and so SM3) depend on ``text``."""
-    body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    return (
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Contents 4 0 R>>endobj\n"
-        + f"4 0 obj<</Length {len(body)}>>stream\n".encode()
-        + body
-        + b"\nendstream endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-    )
 
 
 META = {
