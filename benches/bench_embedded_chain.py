@@ -51,7 +51,7 @@ from notary.chain.node.embedded import EmbeddedChain, SyncMode
 CHAIN_ID = 1337_0001
 FUNDING = 10**27
 RECIPIENT = Web3.to_checksum_address("0x" + "42" * 20)
-# The storage contract of tests/embedded_chain/_contract.py: a 32-byte word
+# The storage contract of tests/notary/chain/node/_contract.py: a 32-byte word
 # stores it and emits LOG1; empty calldata reads it back.
 INIT = bytes.fromhex(
     "603480600b6000396000f3"

@@ -72,7 +72,7 @@ def canonical_json(value: Any) -> bytes:
     Plain values (``_plain``: every entry, checkpoint and receipt this project signs)
     go through the C JSON encoder, ~4x faster than the pure-Python ``rfc8785`` (the
     audit encodes a few per material); anything else, and every error, through
-    ``rfc8785``. tests/crypto/test_canonical.py holds the two equal on generated values."""
+    ``rfc8785``. tests/notary/crypto/test_canonical.py holds the two equal on generated values."""
     if _plain(value):
         try:
             return json.dumps(

@@ -247,7 +247,7 @@ def differing_fields(expected: dict[str, Any], stored: dict[str, Any]) -> list[s
 # A reader checks an entry against exactly one of these before it believes anything the
 # entry says: which fields, of which type, which are optional. Unknown fields are format
 # errors, so an entry means one thing to every verifier. The JSON Schema in docs/ states
-# the same shapes; tests/receipts/test_format_doc.py keeps the two in step.
+# the same shapes; tests/notary/receipts/test_format_doc.py keeps the two in step.
 
 _MAX_INT = 2**53 - 1  # I-JSON (RFC 7493): what every JSON reader represents exactly
 _TX = re.compile(r"^0x[0-9a-f]{64}$")

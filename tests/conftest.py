@@ -11,7 +11,7 @@ the directory it lives in:
   talk to a real ``notary serve`` (the session's ``service`` or one of their own) are
   ``slow`` too (``SLOW_FIXTURES``);
 - ``pg``: the PostgreSQL variant of a test that runs on SQLite and on PostgreSQL (the
-  ``backend_url`` of tests/service); tests that are about PostgreSQL itself are not
+  ``backend_url`` of tests/transfer/service); tests that are about PostgreSQL itself are not
   variants and are not marked.
 
 ``browser``, ``node`` and ``slow`` by fixture are applied here, from what a test uses,

@@ -1,4 +1,4 @@
-"""A service world in process (the API on a ``TestClient``): the fixtures of tests/service,
+"""A service world in process (the API on a ``TestClient``): the fixtures of tests/transfer/service,
 also registered by tests/security. Every API test runs on SQLite and on PostgreSQL (the
 PostgreSQL variant is marked ``pg``: outside the fast part of the suite).
 

@@ -1,5 +1,5 @@
-"""Two archive centres in process, for the transfer service tests (tests/transfer_service,
-tests/transfer_recall: each registers these fixtures in its conftest.py).
+"""Two archive centres in process, for the transfer service tests (tests/transfer/between_centres,
+tests/transfer/recall: each registers these fixtures in its conftest.py).
 
 One real ``anvil`` and one real js-ipfs node per registering directory (package scope:
 they stop, with both apps and their anchoring workers, before other directories run).

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests._support.api import Actor
-from tests.receipts.schema import checked_receipt
+from tests.notary.receipts.schema import checked_receipt
 
 
 def pdf(text: str = "sample") -> bytes:

@@ -322,7 +322,7 @@ def _audit_items(
     """Every material as the database describes it, and the code of its custodian unit.
     As ``notary audit`` of the whole log: the stored tree checked once
     (``tree_check``), a leaf it proves in its checkpoint not proved again by its own
-    proof; the cases' detections hold either way (tests/service/test_tree_check.py)."""
+    proof; the cases' detections hold either way (tests/transfer/service/test_tree_check.py)."""
     items, custodians = [], {}
     sizes = s.scalars(
         select(Checkpoint.tree_size).where(Checkpoint.status == CheckpointStatus.ANCHORED)

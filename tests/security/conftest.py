@@ -1,7 +1,7 @@
 # ruff: noqa: F811 - pytest fixtures imported from tests/_support/api.py are parameters here
 """Fixtures of the security suite: the in-process service world (tests/_support/api.py)
 on SQLite only (the battery is about what detects tampering, not about the database
-engine; the API tests of ``tests/service`` already run on both), and the
+engine; the API tests of ``tests/transfer/service`` already run on both), and the
 tamper-detection table printed at the end of the run (also in SECURITY.md)."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ after. What lower layers already cover exhaustively is referenced, not repeated:
 
 - forged, replayed and cross-transfer act signatures — tests/transfer/test_acts.py
   (``test_forged_*``, ``test_cross_transfer``, ``test_replay_*``, ``test_kind_confusion``);
-- wrong-unit and suspended members at the contract — tests/chain/test_contract_rules.py
+- wrong-unit and suspended members at the contract — tests/notary/chain/test_contract_rules.py
   (``TestMembership``, ``TestAnchoring``, ``TestCustody``);
 - bag paths (``..``, absolute, ``~``), links, devices, tar bombs, member limits —
   tests/transfer/test_package.py::test_unsafe_manifest_paths_are_refused and

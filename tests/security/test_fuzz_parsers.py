@@ -5,7 +5,7 @@ JSON value, deleted, added, a character of a string or a bit of a number changed
 parsing and offline verification either succeed or raise a
 :class:`notary.errors.VerificationError` subclass naming the failed check. Never
 another exception: a verifier that crashes on hostile input is a verifier an attacker
-can switch off. (The bag and tar parsers are fuzzed in tests/transfer:
+can switch off. (The bag and tar parsers are fuzzed in tests/transfer/workflow:
 ``test_mutated_tars_only_raise_typed_errors``, ``test_random_bytes_only_raise_typed_errors``,
 ``test_mutated_acts_only_raise_typed_errors``.)
 """

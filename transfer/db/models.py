@@ -1,7 +1,7 @@
 """The service's tables (SQLAlchemy 2 declarative).
 
 Every change here needs an Alembic revision in ``transfer/db/migrations/versions``;
-``tests/service/test_migrations.py`` fails when models and migrations disagree.
+``tests/transfer/service/test_migrations.py`` fails when models and migrations disagree.
 
 Types are chosen to mean the same on SQLite and PostgreSQL: ``Uuid`` (CHAR(32) /
 UUID), ``LargeBinary`` (BLOB / BYTEA), ``JSON``, :class:`UTCDateTime`, and enums as

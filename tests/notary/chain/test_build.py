@@ -10,7 +10,7 @@ import pytest
 
 from notary.chain import load_artifact
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PUSH0 = 0x5F
 
 

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from notary.receipts import EvidenceReceipt, parse_receipt
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "receipt.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "docs" / "receipt.schema.json"
 
 
 @functools.cache

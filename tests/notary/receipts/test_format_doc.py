@@ -25,7 +25,7 @@ from notary.errors import FormatError
 from notary.log.merkle import leaf_hash
 from notary.receipts import parse_receipt, verify_offline
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "receipt-format.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "receipt-format.md"
 
 
 def test_worked_example_verifies_offline() -> None:

@@ -178,7 +178,7 @@ def test_deep_nesting_is_a_format_error_even_under_py_evms_recursion_limit() -> 
         "    except FormatError as e:\n"
         "        print(e.check)\n"
     )
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)}, check=False,

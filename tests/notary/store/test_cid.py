@@ -36,7 +36,7 @@ from notary.store.unixfs import (
     iter_dag,
     iter_file,
 )
-from tests.store.helpers import CountingStream, content
+from tests.notary.store.helpers import CountingStream, content
 
 KIB = 1024
 MIB = 1024 * KIB

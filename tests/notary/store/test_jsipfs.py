@@ -13,8 +13,8 @@ from notary.store import CHUNK_SIZE, ContentNotFound, KuboStore, LocalStore, com
 from notary.store.car import CarReader
 from notary.store.cid import cid_str
 from notary.store.jsipfs import JsIpfsNode
-from tests.store.helpers import content
-from tests.store.test_cid import GOLDEN, ZEROS_1MIB
+from tests.notary.store.helpers import content
+from tests.notary.store.test_cid import GOLDEN, ZEROS_1MIB
 
 pytestmark = pytest.mark.node
 

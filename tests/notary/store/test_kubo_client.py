@@ -29,7 +29,7 @@ from notary.store import kubo as kubo_module
 from notary.store.car import CarWriter
 from notary.store.cid import cid_str
 from notary.store.unixfs import build_file
-from tests.store.helpers import content
+from tests.notary.store.helpers import content
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

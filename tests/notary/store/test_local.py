@@ -20,7 +20,7 @@ from notary.store import (
 from notary.store.car import CarReader, CarWriter
 from notary.store.cid import RAW, cid_str, codec_of, make_cid, to_binary
 from notary.store.unixfs import build_file, iter_dag
-from tests.store.helpers import CountingStream, content
+from tests.notary.store.helpers import CountingStream, content
 
 SIZE = 3 * CHUNK_SIZE + 1000  # three full leaves, a short one, and a root node
 

@@ -11,7 +11,7 @@ import pytest
 from notary._internal.net import free_port
 from notary.store import CHUNK_SIZE, ContentIntegrityError, KuboStore, LocalStore, StoreUnavailable
 from notary.store.replicated import ReplicatedStore
-from tests.store.helpers import content
+from tests.notary.store.helpers import content
 
 DATA = content(3 * CHUNK_SIZE + 17)  # a dag-pb root over four raw leaves
 

@@ -21,7 +21,7 @@ import pytest
 
 from clients.sdk import NotaryClient
 from tests._support.served import Service, new_volume, running_service, write_materials
-from tests.backup._support import new_volume_at, scan, serving, upload
+from tests.transfer.backup._support import new_volume_at, scan, serving, upload
 
 
 @dataclass

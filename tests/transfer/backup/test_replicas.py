@@ -15,7 +15,7 @@ import pytest
 
 from clients.sdk import NotaryClient
 from notary.store import LocalStore
-from tests.backup._support import new_volume_at, scan, serving, upload
+from tests.transfer.backup._support import new_volume_at, scan, serving, upload
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from notary.receipts import verify_offline
 from tests._support.centres import Centre
-from tests.receipts.schema import checked_receipt
+from tests.notary.receipts.schema import checked_receipt
 from transfer.db.models import Checkpoint, CheckpointStatus
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.receipts import anchored_receipts

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests._support.centres import Centre
-from tests.transfer_service._flow import dispatched, verified
+from tests.transfer.between_centres._flow import dispatched, verified
 
 _MISSING = [t for t in ("pdftotext", "pdftoppm", "zbarimg") if not shutil.which(t)]
 pytestmark = pytest.mark.skipif(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from notary.chain.anvil import dev_private_keys
 from tests._support.centres import Centre
-from tests.transfer_service._flow import custody_audit, package, volume_with_materials
+from tests.transfer.between_centres._flow import custody_audit, package, volume_with_materials
 from transfer.db.models import MaterialKey, Transfer, TransferPeer, Unit, Volume
 from transfer.db.session import write_sessionmaker
 from transfer.services.transfer_units import give_chain_account

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from notary.entries import TRANSFER_STEPS, VOLUME_EVENTS
 from tests._support.centres import Centre
-from tests.transfer_service._flow import dispatched, pdf, verified
-from tests.transfer_service._issued import every_issued_receipt
+from tests.transfer.between_centres._flow import dispatched, pdf, verified
+from tests.transfer.between_centres._issued import every_issued_receipt
 
 
 def test_every_receipt_of_a_transfer_and_a_rejection_matches_the_schema(
@@ -49,6 +49,6 @@ def test_every_receipt_of_a_transfer_and_a_rejection_matches_the_schema(
     # Every volume custody event this version writes (`rejected` is defined, unwritten).
     expected |= {("custody.event", e) for e in VOLUME_EVENTS if e != "rejected"}
     # Every transfer step but `recall`, which needs the chain's clock past a deadline
-    # (tests/transfer_recall checks its receipts).
+    # (tests/transfer/recall checks its receipts).
     expected |= {("custody.event", f"transfer.{s}") for s in TRANSFER_STEPS if s != "recall"}
     assert kinds == expected

@@ -8,7 +8,7 @@ import tarfile
 
 from notary.chain.models import CustodyState
 from tests._support.centres import Centre
-from tests.transfer_service._flow import dispatched, incoming
+from tests.transfer.between_centres._flow import dispatched, incoming
 
 TAR = {"Content-Type": "application/x-tar"}
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from notary.chain.models import CustodyState
 from notary.crypto import sm3
 from tests._support.centres import Centre
-from tests.transfer_service._flow import custody_audit, dispatched, verified
+from tests.transfer.between_centres._flow import custody_audit, dispatched, verified
 from transfer.db.models import CustodyEvent, Unit
 
 

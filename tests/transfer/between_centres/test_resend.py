@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from notary.chain.models import CustodyState
 from tests._support.centres import Centre
-from tests.transfer_service._flow import custody_audit, dispatched, incoming, package, verified
+from tests.transfer.between_centres._flow import (
+    custody_audit,
+    dispatched,
+    incoming,
+    package,
+    verified,
+)
 
 
 def test_rejected_returned_resent_received(centres: tuple[Centre, Centre]) -> None:

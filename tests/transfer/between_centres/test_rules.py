@@ -12,7 +12,7 @@ import pytest
 
 from notary.chain.errors import NotAddressee, NotCustodian
 from tests._support.centres import Centre
-from tests.transfer_service._flow import create, dispatched, verified, volume_with_materials
+from tests.transfer.between_centres._flow import create, dispatched, verified, volume_with_materials
 from transfer.db.types import utcnow
 from transfer.workflow.acts import parse_act, sign_receipt
 from transfer.workflow.results import parse_report

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from notary.chain.models import CustodyState, Outcome
 from tests._support.centres import Centre, new_id
-from tests.transfer_service._flow import ident, package, pdf
-from tests.transfer_service._issued import every_issued_receipt
+from tests.transfer.between_centres._flow import ident, package, pdf
+from tests.transfer.between_centres._issued import every_issued_receipt
 
 DAY = 86_400
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from notary.deployment import Deployment
 from tests._support import notary_api as n
 from tests._support.api import Cast
-from tests.service.test_notary_api import _host
+from tests.transfer.service.test_notary_api import _host
 from transfer.api import create_app
 from transfer.db.models import Base
 from transfer.settings import Settings

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests._support.api import Cast
-from tests.service import _factories as make
+from tests.transfer.service import _factories as make
 
 
 def test_material_shows_designation_and_versions(

@@ -16,7 +16,7 @@ from notary.canonical import canonical_json
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.receipts import EvidenceReceipt, verify_offline
-from tests.service.test_receipts_batch import ORIGIN, _append, _entry
+from tests.transfer.service.test_receipts_batch import ORIGIN, _append, _entry
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf, LogNode
 from transfer.services.receipts import AnchoredCheckpoints, stored_receipts
 from transfer.services.tree_check import TreeCheck, check_stored_tree

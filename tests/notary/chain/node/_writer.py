@@ -1,6 +1,6 @@
 """A writer process for the kill -9 tests: sends transactions until it is killed.
 
-Usage: ``python -m tests.embedded_chain._writer CHAIN_DIR CONTRACT REPORT``
+Usage: ``python -m tests.notary.chain.node._writer CHAIN_DIR CONTRACT REPORT``
 
 After each send returns (the block is committed), it appends
 ``<nonce> <tx hash>`` to REPORT. Even nonces store ``nonce + 1`` in the test
@@ -17,7 +17,7 @@ from hexbytes import HexBytes
 
 from notary.chain.node.embedded import EmbeddedChain
 from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender, deployment_account
-from tests.embedded_chain._contract import word
+from tests.notary.chain.node._contract import word
 
 RECIPIENT = "0x" + "42" * 20
 

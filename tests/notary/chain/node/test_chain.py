@@ -18,7 +18,7 @@ from notary.chain.node.embedded import (
     TransactionRejectedError,
 )
 from tests._support.chain_accounts import FUNDING, TEST_CHAIN_ID, Sender
-from tests.embedded_chain._contract import INIT, LOG_TOPIC, REVERT_DATA, RUNTIME, word
+from tests.notary.chain.node._contract import INIT, LOG_TOPIC, REVERT_DATA, RUNTIME, word
 
 
 def test_genesis_funds_only_the_deployment_accounts(

@@ -15,10 +15,10 @@ from eth_account.signers.local import LocalAccount
 
 from notary.chain.node.embedded import EmbeddedChain
 from tests._support.chain_accounts import TEST_CHAIN_ID, Sender
-from tests.embedded_chain._contract import INIT, word
-from tests.embedded_chain._writer import send_next
+from tests.notary.chain.node._contract import INIT, word
+from tests.notary.chain.node._writer import send_next
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 KILL_SEEDS = tuple(range(10))  # recorded: a failure names its seed
 
 
@@ -67,7 +67,7 @@ def _run_writer_and_kill(chain_dir: Path, contract: str, report: Path, seed: int
         [
             sys.executable,
             "-m",
-            "tests.embedded_chain._writer",
+            "tests.notary.chain.node._writer",
             str(chain_dir),
             contract,
             str(report),

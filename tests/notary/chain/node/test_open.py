@@ -19,7 +19,7 @@ from notary.chain.node.embedded import (
 )
 from tests._support.chain_accounts import TEST_CHAIN_ID, deployment_account
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[4]
 
 
 def test_second_open_in_this_process_is_refused(chain_dir: Path, alloc: dict[str, int]) -> None:

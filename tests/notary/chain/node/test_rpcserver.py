@@ -17,7 +17,7 @@ from web3.exceptions import BlockNotFound, ContractCustomError, TransactionNotFo
 from notary.chain.node.embedded import EmbeddedChain
 from notary.chain.node.rpcserver import READ_METHODS, ReadOnlyRpc, ReadOnlyRpcServer
 from tests._support.chain_accounts import TEST_CHAIN_ID, Sender
-from tests.embedded_chain._contract import INIT, REVERT_DATA, RUNTIME, word
+from tests.notary.chain.node._contract import INIT, REVERT_DATA, RUNTIME, word
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ leaf (``DbTreeStorage.put_entries``); an existing log is indexed here, from its 
 ``BATCH`` leaves at a time.
 
 The backfill's rule is a copy of ``notary.entries.entry_subject`` as of this revision
-(a migration must not change when the code does); tests/service/test_migrations.py
+(a migration must not change when the code does); tests/transfer/service/test_migrations.py
 checks that both index a log the same way.
 
 Revision ID: 0010_log_subjects
