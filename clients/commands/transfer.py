@@ -35,12 +35,6 @@ transfer_app = typer.Typer(
 )
 
 STATES = TRANSFER_STATE_ZH
-PROPS = (
-    ("authenticity", "真实性"),
-    ("completeness", "完整性"),
-    ("usability", "可用性"),
-    ("security", "安全性"),
-)
 
 
 def _state(t: dict[str, Any]) -> str:
@@ -150,9 +144,9 @@ def inbox(
 
 
 def _report_table(results: dict[str, Any]) -> Table:
-    t = Table("材料", *(zh for _, zh in PROPS), title="四性检测结果")
+    t = Table("材料", *PROPERTY_ZH.values(), title="四性检测结果")
     for m in results.get("materials", []):
-        t.add_row(str(m.get("material_id")), *(str(m.get(en, "")) for en, _ in PROPS))
+        t.add_row(str(m.get("material_id")), *(str(m.get(en, "")) for en in PROPERTY_ZH))
     return t
 
 
