@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from transfer.db.models import Material, MaterialKey, Volume
+from transfer.db.session import member_of
 from transfer.services.errors import NotFound
 
 
@@ -46,6 +47,24 @@ def active_keys(
         )
     )
     return {k.material_id: k for k in rows}
+
+
+def active_keys_of(
+    s: Session, material_ids: Iterable[uuid.UUID]
+) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[str, bytes]]:
+    """Every unit's data keys in force for ``material_ids``, as (fingerprint, wrapped)
+    by (material, unit), in one query of plain columns: the audit's batches, whose
+    materials belong to many units."""
+    rows = s.execute(
+        select(
+            MaterialKey.material_id, MaterialKey.unit_id,
+            MaterialKey.key_fingerprint, MaterialKey.wrapped,
+        ).where(
+            member_of(s, MaterialKey.material_id, list(material_ids)),
+            MaterialKey.active.is_(True),
+        )
+    )  # fmt: skip
+    return {(r.material_id, r.unit_id): (r.key_fingerprint, r.wrapped) for r in rows}
 
 
 def active_key(s: Session, unit_id: uuid.UUID, material_id: uuid.UUID) -> MaterialKey | None:

@@ -189,14 +189,12 @@ def audit_items(
     ``tree``: the whole log's ``TreeCheck`` (``whole_log_tree``, same snapshot): a
     leaf it proves in its checkpoint gets no stored proof assembled and checked
     (``AuditItem.proven``); any other leaf is checked by its own proof as before."""
-    from sqlalchemy import select
 
     from notary.audit import AuditItem, MaterialDetails
     from notary.envelope import WrappedKey
     from notary.reader import MaterialRecord
     from notary.receipts import EvidenceReceipt
-    from transfer.db.models import MaterialKey
-    from transfer.db.session import member_of
+    from transfer.services.access import active_keys_of
     from transfer.services.receipts import AnchoredCheckpoints, stored_receipts
 
     no_key = WrappedKey(b"\0" * 32, b"")
@@ -206,27 +204,13 @@ def audit_items(
     for batch in _batches(rows, batch_size):
         leaves = [m.leaf_index for m in batch if m.leaf_index is not None]
         receipts = stored_receipts(s, leaves, src.log_key, proven=proven, checkpoints=checkpoints)
-        # The data keys in force for each material's custodian (``active_keys``), for
-        # the whole batch in one query.
-        keys: dict[tuple[uuid.UUID, uuid.UUID], WrappedKey] = {}
-        for k in s.execute(
-            select(
-                MaterialKey.material_id, MaterialKey.unit_id,
-                MaterialKey.key_fingerprint, MaterialKey.wrapped,
-            ).where(
-                member_of(s, MaterialKey.material_id, [m.id for m in batch]),
-                MaterialKey.active.is_(True),
-            )
-        ):  # fmt: skip
-            keys[(k.material_id, k.unit_id)] = WrappedKey(
-                bytes.fromhex(k.key_fingerprint), k.wrapped
-            )
+        keys = active_keys_of(s, [m.id for m in batch])
         for m in batch:
             receipt = None if m.leaf_index is None else receipts[m.leaf_index]
             mid = str(m.id)
-            record = MaterialRecord(
-                mid, bytes.fromhex(m.sm3), m.cid, keys.get((m.id, m.unit_id), no_key)
-            )
+            key = keys.get((m.id, m.unit_id))
+            wrapped = no_key if key is None else WrappedKey(bytes.fromhex(key[0]), key[1])
+            record = MaterialRecord(mid, bytes.fromhex(m.sm3), m.cid, wrapped)
             designation = f"{m.category}-{m.seq_no}-{m.pages}"
             label = f"{mid}（{designation} {m.title}）"
             details = MaterialDetails(designation, m.title, m.unit_code, m.size, m.leaf_index)
