@@ -639,7 +639,6 @@ def materials_step(
     from collections import Counter
 
     from notary.audit import audit_materials, new_report
-    from notary.errors import NotaryError
     from transfer.db.models import Material
     from transfer.db.session import make_engine, read_sessionmaker
     from transfer.services.audit_scope import (
@@ -657,16 +656,6 @@ def materials_step(
     engine = make_engine(settings.database_url_resolved)
     try:
         with open_sources(home, settings.store, None) as src, read_sessionmaker(engine)() as s:
-            keys: dict[str, Any] = {}
-
-            def unit_key(code: str) -> Any:  # the CLI's holder
-                if code not in keys:
-                    try:
-                        keys[code] = src.unit_key(code)
-                    except NotaryError:
-                        keys[code] = None
-                return keys[code]
-
             t0 = time.perf_counter()
             snapshot(s)
             rows: Any
@@ -694,7 +683,7 @@ def materials_step(
                 report = audit_materials(
                     items(),
                     store=src.store,
-                    holder=lambda r: unit_key(codes[r.material_id]),
+                    holder=lambda r: src.holder_key(codes[r.material_id]),
                     log_keys=[src.log_key],
                     chain=src.chain,
                     report=new_report("city"),

@@ -29,8 +29,6 @@ from rich.table import Table
 
 from clients.commands._common import JsonOpt, err, out, print_json
 from clients.errors import UserError
-from notary.crypto import SM2PrivateKey
-from notary.errors import NotaryError
 from notary.verifier import VerificationMemo
 from transfer.services.audit_scope import (
     PARALLEL_MIN,
@@ -113,16 +111,6 @@ def audit(
                 .where(Checkpoint.status == CheckpointStatus.ANCHORED)
                 .order_by(Checkpoint.tree_size)
             ).all()
-            keys: dict[str, SM2PrivateKey | None] = {}
-
-            def holder_for(code: str) -> SM2PrivateKey | None:
-                if code not in keys:
-                    try:
-                        keys[code] = src.unit_key(code)
-                    except NotaryError:
-                        keys[code] = None
-                return keys[code]
-
             progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -170,7 +158,7 @@ def audit(
                     audit_materials(
                         items(),
                         store=src.store,
-                        holder=lambda r: holder_for(current[r.material_id]),
+                        holder=lambda r: src.holder_key(current[r.material_id]),
                         log_keys=[src.log_key],
                         chain=src.chain,
                         report=report,

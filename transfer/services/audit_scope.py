@@ -8,7 +8,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,17 @@ class Sources:
     chain: Any  # notary.audit.CustodyChain (ChainClient), or None
     centre_account: str  # the account hosted units hold custody through on chain
     embedded: Any = None  # the EmbeddedChain this process opened, if any
+    _held: dict[str, SM2PrivateKey | None] = field(default_factory=dict, repr=False)
+
+    def holder_key(self, code: str) -> SM2PrivateKey | None:
+        """The hosted unit's key, opened once per audit; None where it cannot be opened
+        (its materials' content is then unreadable: a finding, not an abort)."""
+        if code not in self._held:
+            try:
+                self._held[code] = self.unit_key(code)
+            except NotaryError:
+                self._held[code] = None
+        return self._held[code]
 
 
 @contextmanager
@@ -302,17 +313,7 @@ def _audit_chunk(chunk: _Chunk) -> Any:
             query = query.where(Volume.id < chunk.hi)
         query = query.order_by(Volume.id, Material.category, Material.seq_no)
         rows = MaterialRows(s, query, None)
-        keys: dict[str, SM2PrivateKey | None] = _worker.setdefault("keys", {})
         current: dict[str, str] = {}
-
-        def holder(r: Any) -> SM2PrivateKey | None:
-            code = current[r.material_id]
-            if code not in keys:
-                try:
-                    keys[code] = src.unit_key(code)
-                except NotaryError:
-                    keys[code] = None
-            return keys[code]
 
         def items() -> Iterator[Any]:
             for item, code in audit_items(
@@ -324,7 +325,7 @@ def _audit_chunk(chunk: _Chunk) -> Any:
         return audit_materials(
             items(),
             store=src.store,
-            holder=holder,
+            holder=lambda r: src.holder_key(current[r.material_id]),
             log_keys=[src.log_key],
             chain=src.chain,
             report=new_report(""),
