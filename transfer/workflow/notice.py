@@ -264,6 +264,10 @@ def notice_from_bytes(data: bytes) -> Notice:
     except (CanonicalJSONError, UnicodeDecodeError, RecursionError) as e:
         raise NoticeError(f"not JSON: {e}") from None
     notice = parse_notice(doc)
-    if notice.to_bytes() != data:
+    try:
+        canonical = notice.to_bytes()
+    except CanonicalJSONError as e:  # e.g. a lone surrogate from a \u escape
+        raise NoticeError(f"not in RFC 8785 canonical form: {e}") from None
+    if canonical != data:
         raise NoticeError("not in RFC 8785 canonical form")
     return notice
