@@ -122,3 +122,65 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert not done.stdout.strip(), f"modules that fail when imported first:\n{done.stdout}"
+
+
+def _runtime_imports(module: str, path: Path, known: set[str]) -> Iterator[str]:
+    """The project modules ``module`` imports when it runs: at the top or inside a
+    function (where an import hides a cycle from import order), not under
+    ``if TYPE_CHECKING``; ``from package import name`` counts as the submodule ``name``
+    when there is one."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            # A package's own __init__ is imported before its submodules by Python
+            # itself; only cycles between modules are hidden by import order.
+            if name and name != module and not _within(module, name):
+                yield name
+
+
+def _cycle_through(start: str, graph: dict[str, set[str]]) -> list[str] | None:
+    paths: list[list[str]] = [[start]]
+    seen = {start}
+    while paths:
+        path = paths.pop()
+        for nxt in sorted(graph[path[-1]]):
+            if nxt == start:
+                return [*path, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                paths.append([*path, nxt])
+    return None
+
+
+def test_no_module_imports_a_module_that_imports_it_back() -> None:
+    sources = dict(_sources())
+    graph = {m: set(_runtime_imports(m, p, set(sources))) for m, p in sources.items()}
+    cycles = {
+        " → ".join(cycle)
+        for module in graph
+        if (cycle := _cycle_through(module, graph)) and min(cycle) == module
+    }
+    assert not cycles, "import cycles (an import inside a function hides them):\n" + "\n".join(
+        sorted(cycles)
+    )

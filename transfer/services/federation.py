@@ -6,12 +6,13 @@
 - :func:`add_peer` — trust another centre: its description is fetched from it and every
   key in it must be the one the chain's member registry holds for that account, role
   and unit (:func:`notary.network.check_member`); nothing is typed in or pinned by hand.
-- :func:`push_dispatch` / :func:`take_dispatch` — the sender's service hands a dispatch
-  to the receiver's (checked there against the sender's chain-vouched key and the
-  chain's record of the dispatch); :func:`push_outcome` / :func:`take_outcome` — the
-  receiver's service tells the sender of its receipt or rejection (checked against the
-  outcome hash the chain recorded). A push that fails is offered again by the transfer
-  outbox, and the sender also reads the outcome from the chain by itself.
+- :func:`push_dispatch` — the sender's service hands a dispatch to the receiver's
+  (``take_dispatch`` in :mod:`transfer.services.transfer_receive`, checked there against
+  the sender's chain-vouched key and the chain's record of the dispatch);
+  :func:`push_outcome` / :func:`take_outcome` — the receiver's service tells the sender
+  of its receipt or rejection (checked against the outcome hash the chain recorded).
+  A push that fails is offered again by the transfer outbox, and the sender also reads
+  the outcome from the chain by itself.
 
 The network fetcher is an interface (:data:`Fetcher`) so that tests can put two
 in-process services side by side; in production it is :func:`http_fetcher`.
@@ -314,7 +315,7 @@ def centre_of(s: Session, unit_id: uuid.UUID) -> PeerCentre | None:
     return s.get(PeerCentre, peer.centre_code)
 
 
-def _acting_for(s: Session, unit_id: uuid.UUID) -> Principal:
+def acting_for(s: Session, unit_id: uuid.UUID) -> Principal:
     """The service acting for its own hosted unit on a message from a peer centre."""
     unit = s.get(Unit, unit_id)
     assert unit is not None
@@ -360,36 +361,6 @@ def push_dispatch(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> 
     return True
 
 
-def take_dispatch(
-    state: ServiceState, ctx: NotaryContext, body: dict[str, Any], now: Any
-) -> Transfer:
-    """A peer centre's dispatch to a unit hosted here (checked like POST /incoming)."""
-    from transfer.services import transfer_receive as receive
-    from transfer.workflow.acts import parse_act
-    from transfer.workflow.errors import TransferError
-
-    try:
-        act = parse_act(body["dispatch"])
-        notice = act.notice()
-    except (KeyError, TypeError, ValueError, TransferError) as e:
-        raise Unprocessable(f"转递通知格式错误：{e}", check="format") from None
-    with state.sessions() as s:
-        receiver = s.scalar(select(Unit).where(Unit.code == notice.receiver.code))
-        peer = None if receiver is None else s.get(TransferPeer, receiver.id)
-        if receiver is None or (peer is not None and not peer.hosted):
-            raise NotFound(f"接收单位 {notice.receiver.code} 不在本档案中心")
-        caller = _acting_for(s, receiver.id)
-    return receive.register_incoming(
-        state,
-        ctx,
-        caller,
-        body["dispatch"],
-        dict(body.get("chain_volumes") or {}),
-        body.get("package_cid"),
-        now,
-    )
-
-
 def push_outcome(state: ServiceState, ctx: NotaryContext, transfer_id: str) -> bool:
     """Tell the sending peer centre of this unit's receipt or rejection."""
     with state.sessions() as s:
@@ -425,7 +396,7 @@ def take_outcome(state: ServiceState, ctx: NotaryContext, body: dict[str, Any]) 
             raise NotFound(f"转递 {transfer_id} 不存在")
         if centre_of(s, t.receiver_unit_id) is None:
             raise NotFound(f"转递 {transfer_id} 不是发往外部档案中心的")
-        caller = _acting_for(s, t.sender_unit_id)
+        caller = acting_for(s, t.sender_unit_id)
     return sync(state, ctx, caller, transfer_id, act_doc=act)
 
 
@@ -452,7 +423,7 @@ def sync_outgoing(state: ServiceState, ctx: NotaryContext) -> int:
             push_dispatch(state, ctx, transfer_id)
         try:
             with state.sessions() as s:
-                caller = _acting_for(s, sender_id)
+                caller = acting_for(s, sender_id)
             sync(state, ctx, caller, transfer_id)
         except (ServiceError, ServiceUnavailable) as e:
             log.warning("转递 %s：读取链上结果失败：%s", transfer_id, e)

@@ -25,6 +25,7 @@ from transfer.db.models import (
     ActNonce,
     Transfer,
     TransferDirection,
+    TransferPeer,
     TransferResult,
     TransferState,
     TransferVolume,
@@ -43,6 +44,7 @@ from transfer.services.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    Unprocessable,
 )
 from transfer.services.state import ServiceState
 from transfer.services.transfer_custody import apply_receipt_here
@@ -204,6 +206,32 @@ def register_incoming(
         )
         commit(s)
         return t
+
+
+def take_dispatch(
+    state: ServiceState, ctx: NotaryContext, body: dict[str, Any], now: Any
+) -> Transfer:
+    """A peer centre's dispatch to a unit hosted here (checked like POST /incoming)."""
+    try:
+        act = parse_act(body["dispatch"])
+        notice = act.notice()
+    except (KeyError, TypeError, ValueError, TransferError) as e:
+        raise Unprocessable(f"转递通知格式错误：{e}", check="format") from None
+    with state.sessions() as s:
+        receiver = s.scalar(select(Unit).where(Unit.code == notice.receiver.code))
+        peer = None if receiver is None else s.get(TransferPeer, receiver.id)
+        if receiver is None or (peer is not None and not peer.hosted):
+            raise NotFound(f"接收单位 {notice.receiver.code} 不在本档案中心")
+        caller = federation.acting_for(s, receiver.id)
+    return register_incoming(
+        state,
+        ctx,
+        caller,
+        body["dispatch"],
+        dict(body.get("chain_volumes") or {}),
+        body.get("package_cid"),
+        now,
+    )
 
 
 def _onchain_root(ctx: NotaryContext, tvs: list[TransferVolume]) -> bytes:

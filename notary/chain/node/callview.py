@@ -37,6 +37,13 @@ from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 
+from notary.chain.node.embedded import (
+    DurablePyEVMBackend,
+    EmbeddedChain,
+    _chain_class,
+    _NotaryTester,
+)
+
 __all__ = ["CallTimeout", "CallView", "deadline"]
 
 
@@ -117,10 +124,6 @@ class CallView:
     ``last_gas_used`` is the gas the last call used. One thread at a time."""
 
     def __init__(self, db_path: Path, chain_id: int) -> None:
-        # Imported here: embedded imports nothing of this module, and the chain classes
-        # live there.
-        from notary.chain.node.embedded import DurablePyEVMBackend, _chain_class, _NotaryTester
-
         self._db = _ReadOnlyDB(db_path)
         try:
             base = _chain_class(chain_id)
@@ -134,6 +137,12 @@ class CallView:
         except BaseException:
             self._db.close()
             raise
+
+    @classmethod
+    def of(cls, chain: EmbeddedChain) -> CallView:
+        """``chain`` at its current head, for running a caller's calls without
+        :attr:`EmbeddedChain.lock`."""
+        return cls(chain.db_path, chain.chain_id)
 
     @property
     def last_gas_used(self) -> int:

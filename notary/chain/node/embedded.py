@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import Any, Self, cast
 
 from eth.abc import (
     BlockAPI,
@@ -71,9 +71,6 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from notary.chain.errors import ChainError, TransactionRejected
 from notary.chain.node._kvstore import SqliteAtomicDB, SqliteStore, SyncMode
-
-if TYPE_CHECKING:
-    from notary.chain.node.callview import CallView
 
 __all__ = [
     "DEFAULT_CHAIN_ID",
@@ -506,12 +503,10 @@ class EmbeddedChain:
         with self.lock:
             return int(self.backend.chain.chaindb.get_canonical_head().block_number)
 
-    def call_view(self) -> CallView:
-        """The chain at its current head, for running a caller's calls without
-        :attr:`lock` (the read-only endpoint; :mod:`notary.chain.node.callview`)."""
-        from notary.chain.node.callview import CallView
-
-        return CallView(self.path / _DB_FILE, self.chain_id)
+    @property
+    def db_path(self) -> Path:
+        """The chain's sqlite file (opened read-only by :mod:`notary.chain.node.callview`)."""
+        return self.path / _DB_FILE
 
     def store_size_bytes(self) -> int:
         with self.lock:

@@ -41,7 +41,7 @@ from eth_utils.exceptions import ValidationError as EthValidationError
 
 from notary._internal.jsondepth import too_deep
 from notary._internal.ratelimit import RateLimiter
-from notary.chain.node.callview import CallTimeout, deadline
+from notary.chain.node.callview import CallTimeout, CallView, deadline
 from notary.chain.node.embedded import EmbeddedChain, RevertError
 
 __all__ = [
@@ -479,7 +479,7 @@ class ReadOnlyRpc:
         if not self._slots.acquire(timeout=max(budget.remaining_s(), 0)):
             raise RpcError(SERVER_ERROR, "server busy: try again later")
         try:
-            with self._chain.call_view() as view, deadline(budget.deadline):
+            with CallView.of(self._chain) as view, deadline(budget.deadline):
                 try:
                     return view.tester.call(self._capped(call, budget.gas), block)
                 except RevertError as exc:

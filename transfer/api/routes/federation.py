@@ -15,7 +15,7 @@ from transfer.api.deps import Notary, StateDep
 from transfer.api.errors import problem_responses
 from transfer.api.routes import API_V1
 from transfer.api.routes.transfers import ClockDep
-from transfer.services import federation
+from transfer.services import federation, transfer_receive
 
 router = APIRouter(
     prefix=f"{API_V1}/federation",
@@ -52,7 +52,7 @@ def describe(state: StateDep, ctx: Notary) -> dict[str, Any]:
 def take_dispatch(
     body: DispatchMessage, state: StateDep, ctx: Notary, clock: ClockDep
 ) -> dict[str, str]:
-    t = federation.take_dispatch(state, ctx, body.model_dump(), clock())
+    t = transfer_receive.take_dispatch(state, ctx, body.model_dump(), clock())
     return {"transfer_id": t.transfer_id, "state": t.state.value}
 
 
