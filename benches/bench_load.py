@@ -28,7 +28,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,16 +42,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, header, write
 
+from notary._internal.net import free_port
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 MB = 1 << 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def material(i: int, size: int = 2 * MB) -> bytes:
@@ -147,9 +142,7 @@ class Served:
 @contextlib.contextmanager
 def serving(workers: int) -> Iterator[Served]:
     """A fresh embedded deployment (SQLite, embedded chain, local store) served by
-    ``notary serve --workers N --no-access-log`` on a free loopback port, every
-    serving process answering. The server's log is printed when the block raised or
-    set ``show_log``."""
+    :func:`serve_home`."""
     from transfer.roles import Role
     from transfer.services.setup import init_home
 
@@ -159,6 +152,16 @@ def serving(workers: int) -> Iterator[Served]:
                          centre_name="负载测试中心")  # fmt: skip
         admin = next(k.key for k in keys.keys if k.role is Role.ADMIN)
         security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
+        with serve_home(home, workers, admin, security) as served:
+            yield served
+
+
+@contextlib.contextmanager
+def serve_home(home: Path, workers: int, admin: str, security: str) -> Iterator[Served]:
+    """``notary serve --workers N --no-access-log`` of ``home`` on a free loopback port,
+    every serving process answering. The server's log is printed when the block raised
+    or set ``show_log``."""
+    with tempfile.TemporaryDirectory(prefix="notary-serve-") as tmp:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log_path = Path(tmp) / "server.log"

@@ -28,7 +28,10 @@ receipts, provenance of a volume, verify-by-SM3 lookups (the verify route's batc
 function); then with the app stopped: ``notary audit --volume`` (the CLI, a
 subprocess), the whole-log audit's per-material step on a prefix (entries/s, and the
 extrapolation to the whole log), and database bytes per material. Latencies are
-server-side (no HTTP), p50 / p99 over ``--samples`` random targets.
+server-side (no HTTP), p50 / p99 over ``--samples`` random targets, except
+verify-by-SM3 under load: ``notary serve --workers 2`` of the deployment and
+``--clients`` keep-alive clients (``benches/load_client.py``, closed loop, then open
+loop at ``--verify-rate``) over the sampled materials' digests.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, write
-from bench_load import seed
+from bench_load import drive, seed, serve_home
 
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import sm3
@@ -396,6 +399,7 @@ def measure_live(app: Any, seconds: float, samples: int, rng: random.Random) -> 
     out["materials"] = material_count
     out["sample_volume"] = str(sample_volume)
     out["synthetic_volume"] = str(volume_ids[0])
+    out["sm3s"] = [p.sm3 for p in picks]
     return out
 
 
@@ -414,6 +418,24 @@ def cli_volume_audit(home: Path, volume: str) -> tuple[float, bool]:
         if done.returncode not in (0, 1):
             print(done.stderr[-3000:], file=sys.stderr)
         return elapsed, done.returncode in (0, 1)
+
+
+def measure_verify_load(
+    home: Path, admin: str, security: str, key: str, sm3s: list[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """verify-by-SM3 over HTTP at ``--clients`` concurrent clients: ``notary serve
+    --workers 2`` of this deployment and ``benches/load_client.py`` (closed loop, then
+    open loop at ``--verify-rate``), each round-robin over the sampled digests."""
+    out: dict[str, Any] = {}
+    load = argparse.Namespace(
+        concurrency=args.clients, seconds=args.load_seconds, rate=args.verify_rate
+    )
+    with serve_home(home, 2, admin, security) as served:
+        for mode in ("sm3", "sm3-open"):
+            r = drive(served.base, key, mode, ["--sm3", *sm3s], load)
+            out[f"load_{mode}"] = r
+            served.show_log = served.show_log or bool(r["errors"])
+    return out
 
 
 def measure_volume_lookup(home: Path, volume: str) -> dict[str, Any]:
@@ -740,6 +762,11 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200, help="targets per latency")
     ap.add_argument("--audit-prefix", type=int, default=2_000)
     ap.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    ap.add_argument("--clients", type=int, default=300, help="verify-by-SM3 over HTTP")
+    ap.add_argument("--load-seconds", type=float, default=30, help="each verify-by-SM3 run")
+    ap.add_argument(
+        "--verify-rate", type=float, default=1000, help="verify-by-SM3 open loop, requests/s"
+    )
     ap.add_argument(
         "--home", type=Path, help="the deployment's home here (kept), not in a temporary directory"
     )
@@ -780,7 +807,7 @@ def main() -> None:
             security = next(k.key for k in keys.keys if k.role is Role.SECURITY)
             with running(home) as (_app, client):
                 client.timeout = 120
-                seed(client, admin, security, args.sample)
+                key, _ = seed(client, admin, security, args.sample)[:2]
             filler = Filler(dsn, home, "LOAD", args.checkpoint_every)
             t_fill = 0.0
             for size in args.sizes:
@@ -792,7 +819,10 @@ def main() -> None:
                 with running(home) as (app, _client):
                     backlog = wait_anchored(app)
                     live = measure_live(app, args.seconds, args.samples, rng)
+                sm3s = live.pop("sm3s")
                 print(live, flush=True)
+                live.update(measure_verify_load(home, admin, security, key, sm3s, args))
+                print({k: v for k, v in live.items() if k.startswith("load_")}, flush=True)
                 audit = measure_audit(
                     home, live["sample_volume"], live["synthetic_volume"], args.audit_prefix,
                     args.baseline, args.workers, args.serial_max,
@@ -813,6 +843,10 @@ def main() -> None:
             with psycopg.connect(f"{PG} dbname=test", autocommit=True) as admin_conn:
                 admin_conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
     report(title, results, args)
+
+
+def _lat(r: dict[str, Any]) -> str:
+    return f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f}, {r['errors']}"
 
 
 def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -837,6 +871,12 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         ("provenance of a volume (100 items), p50 / p99 ms",
          lambda r: r["provenance_ms"], "constant"),
         ("verify-by-SM3 lookup, p50 / p99 ms", lambda r: r["verify_ms"], "constant"),
+        (f"verify-by-SM3 over HTTP, {args.clients} clients, closed loop: requests/s",
+         lambda r: r["load_sm3"]["rps"], "constant"),
+        ("… p50 / p99 ms, errors",
+         lambda r: _lat(r["load_sm3"]), "constant"),
+        (f"… open loop at {args.verify_rate:,g} requests/s: p50 / p99 ms, errors",
+         lambda r: _lat(r["load_sm3-open"]), "constant"),
         ("`notary audit --volume` (CLI, process start included), s",
          lambda r: r["volume_audit_s"], "constant"),
         ("… of a synthetic volume (99 materials, no content), s",
@@ -880,7 +920,9 @@ def report(title: str, results: list[dict[str, Any]], args: argparse.Namespace) 
         f"- PostgreSQL 127.0.0.1:5432, database `{args.database}` (created and dropped by the "
         f"run); embedded chain; {PER_VOLUME} entries per synthetic volume; a checkpoint per "
         f"{args.checkpoint_every:,} entries while filling; latencies server-side (no HTTP), "
-        f"{args.samples} random targets",
+        f"{args.samples} random targets, except verify-by-SM3 over HTTP (`notary serve "
+        f"--workers 2`, `benches/load_client.py` in another process, {args.load_seconds:g} s "
+        "per run, round-robin over those targets' digests)",
         "",
         f"| measure | {head} | growth {first['size']:,} → {last['size']:,} | should grow as |",
         "|---|" + "---:|" * len(results) + "---:|---|",
