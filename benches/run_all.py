@@ -28,6 +28,10 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
         ["--txs", "50", "--blocks", "200", "--out", str(RESULTS / "embedded_chain.md")],
     ),
     "anchoring": (["--seconds", "10"], ["--seconds", "2", "--txs", "20"]),
+    "gas_estimate": (
+        ["--out", str(RESULTS / "gas_estimate.md")],
+        ["--anchors", "10", "--out", str(RESULTS / "gas_estimate.md")],
+    ),
     "audit": ([], ["--entries", "20000", "--materials", "4"]),
     "load": (["--seconds", "60"], ["--seconds", "5", "--materials", "4"]),
     "transfer": (["--count", "150"], ["--count", "10"]),
