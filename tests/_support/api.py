@@ -194,10 +194,8 @@ def host_units(cast: Cast, db: Session, client: TestClient) -> Cast:
     for actor in (cast.operator, cast.other):
         unit = db.get(Unit, uuid.UUID(actor.unit_id))
         assert unit is not None
-        # ensure_unit_key encrypts a new key (PBKDF2) before it finds the file there:
-        # on the session's deployment, U1 and U2 have theirs from the first test on.
-        exists = ctx.deployment.unit_key_path(unit.code).exists()
-        key = ctx.unit_key(unit.code).public_key if exists else ctx.ensure_unit_key(unit.code)
+        # On the session's deployment U1 and U2 have their keys from the first test on.
+        key = ctx.ensure_unit_key(unit.code)
         unit.public_key_hex = key.raw.hex()
         unit.key_fingerprint = key.fingerprint().hex()
     db.commit()

@@ -64,11 +64,14 @@ class NotaryContext:
         failed after the key was written must be retryable.
         """
         with self._lock:
-            try:
-                return self.deployment.create_unit_key(code)
-            except DeploymentError:
-                if not self.deployment.unit_key_path(code).exists():
-                    raise
+            # Looked for first: creating a key derives its PBKDF2 wrapping key (the
+            # slow part) before the write finds the file taken.
+            if not self.deployment.unit_key_path(code).exists():
+                try:
+                    return self.deployment.create_unit_key(code)
+                except DeploymentError:
+                    if not self.deployment.unit_key_path(code).exists():
+                        raise
         return self.unit_key(code).public_key
 
     def unit_key(self, code: str) -> SM2PrivateKey:

@@ -647,6 +647,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a few clients
+    # connect at once (a service's workers, parallel tests); MAX_CONNECTIONS bounds
+    # the threads, not the queue.
+    request_queue_size = 64
 
     def __init__(
         self,
