@@ -184,3 +184,29 @@ def test_no_module_imports_a_module_that_imports_it_back() -> None:
     assert not cycles, "import cycles (an import inside a function hides them):\n" + "\n".join(
         sorted(cycles)
     )
+
+
+def _names_a_conftest(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any("conftest" in alias.name.split(".") for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        # `from .conftest import X`, `from tests.d.conftest import X`, `from . import conftest`
+        if node.module and "conftest" in node.module.split("."):
+            return True
+        return any(alias.name == "conftest" for alias in node.names)
+    return False
+
+
+def test_no_test_module_imports_a_conftest() -> None:
+    """A conftest.py only defines and registers fixtures (pytest loads it); what tests
+    share is in a ``_``-prefixed helper module or in tests/_support."""
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for top in ("tests", "benches")
+        for path in sorted((ROOT / top).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _names_a_conftest(node)
+    ]
+    assert not found, "imports of a conftest (move what is shared to a helper module):\n" + (
+        "\n".join(found)
+    )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.console.conftest import ARTIFACTS, Person, Server
+from tests.console._server import ARTIFACTS, Person, Server
 
 T = TypeVar("T")
 WAIT_S = 20.0

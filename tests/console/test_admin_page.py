@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.console._server import Person, Server
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Person, Server
 from transfer.db.models import Unit
 from transfer.roles import Role
 from transfer.security import issue_api_key

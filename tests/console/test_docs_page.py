@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.console._server import Server, script_errors
 from tests.console._ui import css_all, wait_for
-from tests.console.conftest import Server, script_errors
 
 
 def test_the_api_documentation_renders_offline_under_its_policy(

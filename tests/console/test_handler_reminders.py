@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.console._server import Person, Server, register_material
 from tests.console._ui import (
     active,
     css,
@@ -28,7 +29,6 @@ from tests.console._ui import (
     wait_status,
 )
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Person, Server, register_material
 from tests.console.test_transfer_pages import _incoming_transfer, receiver_on_chain
 from transfer.db.models import Unit
 from transfer.db.types import utcnow

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.console._server import Registered, Server, new_cadre, register_material
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
-from tests.console.conftest import Registered, Server, new_cadre, register_material
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.console._server import Registered, Server
 from tests.console._ui import (
     active,
     css,
@@ -15,7 +16,6 @@ from tests.console._ui import (
     wait_for,
     wait_status,
 )
-from tests.console.conftest import Registered, Server
 
 
 def test_volumes_list_links_to_the_volume_timeline(

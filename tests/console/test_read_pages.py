@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests._support.notary_api import png
+from tests.console._server import Person, Server, new_cadre
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Person, Server, new_cadre
 from transfer.db.models import Unit
 from transfer.db.types import utcnow
 from transfer.roles import Role

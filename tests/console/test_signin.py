@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 
+from tests.console._server import Server
 from tests.console._ui import (
     active,
     css,
@@ -16,7 +17,6 @@ from tests.console._ui import (
     wait_for,
     wait_status,
 )
-from tests.console.conftest import Server
 
 
 def _stored_key(driver: Any) -> Any:

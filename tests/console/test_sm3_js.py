@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from notary.crypto import sm3
-from tests.console.conftest import Server
+from tests.console._server import Server
 
 GBT_32905 = [
     ("abc", "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.console._server import Registered, Server, new_cadre, register_material
 from tests.console._ui import (
     active,
     css,
@@ -24,7 +25,6 @@ from tests.console._ui import (
     wait_for,
     wait_status,
 )
-from tests.console.conftest import Registered, Server, new_cadre, register_material
 from transfer.db.types import utcnow
 
 

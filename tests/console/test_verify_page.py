@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from notary.crypto import sm3
+from tests.console._server import Registered, Server
 from tests.console._ui import (
     active,
     css,
@@ -21,7 +22,6 @@ from tests.console._ui import (
     wait_for,
     wait_status,
 )
-from tests.console.conftest import Registered, Server
 
 
 def _open_verify(page: Any, server: Server) -> None:

@@ -15,7 +15,7 @@ from clients.vocabulary import (
     TRANSFER_STATE_ZH,
     problem_detail_zh,
 )
-from tests.console.conftest import Server
+from tests.console._server import Server
 from transfer.services.forms import STATE_ZH as FORMS_STATE_ZH
 from transfer.workflow.state import State
 

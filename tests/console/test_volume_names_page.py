@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.console._server import Server, new_cadre
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_status
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Server, new_cadre
 from tests.console.test_work_pages import sized
 
 __all__ = ["sized"]  # the fixture: the page at both widths

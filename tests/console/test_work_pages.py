@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.console._server import Server, new_cadre
 from tests.console._ui import (
     css,
     css_all,
@@ -23,7 +24,6 @@ from tests.console._ui import (
     wait_status,
 )
 from tests.console._words import english_words, no_sideways_scroll
-from tests.console.conftest import Server, new_cadre
 from tests.console.test_transfer_pages import _incoming_transfer, receiver_on_chain
 
 __all__ = ["receiver_on_chain"]  # the fixture, shared with the transfer pages' tests
@@ -149,7 +149,7 @@ def test_clerk_creates_a_transfer_and_sends_it(
 ) -> None:
     page, size = sized
     from clients.demo import sample_pdf
-    from tests.console.conftest import register_material
+    from tests.console._server import register_material
 
     reg = register_material(
         server, server.sender, sample_pdf("transfer me"), tmp_path / "a.pdf", new_cadre()

@@ -20,8 +20,7 @@ from notary.entries import decode_entry, encode_entry, material_registered
 from notary.errors import AnchorMismatch, NotAnchored
 from notary.log import MerkleLog
 from notary.receipts import EvidenceReceipt, build_receipt, verify_offline
-
-from .conftest import Cast, Chain
+from tests.notary.chain._world import Cast, Chain
 
 ORIGIN = "centre-test.example/log"
 

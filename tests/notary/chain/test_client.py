@@ -26,8 +26,7 @@ from notary.chain import errors as E
 from notary.chain.anvil import AnvilProcess
 from notary.chain.revert import ErrorDecoder
 from notary.crypto import sm3
-
-from .conftest import Cast, Chain
+from tests.notary.chain._world import Cast, Chain
 
 LOG = sm3(b"log:client")
 

@@ -11,8 +11,7 @@ from hexbytes import HexBytes
 from notary.chain import CustodyState, MemberStatus, Outcome, Role, account_address
 from notary.chain import errors as E
 from notary.crypto import sm3
-
-from .conftest import Cast, fingerprint, unit_id
+from tests.notary.chain._world import Cast, fingerprint, unit_id
 
 LOG = sm3(b"log:centre")
 VOLUME = sm3(b"volume:0001")
