@@ -63,13 +63,17 @@ def engine(backend_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+def empty_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(delete(table))
+
+
 @pytest.fixture(autouse=False)
 def clean_engine(engine: Engine) -> Iterator[Engine]:
     """The session's engine, with every table emptied after the test."""
     yield engine
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(delete(table))
+    empty_tables(engine)
 
 
 @pytest.fixture
@@ -129,6 +133,11 @@ def _actor(session: Session, unit: Unit, role: Role) -> Actor:
 
 @pytest.fixture
 def cast(db: Session) -> Cast:
+    return new_cast(db)
+
+
+def new_cast(db: Session) -> Cast:
+    """The administrators' unit ORG and the units U1 and U2, each with its keys."""
     org = Unit(code="ORG", name="市委组织部", kind=UnitKind.ADMIN)
     u1 = Unit(code="U1", name="市档案中心", kind=UnitKind.ARCHIVE_CENTRE)
     u2 = Unit(code="U2", name="区人社局", kind=UnitKind.UNIT)
@@ -168,8 +177,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture
 def notary_settings(tmp_path: Path, backend_url: str) -> Settings:
+    return service_settings(tmp_path / "home", backend_url)
+
+
+def service_settings(home: Path, backend_url: str) -> Settings:
+    """Settings of an app on the session's deployment, with a log of its own."""
     return Settings(
-        home=tmp_path / "home",
+        home=home,
         database_url=backend_url,
         migrate_on_start=False,
         blinding_secret=SecretStr(TEST_SECRET),

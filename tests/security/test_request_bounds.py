@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from notary._internal.net import free_port
 from notary.deployment import Deployment
-from tests._support.api import Cast
+from tests._support.api import Cast, service_settings
 from transfer.api import create_app
 from transfer.services.multipart import MAX_FIELD_BYTES
 from transfer.settings import Settings
@@ -59,12 +59,21 @@ def _serving(settings: Settings, engine: Engine, deployment: Deployment) -> Iter
         thread.join(timeout=10)
 
 
-@pytest.fixture
-def port(notary_settings: Settings, clean_engine: Engine, deployment: Deployment) -> Iterator[int]:
-    settings = notary_settings.model_copy(
+@pytest.fixture(scope="module")
+def port(
+    engine: Engine,
+    deployment: Deployment,
+    backend_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[int]:
+    """One server for the module (starting and stopping one per test was most of its
+    time). Each test brings its own keys (``cast``, emptied after it) and only sends
+    requests the server refuses or answers without writing."""
+    home = tmp_path_factory.mktemp("bounds") / "home"
+    settings = service_settings(home, backend_url).model_copy(
         update={"anchoring_enabled": False, "body_idle_timeout_s": IDLE_S}
     )
-    with _serving(settings, clean_engine, deployment) as p:
+    with _serving(settings, engine, deployment) as p:
         yield p
 
 

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from notary.deployment import Deployment
 from tests._support import notary_api as n
-from tests._support.api import Actor, Cast
+from tests._support.api import Actor, Cast, empty_tables, host_units, new_cast, service_settings
+from transfer.api import create_app
 from transfer.db.models import Alert, Unit, UnitKind, UnitStatus
+from transfer.db.session import write_sessionmaker
 from transfer.roles import Role, matrix_markdown
 from transfer.security import issue_api_key
 
@@ -168,14 +172,44 @@ def test_the_documented_matrix_is_the_one_the_service_enforces() -> None:
     assert set(MATRIX) == set(TRIES), "every documented action is tried over HTTP"
 
 
+@pytest.fixture(scope="module")
+def world(
+    engine: Engine,
+    deployment: Deployment,
+    backend_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, Cast]]:
+    """One service and cast for every cell (an app per cell cost most of the module's
+    time). A cell changes nothing another cell reads: each tries its action against a
+    target it makes (a fresh unit, key, alert or volume) and the cast's own units and
+    keys are never revoked or suspended. The tables are emptied after the module."""
+    home = tmp_path_factory.mktemp("matrix") / "home"
+    settings = service_settings(home, backend_url).model_copy(update={"anchoring_enabled": False})
+    app = create_app(settings, engine=engine, deployment=deployment)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            with write_sessionmaker(engine)() as db:
+                cast = host_units(new_cast(db), db, client)
+            yield client, cast
+    finally:
+        empty_tables(engine)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with write_sessionmaker(engine)() as s:
+        yield s
+
+
 @pytest.mark.parametrize(
     ("action", "role", "allowed"), CELLS, ids=[f"{a}-{r}" for a, r, _ in CELLS]
 )
 def test_each_cell_of_the_matrix_over_http(
-    sclient: TestClient, scast: Cast, db: Session, action: str, role: Role, allowed: bool
+    world: tuple[TestClient, Cast], session: Session, action: str, role: Role, allowed: bool
 ) -> None:
-    actor = scast.by_role[role] if role is not Role.READER else _reader(db, scast)
-    method, path, body, files = TRIES[action](Ctx(sclient, scast, db), actor)
+    sclient, scast = world
+    actor = scast.by_role[role] if role is not Role.READER else _reader(session, scast)
+    method, path, body, files = TRIES[action](Ctx(sclient, scast, session), actor)
     if files is not None:
         r = sclient.request(method, path, data=body, files=files, headers=actor.headers)
     else:
