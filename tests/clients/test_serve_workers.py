@@ -197,7 +197,7 @@ def test_workers_on_a_json_rpc_chain_read_the_node_and_every_upload_is_anchored_
         pytest.skip(str(exc))
     try:
         home = init_rpc_home(tmp_path / "home", anvil.url, *dev_private_keys(2))
-        with Server(home, tmp_path / "serve.log", workers=2) as server:
+        with Server(home.path, tmp_path / "serve.log", workers=2) as server:
             workers = processes(server.base, 2)
             assert server.proc is not None and server.proc.pid not in workers
             assert not any(workers.values())  # the supervisor anchors, on the node

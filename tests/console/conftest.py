@@ -14,17 +14,14 @@ Without /usr/bin/chromium the browser tests are skipped — except in CI, where
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
+from tests._support.served import serving_app
 from tests.console._server import (
     ARTIFACTS,
     CHROMEDRIVER,
@@ -57,20 +54,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     settings = settings_for(home, checkpoint_interval_s=0.2)
     app = create_full_app(settings)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in 30 s"
-        time.sleep(0.02)
-    try:
+    with serving_app(app) as port:
         yield Server(
             base_url=f"http://127.0.0.1:{port}",
             app=app,
@@ -79,10 +63,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             receiver=operator(app, "RECEIVER", "乙区委组织部", UnitKind.UNIT, "李四"),
             auditor=Person("CENTRE", "市干部档案中心", Role.AUDIT, audit_key),
         )
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture(scope="session")

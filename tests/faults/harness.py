@@ -25,10 +25,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import os
 import secrets
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -40,15 +37,13 @@ from typing import Any
 
 import httpx
 
-from notary._internal.net import free_port
 from notary.checkpoint import log_id_for, parse_signed_checkpoint
 from notary.crypto import sm3
 from notary.log import verify_consistency
 from tests._support.notary_api import pdf
+from tests._support.served import ServeProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 NOTARY = Path(sys.executable).parent / "notary"
-LOOPBACK = "127.0.0.1"
 
 
 META = {
@@ -144,117 +139,16 @@ def init_rpc_home(
 # --- the server process ---------------------------------------------------------------
 
 
-class PortTaken(RuntimeError):
-    """The server could not bind its port (another process holds it now)."""
-
-
 @dataclass
-class Server:
-    """``notary serve`` as a child process (uvicorn, 127.0.0.1)."""
+class Server(ServeProcess):
+    """``notary serve`` as the faults see it: checkpoints every 0.2 s, so that a fault
+    lands among anchors."""
 
-    home: Home
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    chain_rpc_port: int = 0
     checkpoint_interval_s: float = 0.2
-    extra_env: dict[str, str] = field(default_factory=dict)
-    workers: int = 1  # notary serve --workers
-    proc: subprocess.Popen[bytes] | None = None
-    starts: int = 0
 
-    @property
-    def base(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def rpc_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.chain_rpc_port}/"
-
-    def start(self, timeout: float = 60) -> float:
-        """Start and wait until the app answers; returns the start-up seconds.
-
-        Ports come from the ephemeral range, so while the server is down another
-        process's outgoing connection may take one (this machine runs other test
-        suites). That is the harness's problem, not the service's: pick new ports and
-        start again (at most twice), saying so in the log.
-        """
-        for attempt in range(3):
-            try:
-                return self._start_once(timeout)
-            except PortTaken:
-                if attempt == 2:
-                    raise
-                with self.log_path.open("a", encoding="utf-8") as log:
-                    log.write(f"--- port {self.port}/{self.chain_rpc_port} taken: new ports ---\n")
-                self.port = free_port()
-                if self.chain_rpc_port:
-                    self.chain_rpc_port = free_port()
-        raise AssertionError("unreachable")
-
-    def _start_once(self, timeout: float) -> float:
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "NOTARY_CHECKPOINT_INTERVAL_S": str(self.checkpoint_interval_s),
-            "NOTARY_CHAIN_RPC_PORT": str(self.chain_rpc_port),
-            **self.extra_env,
-        }
-        t0 = time.monotonic()
-        log = self.log_path.open("ab")
-        log.write(f"\n--- start {self.starts} ---\n".encode())
-        log.flush()
-        home, port, workers = str(self.home.path), str(self.port), str(self.workers)
-        self.proc = subprocess.Popen(
-            [str(NOTARY), "serve", "--home", home, "--port", port, "--workers", workers],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-        log.close()
-        self.starts += 1
-        while True:
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text("utf-8", errors="replace")[-4000:]
-                if "address already in use" in tail.split("--- start")[-1].lower():
-                    raise PortTaken(tail)
-                raise RuntimeError(
-                    f"notary serve exited with {self.proc.returncode} ({self.log_path}):\n{tail}"
-                )
-            try:
-                # Not /v1/health: its checks wait on the dependencies (a js-ipfs
-                # node answers "absent" only when its timeout expires).
-                r = httpx.get(f"{self.base}/v1/chain", timeout=5)
-                if r.status_code == 200:
-                    return time.monotonic() - t0
-            except httpx.TransportError:
-                pass
-            if time.monotonic() - t0 > timeout:
-                self.kill9()
-                raise TimeoutError(f"notary serve did not answer within {timeout} s")
-            time.sleep(0.05)
-
-    def kill9(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        """A clean stop (SIGTERM: uvicorn runs the lifespan's shutdown)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-
-    def __enter__(self) -> Server:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def env(self) -> dict[str, str]:
+        interval = {"NOTARY_CHECKPOINT_INTERVAL_S": str(self.checkpoint_interval_s)}
+        return {**super().env(), **interval, **self.extra_env}
 
 
 # --- the API as a client sees it ------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from notary._internal.net import free_port
 from tests.faults.harness import (
     META,
     TRANSFER_STEPS,
@@ -32,7 +33,6 @@ from tests.faults.harness import (
     bearer,
     chain_reader,
     check_invariants,
-    free_port,
     health,
     init_embedded_home,
     init_rpc_home,
@@ -108,7 +108,7 @@ def kill9(
     trial's acknowledgements; at the end for all of them.
     """
     home = init_embedded_home(workdir / "home", database_url=database_url)
-    server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
+    server = Server(home.path, workdir / "server.log", chain_rpc_port=free_port())
     report = KillReport(seed)
     all_acks: list[Ack] = []
     server.start()
@@ -258,7 +258,7 @@ def kill9_transfer(
     """
     home = init_embedded_home(workdir / "home", database_url=database_url)
     parties = init_transfer_parties(home)
-    server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
+    server = Server(home.path, workdir / "server.log", chain_rpc_port=free_port())
     report = TransferKillReport(seed)
     acks: list[Ack] = []
     readers: dict[str, str] = {}
@@ -316,7 +316,7 @@ def kill9_transfer(
             state_at_restart = (run.view() or {}).get("state")
             # 2. The database and the chain agree, or converge.
             converged = _agreed(run, server.rpc_url, home)
-            outbox = f"转递 {run.transfer_id}：中断前未完成的" in server.log_path.read_text(
+            outbox = f"转递 {run.transfer_id}：中断前未完成的" in server.log.read_text(
                 "utf-8", errors="replace"
             )
             # 3. The interrupted step retried: done, or refused clearly.
@@ -411,7 +411,7 @@ def chain_down(workdir: Path, *, down_s: float, echo: Echo = print) -> OutageRep
     try:
         admin_key, centre_key = dev_private_keys(2)
         home = init_rpc_home(workdir / "home", anvil.url, admin_key, centre_key)
-        server = Server(home, workdir / "server.log")
+        server = Server(home.path, workdir / "server.log")
         server.start()
         key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         with UploadStream(server.base, key, volume, workers=2) as stream:
@@ -475,7 +475,7 @@ def ipfs_down(workdir: Path, *, down_s: float, echo: Echo = print) -> StoreOutag
     server: Server | None = None
     try:
         home = init_embedded_home(workdir / "home", store=node.api_url)
-        server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
+        server = Server(home.path, workdir / "server.log", chain_rpc_port=free_port())
         server.start()
         key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         c = httpx.Client(base_url=server.base, timeout=60, headers=bearer(key))
@@ -552,7 +552,7 @@ def db_drop(workdir: Path, *, rounds: int, echo: Echo = print) -> DbDropReport:
     acknowledged is lost, anchoring resumes and anchors each checkpoint once."""
     with pg_database() as (name, url):
         home = init_embedded_home(workdir / "home", database_url=url)
-        server = Server(home, workdir / "server.log", chain_rpc_port=free_port())
+        server = Server(home.path, workdir / "server.log", chain_rpc_port=free_port())
         server.start()
         terminated = 0
         try:

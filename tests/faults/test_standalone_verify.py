@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from notary._internal.net import free_port
 from notary.crypto import sm3
 from tests.faults.harness import (
     META,
@@ -20,7 +21,6 @@ from tests.faults.harness import (
     Server,
     bearer,
     embedded_rpc,
-    free_port,
     init_embedded_home,
     pdf,
     setup_operator,
@@ -43,7 +43,7 @@ def test_a_receipt_from_the_api_verifies_against_the_chain_alone(tmp_path: Path)
     content = pdf("干部履历表 stand-alone verification")
     digest = sm3(content).hex()
     receipt_file = tmp_path / "r.json"
-    with Server(home, tmp_path / "server.log", chain_rpc_port=free_port()) as server:
+    with Server(home.path, tmp_path / "server.log", chain_rpc_port=free_port()) as server:
         key, volume = setup_operator(server.base, home.admin_key, home.security_key)
         with httpx.Client(base_url=server.base, headers=bearer(key), timeout=30) as c:
             r = c.post(

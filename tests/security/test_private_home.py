@@ -8,17 +8,13 @@ import contextlib
 import io
 import os
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from clients.cli import run
-from notary._internal.net import free_port
+from tests._support.served import ServeProcess
 
 
 def _notary(*args: str) -> str:
@@ -60,26 +56,8 @@ def test_init_creates_a_private_home(home: Path) -> None:
 def test_serve_names_a_wider_home_and_creates_private_files(home: Path) -> None:
     home.chmod(0o755)
     (home / "notary.db").chmod(0o644)
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NOTARY_CHAIN_RPC_PORT": str(free_port())}
-    log = home.parent / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from clients.cli import main; main()", "serve",
-             "--home", str(home), "--port", str(port), "--no-access-log"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code:
-                    break
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with ServeProcess(home, args=("--no-access-log",)) as served:
+        log = served.log
     text = log.read_text()
     assert f"{home} 的权限为 0755" in text
     assert f"{home / 'notary.db'} 的权限为 0644" in text

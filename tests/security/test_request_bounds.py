@@ -16,12 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from notary._internal.net import free_port
 from notary.deployment import Deployment
 from tests._support.api import Cast, service_settings
+from tests._support.served import serving_app
 from transfer.api import create_app
 from transfer.services.multipart import MAX_FIELD_BYTES
 from transfer.settings import Settings
@@ -43,20 +42,8 @@ ROUTES = [(UNITS, JSON), (UPLOAD, MULTIPART), (VERIFY, JSON), (VERIFY, MULTIPART
 
 @contextmanager
 def _serving(settings: Settings, engine: Engine, deployment: Deployment) -> Iterator[int]:
-    app = create_app(settings, engine=engine, deployment=deployment)
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.02)
-    try:
-        yield config.port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_app(create_app(settings, engine=engine, deployment=deployment)) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,14 @@ from typing import Any
 import pytest
 
 from clients.sdk import NotaryClient
-from tests._support.served import Service, new_volume, running_service, write_materials
-from tests.transfer.backup._support import new_volume_at, scan, serving, upload
+from tests._support.served import (
+    ServeProcess,
+    Service,
+    new_volume,
+    running_service,
+    write_materials,
+)
+from tests.transfer.backup._support import new_volume_at, scan, upload
 
 
 @dataclass
@@ -99,8 +105,8 @@ def test_restored_deployment_serves_everything_acknowledged_before_its_checkpoin
     assert r.code == 0, r.out + r.err
     assert "与链上锚定一致" in r.out and "结论：通过" in r.out and "已自证" in r.out
     with (
-        serving(tmp_path / "restored") as (url, rpc),
-        NotaryClient(url, taken.service.keys["UNIT-A"], rpc_url=rpc) as c,
+        ServeProcess(tmp_path / "restored") as served,
+        NotaryClient(served.url, taken.service.keys["UNIT-A"], rpc_url=served.rpc_url) as c,
     ):
         # The embedded chain was backed up first, the database after it: what the
         # database holds beyond the checkpoint is anchored again at restore.
@@ -331,7 +337,7 @@ def test_postgresql_deployment_backs_up_with_pg_dump_and_restores(cli: Any, tmp_
         assert r.code == 0, r.err
         r = cli("unit", "add", "--home", home, "UNIT-A", "甲单位")
         key = r.out.split()[-1]
-        with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+        with ServeProcess(home) as served, NotaryClient(served.url, key) as c:
             vol = new_volume_at(c)
             ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
             assert c.receipt(ups[-1]["id"], wait=30).anchored
@@ -364,7 +370,7 @@ def test_ipfs_store_is_backed_up_as_pins_and_a_car_and_restored_into_another_nod
         fresh.start()
         assert cli("init", "--home", home, "--store", source.api_url).code == 0
         key = cli("unit", "add", "--home", home, "UNIT-A", "甲单位").out.split()[-1]
-        with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
+        with ServeProcess(home) as served, NotaryClient(served.url, key) as c:
             vol = new_volume_at(c)
             ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
             assert c.receipt(ups[-1]["id"], wait=30).anchored

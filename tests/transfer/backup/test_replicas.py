@@ -15,7 +15,8 @@ import pytest
 
 from clients.sdk import NotaryClient
 from notary.store import LocalStore
-from tests.transfer.backup._support import new_volume_at, scan, serving, upload
+from tests._support.served import ServeProcess
+from tests.transfer.backup._support import new_volume_at, scan, upload
 
 
 @pytest.mark.slow
@@ -29,12 +30,12 @@ def test_replica_serves_when_the_primary_is_lost_and_check_repairs_copies(
     service.update(replicas=[str(mirror)], replica_acks=2)
     (home / "service.json").write_text(json.dumps(service))
 
-    with serving(home) as (url, rpc), NotaryClient(url, key, rpc_url=rpc) as c:
+    with ServeProcess(home) as served, NotaryClient(served.url, key, rpc_url=served.rpc_url) as c:
         vol = new_volume_at(c)
         ups = [upload(c, vol, scan(tmp_path / "scans", i), i + 1) for i in range(2)]
         replica = LocalStore(mirror)
         assert all(replica.is_pinned(m["cid"]) for m in ups)  # acknowledged after 2 copies
-        health = httpx.get(f"{url}/v1/health").json()
+        health = httpx.get(f"{served.url}/v1/health").json()
         assert health["checks"]["replicas"]["status"] == "ok"
         assert health["checks"]["replicas"]["detail"]["up"] == 2
 
@@ -47,7 +48,7 @@ def test_replica_serves_when_the_primary_is_lost_and_check_repairs_copies(
 
         shutil.rmtree(home / "blocks")  # the primary disk is lost
         # One store of the two an upload needs: uploads wait, reads go on.
-        replicas = httpx.get(f"{url}/v1/health").json()["checks"]["replicas"]
+        replicas = httpx.get(f"{served.url}/v1/health").json()["checks"]["replicas"]
         assert replicas["status"] == "down" and replicas["detail"]["up"] == 1
         for m in ups:
             got = c.download(m["id"], "主存储丢失后读取", wait=30)
@@ -78,8 +79,8 @@ def test_upload_below_the_copy_quorum_is_refused_and_health_says_down(
     service = json.loads((home / "service.json").read_text())
     service.update(replicas=[f"http://127.0.0.1:{free_port()}"], replica_acks=2)
     (home / "service.json").write_text(json.dumps(service))
-    with serving(home) as (url, _rpc), NotaryClient(url, key) as c:
-        replicas = httpx.get(f"{url}/v1/health").json()["checks"]["replicas"]
+    with ServeProcess(home) as served, NotaryClient(served.url, key) as c:
+        replicas = httpx.get(f"{served.url}/v1/health").json()["checks"]["replicas"]
         assert replicas["status"] == "down" and replicas["detail"]["up"] == 1
         vol = new_volume_at(c)
         with pytest.raises(ServiceUnavailable) as refused:
