@@ -42,15 +42,16 @@ def _unhex(value: str) -> bytes:
     return bytes.fromhex(value)
 
 
-def _check_hex(table: str, column: str) -> None:
-    """Refuse what would not come back as the same hex: a short or non-hex value fails
-    the migration, which rolls back, instead of being stored as bytes that no lookup
-    would find."""
+def _check_length(table: str, column: str) -> None:
+    """Refuse what would not come back as the same hex: a short value fails the
+    migration, which rolls back, instead of being stored as bytes that no lookup would
+    find. Only the length is checked here on PostgreSQL, where ``decode`` refuses a
+    non-hex digit itself (a regular expression over every row cost 15 s per 1.6 M);
+    SQLite's conversion does not, so it checks the digits too."""
     bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        bad = f"{column} !~ '^[0-9a-fA-F]{{64}}$'"
-    else:
-        bad = f"length({column}) != 64 OR {column} GLOB '*[^0-9a-fA-F]*'"
+    bad = f"length({column}) != 64"
+    if bind.dialect.name != "postgresql":
+        bad += f" OR {column} GLOB '*[^0-9a-fA-F]*'"
     found = bind.execute(sa.text(f"SELECT {column} FROM {table} WHERE {bad} LIMIT 1")).first()
     if found is not None:
         raise RuntimeError(f"{table}.{column} holds {found[0]!r}: not an SM3 digest in hex")
@@ -59,7 +60,7 @@ def _check_hex(table: str, column: str) -> None:
 def upgrade() -> None:
     bind = op.get_bind()
     for table, column in COLUMNS:
-        _check_hex(table, column)
+        _check_length(table, column)
     if bind.dialect.name == "postgresql":
         for table, column in COLUMNS:
             op.alter_column(
