@@ -176,13 +176,13 @@ class Filler:
                     first_leaf = log.size + 1
                     for i in range(PER_VOLUME - 1):
                         mid = uuid.uuid4()
-                        digest = os.urandom(32).hex()
+                        digest = os.urandom(32)  # materials.sm3 is BYTEA (0011)
                         cid = cid_str(binary_cid(RAW, os.urandom(16)))
                         category = CATEGORIES[i % len(CATEGORIES)]
                         encoded.append(
                             encode_entry(
                                 material_registered(
-                                    material_id=str(mid), sm3_hex=digest, cid=cid,
+                                    material_id=str(mid), sm3_hex=digest.hex(), cid=cid,
                                     size=2_097_152, category=category, volume=vref,
                                     unit=self.unit_code, version=1, time_ms=now_ms,
                                 )

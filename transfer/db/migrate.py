@@ -1,16 +1,20 @@
 """Run the service's Alembic migrations from code (no alembic.ini, works installed).
 
     upgrade(url)                      # bring a database to the newest schema
+    downgrade(url, "0010_log_subjects")   # back to a revision (service stopped)
     python -m transfer.db.migrate revision -m "add transfers" --url sqlite:///dev.db
     python -m transfer.db.migrate check --url ...   # models and migrations agree?
 
 All of a migration run is one transaction; on PostgreSQL it first takes an advisory
-lock, so several service instances starting together migrate exactly once.
+lock, so several service instances starting together migrate exactly once. On SQLite
+it runs with foreign keys off (batch mode recreates tables) and ends with
+``PRAGMA foreign_key_check``: a row left pointing nowhere rolls the run back.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +58,56 @@ def _engine(target: str | Engine) -> tuple[Engine, bool]:
 
 def upgrade(target: str | Engine, revision: str = "head") -> None:
     """Migrate the database at ``target`` (URL or engine) up to ``revision``."""
+    _migrate(target, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(target: str | Engine, revision: str) -> None:
+    """Migrate the database at ``target`` (URL or engine) down to ``revision`` ("base":
+    no tables). Run with the service stopped, as an upgrade."""
+    _migrate(target, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(target: str | Engine, run: Callable[[Config], None]) -> None:
     engine, owned = _engine(target)
     try:
-        with engine.execution_options(**{IMMEDIATE: True}).begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            command.upgrade(alembic_config(conn), revision)
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # Batch mode recreates a table (copy, drop, rename): with foreign keys
+                # on, dropping a referenced table fails. SQLite ignores this PRAGMA
+                # inside a transaction, so it goes to the driver before BEGIN, and
+                # the check below stands in for the enforcement it switched off.
+                _sqlite_pragma(conn, "foreign_keys=OFF")
+            try:
+                with conn.execution_options(**{IMMEDIATE: True}).begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                        )
+                    run(alembic_config(conn))
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            # Raising rolls the whole migration back.
+                            raise RuntimeError(
+                                f"migration left {len(broken)} rows whose foreign keys "
+                                f"point nowhere, e.g. {tuple(broken[0])}; rolled back"
+                            )
+            finally:
+                if sqlite:
+                    _sqlite_pragma(conn, "foreign_keys=ON")
     finally:
         if owned:
             engine.dispose()
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    """A PRAGMA outside any transaction: on the driver's connection, which runs in
+    autocommit (``isolation_level=None``, transfer.db.session), so SQLAlchemy's
+    autobegin does not wrap it in the BEGIN that would make SQLite ignore it."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute(f"PRAGMA {pragma}")
 
 
 def current_revision(target: str | Engine) -> str | None:
@@ -89,12 +134,17 @@ def schema_diff(target: str | Engine) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m transfer.db.migrate")
-    parser.add_argument("action", choices=["upgrade", "current", "check", "revision"])
+    parser.add_argument("action", choices=["upgrade", "downgrade", "current", "check", "revision"])
     parser.add_argument("--url", required=True, help="database URL")
+    parser.add_argument("--to", default="head", help="upgrade or downgrade to this revision")
     parser.add_argument("-m", "--message", default="schema change")
     args = parser.parse_args(argv)
     if args.action == "upgrade":
-        upgrade(args.url)
+        upgrade(args.url, args.to)
+    elif args.action == "downgrade":
+        if args.to == "head":
+            parser.error("downgrade needs --to REVISION")
+        downgrade(args.url, args.to)
     elif args.action == "current":
         print(current_revision(args.url))
     elif args.action == "check":

@@ -4,10 +4,10 @@ Every change here needs an Alembic revision in ``transfer/db/migrations/versions
 ``tests/transfer/service/test_migrations.py`` fails when models and migrations disagree.
 
 Types are chosen to mean the same on SQLite and PostgreSQL: ``Uuid`` (CHAR(32) /
-UUID), ``LargeBinary`` (BLOB / BYTEA), ``JSON``, :class:`UTCDateTime`, and enums as
-VARCHAR + CHECK. Nothing here is ever deleted or updated in place where history
-matters: a corrected material is a new row (``supersedes_id``), a revoked key keeps
-its row (``revoked_at``).
+UUID), ``LargeBinary`` (BLOB / BYTEA), ``JSON``, :class:`UTCDateTime`, :class:`Digest`
+(an SM3 digest: 32 bytes stored, hex in the application), and enums as VARCHAR + CHECK.
+Nothing here is ever deleted or updated in place where history matters: a corrected
+material is a new row (``supersedes_id``), a revoked key keeps its row (``revoked_at``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from notary.entries import CATEGORIES
-from transfer.db.types import UTCDateTime, str_enum, utcnow
+from transfer.db.types import Digest, UTCDateTime, str_enum, utcnow
 from transfer.roles import Role
 from transfer.workflow.state import State as TransferState  # the state machine lives there
 
@@ -249,7 +249,7 @@ class Material(Base):
     pages: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(500))
     formation_date: Mapped[date] = mapped_column(Date)
-    sm3: Mapped[str] = mapped_column(String(64), index=True)
+    sm3: Mapped[str] = mapped_column(Digest, index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(100))
     cid: Mapped[str] = mapped_column(String(128))
@@ -269,7 +269,7 @@ class MaterialKey(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
-    key_fingerprint: Mapped[str] = mapped_column(String(64))
+    key_fingerprint: Mapped[str] = mapped_column(Digest)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     # A transfer re-wraps for the receiver and deactivates the sender's wrapping.
     active: Mapped[bool] = mapped_column(Boolean, default=True)

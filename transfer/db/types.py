@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Enum
+from sqlalchemy import DateTime, Dialect, Enum, LargeBinary
 from sqlalchemy.types import TypeDecorator
 
 
@@ -40,6 +40,50 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class DigestError(ValueError):
+    """A value for a :class:`Digest` column that is not 64 lower-case hex digits."""
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+class Digest(TypeDecorator[str]):
+    """An SM3 digest: 32 bytes in the database, 64 lower-case hex digits in the application.
+
+    As text the digest took 65 bytes per row plus as much again in its index, and the
+    index of ``materials.sm3`` outgrew memory at a city's scale (benches/results/
+    city-sm3bytes.md). Everything outside the database (API, receipts, entries)
+    speaks hex, so the conversion lives here, at the one place values cross. Only the
+    canonical form is accepted: an upper-case or short value would otherwise be
+    stored as the same 32 bytes as its canonical twin, or fail deep inside a query.
+    """
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) != 64 or not _HEX.issuperset(value):
+            raise DigestError(f"an SM3 digest is 64 lower-case hex digits, got {_describe(value)}")
+        return bytes.fromhex(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 32:
+            # Only a hand-edited row gets here; say so rather than return a short hex.
+            raise DigestError(f"a stored SM3 digest is {len(value)} bytes, not 32")
+        return bytes(value).hex()
+
+
+def _describe(value: object) -> str:
+    if not isinstance(value, str):
+        return type(value).__name__
+    shown = value if len(value) <= 20 else value[:16] + "…"
+    return f"{len(value)} characters {shown!r}"
 
 
 def str_enum(enum_cls: type[enum.StrEnum], name: str) -> Enum:

@@ -9,13 +9,24 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, delete, event, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from notary.log import MemoryTreeStorage, MerkleLog, StorageError, TreeStorage
-from transfer.db.models import LogLeaf, LogNode, Unit, UnitKind, Volume, VolumeKind
+from tests.transfer.service import _factories as make
+from transfer.db.models import (
+    LogLeaf,
+    LogNode,
+    Material,
+    MaterialKey,
+    Unit,
+    UnitKind,
+    Volume,
+    VolumeKind,
+)
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.db.treestore import DbTreeStorage, lock_log
+from transfer.db.types import DigestError
 
 
 def test_sqlite_connections_are_wal_durable_and_enforce_foreign_keys(tmp_path: Path) -> None:
@@ -58,6 +69,42 @@ def test_naive_timestamps_are_refused(db: Session) -> None:
     db.add(Unit(code="N", name="无时区", kind=UnitKind.UNIT, created_at=datetime(2024, 1, 1)))
     with pytest.raises(Exception, match="naive"):
         db.commit()
+    db.rollback()
+
+
+def test_sm3_digests_are_stored_as_32_bytes_and_read_as_hex(db: Session) -> None:
+    unit = Unit(code="D", name="摘要", kind=UnitKind.UNIT)
+    db.add(unit)
+    db.commit()
+    m = make.material(db, make.volume(db, str(unit.id)))
+    db.add(MaterialKey(material_id=m.id, unit_id=unit.id, key_fingerprint="0f" * 32,
+                       wrapped=b"w"))  # fmt: skip
+    db.commit()
+    db.expunge_all()
+    stored = db.execute(text("SELECT m.sm3, k.key_fingerprint FROM materials m "
+                             "JOIN material_keys k ON k.material_id = m.id")).one()  # fmt: skip
+    assert (bytes(stored[0]), bytes(stored[1])) == (bytes.fromhex(m.sm3), bytes.fromhex("0f" * 32))
+    found = db.execute(select(Material.id, Material.sm3).where(Material.sm3 == m.sm3)).one()
+    assert tuple(found) == (m.id, m.sm3) and isinstance(found.sm3, str)
+    assert db.scalar(select(MaterialKey.key_fingerprint)) == "0f" * 32
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["AB" * 32, "ab" * 31, "ab" * 33, "zz" * 32, " " + "ab" * 32, bytes(32)],
+    ids=["upper-case", "short", "long", "not-hex", "padded", "bytes"],
+)
+def test_an_sm3_digest_in_any_other_form_than_lower_case_hex_is_refused(
+    db: Session, value: object
+) -> None:
+    with pytest.raises(StatementError, match="64 lower-case hex digits") as got:
+        db.execute(select(Material.id).where(Material.sm3 == value))
+    assert isinstance(got.value.orig, DigestError)
+    db.rollback()
+    db.add(MaterialKey(material_id=uuid.uuid4(), unit_id=uuid.uuid4(), key_fingerprint=value,
+                       wrapped=b"w"))  # fmt: skip
+    with pytest.raises(StatementError, match="64 lower-case hex digits"):
+        db.flush()
     db.rollback()
 
 

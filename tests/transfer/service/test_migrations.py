@@ -3,12 +3,16 @@ with the models (the ``alembic check`` of this project)."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
+import sqlalchemy as sa
 from sqlalchemy import inspect, select
 
 from notary.entries import (
@@ -23,11 +27,12 @@ from tests._support.pg import fresh_pg_database
 from transfer.db.migrate import (
     alembic_config,
     current_revision,
+    downgrade,
     head_revision,
     schema_diff,
     upgrade,
 )
-from transfer.db.models import Base, LogSubject
+from transfer.db.models import Base, LogSubject, Material, MaterialKey
 from transfer.db.session import make_engine, write_sessionmaker
 from transfer.services.logwriter import append_entries
 
@@ -62,10 +67,9 @@ def test_upgrade_twice_is_a_no_op(empty_url: str) -> None:
 
 def test_downgrade_to_nothing_and_back(empty_url: str) -> None:
     upgrade(empty_url)
+    downgrade(empty_url, "base")
     engine = make_engine(empty_url)
     try:
-        with engine.begin() as conn:
-            command.downgrade(alembic_config(conn), "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     finally:
         engine.dispose()
@@ -142,11 +146,147 @@ def test_the_log_subject_index_is_backfilled_from_an_existing_log(empty_url: str
         ]
         assert written == expected and len(written) == 3 * 103
         assert {k for k, _, _ in written} == {"custody", "read", "transfer"}
-        with engine.begin() as conn:
-            command.downgrade(alembic_config(conn), "0009_cadre_names")
+        downgrade(engine, "0009_cadre_names")
         assert "log_subjects" not in inspect(engine).get_table_names()
         upgrade(engine)
         with write_sessionmaker(engine)() as s:
             assert [tuple(r) for r in s.execute(query)] == written
+    finally:
+        engine.dispose()
+
+
+# The tables as they are at 0010_log_subjects (digests as hex text), for rows written
+# before 0011_digest_bytes; only the columns without a default.
+_units = sa.table(
+    "units", sa.column("id", sa.Uuid), sa.column("code", sa.String),
+    sa.column("name", sa.String), sa.column("kind", sa.String), sa.column("status", sa.String),
+    sa.column("created_at", sa.DateTime),
+)  # fmt: skip
+_volumes = sa.table(
+    "volumes", sa.column("id", sa.Uuid), sa.column("cadre_blind_id", sa.String),
+    sa.column("kind", sa.String), sa.column("custodian_unit_id", sa.Uuid),
+    sa.column("status", sa.String), sa.column("created_at", sa.DateTime),
+)  # fmt: skip
+_materials = sa.table(
+    "materials", *(sa.column(c, sa.Uuid) for c in ("id", "volume_id", "lineage_id",
+                                                   "registered_by_unit_id")),
+    sa.column("version", sa.Integer), sa.column("category", sa.String),
+    sa.column("seq_no", sa.Integer), sa.column("pages", sa.Integer),
+    sa.column("title", sa.String), sa.column("formation_date", sa.Date),
+    sa.column("sm3", sa.String), sa.column("size", sa.BigInteger),
+    sa.column("media_type", sa.String), sa.column("cid", sa.String),
+    sa.column("sealed_size", sa.BigInteger), sa.column("created_at", sa.DateTime),
+)  # fmt: skip
+_keys = sa.table(
+    "material_keys", sa.column("material_id", sa.Uuid), sa.column("unit_id", sa.Uuid),
+    sa.column("key_fingerprint", sa.String), sa.column("wrapped", sa.LargeBinary),
+    sa.column("active", sa.Boolean), sa.column("created_at", sa.DateTime),
+)  # fmt: skip
+_FINGERPRINT = "5a" * 32
+
+
+def _rows_at_0010(engine: sa.Engine, digests: list[str]) -> dict[str, str]:
+    """A unit, a volume, and a material with one wrapped key per digest, written as the
+    code before 0011 wrote them; material id -> digest."""
+    now = datetime(2026, 12, 6, tzinfo=UTC).replace(tzinfo=None)
+    unit, vol = uuid.uuid4(), uuid.uuid4()
+    mids = [uuid.uuid4() for _ in digests]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_units).values(id=unit, code="U", name="单位", kind="unit",
+                                              status="active", created_at=now))  # fmt: skip
+        conn.execute(sa.insert(_volumes).values(id=vol, cadre_blind_id="cd" * 32, kind="main",
+                                                custodian_unit_id=unit, status="held",
+                                                created_at=now))  # fmt: skip
+        conn.execute(sa.insert(_materials), [
+            {"id": m, "volume_id": vol, "lineage_id": m, "registered_by_unit_id": unit,
+             "version": 1, "category": "1", "seq_no": i + 1, "pages": 1, "title": "履历表",
+             "formation_date": date(1990, 7, 1), "sm3": d, "size": 1, "media_type": "a/b",
+             "cid": f"bafk{i}", "sealed_size": 17, "created_at": now}
+            for i, (m, d) in enumerate(zip(mids, digests, strict=True))
+        ])  # fmt: skip
+        conn.execute(sa.insert(_keys), [
+            {"material_id": m, "unit_id": unit, "key_fingerprint": _FINGERPRINT,
+             "wrapped": b"w" * 113, "active": True, "created_at": now} for m in mids
+        ])  # fmt: skip
+    return {str(m): d for m, d in zip(mids, digests, strict=True)}
+
+
+def _raw(engine: sa.Engine, sql: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(sql))]
+
+
+def test_digests_become_32_bytes_and_come_back_as_hex(empty_url: str) -> None:
+    # 0011_digest_bytes converts the rows already there, both ways: lookups by SM3
+    # (the verify route's query) find them as bytes, the downgrade gives back the text.
+    upgrade(empty_url, "0010_log_subjects")
+    engine = make_engine(empty_url)
+    try:
+        written = _rows_at_0010(engine, [f"{i:02x}" * 32 for i in (0, 0xAB, 0xFF)])
+        before = _raw(engine, "SELECT id, sm3 FROM materials ORDER BY seq_no")
+
+        upgrade(engine)
+        assert current_revision(engine) == head_revision() == "0011_digest_bytes"
+        assert schema_diff(engine) == []
+        stored = _raw(engine, "SELECT sm3 FROM materials ORDER BY seq_no")
+        assert [bytes(s) for (s,) in stored] == [bytes.fromhex(d) for d in written.values()]
+        fps = _raw(engine, "SELECT key_fingerprint FROM material_keys")
+        assert {bytes(f) for (f,) in fps} == {bytes.fromhex(_FINGERPRINT)}
+        with write_sessionmaker(engine)() as s:
+            for mid, digest in written.items():
+                found = s.scalars(select(Material).where(Material.sm3.in_([digest]))).all()
+                assert [(str(m.id), m.sm3) for m in found] == [(mid, digest)]
+                key = s.scalars(select(MaterialKey).where(MaterialKey.material_id == found[0].id))
+                assert [k.key_fingerprint for k in key] == [_FINGERPRINT]
+        if engine.dialect.name == "sqlite":
+            # The migration switched enforcement off for batch mode; it is back on.
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+        downgrade(engine, "0010_log_subjects")
+        assert current_revision(engine) == "0010_log_subjects"
+        assert _raw(engine, "SELECT id, sm3 FROM materials ORDER BY seq_no") == before
+        assert _raw(engine, "SELECT DISTINCT key_fingerprint FROM material_keys") == [
+            (_FINGERPRINT,)
+        ]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("bad", ["not an sm3 digest", "zz" * 32], ids=["short", "not-hex"])
+def test_the_digest_migration_refuses_a_stored_value_that_is_not_hex(
+    empty_url: str, bad: str
+) -> None:
+    upgrade(empty_url, "0010_log_subjects")
+    engine = make_engine(empty_url)
+    try:
+        _rows_at_0010(engine, ["ab" * 32, bad])
+        # PostgreSQL's decode() names a non-hex digit itself.
+        with pytest.raises(Exception, match=r"not an SM3 digest|invalid hexadecimal digit"):
+            upgrade(engine)
+        assert current_revision(engine) == "0010_log_subjects"
+        assert len(_raw(engine, "SELECT sm3 FROM materials WHERE sm3 = '" + "ab" * 32 + "'")) == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_migration_leaving_a_dangling_foreign_key_is_rolled_back(
+    tmp_path: Path,
+) -> None:
+    # Foreign keys are off while SQLite migrations recreate tables; the check at the end
+    # stands in for them: a wrapped key whose material is gone fails the whole run.
+    url = f"sqlite:///{tmp_path / 'fk.db'}"
+    upgrade(url, "0010_log_subjects")
+    engine = make_engine(url)
+    try:
+        written = _rows_at_0010(engine, ["ab" * 32])
+        with contextlib.closing(sqlite3.connect(tmp_path / "fk.db")) as raw:
+            raw.execute("DELETE FROM materials")  # sqlite3 leaves foreign keys off
+            raw.commit()
+        with pytest.raises(RuntimeError, match="foreign keys point nowhere"):
+            upgrade(engine)
+        assert current_revision(engine) == "0010_log_subjects"
+        assert _raw(engine, "SELECT key_fingerprint FROM material_keys") == [(_FINGERPRINT,)]
+        assert written
     finally:
         engine.dispose()
