@@ -191,11 +191,15 @@ def open_sealed_pieces(
     in order), decrypted in place into one buffer: no 2 MB join of the blocks nor of
     the plaintext (the verified read's path). The same checks, in the same order."""
     aad = material_aad(material_id, expected_sm3)
-    h = _OverlappedSM3()
+    # Hashed here, each piece just after its decryption (still in cache), not on the
+    # helper thread: a verified read runs beside others on every core, where a
+    # hand-over gains no parallelism and each one (a queue put, a future, a wake-up,
+    # GIL hand-overs) cost more than it saved — ~17 % of the GIL-holding samples of
+    # the serving workers under 300 readers (benches/results/reads.md).
+    h = SM3()
     try:
         plain = sm4.decrypt_pieces(data_key, aad, pieces, on_piece=h.update)
     except DecryptionError as e:
-        h.digest()  # the helper lets go of the buffer before the error leaves
         raise EnvelopeError(f"material {material_id}: {e}") from None
     got = h.digest()
     if got != expected_sm3:  # pragma: no cover - the AAD binds the SM3; kept as a second lock

@@ -111,7 +111,7 @@ def decrypt_pieces(
     key: bytes,
     aad: bytes,
     pieces: Sequence[bytes],
-    on_piece: Callable[[memoryview], None] | None = None,
+    on_piece: Callable[[memoryview], object] | None = None,
 ) -> bytearray:
     """Open a sealed message held in ``pieces`` (in order: a store's blocks) into one
     buffer of the plaintext's exact size; nothing is returned unless the tag verifies.

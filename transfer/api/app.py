@@ -51,6 +51,7 @@ from transfer.db.session import make_engine, read_sessionmaker, write_sessionmak
 from transfer.security import blinding_secret
 from transfer.services.context import NotaryContext
 from transfer.services.health import DatabaseCheck, HealthCheck, ProcessCheck
+from transfer.services.reads import new_read_log
 from transfer.settings import Settings
 
 if TYPE_CHECKING:
@@ -130,15 +131,17 @@ def create_app(
     if settings.migrate_on_start:
         upgrade(engine)
 
+    write_sessions = write_sessionmaker(engine)
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=read_sessionmaker(engine),
-        write_sessions=write_sessionmaker(engine),
+        write_sessions=write_sessions,
         metrics=Metrics(),
         blinding_secret=_load_blinding_secret(settings, engine),
         principals=PrincipalCache(settings.principal_cache_ttl_s),
         content_reads=anyio.CapacityLimiter(settings.content_reads_at_once),
+        read_log=new_read_log(write_sessions),
         health_checks=[
             DatabaseCheck(engine, head_revision()),
             ProcessCheck(settings.background_duties),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from transfer.api.batching import Batcher
     from transfer.services.anchoring import AnchoringWorker
     from transfer.services.context import NotaryContext
+    from transfer.services.reads import ReadLog
 
 
 @dataclass
@@ -41,6 +42,8 @@ class AppState:
     principals: PrincipalCache
     # Admits settings.content_reads_at_once verified content reads at a time.
     content_reads: anyio.CapacityLimiter
+    # 利用登记: concurrent reads' entries committed together (transfer/services/group_commit.py).
+    read_log: ReadLog
     health_checks: list[HealthCheck] = field(default_factory=list)
     # Filled in by the ingest/anchoring wiring: the Merkle log over transfer.db.treestore,
     # the content store and the chain client.

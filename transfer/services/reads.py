@@ -4,15 +4,20 @@ Every read goes through :func:`notary.reader.read_verified` (CID, envelope, SM3,
 inclusion, chain anchor). A failure is refused with the failed check named, and
 leaves an alert for the security administrator. A successful read is a
 ``material.read`` log entry and a read-log row, committed together *before* the
-content is returned: a read that cannot be recorded does not happen.
+content is returned: a read that cannot be recorded does not happen. Concurrent reads'
+entries are committed together (``state.read_log``, a :class:`GroupCommit` over
+:func:`write_reads`); each read still returns only after its own entry's commit.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from notary.chain import ChainError
 from notary.deployment import DeploymentError
@@ -27,6 +32,7 @@ from transfer.security import Principal
 from transfer.services import access
 from transfer.services.context import NotaryContext
 from transfer.services.errors import Conflict, ServiceUnavailable, VerificationProblem
+from transfer.services.group_commit import GroupCommit
 from transfer.services.logwriter import append_entries
 from transfer.services.receipts import receipt_state
 from transfer.services.state import ServiceState
@@ -50,6 +56,25 @@ def read_entry(row: ReadLogEntry, unit_code: str) -> dict[str, Any]:
         purpose=row.purpose,
         time_ms=int(row.created_at.timestamp() * 1000),
     )
+
+
+# A read to log: its read-log row (leaf index not yet set) and the reader's unit code.
+LoggedRead = tuple[ReadLogEntry, str]
+ReadLog = GroupCommit[LoggedRead, int]
+
+
+def write_reads(session: Session, reads: Sequence[LoggedRead]) -> list[int]:
+    """Append the reads' ``material.read`` entries (in order, one leaf each) and add
+    their read-log rows, not committed; their leaf indices."""
+    leaves = append_entries(session, [read_entry(row, code) for row, code in reads])
+    for (row, _), leaf in zip(reads, leaves, strict=True):
+        row.leaf_index = leaf
+    session.add_all([row for row, _ in reads])
+    return list(leaves)
+
+
+def new_read_log(write_sessions: sessionmaker[Session]) -> ReadLog:
+    return GroupCommit(write_sessions, write_reads)
 
 
 def record_alert(
@@ -152,10 +177,6 @@ def read_content(
         grant_id=grant_id,
         created_at=utcnow(),
     )
-    with state.write_sessions() as s:
-        leaf = append_entries(s, [read_entry(row, caller.unit_code)]).start
-        row.leaf_index = leaf
-        s.add(row)
-        s.commit()
+    leaf = state.read_log((row, caller.unit_code))  # returns once committed
     state.metrics.content_reads.inc()
     return ContentRead(material, result, leaf)

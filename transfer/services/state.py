@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from notary.store.base import ContentStore
     from transfer.services.anchoring import AnchoringWorker
     from transfer.services.context import NotaryContext
+    from transfer.services.reads import ReadLog
 
 
 class ServiceState(Protocol):
@@ -27,6 +28,8 @@ class ServiceState(Protocol):
     write_sessions: sessionmaker[Session]
     metrics: Metrics
     blinding_secret: bytes
+    # 利用登记: concurrent reads' entries committed together (transfer/services/group_commit.py).
+    read_log: ReadLog
     # The Merkle log (over transfer.db.treestore), the content store and the chain
     # client; None until the deployment is opened.
     log: Any
