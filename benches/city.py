@@ -798,7 +798,8 @@ def main() -> None:
         "--audit-only",
         action="store_true",
         help="only the whole-log audit's materials step of the deployment already filled at "
-        "--home (--fill-only's): --workers processes, then one process; prints one JSON line",
+        "--home (--fill-only's): --workers processes, then one process; prints one JSON line "
+        "(and with NOTARY_CITY_PROFILE=<file>, the one-process step under cProfile)",
     )
     args = ap.parse_args()
     if (args.fill_only or args.audit_only) and args.home is None:
@@ -898,6 +899,8 @@ def audit_only(home: Path, workers: int, serial_max: int) -> None:
     if "serial_findings" in out and "parallel_findings" in out:
         out["parallel_same"] = out["serial_findings"] == out["parallel_findings"]
     print(json.dumps(out), flush=True)
+    if os.environ.get("NOTARY_CITY_PROFILE"):
+        profile_audit(home, Path(os.environ["NOTARY_CITY_PROFILE"]))
 
 
 def _lat(r: dict[str, Any]) -> str:
