@@ -57,7 +57,14 @@ def _plain(value: Any) -> bool:
     kind = type(value)
     if kind is dict:
         for k, v in value.items():
-            if type(k) is not str or not k.isascii() or not _plain(v):
+            if type(k) is not str or not k.isascii():
+                return False
+            # Scalars inline: an entry is a flat object, checked once per material read.
+            vkind = type(v)
+            if vkind is int:
+                if not -_MAX_INT <= v <= _MAX_INT:
+                    return False
+            elif vkind not in _SCALARS and not _plain(v):
                 return False
         return True
     if kind is int:
