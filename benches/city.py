@@ -1,8 +1,12 @@
 """City scale: a PostgreSQL deployment filled with synthetic entries, measured as it grows.
 
 Run: ``python benches/city.py [--sizes 160000 1600000] [--keep]``; writes
-``benches/results/city.md``. ``--sizes ... 16000000`` is the 16 M run (the result file
-of a smaller run states how long it would take at the rates measured).
+``benches/results/city.md``. Old and new code on the same data: ``--fill-only --home H
+--database D`` fills (and anchors) a deployment and keeps it; ``--audit-only --home H``
+then times the whole-log audit's materials step of it with whichever checkout's
+interpreter runs this file (``benches/results/city-audit-whole.md``).
+``--sizes ... 16000000`` is the 16 M run (the result file of a smaller run states how
+long it would take at the rates measured).
 
 A fresh database (``--database``, default ``notary_city`` on 127.0.0.1:5432, trust
 auth as the ``postgres`` user) gets a deployment (``notary init``'s ``init_home``:
@@ -784,7 +788,25 @@ def main() -> None:
         help="a checkout of the code before the audit's rework (commit 12d92e1): its "
         "materials step on the same prefix, in the same run",
     )
+    ap.add_argument(
+        "--fill-only",
+        action="store_true",
+        help="fill to each of --sizes and anchor, keep the database and --home, measure "
+        "nothing (then --audit-only, with this code or another checkout's)",
+    )
+    ap.add_argument(
+        "--audit-only",
+        action="store_true",
+        help="only the whole-log audit's materials step of the deployment already filled at "
+        "--home (--fill-only's): --workers processes, then one process; prints one JSON line "
+        "(and with NOTARY_CITY_PROFILE=<file>, the one-process step under cProfile)",
+    )
     args = ap.parse_args()
+    if (args.fill_only or args.audit_only) and args.home is None:
+        ap.error("--fill-only and --audit-only need --home")
+    if args.audit_only:
+        audit_only(args.home, args.workers, args.serial_max)
+        return
     title = header("City scale: a PostgreSQL deployment at growing log sizes")
     rng = random.Random(19)
     from transfer.roles import Role
@@ -816,6 +838,11 @@ def main() -> None:
                 t_fill += time.perf_counter() - t0
                 filled_s = time.perf_counter() - t0
                 print(f"filled to {size:,} in {filled_s:.0f} s", flush=True)
+                if args.fill_only:
+                    with running(home) as (app, _client):
+                        backlog = wait_anchored(app)
+                    print(f"anchored in {backlog:.0f} s: {home}, database {args.database}")
+                    continue
                 with running(home) as (app, _client):
                     backlog = wait_anchored(app)
                     live = measure_live(app, args.seconds, args.samples, rng)
@@ -839,10 +866,41 @@ def main() -> None:
                      "bytes": db_bytes(dsn), **live, **audit}
                 )  # fmt: skip
     finally:
-        if not args.keep:
+        if not (args.keep or args.fill_only):
             with psycopg.connect(f"{PG} dbname=test", autocommit=True) as admin_conn:
                 admin_conn.execute(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
-    report(title, results, args)
+    if not args.fill_only:
+        report(title, results, args)
+
+
+def audit_only(home: Path, workers: int, serial_max: int) -> None:
+    """``--audit-only``: the whole-log materials step of the filled deployment at
+    ``home``, with ``workers`` processes and then in one (up to ``serial_max``
+    materials), by whatever code this interpreter imports — run it with another
+    checkout's venv for the old code on the same data, in the same session. One JSON
+    line: which code ran, the load average before each run, rates and findings."""
+    import notary
+
+    code = Path(notary.__file__).resolve().parent.parent
+    head = subprocess.run(
+        ["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    out: dict[str, Any] = {"code": str(code), "commit": head, "workers": workers}
+    runs = [workers] if workers == 1 else [workers, 1]
+    for n_workers in runs:
+        label = "parallel" if n_workers > 1 else "serial"
+        out[f"{label}_load"] = os.getloadavg()
+        n, seconds, found = materials_step(home, workers=n_workers)
+        out.update({f"{label}_per_s": n / seconds, f"{label}_s": seconds, "materials": n})
+        out[f"{label}_findings"] = found
+        print(f"{label}: {n:,} materials in {seconds:.1f} s, {n / seconds:,.0f}/s", flush=True)
+        if n > serial_max:
+            break
+    if "serial_findings" in out and "parallel_findings" in out:
+        out["parallel_same"] = out["serial_findings"] == out["parallel_findings"]
+    print(json.dumps(out), flush=True)
+    if os.environ.get("NOTARY_CITY_PROFILE"):
+        profile_audit(home, Path(os.environ["NOTARY_CITY_PROFILE"]))
 
 
 def _lat(r: dict[str, Any]) -> str:

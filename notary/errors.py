@@ -69,3 +69,10 @@ class AnchorMismatch(VerificationError):
     """The chain holds a different root, transaction or anchoring member than claimed."""
 
     check = "anchor"
+
+
+class LogRowMissing(VerificationError):
+    """A row a proof is assembled from (the entry, a stored tree node) is not in the log's
+    storage: deleted or lost. The leaf's finding; its neighbours are still checked."""
+
+    check = "log-missing"

@@ -24,10 +24,6 @@ class _Hash(Protocol):
     def digest(self) -> bytes: ...
 
 
-def _new_hashlib() -> _Hash:
-    return hashlib.new("sm3")
-
-
 class _CryptographySM3:
     def __init__(self) -> None:
         from cryptography.hazmat.primitives import hashes
@@ -50,6 +46,10 @@ def _pick_backend() -> type[_CryptographySM3] | None:
 
 
 _FALLBACK = _pick_backend()
+# One empty OpenSSL hasher, copied for each new hash: ``hashlib.new("sm3")`` looks the
+# digest up by name every call: 1.37 µs against 0.76 µs for a copy on a 65-byte node (the
+# audit hashes a few short messages per material); never updated, so any thread may copy it.
+_empty_copy: Callable[[], _Hash] = hashlib.new("sm3").copy if _FALLBACK is None else _FALLBACK
 
 
 class SM3:
@@ -58,7 +58,7 @@ class SM3:
     __slots__ = ("_h",)
 
     def __init__(self, data: bytes | memoryview = b"") -> None:
-        self._h: _Hash = _FALLBACK() if _FALLBACK is not None else _new_hashlib()
+        self._h: _Hash = _empty_copy()
         if data:
             self._h.update(data)
 
@@ -75,7 +75,9 @@ class SM3:
 
 def sm3(data: bytes | memoryview) -> bytes:
     """SM3 digest of ``data``."""
-    return SM3(data).digest()
+    h = _empty_copy()
+    h.update(data)
+    return h.digest()
 
 
 def hmac_sm3(key: bytes, message: bytes) -> bytes:

@@ -186,6 +186,33 @@ def test_an_entry_that_no_longer_parses_is_a_finding_and_the_audit_goes_on(
     assert doc["summary"]["materials"] == 2
 
 
+def test_a_deleted_log_entry_is_a_finding_and_the_audit_goes_on(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    vol, (deleted, intact) = _ingest(service, tmp_path, 2)
+    engine = make_engine(settings_for(service.home).database_url_resolved)
+    try:
+        with write_sessionmaker(engine)() as s:
+            leaf_index = s.scalar(
+                select(Material.leaf_index).where(Material.id == uuid.UUID(deleted["id"]))
+            )
+            s.execute(delete(LogLeaf).where(LogLeaf.idx == leaf_index))
+            s.commit()
+    finally:
+        engine.dispose()
+    out = tmp_path / "report"
+    r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
+            "--rpc", service.rpc_url)  # fmt: skip
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    found = [p for p in doc["problems"] if p["subject"].startswith(deleted["id"])]
+    assert [(p["property"], p["check"]) for p in found] == [("真实性", "log-missing")]
+    assert f"第 {leaf_index} 号条目" in found[0]["detail"]
+    # The other material was still checked, and passed.
+    assert not any(p["subject"].startswith(intact["id"]) for p in doc["problems"])
+    assert doc["summary"]["materials"] == 2
+
+
 def _index_row(s: Any, vol: str) -> LogSubject:
     """The log subject index's row of the volume's custody registration."""
     leaf = s.scalar(select(CustodyEvent.leaf_index).where(CustodyEvent.volume_id == uuid.UUID(vol)))

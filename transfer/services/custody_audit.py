@@ -35,7 +35,7 @@ from notary.receipts import EvidenceReceipt
 from transfer.db.models import CustodyEvent, LogLeaf, LogSubject, TransferVolume, Unit, Volume
 from transfer.services.custody import custody_entry
 from transfer.services.ingest import volume_ref
-from transfer.services.receipts import entry_of, stored_receipt, stored_receipts
+from transfer.services.receipts import entry_of, stored_receipt_or_error, stored_receipts
 from transfer.services.transfer_units import unit_account
 
 # Subjects asked of the log's subject index per query.
@@ -144,12 +144,8 @@ def load_receipt(
     row has no leaf at all)."""
     if leaf_index is None:
         return None, EntryMismatch(missing)
-    try:
-        return stored_receipt(s, leaf_index, log_key), None
-    except VerificationError as e:
-        return None, e
-    except LookupError as e:
-        return None, EntryMismatch(str(e))
+    got = stored_receipt_or_error(s, leaf_index, log_key)
+    return (None, got) if isinstance(got, VerificationError) else (got, None)
 
 
 _MISSING = "保管记录没有日志条目"
@@ -162,13 +158,10 @@ def _receipts(
     s: Session, rows: Sequence[CustodyEvent], log_key: SM2PublicKey
 ) -> dict[int, tuple[EvidenceReceipt | None, VerificationError | None]]:
     """``load_receipt`` of every row's leaf, in a few queries per batch
-    (``stored_receipts``: the same receipts, a leaf that does not parse keeps its own
-    error); a batch with a missing entry is done leaf by leaf, as before."""
+    (``stored_receipts``: the same receipts, a leaf that does not parse or whose entry is
+    gone keeps its own error)."""
     leaves = [r.leaf_index for r in rows if r.leaf_index is not None]
-    try:
-        batch = stored_receipts(s, leaves, log_key)
-    except LookupError:
-        return {leaf: load_receipt(s, leaf, log_key, _MISSING) for leaf in leaves}
+    batch = stored_receipts(s, leaves, log_key)
     return {
         leaf: (None, got) if isinstance(got, VerificationError) else (got, None)
         for leaf, got in batch.items()

@@ -21,7 +21,7 @@ from notary.checkpoint import Checkpoint as CheckpointBody
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
 from notary.crypto import SM2PublicKey, sm3
 from notary.entries import decode_entry
-from notary.errors import VerificationError
+from notary.errors import LogRowMissing, VerificationError
 from notary.log.merkle import inclusion_proof, inclusion_proofs
 from notary.receipts import EvidenceReceipt, build_receipt
 from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
@@ -95,6 +95,24 @@ def stored_receipt(
         log_public_key=log_key,
         anchor=anchor_ref_of(row),
     )
+
+
+def stored_receipt_or_error(
+    session: Session, leaf_index: int, log_key: SM2PublicKey
+) -> EvidenceReceipt | VerificationError | None:
+    """``stored_receipt``, or the error that names why it cannot be assembled: a stored
+    entry or checkpoint that does not parse, or a row it needs that is gone (a deleted
+    entry or tree node: ``LogRowMissing``) — for an auditor, who records it against this
+    leaf and goes on."""
+    try:
+        return stored_receipt(session, leaf_index, log_key)
+    except VerificationError as e:
+        return e
+    except LookupError as e:  # entry_of's, or the tree storage's KeyError for a node
+        return LogRowMissing(
+            f"日志存储缺少第 {leaf_index} 号条目或其证明所需的树节点，证明无法组装 "
+            f"(log row missing: {e.args[0] if e.args else e})"
+        )
 
 
 def receipt_state(
@@ -195,9 +213,10 @@ def stored_receipts(
     checkpoints: AnchoredCheckpoints | None = None,
 ) -> dict[int, EvidenceReceipt | VerificationError | None]:
     """``stored_receipt`` of many leaves (as stored, not checked), in a few queries per
-    batch; a leaf whose stored entry or checkpoint does not parse gets its error, for
-    the auditor to record. A batch where anything fails to assemble is done again leaf by
-    leaf, so one damaged leaf never takes its neighbours' receipts with it.
+    batch; a leaf whose stored entry or checkpoint does not parse, or whose entry or
+    proof nodes are gone, gets its error (``stored_receipt_or_error``), for the auditor
+    to record. A batch where anything fails to assemble is done again leaf by leaf, so
+    one damaged leaf never takes its neighbours' receipts with it.
     ``checkpoints``: the snapshot's anchored checkpoints, read once per audit.
 
     ``proven(leaf, checkpoint)``: True where the caller already knows the stored proof
@@ -218,12 +237,9 @@ def stored_receipts(
                     parse=None if checkpoints is None else checkpoints.parsed,
                 )
             )  # fmt: skip
-        except VerificationError:
+        except (VerificationError, LookupError):
             for leaf in batch:
-                try:
-                    out[leaf] = stored_receipt(session, leaf, log_key)
-                except VerificationError as e:
-                    out[leaf] = e
+                out[leaf] = stored_receipt_or_error(session, leaf, log_key)
     return out
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from notary.canonical import canonical_json
 from notary.checkpoint import sign_checkpoint
 from notary.crypto import SM2PrivateKey
 from notary.entries import encode_entry, material_registered
-from notary.errors import VerificationError
+from notary.errors import LogRowMissing, VerificationError
 from notary.log.tree import MerkleLog
 from notary.receipts import verify_offline
-from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf
+from transfer.db.models import Checkpoint, CheckpointStatus, LogLeaf, LogNode
 from transfer.db.treestore import DbTreeStorage
 from transfer.services.receipts import (
     anchored_receipts,
@@ -164,3 +165,31 @@ def test_stored_receipts_are_the_single_ones_and_a_damaged_leaf_keeps_its_own_er
         assert isinstance(got, type(single)), i
         assert canonical_json(got.to_json()) == canonical_json(single.to_json()), i
     assert batch[8] is None and batch[9] is None
+
+
+def test_a_deleted_entry_or_node_is_the_leaf_s_finding_not_the_batch_s(db: Session) -> None:
+    """A deleted ``log_leaves`` row (or a tree node a proof needs) is recorded against the
+    leaves it affects, with its own check; the batch goes on and its other receipts are
+    the single ones."""
+    key = SM2PrivateKey.generate()
+    for count in (3, 5):
+        _append(db, key, count, CheckpointStatus.ANCHORED)
+    db.execute(delete(LogLeaf).where(LogLeaf.idx == 4))
+    db.commit()
+
+    batch = stored_receipts(db, list(range(8)), key.public_key)
+
+    missing = batch[4]
+    assert isinstance(missing, LogRowMissing) and missing.check == "log-missing"
+    assert "第 4 号条目" in str(missing)
+    for i in (0, 1, 2, 3, 5, 6, 7):
+        single = stored_receipt(db, i, key.public_key)
+        assert single is not None and not isinstance(batch[i], VerificationError), i
+        assert canonical_json(batch[i].to_json()) == canonical_json(single.to_json()), i  # type: ignore[union-attr]
+
+    # A stored node gone: the leaves whose proofs need it, each with the same finding.
+    db.execute(delete(LogNode).where(LogNode.level == 0, LogNode.idx == 6))
+    db.commit()
+    batch = stored_receipts(db, list(range(8)), key.public_key)
+    assert isinstance(batch[7], LogRowMissing)  # its proof's sibling is node (0, 6)
+    assert not isinstance(batch[0], VerificationError)  # in checkpoint 3: no such node
