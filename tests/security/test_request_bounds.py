@@ -34,7 +34,8 @@ MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 # One path per endpoint class (existence does not matter: the gate answers first).
 UNITS = "/v1/units"
-UPLOAD = f"/v1/volumes/{uuid.uuid4()}/materials"
+# A fixed id: test ids must be the same in every process that collects them (pytest -n).
+UPLOAD = f"/v1/volumes/{uuid.UUID(int=1)}/materials"
 VERIFY = "/v1/verify"
 IMPORT = "/v1/transfers/T-NOT-THERE/import"
 ROUTES = [(UNITS, JSON), (UPLOAD, MULTIPART), (VERIFY, JSON), (VERIFY, MULTIPART), (IMPORT, TAR)]
