@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -158,27 +159,38 @@ def test_audit_with_the_service_stopped_reads_the_embedded_chain(tmp_path: Path,
     assert good["id"] not in r.out.split('"problems"')[1]
 
 
-def test_an_entry_that_no_longer_parses_is_a_finding_and_the_audit_goes_on(
-    service: Service, cli: Any, tmp_path: Path
-) -> None:
-    vol, (garbled, intact) = _ingest(service, tmp_path, 2)
+def _change_leaf(service: Service, material_id: str, change: Callable[[Any, int], None]) -> int:
+    """``change(session, leaf_index)`` on the material's log entry, behind the service."""
     engine = make_engine(settings_for(service.home).database_url_resolved)
     try:
         with write_sessionmaker(engine)() as s:
             leaf_index = s.scalar(
-                select(Material.leaf_index).where(Material.id == uuid.UUID(garbled["id"]))
+                select(Material.leaf_index).where(Material.id == uuid.UUID(material_id))
             )
-            leaf = s.get(LogLeaf, leaf_index)
-            assert leaf is not None
-            leaf.entry = b"{" + leaf.entry[1:-1] + b"!"  # no longer canonical JSON
+            assert leaf_index is not None
+            change(s, leaf_index)
             s.commit()
     finally:
         engine.dispose()
-    out = tmp_path / "report"
-    r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
-            "--rpc", service.rpc_url)  # fmt: skip
-    assert r.code == 1, r.err
-    doc = json.loads(r.out)
+    return leaf_index
+
+
+def _garble(s: Any, leaf_index: int) -> None:
+    leaf = s.get(LogLeaf, leaf_index)
+    assert leaf is not None
+    leaf.entry = b"{" + leaf.entry[1:-1] + b"!"  # no longer canonical JSON
+
+
+def _delete(s: Any, leaf_index: int) -> None:
+    s.execute(delete(LogLeaf).where(LogLeaf.idx == leaf_index))
+
+
+def test_an_entry_that_no_longer_parses_is_a_finding_and_the_audit_goes_on(
+    service: Service, cli: Any, tmp_path: Path
+) -> None:
+    vol, (garbled, intact) = _ingest(service, tmp_path, 2)
+    _change_leaf(service, garbled["id"], _garble)
+    doc = _audit_volume_json(service, cli, tmp_path / "report", vol)
     found = {(p["property"], p["check"], p["subject"].split("（")[0]) for p in doc["problems"]}
     assert ("真实性", "format", garbled["id"]) in found
     # The other material was still checked, and passed.
@@ -190,21 +202,8 @@ def test_a_deleted_log_entry_is_a_finding_and_the_audit_goes_on(
     service: Service, cli: Any, tmp_path: Path
 ) -> None:
     vol, (deleted, intact) = _ingest(service, tmp_path, 2)
-    engine = make_engine(settings_for(service.home).database_url_resolved)
-    try:
-        with write_sessionmaker(engine)() as s:
-            leaf_index = s.scalar(
-                select(Material.leaf_index).where(Material.id == uuid.UUID(deleted["id"]))
-            )
-            s.execute(delete(LogLeaf).where(LogLeaf.idx == leaf_index))
-            s.commit()
-    finally:
-        engine.dispose()
-    out = tmp_path / "report"
-    r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
-            "--rpc", service.rpc_url)  # fmt: skip
-    assert r.code == 1, r.err
-    doc = json.loads(r.out)
+    leaf_index = _change_leaf(service, deleted["id"], _delete)
+    doc = _audit_volume_json(service, cli, tmp_path / "report", vol)
     found = [p for p in doc["problems"] if p["subject"].startswith(deleted["id"])]
     assert [(p["property"], p["check"]) for p in found] == [("真实性", "log-missing")]
     assert f"第 {leaf_index} 号条目" in found[0]["detail"]
@@ -221,11 +220,16 @@ def _index_row(s: Any, vol: str) -> LogSubject:
     return row
 
 
-def _audit_volume(service: Service, cli: Any, out: Path, vol: str) -> set[tuple[str, str, str]]:
+def _audit_volume_json(service: Service, cli: Any, out: Path, vol: str) -> dict[str, Any]:
     r = cli("audit", "--home", service.home, "--volume", vol, "--out", out, "--json",
             "--rpc", service.rpc_url)  # fmt: skip
-    doc = json.loads(r.out)
+    doc: dict[str, Any] = json.loads(r.out)
     assert r.code == (1 if doc["problems"] else 0), r.err
+    return doc
+
+
+def _audit_volume(service: Service, cli: Any, out: Path, vol: str) -> set[tuple[str, str, str]]:
+    doc = _audit_volume_json(service, cli, out, vol)
     return {(p["property"], p["check"], p["subject"].split("（")[0]) for p in doc["problems"]}
 
 
