@@ -52,7 +52,8 @@ def sizes_of(dsn: str) -> dict[str, Any]:
             return row[0]
 
         out: dict[str, Any] = {
-            name: one("SELECT pg_relation_size(%s::regclass)", ix) for name, ix in INDEXES.items()
+            name: one("SELECT coalesce(pg_relation_size(to_regclass(%s)), 0)", ix)
+            for name, ix in INDEXES.items()
         }
         out["materials"] = one("SELECT count(*) FROM materials")
         out["db_bytes"] = one("SELECT pg_database_size(current_database())")

@@ -267,7 +267,8 @@ class MaterialKey(Base):
     __table_args__ = (UniqueConstraint("material_id", "unit_id", "key_fingerprint"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"), index=True)
+    # Looked up by the unique index, which starts with material_id (0012).
+    material_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("materials.id"))
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("units.id"))
     key_fingerprint: Mapped[str] = mapped_column(Digest)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)

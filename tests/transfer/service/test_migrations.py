@@ -226,7 +226,7 @@ def test_digests_become_32_bytes_and_come_back_as_hex(empty_url: str) -> None:
         before = _raw(engine, "SELECT id, sm3 FROM materials ORDER BY seq_no")
 
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0011_digest_bytes"
+        assert current_revision(engine) == head_revision() == "0012_material_keys_index"
         assert schema_diff(engine) == []
         stored = _raw(engine, "SELECT sm3 FROM materials ORDER BY seq_no")
         assert [bytes(s) for (s,) in stored] == [bytes.fromhex(d) for d in written.values()]
@@ -290,3 +290,31 @@ def test_a_sqlite_migration_leaving_a_dangling_foreign_key_is_rolled_back(
         assert written
     finally:
         engine.dispose()
+
+
+def test_a_materials_keys_are_found_through_the_unique_index_once_its_twin_is_dropped(
+    empty_url: str,
+) -> None:
+    # 0012 drops ix_material_keys_material_id: the unique (material_id, unit_id,
+    # key_fingerprint) index starts with the same column and serves the same lookups.
+    upgrade(empty_url)
+    engine = make_engine(empty_url)
+    query = f"SELECT wrapped FROM material_keys WHERE material_id = '{uuid.uuid4().hex}'"
+    try:
+        assert "ix_material_keys_material_id" not in _index_names(engine)
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: force the choice
+                plan = " ".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {query}"))
+                assert "uq_material_keys_material_id_unit_id_key_fingerprint" in plan
+            else:
+                plan = " ".join(r[-1] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
+                assert "USING INDEX" in plan and "material_id=?" in plan
+        downgrade(engine, "0011_digest_bytes")
+        assert "ix_material_keys_material_id" in _index_names(engine)
+    finally:
+        engine.dispose()
+
+
+def _index_names(engine: sa.Engine) -> set[str]:
+    return {str(ix["name"]) for ix in inspect(engine).get_indexes("material_keys")}
