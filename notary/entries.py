@@ -287,11 +287,11 @@ def _text(v: Any) -> bool:
 
 
 def _hex64(v: Any) -> bool:
-    return isinstance(v, str) and _HEX64.match(v) is not None
+    return isinstance(v, str) and _HEX64.fullmatch(v) is not None
 
 
 def _tx(v: Any) -> bool:
-    return isinstance(v, str) and _TX.match(v) is not None
+    return isinstance(v, str) and _TX.fullmatch(v) is not None
 
 
 def _tx_list(v: Any) -> bool:

@@ -153,7 +153,7 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
         proof.append(bytes.fromhex(h))
     checkpoint = parse_signed_checkpoint(_require(doc, "checkpoint", dict))
     key_hex = _require(doc, "log_public_key", str)
-    if not _HEX_KEY.match(key_hex):
+    if not _HEX_KEY.fullmatch(key_hex):
         raise FormatError("log_public_key must be 128 lowercase hex digits (x ‖ y)")
     try:
         key = SM2PublicKey.from_hex(key_hex)

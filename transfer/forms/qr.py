@@ -75,14 +75,14 @@ class CheckRef:
 
 
 def _validate(ref: CheckRef) -> None:
-    if not _ID.match(ref.id):
+    if not _ID.fullmatch(ref.id):
         raise RefError("编号（id）格式不正确")
     if ref.chain_id is not None and not 0 < ref.chain_id < 2**63:
         raise RefError("链 ID（c）格式不正确")
     for name, value in (("root", ref.root), ("h", ref.act), ("sm3", ref.sm3)):
-        if value is not None and not _HEX64.match(value):
+        if value is not None and not _HEX64.fullmatch(value):
             raise RefError(f"{name} 须为 64 位小写十六进制")
-    if len(ref.tx) > MAX_TX or any(not _TX.match(t) for t in ref.tx):
+    if len(ref.tx) > MAX_TX or any(not _TX.fullmatch(t) for t in ref.tx):
         raise RefError("交易哈希（tx）须为 0x 加 64 位小写十六进制，以逗号分隔")
     if ref.leaf is not None and ref.leaf < 0:
         raise RefError("日志位置（n）须为非负整数")
@@ -139,7 +139,7 @@ def _int(seen: dict[str, str], key: str) -> int | None:
     value = seen.get(key)
     if value is None:
         return None
-    if not _DECIMAL.match(value):
+    if not _DECIMAL.fullmatch(value):
         raise RefError(f"{key} 须为十进制整数")
     return int(value)
 

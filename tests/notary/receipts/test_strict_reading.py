@@ -134,6 +134,10 @@ def _entry_variants() -> list[tuple[str, dict[str, Any]]]:
         ("size below zero", {**reg, "size": -1}),
         ("unknown category", {**reg, "category": "11"}),
         ("uppercase hex", {**reg, "sm3": reg["sm3"].upper()}),
+        # A regular expression's $ also matches before a final newline; JSON Schema's does not.
+        ("hex and a final newline", {**reg, "sm3": reg["sm3"] + "\n"}),
+        ("volume and a final newline", {**volume_event, "volume": VOLUME + "\n"}),
+        ("tx and a final newline", {**step, "tx": ["0x" + "cd" * 32 + "\n"]}),
         ("unknown volume event", {**volume_event, "event": "lost"}),
         ("unknown transfer step", {**step, "event": "transfer.teleport"}),
         ("unknown transfer state", {**step, "state": "lost"}),
@@ -151,6 +155,11 @@ def _entry_variants() -> list[tuple[str, dict[str, Any]]]:
 @pytest.mark.parametrize(("name", "entry"), _entry_variants())
 def test_an_entry_of_no_v1_shape_is_a_format_error(name: str, entry: dict[str, Any]) -> None:
     _format_error({**RECEIPTS[0], "entry": entry})
+
+
+def test_a_log_key_with_a_final_newline_is_a_format_error() -> None:
+    doc = {**RECEIPTS[0], "log_public_key": RECEIPTS[0]["log_public_key"] + "\n"}
+    assert "log_public_key" in str(_format_error(doc))
 
 
 def test_v1_entry_bytes_are_unchanged() -> None:

@@ -75,6 +75,11 @@ def test_a_reference_round_trips_through_its_url() -> None:
         (f"v=1&t=material&id=x&root={ROOT}", "不含 root"),
         (f"v=1&t=transfer&id=x&h={ROOT}", "不含 h"),
         ("v=1&t=material&id=x&n=1e3", "十进制"),
+        # A regular expression's $ also matches before a final newline (%0A in a URL).
+        ("v=1&t=transfer&id=x%0A", "编号"),
+        (f"v=1&t=transfer&id=x&root={ROOT}%0A", "root"),
+        (f"v=1&t=transfer&id=x&tx={TX}%0A", "交易哈希"),
+        ("v=1&t=material&id=x&n=1%0A", "十进制"),
         ("v=1.0&t=material&id=x", "版本"),
     ],
 )
