@@ -343,15 +343,8 @@ class DurablePyEVMBackend(PyEVMBackend):
             {**transaction, "gas": 21000}, block_number
         )
         spoofed = _spoof(unsigned, from_=transaction["from"])
-        if block_number in ("latest", "safe", "finalized"):
-            header = self.chain.get_canonical_head()
-        elif block_number == "earliest":
-            header = self.chain.get_canonical_block_header_by_number(BlockNumber(0))
-        elif block_number == "pending":
-            raise NotImplementedError('"pending" block identifier is unsupported in eth-tester')
-        else:
-            header = self.chain.get_canonical_block_header_by_number(block_number)
-        with self.chain.get_vm(header).in_costless_state() as state:
+        vm = _get_vm_for_block_number(self.chain, block_number)  # as ``call`` resolves it
+        with vm.in_costless_state() as state:
             full = _run(state, _spoof(spoofed, gas=state.gas_limit, gas_price=0))
             if full.is_error:
                 raise full.error  # as the search does: it fails at the gas limit too
