@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from notary.canonical import CanonicalJSONError, canonical_json
-from notary.crypto import SignatureError, Signer, SM2PublicKey, sm3
+from notary.crypto import SignatureError, Signer, SM2PublicKey, is_hex_digest, sm3
 from notary.errors import CheckpointSignatureError, FormatError, UntrustedKey
 
 FORMAT = "archive-notary/checkpoint/v1"
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def log_id_for(origin: str) -> bytes:
@@ -102,7 +100,7 @@ def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
 
 def _hex32(obj: dict[str, Any], name: str) -> bytes:
     value = _field(obj, name, str)
-    if not _HEX32.fullmatch(value):
+    if not is_hex_digest(value):
         raise FormatError(f"checkpoint field {name!r} must be 64 lowercase hex digits")
     return bytes.fromhex(value)
 

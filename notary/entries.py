@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from notary.canonical import CanonicalJSONError, canonical_json, parse_json
-from notary.crypto import hmac_sm3
+from notary.crypto import hmac_sm3, is_hex_digest
 from notary.errors import EntryMismatch, FormatError
 
 MATERIAL_REGISTERED = "material.registered"
@@ -33,7 +33,6 @@ CATEGORIES = (
     "1", "2", "3", "4-1", "4-2", "4-3", "4-4", "5", "6", "7", "8",
     "9-1", "9-2", "9-3", "9-4", "10",
 )  # fmt: skip
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def blind_id(secret: bytes, identifier: str) -> str:
@@ -58,7 +57,7 @@ def material_registered(
 ) -> dict[str, Any]:
     if category not in CATEGORIES:
         raise FormatError(f"unknown material category {category!r}")
-    if not _HEX64.fullmatch(sm3_hex):
+    if not is_hex_digest(sm3_hex):
         raise FormatError("sm3 must be 64 lowercase hex digits")
     entry: dict[str, Any] = {
         "type": MATERIAL_REGISTERED,
@@ -287,7 +286,7 @@ def _text(v: Any) -> bool:
 
 
 def _hex64(v: Any) -> bool:
-    return isinstance(v, str) and _HEX64.fullmatch(v) is not None
+    return is_hex_digest(v)
 
 
 def _tx(v: Any) -> bool:

@@ -24,13 +24,12 @@ from typing import Any
 
 from notary.canonical import CanonicalJSONError, parse_json
 from notary.checkpoint import SignedCheckpoint, parse_signed_checkpoint
-from notary.crypto import KeyFormatError, SM2PublicKey, sm3
+from notary.crypto import KeyFormatError, SM2PublicKey, is_hex_digest, sm3
 from notary.entries import check_entry, encode_entry
 from notary.errors import EntryMismatch, FormatError, InclusionError, ProofError, UntrustedKey
 from notary.log.merkle import leaf_hash, verify_inclusion
 
 FORMAT = "archive-notary/evidence-receipt/v1"
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_INT = 2**53 - 1  # I-JSON (RFC 7493): integers every JSON reader holds exactly
 _HEX_KEY = re.compile(r"^[0-9a-f]{128}$")
 _HEX_TX = re.compile(r"^0x[0-9a-f]{64}$")
@@ -148,7 +147,7 @@ def parse_receipt(doc: bytes | str | dict[str, Any], *, pending: bool = False) -
         raise FormatError("inclusion proof is longer than any tree of 2^64 leaves needs")
     proof = []
     for h in proof_hex:
-        if not isinstance(h, str) or not _HEX32.fullmatch(h):
+        if not is_hex_digest(h):
             raise FormatError("inclusion proof items must be 64 lowercase hex digits")
         proof.append(bytes.fromhex(h))
     checkpoint = parse_signed_checkpoint(_require(doc, "checkpoint", dict))

@@ -2,7 +2,7 @@
 
 from notary.crypto.errors import CryptoError, DecryptionError, KeyFormatError, SignatureError
 from notary.crypto.sm2 import Decrypter, Signer, SM2PrivateKey, SM2PublicKey
-from notary.crypto.sm3 import SM3, hmac_sm3, sm3, sm3_file, sm3_stream
+from notary.crypto.sm3 import SM3, hmac_sm3, is_hex_digest, sm3, sm3_file, sm3_stream
 
 __all__ = [
     "SM3",
@@ -15,6 +15,7 @@ __all__ = [
     "SignatureError",
     "Signer",
     "hmac_sm3",
+    "is_hex_digest",
     "sm3",
     "sm3_file",
     "sm3_stream",

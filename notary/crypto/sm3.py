@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeGuard
 
 DIGEST_SIZE = 32
 CHUNK_SIZE = 1 << 20
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class _Hash(Protocol):
@@ -71,6 +73,15 @@ class SM3:
 
     def hexdigest(self) -> str:
         return self.digest().hex()
+
+
+def is_hex_digest(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a digest as every format of the project writes one: 64
+    lower-case hex digits and nothing else (no prefix, no upper case, no final newline).
+
+    One check for every strict reader, so that an entry, a receipt, a checkpoint, an
+    act and a printed form cannot disagree on what a digest looks like."""
+    return isinstance(value, str) and _HEX_DIGEST.fullmatch(value) is not None
 
 
 def sm3(data: bytes | memoryview) -> bytes:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, Enum, LargeBinary
 from sqlalchemy.types import TypeDecorator
 
+from notary.crypto import is_hex_digest
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -46,9 +48,6 @@ class DigestError(ValueError):
     """A value for a :class:`Digest` column that is not 64 lower-case hex digits."""
 
 
-_HEX = frozenset("0123456789abcdef")
-
-
 class Digest(TypeDecorator[str]):
     """An SM3 digest: 32 bytes in the database, 64 lower-case hex digits in the application.
 
@@ -66,7 +65,7 @@ class Digest(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
         if value is None:
             return None
-        if not isinstance(value, str) or len(value) != 64 or not _HEX.issuperset(value):
+        if not is_hex_digest(value):
             raise DigestError(f"an SM3 digest is 64 lower-case hex digits, got {_describe(value)}")
         return bytes.fromhex(value)
 

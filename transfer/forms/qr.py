@@ -18,9 +18,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import segno
 
+from notary.crypto import is_hex_digest
+
 VERSION = "1"
 CHECK_PAGE = "/console/check.html"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TX = re.compile(r"^0x[0-9a-f]{64}$")
 _DECIMAL = re.compile(r"^[0-9]{1,19}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -80,7 +81,7 @@ def _validate(ref: CheckRef) -> None:
     if ref.chain_id is not None and not 0 < ref.chain_id < 2**63:
         raise RefError("链 ID（c）格式不正确")
     for name, value in (("root", ref.root), ("h", ref.act), ("sm3", ref.sm3)):
-        if value is not None and not _HEX64.fullmatch(value):
+        if value is not None and not is_hex_digest(value):
             raise RefError(f"{name} 须为 64 位小写十六进制")
     if len(ref.tx) > MAX_TX or any(not _TX.fullmatch(t) for t in ref.tx):
         raise RefError("交易哈希（tx）须为 0x 加 64 位小写十六进制，以逗号分隔")

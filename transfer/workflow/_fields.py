@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NoReturn
 
+from notary.crypto import is_hex_digest
 from transfer.workflow.times import TimeFormatError, parse_utc
 
 ErrorFactory = Callable[[str], Exception]
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Identifiers name files in the bag (data/materials/<id>.sm4), so they are restricted
 # to characters that are safe on every file system and in a tar header.
 IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -66,7 +66,7 @@ def ident(value: Mapping[str, Any], name: str, error: ErrorFactory) -> str:
 
 def hex64(value: Mapping[str, Any], name: str, error: ErrorFactory) -> str:
     v = value.get(name)
-    if not isinstance(v, str) or not HEX64.fullmatch(v):
+    if not is_hex_digest(v):
         fail(error, f"{name} must be 64 lowercase hex digits")
     return v
 

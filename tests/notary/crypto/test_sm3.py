@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from notary.crypto import sm3, sm3_file, sm3_stream
+from notary.crypto import is_hex_digest, sm3, sm3_file, sm3_stream
 from notary.crypto.sm3 import SM3
 
 
@@ -46,3 +46,22 @@ def test_independent_pure_python_sm3_agrees() -> None:
 
     msg = "档案".encode() * 100
     assert gm_sm3.sm3_hash(func.bytes_to_list(msg)) == sm3(msg).hex()
+
+
+def test_a_digest_is_written_as_64_lower_case_hex_digits_and_nothing_else() -> None:
+    digest = sm3(b"abc").hex()
+    assert is_hex_digest(digest)
+    for near in (
+        digest.upper(),
+        digest + "\n",
+        "\n" + digest,
+        " " + digest,
+        "0x" + digest,
+        digest[:-1],
+        digest + "0",
+        digest[:-1] + "g",
+        digest.encode(),
+        None,
+        int(digest, 16),
+    ):
+        assert not is_hex_digest(near), near
