@@ -19,6 +19,7 @@ from tests._support.served import Service, new_volume, write_materials
 from tests.clients.test_cli_forms import pdf_text
 from transfer.db.models import Material, ReadLogEntry, Unit, Volume
 from transfer.db.session import make_engine, read_sessionmaker
+from transfer.services.audit_scope import AUDIT_COLUMNS, material_columns
 from transfer.services.setup import settings_for
 
 PROPS = ("真实性", "完整性", "可用性", "安全性")
@@ -74,6 +75,10 @@ def _db(service: Service, vol: str) -> tuple[list[Material], str, int]:
             return materials, unit.code, reads
     finally:
         engine.dispose()
+
+
+def test_the_audit_selects_its_columns_in_the_order_it_reads_them() -> None:
+    assert tuple(material_columns().selected_columns.keys()) == AUDIT_COLUMNS
 
 
 def test_every_material_custody_event_and_read_is_listed(

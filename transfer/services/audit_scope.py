@@ -90,9 +90,28 @@ class MaterialRows:
         yield from result
 
 
+#: The order of ``material_columns``: ``audit_items`` reads rows by position (a Row's
+#: attribute lookup per column was a visible share of the time per material).
+AUDIT_COLUMNS = (
+    "id",
+    "sm3",
+    "cid",
+    "category",
+    "seq_no",
+    "pages",
+    "title",
+    "size",
+    "media_type",
+    "leaf_index",
+    "unit_id",
+    "unit_code",
+)
+_ID, _LEAF = AUDIT_COLUMNS.index("id"), AUDIT_COLUMNS.index("leaf_index")
+
+
 def material_columns() -> Any:
     """``SELECT`` of what the audit needs of a material, its volume's custodian unit
-    included (the columns ``audit_items`` reads)."""
+    included, in the order of ``AUDIT_COLUMNS``."""
     from sqlalchemy import select
 
     from transfer.db.models import Material, Unit, Volume
@@ -213,11 +232,9 @@ def audit_items(
     # The whole log (one snapshot): the anchored checkpoints read and parsed once.
     checkpoints = None if tree is None else AnchoredCheckpoints(s)
     for batch in _batches(rows, batch_size):
-        # Rows unpacked as tuples (material_columns' order): a Row's attribute lookup
-        # per column was a visible share of the time per material.
-        leaves = [row[9] for row in batch if row[9] is not None]
+        leaves = [row[_LEAF] for row in batch if row[_LEAF] is not None]
         receipts = stored_receipts(s, leaves, src.log_key, proven=proven, checkpoints=checkpoints)
-        keys = active_keys_of(s, [row[0] for row in batch])
+        keys = active_keys_of(s, [row[_ID] for row in batch])
         for m_id, sm3, cid, category, seq_no, pages, title, size, media, leaf, unit, code in batch:
             receipt = None if leaf is None else receipts[leaf]
             mid = str(m_id)
