@@ -100,14 +100,16 @@ def db(clean_engine: Engine) -> Iterator[Session]:
         yield session
 
 
-@dataclass
+@dataclass(frozen=True)
 class Actor:
-    """One API key of one unit."""
+    """One API key: its role and the unit it belongs to (by code; by id and name where
+    the test knows them)."""
 
-    unit_id: str
     unit_code: str
     role: Role
     key: str
+    unit_id: str = ""
+    unit_name: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -128,7 +130,7 @@ class Cast:
 
 def _actor(session: Session, unit: Unit, role: Role) -> Actor:
     _, text = issue_api_key(session, unit, role)
-    return Actor(str(unit.id), unit.code, role, text)
+    return Actor(unit.code, role, text, unit_id=str(unit.id))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The console tests' helpers: who uses the server (:class:`Person`), the running
+"""The console tests' helpers: who uses the server (:class:`Actor`), the running
 server (:class:`Server`), the browser's paths and flags, registering a material.
 The fixtures that build them are in conftest.py."""
 
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests._support.api import Actor
 from transfer.db.models import UnitKind
 from transfer.roles import Role
 from transfer.security import issue_api_key
@@ -47,37 +48,23 @@ CHROMIUM_FLAGS = (
 )
 
 
-@dataclass(frozen=True)
-class Person:
-    """One API key: who holds it and the unit it belongs to."""
-
-    unit_code: str
-    unit_name: str
-    role: Role
-    key: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
-
-
 @dataclass
 class Server:
     base_url: str
     app: Any
     home: Path
-    sender: Person  # operator of the sending unit (an archive centre)
-    receiver: Person  # operator of the receiving unit
-    auditor: Person  # the deployment's security auditor (audit role)
+    sender: Actor  # operator of the sending unit (an archive centre)
+    receiver: Actor  # operator of the receiving unit
+    auditor: Actor  # the deployment's security auditor (audit role)
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def client(self, who: Person) -> httpx.Client:
+    def client(self, who: Actor) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=who.headers, timeout=30)
 
 
-def operator(app: Any, code: str, name: str, kind: UnitKind, handler: str) -> Person:
+def operator(app: Any, code: str, name: str, kind: UnitKind, handler: str) -> Actor:
     """A hosted unit (envelope key in the deployment) and an operator key for it, issued
     to a named handler (经办人)."""
     state = app.state.notary
@@ -86,7 +73,7 @@ def operator(app: Any, code: str, name: str, kind: UnitKind, handler: str) -> Pe
         unit = add_unit(s, code, name, kind, public_key.raw.hex())
         _, key = issue_api_key(s, unit, Role.OPERATOR, handler)
         s.commit()
-    return Person(code, name, Role.OPERATOR, key)
+    return Actor(code, Role.OPERATOR, key, unit_name=name)
 
 
 def browser_available() -> None:
@@ -122,7 +109,7 @@ class Registered:
 
 
 def register_material(
-    server: Server, who: Person, content: bytes, path: Path, cadre: str
+    server: Server, who: Actor, content: bytes, path: Path, cadre: str
 ) -> Registered:
     """Register a volume and one material over the API; wait until it is anchored."""
     path.write_bytes(content)

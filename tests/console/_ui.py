@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.console._server import ARTIFACTS, Person, Server
+from tests._support.api import Actor
+from tests.console._server import ARTIFACTS, Server
 
 T = TypeVar("T")
 WAIT_S = 20.0
@@ -68,7 +69,19 @@ def wait_status(driver: Any, contains: str, timeout: float = WAIT_S) -> str:
         ) from None
 
 
-def sign_in(driver: Any, server: Server, who: Person, next_page: str = "") -> None:
+def wait_verdict(driver: Any, timeout: float = WAIT_S) -> str:
+    """Wait for the check page's verdict; on timeout, say what the page said instead."""
+    try:
+        return str(wait_for(lambda: css(driver, "#verdict").text, "the verdict", timeout))
+    except AssertionError:
+        console = [e["message"] for e in driver.get_log("browser")]
+        raise AssertionError(
+            f"no verdict on {driver.current_url}; the page says {status_text(driver)!r};"
+            f" its console: {console}"
+        ) from None
+
+
+def sign_in(driver: Any, server: Server, who: Actor, next_page: str = "") -> None:
     """Sign in through the form (as a person would) and wait for the next page."""
     path = "/console/" + (f"?next={next_page}" if next_page else "")
     driver.get(server.url("/console/?signed-out=1"))  # stays on the sign-in page

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
+from tests._support.api import Actor
 from tests._support.served import serving_app
 from tests.console._server import (
     ARTIFACTS,
     CHROMEDRIVER,
     CHROMIUM,
     CHROMIUM_FLAGS,
-    Person,
     Registered,
     Server,
     browser_available,
@@ -61,7 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             home=home,
             sender=operator(app, "SENDER", "甲市干部档案中心", UnitKind.ARCHIVE_CENTRE, "张三"),
             receiver=operator(app, "RECEIVER", "乙区委组织部", UnitKind.UNIT, "李四"),
-            auditor=Person("CENTRE", "市干部档案中心", Role.AUDIT, audit_key),
+            auditor=Actor("CENTRE", Role.AUDIT, audit_key, unit_name="市干部档案中心"),
         )
 
 

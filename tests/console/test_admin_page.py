@@ -12,7 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.console._server import Person, Server
+from tests._support.api import Actor
+from tests.console._server import Server
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
 from transfer.db.models import Unit
@@ -23,7 +24,7 @@ SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
 
 
 @pytest.fixture(scope="module")
-def admins(server: Server) -> dict[Role, Person]:
+def admins(server: Server) -> dict[Role, Actor]:
     """A system and a security administrator of the centre (server-console keys)."""
     state = server.app.state.notary
     people = {Role.AUDIT: server.auditor}
@@ -32,7 +33,7 @@ def admins(server: Server) -> dict[Role, Person]:
         assert centre is not None
         for role in (Role.ADMIN, Role.SECURITY):
             _, key = issue_api_key(s, centre, role, f"console test {role}")
-            people[role] = Person("CENTRE", centre.name, role, key)
+            people[role] = Actor("CENTRE", role, key, unit_name=centre.name)
         s.commit()
     return people
 
@@ -47,7 +48,7 @@ def sized(request: pytest.FixtureRequest, page: Any) -> Iterator[tuple[Any, str]
         page.set_window_size(before["width"], before["height"])
 
 
-def _land(page: Any, server: Server, who: Person) -> None:
+def _land(page: Any, server: Server, who: Actor) -> None:
     sign_in(page, server, who)
     wait_for(lambda: page.current_url.endswith("/console/admin.html"), f"{who.role}'s page")
     visible(page, "#units-table")
@@ -55,7 +56,7 @@ def _land(page: Any, server: Server, who: Person) -> None:
 
 
 def test_each_administrator_lands_on_a_page_of_their_own(
-    sized: tuple[Any, str], server: Server, admins: dict[Role, Person]
+    sized: tuple[Any, str], server: Server, admins: dict[Role, Actor]
 ) -> None:
     page, size = sized
     for role, title, sections in (
@@ -73,7 +74,7 @@ def test_each_administrator_lands_on_a_page_of_their_own(
 
 
 def test_a_key_issued_by_the_administrator_works_once_security_approves_it(
-    page: Any, server: Server, admins: dict[Role, Person]
+    page: Any, server: Server, admins: dict[Role, Actor]
 ) -> None:
     # 系统管理员 issues an operator key for the receiving unit, named for its handler.
     _land(page, server, admins[Role.ADMIN])
@@ -119,7 +120,7 @@ def test_a_key_issued_by_the_administrator_works_once_security_approves_it(
 
 
 def test_the_auditor_reaches_the_verify_page_from_the_navigation(
-    page: Any, server: Server, admins: dict[Role, Person]
+    page: Any, server: Server, admins: dict[Role, Actor]
 ) -> None:
     _land(page, server, admins[Role.AUDIT])
     next(a for a in css_all(page, "nav a") if a.text == "核验").click()
@@ -130,7 +131,7 @@ def test_the_auditor_reaches_the_verify_page_from_the_navigation(
 
 
 def test_the_administrator_registers_a_unit(
-    page: Any, server: Server, admins: dict[Role, Person]
+    page: Any, server: Server, admins: dict[Role, Actor]
 ) -> None:
     import uuid
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.console._server import Person, Server, register_material
+from tests._support.api import Actor
+from tests.console._server import Server, register_material
 from tests.console._ui import (
     active,
     css,
@@ -100,7 +101,7 @@ def test_handlers_are_named_on_the_acts_and_the_receipt_is_confirmed(
     assert "接收单位经办人" in facts and "李四" in facts, facts
 
 
-def _unnamed_key(server: Server, unit_code: str) -> Person:
+def _unnamed_key(server: Server, unit_code: str) -> Actor:
     """An operator key issued before keys had names: it keeps working, as 未登记."""
     state = server.app.state.notary
     with state.write_sessions() as s:
@@ -108,7 +109,7 @@ def _unnamed_key(server: Server, unit_code: str) -> Person:
         _, key = issue_api_key(s, unit, Role.OPERATOR, None)
         s.commit()
     sender = server.sender
-    return Person(sender.unit_code, sender.unit_name, Role.OPERATOR, key)
+    return Actor(sender.unit_code, Role.OPERATOR, key, unit_name=sender.unit_name)
 
 
 def test_a_key_without_a_name_still_works_and_shows_unregistered(

@@ -14,7 +14,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.console._server import Registered, Server, new_cadre, register_material
-from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
+from tests.console._ui import (
+    css,
+    css_all,
+    screenshot,
+    sign_in,
+    visible,
+    wait_for,
+    wait_status,
+    wait_verdict,
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +127,7 @@ def test_transfer_page_prints_its_forms_and_the_qr_opens_the_check(
     assert url.startswith(server.url("/console/check.html#v=1&t=transfer&"))
     page.execute_script("sessionStorage.clear()")
     page.get(url)
-    verdict = wait_for(lambda: css(page, "#verdict").text, "the verdict")
+    verdict = wait_verdict(page)
     assert "与链上记录一致" in verdict
     assert "核验通过" in css(page, "#summary").text
     assert t["package_root"] in css(page, "#claimed").text
@@ -126,7 +135,7 @@ def test_transfer_page_prints_its_forms_and_the_qr_opens_the_check(
 
     page.get("about:blank")
     page.get(re.sub(r"root=[0-9a-f]+", "root=" + "ab" * 32, url))
-    verdict = wait_for(lambda: css(page, "#verdict").text, "the verdict")
+    verdict = wait_verdict(page)
     assert "与链上记录不符" in verdict
     assert "转递包根" in css(page, "#summary").text
     bad = css(page, '#checks li[data-ok="false"]')

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from tests._support.api import Actor
 from tests._support.notary_api import png
-from tests.console._server import Person, Server, new_cadre
+from tests.console._server import Server, new_cadre
 from tests.console._ui import css, css_all, screenshot, sign_in, visible, wait_for, wait_status
 from tests.console._words import english_words, no_sideways_scroll
 from transfer.db.models import Unit
@@ -37,7 +38,7 @@ def sized(request: pytest.FixtureRequest, page: Any) -> Iterator[tuple[Any, str]
 
 
 @pytest.fixture(scope="module")
-def reader(server: Server) -> Person:
+def reader(server: Server) -> Actor:
     """A 查阅人 of the receiving unit (乙区委组织部)."""
     from sqlalchemy import select
 
@@ -46,7 +47,7 @@ def reader(server: Server) -> Person:
         unit = s.scalars(select(Unit).where(Unit.code == server.receiver.unit_code)).one()
         _, key = issue_api_key(s, unit, Role.READER, "console test reader")
         s.commit()
-    return Person(server.receiver.unit_code, server.receiver.unit_name, Role.READER, key)
+    return Actor(server.receiver.unit_code, Role.READER, key, unit_name=server.receiver.unit_name)
 
 
 def _two_page_pdf() -> bytes:
@@ -109,7 +110,7 @@ def _image_shown(page: Any) -> bool:
 
 
 def test_reader_applies_clerk_approves_reader_reads_pages_until_expiry(
-    sized: tuple[Any, str], server: Server, reader: Person
+    sized: tuple[Any, str], server: Server, reader: Actor
 ) -> None:
     page, size = sized
     volume = _volume(server)

@@ -233,4 +233,4 @@ def _reader(db: Session, cast: Cast) -> Actor:
     assert unit is not None
     _, text = issue_api_key(db, unit, Role.READER, "console")
     db.commit()
-    return Actor(str(unit.id), unit.code, Role.READER, text)
+    return Actor(unit.code, Role.READER, text, unit_id=str(unit.id))

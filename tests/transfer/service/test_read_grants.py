@@ -64,7 +64,7 @@ def reader(ncast: Cast, db: Session) -> Actor:
     db.flush()
     _, key = issue_api_key(db, unit, Role.READER, "查阅人")
     db.commit()
-    return Actor(str(unit.id), unit.code, Role.READER, key)
+    return Actor(unit.code, Role.READER, key, unit_id=str(unit.id))
 
 
 @pytest.fixture
