@@ -15,8 +15,8 @@ import httpx
 from sqlalchemy import select
 
 from notary.store import LocalStore
+from tests._support.paper import pdf_text
 from tests._support.served import Service, new_volume, write_materials
-from tests.clients.test_cli_forms import pdf_text
 from transfer.db.models import Material, ReadLogEntry, Unit, Volume
 from transfer.db.session import make_engine, read_sessionmaker
 from transfer.services.audit_scope import AUDIT_COLUMNS, material_columns

@@ -9,9 +9,7 @@ Each PDF is read as a person or a scanner would: its text through poppler's
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests._support.paper import needs_paper_tools, pdf_pages, pdf_text, scan_qr
 from tests._support.served import Service, new_volume, running_service, write_materials
 from transfer.db.models import Transfer
 from transfer.db.session import make_engine, write_sessionmaker
@@ -28,42 +27,11 @@ from transfer.services.setup import settings_for
 
 TX = re.compile(r"0x[0-9a-f]{64}")
 
-# poppler-utils and zbar-tools (Debian), installed by scripts/dev.sh: skipped on a
-# developer machine without them, a failure in CI.
-_MISSING = [t for t in ("pdftotext", "pdftoppm", "pdfinfo", "zbarimg") if not shutil.which(t)]
-if _MISSING and not os.environ.get("CI"):
-    pytestmark = pytest.mark.skip(reason=f"{', '.join(_MISSING)} not installed (scripts/dev.sh)")
+pytestmark = needs_paper_tools
 
 
 def _env(service: Service, unit: str) -> dict[str, str]:
     return {"NOTARY_URL": service.url, "NOTARY_API_KEY": service.keys[unit]}
-
-
-def pdf_text(path: Path) -> str:
-    """The PDF's text as pdftotext extracts it, whitespace collapsed (cells, wraps)."""
-    raw = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True
-    ).stdout.decode("utf-8")
-    return re.sub(r"\s+", "", raw)
-
-
-def pages(path: Path) -> int:
-    info = subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True)
-    return int(re.search(r"Pages:\s+(\d+)", info.stdout)[1])  # type: ignore[index]
-
-
-def scan_qr(path: Path, tmp_path: Path) -> str:
-    """Render page 1 at 150 dpi and decode the QR code on it, as a scanner would."""
-    prefix = tmp_path / f"{path.stem}-page"
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(path), str(prefix)],
-        check=True,
-    )
-    png = next(tmp_path.glob(f"{prefix.name}*.png"))
-    r = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True)
-    codes = [line for line in r.stdout.splitlines() if line]
-    assert len(codes) == 1, (r.returncode, r.stdout, r.stderr)
-    return codes[0]
 
 
 def follow(url: str) -> dict[str, Any]:
@@ -145,7 +113,7 @@ def test_notice_prints_the_transfer_and_its_qr_checks_on_chain(
             env=_env(service, "UNIT-A"))  # fmt: skip
     assert r.code == 0, r.err
     assert "干部人事档案转递通知单已保存" in r.out
-    assert pdf.read_bytes().startswith(b"%PDF-") and pages(pdf) == 1
+    assert pdf.read_bytes().startswith(b"%PDF-") and pdf_pages(pdf) == 1
     text = pdf_text(pdf)
     for expected in (
         "干部人事档案转递通知单",
@@ -169,7 +137,7 @@ def test_notice_prints_the_transfer_and_its_qr_checks_on_chain(
     ]
     assert dispatch_txs and dispatch_txs[0][0] in text
 
-    url = scan_qr(pdf, tmp_path)
+    url = scan_qr(pdf)
     assert url.startswith(service.url + "/console/check.html#v=1&t=transfer&")
     answer = follow(url)
     assert answer["valid"] is True, answer
@@ -216,7 +184,7 @@ def test_a_tampered_record_prints_a_form_the_check_refuses(
         r = cli("transfer", "print", t["transfer_id"], "-o", pdf, env=_env(service, "UNIT-A"))
         assert r.code == 0, r.err
         assert "0" * 64 in pdf_text(pdf)
-        answer = follow(scan_qr(pdf, tmp_path))
+        answer = follow(scan_qr(pdf))
         assert answer["valid"] is False
         assert [m["field"] for m in answer["mismatches"]] == ["root"]
         assert "转递包根" in answer["summary"] and "不符" in answer["summary"]
@@ -260,7 +228,7 @@ def test_list_has_one_row_per_material_in_category_order(
         assert row[3] == f"干部履历表第{seq}份"
         assert row[4] == f"199{seq}-07-01" and row[5] == str(seq + 1)
         assert row[6] == by_seq[seq]["sm3"][:16]
-    assert follow(scan_qr(pdf, tmp_path))["valid"] is True
+    assert follow(scan_qr(pdf))["valid"] is True
 
 
 def test_receipt_prints_the_signed_receipt_and_its_chain_tx(
@@ -291,9 +259,9 @@ def test_receipt_prints_the_signed_receipt_and_its_chain_tx(
         *TX.findall(str(receive_txs)),
     ):
         assert expected in text, expected
-    answer = follow(scan_qr(pdf, tmp_path))
+    answer = follow(scan_qr(pdf))
     assert answer["valid"] is True and answer["kind"] == "receipt", answer
-    answer = follow(tampered(scan_qr(pdf, tmp_path), "h", "cd" * 32))
+    answer = follow(tampered(scan_qr(pdf), "h", "cd" * 32))
     assert answer["valid"] is False and [m["field"] for m in answer["mismatches"]] == ["h"]
     assert "文书摘要" in answer["summary"]
 
@@ -319,7 +287,7 @@ def test_rejection_prints_the_reasons(service: Service, cli: Any, tmp_path: Path
     ):
         assert expected in text, expected
     assert len(TX.findall(text)) >= 1  # the rejectVolume transaction
-    url = scan_qr(pdf, tmp_path)
+    url = scan_qr(pdf)
     assert "&t=rejection&" in url and follow(url)["valid"] is True
     # The same act presented as a receipt: the chain says it was a rejection.
     answer = follow(url.replace("t=rejection", "t=receipt"))
@@ -351,7 +319,7 @@ def test_evidence_certificate_of_a_material(service: Service, cli: Any, tmp_path
         f"{m['size']:,}字节（明文）",
     ):
         assert expected in text, expected
-    url = scan_qr(pdf, tmp_path)
+    url = scan_qr(pdf)
     assert "&t=material&" in url
     answer = follow(url)
     assert answer["valid"] is True, answer
@@ -419,7 +387,7 @@ def test_names_written_on_the_notice_are_printed_and_never_stored(
     assert "现将欧阳明远同志的干部人事档案转去" in text
     assert "转来欧阳明远同志的干部人事档案" in text  # the receipt stub
     assert "经办人司马经办" in text
-    assert follow(scan_qr(pdf, tmp_path))["valid"] is True  # the QR does not carry them
+    assert follow(scan_qr(pdf))["valid"] is True  # the QR does not carry them
     # Neither the database, nor its journal, nor the service's log holds the names.
     db = Path(settings_for(service.home).database_url_resolved.removeprefix("sqlite:///"))
     assert db.is_file()
@@ -444,7 +412,7 @@ def test_a_notice_printed_before_dispatch_says_so(
     assert cli("transfer", "print", t["transfer_id"], "-o", pdf, env=a).code == 0
     text = pdf_text(pdf)
     assert "转递包根尚未打包" in text and "转出交易尚未上链" in text
-    url = scan_qr(pdf, tmp_path)
+    url = scan_qr(pdf)
     assert "root=" not in url and "tx=" not in url
     answer = follow(url)
     assert answer["valid"] is False and answer["mismatches"][0]["field"] == "id"
@@ -473,5 +441,5 @@ def test_the_qr_code_uses_the_public_url_when_one_is_set(
         pdf = tmp_path / "n.pdf"
         r = cli("transfer", "print", t["transfer_id"], "-o", pdf, env=_env(svc, "UNIT-A"))
         assert r.code == 0, r.err
-        url = scan_qr(pdf, tmp_path)
+        url = scan_qr(pdf)
         assert url.startswith("https://archive.example.gov.cn/console/check.html#v=1&")

@@ -6,13 +6,13 @@ form matches the chain."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from tests._support.paper import needs_paper_tools, pdf_text, scan_qr
 from tests.console._server import Registered, Server, new_cadre, register_material
 from tests.console._ui import (
     css,
@@ -24,6 +24,8 @@ from tests.console._ui import (
     wait_status,
     wait_verdict,
 )
+
+pytestmark = needs_paper_tools
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +74,6 @@ def _downloaded(downloads: Path, name: str) -> Path:
     return path
 
 
-def _text(pdf: Path) -> str:
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True)
-    return re.sub(r"\s+", "", out.stdout.decode())
-
-
-def _qr(pdf: Path, tmp: Path) -> str:
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp / "p")],
-        check=True,
-    )
-    png = next(tmp.glob("p*.png"))
-    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True)
-    return out.stdout.strip()
-
-
 def _displayed(page: Any, selector: str) -> bool:
     return any(e.is_displayed() for e in css_all(page, selector))
 
@@ -107,7 +94,7 @@ def test_transfer_page_prints_its_forms_and_the_qr_opens_the_check(
     wait_status(page, "已下载")
     screenshot(page, "transfer-print")
     pdf = _downloaded(downloads, f"{tid}-notice.pdf")
-    text = _text(pdf)
+    text = pdf_text(pdf)
     assert "干部人事档案转递通知单" in text and "组转字〔2026〕31号" in text
     assert t["package_root"] in text
     assert "现将欧阳明远同志" in text and "经办人司马经办" in text
@@ -123,7 +110,7 @@ def test_transfer_page_prints_its_forms_and_the_qr_opens_the_check(
     assert _displayed(page, ".bar")
 
     # The form's QR code opens the check page, signed out.
-    url = _qr(pdf, tmp_path)
+    url = scan_qr(pdf)
     assert url.startswith(server.url("/console/check.html#v=1&t=transfer&"))
     page.execute_script("sessionStorage.clear()")
     page.get(url)
@@ -156,5 +143,5 @@ def test_material_trace_prints_its_evidence_certificate(
     button.click()
     wait_status(page, "存证证明已下载")
     pdf = _downloaded(downloads, f"{reg.material_id}-evidence.pdf")
-    text = _text(pdf)
+    text = pdf_text(pdf)
     assert "电子档案存证证明" in text and reg.receipt["anchor"]["tx_hash"] in text

@@ -4,38 +4,22 @@ each form's QR reference checks on either centre's service (one chain)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
-
 from tests._support.centres import Centre
+from tests._support.paper import needs_paper_tools, pdf_text, scan_qr
 from tests.transfer.between_centres._flow import dispatched, verified
 
-_MISSING = [t for t in ("pdftotext", "pdftoppm", "zbarimg") if not shutil.which(t)]
-pytestmark = pytest.mark.skipif(
-    bool(_MISSING) and not os.environ.get("CI"), reason=f"{_MISSING} not installed"
-)
+pytestmark = needs_paper_tools
 
 
 def _scan(pdf: bytes, tmp: Path, name: str) -> tuple[str, str]:
     """The PDF's text (whitespace removed) and the QR code on its first page."""
     path = tmp / f"{name}.pdf"
     path.write_bytes(pdf)
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True
-    ).stdout.decode()
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(path), str(tmp / name)],
-        check=True,
-    )
-    png = next(tmp.glob(f"{name}*.png"))
-    qr = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True)
-    return re.sub(r"\s+", "", text), qr.stdout.strip()
+    return pdf_text(path), scan_qr(path)
 
 
 def _check(c: Centre, url: str) -> dict[str, object]:

@@ -5,24 +5,18 @@ the page decodes to the reference."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests._support.paper import needs_paper_tools, pdf_text, scan_qr
 from transfer.forms import documents as doc
 from transfer.forms.qr import CheckRef, RefError, RefKind, parse_ref
 
 ROOT = "ab" * 32
 TX = "0x" + "cd" * 32
-_MISSING = [t for t in ("pdftotext", "pdftoppm", "zbarimg") if not shutil.which(t)]
-needs_tools = pytest.mark.skipif(
-    bool(_MISSING) and not os.environ.get("CI"), reason=f"{_MISSING} not installed"
-)
 
 
 def _facts(**kw: object) -> doc.TransferFacts:
@@ -95,7 +89,7 @@ def test_the_same_record_renders_the_same_bytes() -> None:
     assert first != doc.render_notice(_facts(reason="退休"), url)
 
 
-@needs_tools
+@needs_paper_tools
 def test_a_long_catalogue_runs_over_pages_and_the_qr_decodes(tmp_path: Path) -> None:
     rows = [
         doc.CatalogueRow(
@@ -112,14 +106,7 @@ def test_a_long_catalogue_runs_over_pages_and_the_qr_decodes(tmp_path: Path) -> 
     url = CheckRef(RefKind.TRANSFER, "tr-1", chain_id=5, root=ROOT, tx=(TX,)).url("http://x")
     pdf = tmp_path / "list.pdf"
     pdf.write_bytes(doc.render_list(_facts(), rows, url))
-    pages = (
-        subprocess.run(
-            ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True
-        )
-        .stdout.decode()
-        .split("\f")
-    )
-    pages = [re.sub(r"\s+", "", p) for p in pages if p.strip()]
+    pages = [p for p in pdf_text(pdf, by_page=True).split("\f") if p]
     assert len(pages) >= 3
     for i, page in enumerate(pages, 1):
         assert f"第{i}页" in page
@@ -128,8 +115,4 @@ def test_a_long_catalogue_runs_over_pages_and_the_qr_decodes(tmp_path: Path) -> 
     text = "".join(pages)
     assert all(f"材料{i:03d}" in text for i in range(1, 121))
     assert "…" in text  # long titles cut to their cell
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf),
-                    str(tmp_path / "p")], check=True)  # fmt: skip
-    png = next(tmp_path.glob("p*.png"))
-    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True)
-    assert out.stdout.strip() == url
+    assert scan_qr(pdf) == url
