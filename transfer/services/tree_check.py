@@ -46,7 +46,7 @@ _names = itertools.count()
 class TreeCheck:
     roots: dict[int, bytes] = field(default_factory=dict)
     first_damage: int | None = None
-    leaves: int = 0  # entries read
+    leaves: int = 0  # entries read, in order up to the first missing one
     nodes: int = 0  # stored nodes checked
 
     def proven(self, leaf: int, checkpoint: Checkpoint) -> bool:
@@ -213,10 +213,13 @@ def combine(
         return check
     top = sizes[-1]
     node = prefixed(sm3)[1]
+    gap = False  # a missing entry ends the reading, as it ends the one pass's
     for part in parts:
         if part.damage is not None:
             check._damaged(part.damage)
-        check.leaves += part.read
+        if not gap:
+            check.leaves += part.read
+            gap = part.read < part.stop - part.start
         check.nodes += part.nodes
     left: list[bytes] = []  # the complete parts' frontier, at level ``bits`` and above
     for done, part in enumerate(parts):  # ``done``: complete parts folded into ``left``
