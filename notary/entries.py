@@ -285,10 +285,6 @@ def _text(v: Any) -> bool:
     return isinstance(v, str) and v != ""
 
 
-def _hex64(v: Any) -> bool:
-    return is_hex_digest(v)
-
-
 def _tx(v: Any) -> bool:
     return isinstance(v, str) and _TX.fullmatch(v) is not None
 
@@ -306,11 +302,11 @@ SHAPES: dict[str, Shape] = {
     MATERIAL_REGISTERED: _COMMON
     | {
         "material_id": (_text, "a non-empty string", True),
-        "sm3": (_hex64, "64 lowercase hex digits", True),
+        "sm3": (is_hex_digest, "64 lowercase hex digits", True),
         "cid": (_text, "a non-empty string", True),
         "size": (_int_at_least(0), "an integer ≥ 0", True),
         "category": (_one_of(CATEGORIES), "a category code", True),
-        "volume": (_hex64, "64 lowercase hex digits", True),
+        "volume": (is_hex_digest, "64 lowercase hex digits", True),
         "unit": (_text, "a non-empty string", True),
         "version": (_int_at_least(1), "an integer ≥ 1", True),
         "time_ms": (_TIME, "an integer ≥ 0", True),
@@ -319,7 +315,7 @@ SHAPES: dict[str, Shape] = {
     "custody.event/volume": _COMMON
     | {
         "event": (_one_of(VOLUME_EVENTS), "a volume custody event", True),
-        "volume": (_hex64, "64 lowercase hex digits", True),
+        "volume": (is_hex_digest, "64 lowercase hex digits", True),
         "time_ms": (_TIME, "an integer ≥ 0", True),
         "from": (_text, "a non-empty string", False),
         "to": (_text, "a non-empty string", False),
@@ -332,7 +328,7 @@ SHAPES: dict[str, Shape] = {
         "transfer_id": (_text, "a non-empty string", True),
         "state": (_one_of(TRANSFER_STATES), "a transfer state", True),
         "time_ms": (_TIME, "an integer ≥ 0", True),
-        "package_root": (_hex64, "64 lowercase hex digits", False),
+        "package_root": (is_hex_digest, "64 lowercase hex digits", False),
         "tx": (_tx_list, "a non-empty array of 0x-prefixed transaction hashes", False),
     },
     MATERIAL_READ: _COMMON
