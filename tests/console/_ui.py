@@ -72,9 +72,9 @@ def wait_status(driver: Any, contains: str, timeout: float = WAIT_S) -> str:
 def wait_verdict(driver: Any, timeout: float = 3 * WAIT_S) -> str:
     """Wait for the check page's verdict; on timeout, say what the page said instead.
 
-    Longer than other waits: the check reads the chain, whose lock the deployment's
-    anchoring holds while it writes a block (once in CI the verdict did not come in
-    20 s, the page's words unrecorded)."""
+    Longer than other waits: the check reads the chain, which waits for the chain lock
+    behind the deployment's anchoring. Once in CI no verdict came within 20 s, and
+    nothing said why; the failure message now does."""
     try:
         return str(wait_for(lambda: css(driver, "#verdict").text, "the verdict", timeout))
     except AssertionError:
