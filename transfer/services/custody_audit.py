@@ -144,7 +144,12 @@ def load_receipt(
     row has no leaf at all)."""
     if leaf_index is None:
         return None, EntryMismatch(missing)
-    got = stored_receipt_or_error(s, leaf_index, log_key)
+    return _split(stored_receipt_or_error(s, leaf_index, log_key))
+
+
+def _split(
+    got: EvidenceReceipt | VerificationError | None,
+) -> tuple[EvidenceReceipt | None, VerificationError | None]:
     return (None, got) if isinstance(got, VerificationError) else (got, None)
 
 
@@ -161,11 +166,7 @@ def _receipts(
     (``stored_receipts``: the same receipts, a leaf that does not parse or whose entry is
     gone keeps its own error)."""
     leaves = [r.leaf_index for r in rows if r.leaf_index is not None]
-    batch = stored_receipts(s, leaves, log_key)
-    return {
-        leaf: (None, got) if isinstance(got, VerificationError) else (got, None)
-        for leaf, got in batch.items()
-    }
+    return {leaf: _split(got) for leaf, got in stored_receipts(s, leaves, log_key).items()}
 
 
 def _item(
